@@ -1,0 +1,1 @@
+"""Domain services of hubbub. Pure: they talk only to the Store, Push and Clock ports."""

@@ -1,0 +1,54 @@
+"""Deliver stored messages to every matching subscription, once per connection.
+
+Subscribers are found by one lookup per matching filter (the exact topic plus the registered
+wildcard filters that match it), never by scanning connections. The frame is encoded once per
+message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hubbub.chat.views import message_event
+from hubbub.ids import ConnectionId, TopicFilter
+from hubbub.protocol.events import encode
+from hubbub.protocol.topics import filter_matches
+from hubbub.push.port import Push, PushOutcome
+from hubbub.store.port import Message, Store
+
+__all__ = ["FanOut", "FanOutReport"]
+
+
+@dataclass(slots=True)
+class FanOutReport:
+    delivered: int = 0
+    gone: set[ConnectionId] = field(default_factory=set)
+    failed: set[ConnectionId] = field(default_factory=set)
+
+
+class FanOut:
+    def __init__(self, store: Store, push: Push) -> None:
+        self._store = store
+        self._push = push
+
+    def recipients(self, message: Message, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
+        filters = [TopicFilter(message.topic)]
+        filters += [f for f in wildcards if filter_matches(f, message.topic)]
+        seen: dict[ConnectionId, None] = {}
+        for topic_filter in filters:
+            for sub in self._store.subscribers(topic_filter):
+                seen.setdefault(sub.connection_id, None)
+        return list(seen)
+
+    def deliver(self, message: Message, wildcards: Iterable[TopicFilter]) -> FanOutReport:
+        recipients = self.recipients(message, wildcards)
+        report = FanOutReport()
+        if not recipients:
+            return report
+        data = encode(message_event(message)).encode("utf-8")
+        outcome: PushOutcome = self._push.post_many(data, recipients)
+        report.gone = outcome.gone
+        report.failed = outcome.failed
+        report.delivered = len(recipients) - len(outcome.gone) - len(outcome.failed)
+        return report

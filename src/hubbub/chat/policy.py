@@ -1,0 +1,61 @@
+"""Who may do what on which topic. One table, checked on every action (DESIGN §5).
+
+Wildcards may not stand in the first level, so no filter can reach across topic classes; beyond
+that a filter is allowed only when every topic it can match is readable by the user.
+"""
+
+from __future__ import annotations
+
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.topics import TopicClass, topic_class
+from hubbub.store.port import Role, User
+
+__all__ = ["check_read", "check_send", "check_subscribe"]
+
+
+def check_subscribe(user: User, topic_filter: str) -> None:
+    levels = topic_filter.split("/")
+    if levels[0] in ("+", "#"):
+        _forbid("a filter's first level must name a topic class")
+    cls = topic_class(levels[0])
+    rest = levels[1] if len(levels) > 1 else "#"
+    if cls is TopicClass.ROOM:
+        return
+    if cls is TopicClass.DESK:
+        if user.role is Role.OPERATOR or (rest == user.id and user.role is Role.VISITOR):
+            return
+        _forbid("a desk conversation is open to its visitor and the operators only")
+    if cls is TopicClass.USER:
+        if rest == user.id and user.role is not Role.GUEST:
+            return
+        _forbid("an inbox is open to its owner only")
+    if cls is TopicClass.SYSTEM:
+        if user.role is Role.OPERATOR:
+            return
+        _forbid("system topics are for operators")
+    _forbid("unknown topic class")
+
+
+def check_read(user: User, topic: str) -> None:
+    """History and presence of a concrete topic follow the same rules as subscribing to it."""
+    check_subscribe(user, topic)
+
+
+def check_send(user: User, topic: str) -> None:
+    if user.role is Role.GUEST or not user.nickname:
+        _forbid("register with a nickname before sending")
+    cls = topic_class(topic)
+    owner = topic.split("/", 1)[1] if "/" in topic else ""
+    if cls is TopicClass.ROOM:
+        return
+    if cls is TopicClass.DESK:
+        if user.role is Role.OPERATOR or owner == user.id:
+            return
+        _forbid("a desk conversation is open to its visitor and the operators only")
+    if cls is TopicClass.USER:
+        return
+    _forbid("nobody sends to system topics")
+
+
+def _forbid(why: str) -> None:
+    raise ProtocolError(ErrorCode.FORBIDDEN, why)

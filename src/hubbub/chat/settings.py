@@ -1,0 +1,49 @@
+"""Chat settings: retention per topic class, token lifetime, keepalive. Read from the environment
+by the composition root, so the same code runs with the template's values on AWS and locally."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hubbub.protocol.limits import DEFAULT_LIMITS, Limits
+from hubbub.protocol.topics import TopicClass, topic_class
+
+__all__ = ["ChatSettings"]
+
+_DAY_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    room_retention_s: int = _DAY_S
+    desk_retention_s: int = 30 * _DAY_S
+    user_retention_s: int = 30 * _DAY_S
+    dedupe_retention_s: int = _DAY_S
+    connection_ttl_s: int = 2 * 3600 + 600
+    token_ttl_s: int = 90 * _DAY_S
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    def retention_s(self, topic: str) -> int:
+        cls = topic_class(topic)
+        if cls is TopicClass.DESK:
+            return self.desk_retention_s
+        if cls is TopicClass.USER:
+            return self.user_retention_s
+        return self.room_retention_s
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ChatSettings:
+        def seconds(name: str, default: int) -> int:
+            raw = env.get(name)
+            return default if raw in (None, "") else int(str(raw))
+
+        base = cls()
+        return cls(
+            room_retention_s=seconds("ROOM_RETENTION_SECONDS", base.room_retention_s),
+            desk_retention_s=seconds("DESK_RETENTION_SECONDS", base.desk_retention_s),
+            user_retention_s=seconds("USER_RETENTION_SECONDS", base.user_retention_s),
+            dedupe_retention_s=seconds("DEDUPE_RETENTION_SECONDS", base.dedupe_retention_s),
+            connection_ttl_s=seconds("CONNECTION_TTL_SECONDS", base.connection_ttl_s),
+            token_ttl_s=seconds("TOKEN_TTL_SECONDS", base.token_ttl_s),
+        )

@@ -1,0 +1,62 @@
+"""Signed identity tokens (JWT, HS256) handed out by ``register`` and checked at ``$connect``.
+
+Verification pins the algorithm list, so ``alg: none`` and algorithm-confusion tokens are refused.
+"""
+
+from __future__ import annotations
+
+import jwt
+
+from hubbub.ids import UserId
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.store.port import Role, User
+
+__all__ = ["TokenIssuer"]
+
+_ALGORITHM = "HS256"
+_ISSUER = "hubbub"
+
+
+class TokenIssuer:
+    def __init__(self, secret: bytes, ttl_s: int) -> None:
+        if len(secret) < 32:
+            raise ValueError("token secret must be at least 32 bytes")
+        self._secret = secret
+        self._ttl = ttl_s
+
+    def issue(self, user: User, now_ms: int) -> str:
+        now = now_ms // 1000
+        claims = {
+            "iss": _ISSUER,
+            "sub": user.id,
+            "role": user.role.value,
+            "nick": user.nickname,
+            "iat": now,
+            "exp": now + self._ttl,
+        }
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def verify(self, token: str, now_ms: int) -> User:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                issuer=_ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"], "verify_iat": False},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "token expired") from None
+        except jwt.InvalidTokenError:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token") from None
+        if int(claims["exp"]) <= now_ms // 1000:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "token expired")
+        try:
+            role = Role(str(claims.get("role")))
+        except ValueError:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token") from None
+        if role is Role.GUEST:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token")
+        nick = claims.get("nick")
+        return User(UserId(str(claims["sub"])), role, None if nick is None else str(nick))

@@ -1,0 +1,159 @@
+"""``hubbub``: serve the chat locally, and the tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+__all__ = ["main"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_template() -> Path:
+    here = Path.cwd() / "template.yaml"
+    if here.exists():
+        return here
+    return _PACKAGE_DIR.parents[1] / "template.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubbub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve", help="run the SAM template locally (WebSocket, Lambda, streams)"
+    )
+    serve.add_argument(
+        "--template", type=Path, default=None, help="SAM template (default: ./template.yaml)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="durable state lives here"
+    )
+    serve.add_argument("--workers", type=int, default=4, help="execution environments per function")
+    serve.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    serve.add_argument("--env-vars", type=Path, help="JSON like sam local --env-vars")
+    serve.add_argument("--no-web", action="store_true", help="do not serve the web client")
+    serve.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an API Gateway quota, e.g. idle_timeout_s=30",
+    )
+    serve.add_argument(
+        "--fault", action="append", default=[], metavar="NAME=VALUE", help="inject a fault"
+    )
+    serve.add_argument("--log-level", default="WARNING")
+    return parser
+
+
+def _assignments(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _typed(cls: type, raw: dict[str, str]) -> dict[str, object]:
+    kinds = {f.name: f.type for f in fields(cls)}
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in kinds:
+            raise SystemExit(f"unknown name {key!r}; choose from {', '.join(sorted(kinds))}")
+        kind = str(kinds[key])
+        if "bool" in kind:
+            out[key] = value.lower() in ("1", "true", "yes", "on")
+        elif "float" in kind:
+            out[key] = float(value)
+        elif "int" in kind:
+            out[key] = int(value)
+        else:
+            out[key] = value
+    return out
+
+
+def serve(args: argparse.Namespace) -> int:
+    from hubbub.runtime.faults import Faults
+    from hubbub.runtime.quotas import Quotas
+    from hubbub.runtime.server import LocalRuntime, RuntimeConfig
+    from hubbub.runtime.template import TemplateError
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    template = (args.template or default_template()).resolve()
+    env_overrides: dict[str, dict[str, str]] = {}
+    if args.env_vars:
+        env_overrides = json.loads(args.env_vars.read_text())
+    config = RuntimeConfig(
+        template=template,
+        data_dir=args.data_dir.resolve(),
+        host=args.host,
+        port=args.port,
+        quotas=Quotas(**_typed(Quotas, _assignments(args.quota))),  # type: ignore[arg-type]
+        faults=Faults(**_typed(Faults, _assignments(args.fault))),  # type: ignore[arg-type]
+        parameter_overrides=_assignments(args.parameter_overrides),
+        env_overrides=env_overrides,
+        max_workers=args.workers,
+        static_dir=None if args.no_web else _PACKAGE_DIR / "web",
+    )
+    try:
+        runtime = LocalRuntime(config)
+    except (TemplateError, OSError, ValueError) as exc:
+        print(f"hubbub: cannot load {template}: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(runtime))
+
+
+async def _serve(runtime: object) -> int:
+    from hubbub.runtime.server import LocalRuntime
+
+    assert isinstance(runtime, LocalRuntime)
+    try:
+        await runtime.start()
+    except OSError as exc:
+        print(
+            f"hubbub: cannot listen on {runtime.config.host}:{runtime.config.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"hubbub: web        {runtime.base_url}/", flush=True)
+    for name, gateway in runtime.gateways.items():
+        print(f"hubbub: websocket  {runtime.websocket_url(name)}", flush=True)
+        print(
+            f"hubbub: @connections {runtime.base_url}/{gateway.api.stage}/@connections", flush=True
+        )
+    print(f"hubbub: ready {runtime.base_url}", flush=True)
+    await stop.wait()
+    print("hubbub: shutting down", flush=True)
+    with contextlib.suppress(Exception):
+        await runtime.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Lambda entry points: parse the event, call chat, shape the response. Thin on purpose."""

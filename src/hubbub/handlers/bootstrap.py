@@ -1,0 +1,105 @@
+"""The composition root: builds one ``Chat`` per execution environment from its environment.
+
+It runs on the first invocation, not at import, and the result is kept while the environment is
+warm. Which adapters it picks is configuration, exactly as on AWS: the local runtime hands the
+functions ``HUBBUB_RUNTIME_API`` and ``HUBBUB_RUNTIME_DATA_DIR`` the way Lambda hands them
+``AWS_LAMBDA_RUNTIME_API``; without them the DynamoDB store and ``@connections`` are used.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from hubbub.chat.service import Chat
+from hubbub.chat.settings import ChatSettings
+from hubbub.chat.tokens import TokenIssuer
+from hubbub.clock import Clock, OffsetClock, SystemClock
+from hubbub.push.port import Push
+from hubbub.store.port import Store
+
+__all__ = ["build_chat", "chat"]
+
+
+@cache
+def chat() -> Chat:
+    return build_chat(os.environ)
+
+
+def build_chat(env: Mapping[str, str]) -> Chat:
+    settings = ChatSettings.from_env(env)
+    clock = _clock(env)
+    return Chat(
+        store=_store(env),
+        push=_push(env),
+        clock=clock,
+        tokens=TokenIssuer(_token_secret(env), settings.token_ttl_s),
+        settings=settings,
+    )
+
+
+def _clock(env: Mapping[str, str]) -> Clock:
+    offset_file = env.get("HUBBUB_CLOCK_OFFSET_FILE")
+    if offset_file:
+        return OffsetClock(Path(offset_file))
+    return SystemClock()
+
+
+def _store(env: Mapping[str, str]) -> Store:
+    table = env.get("TABLE_NAME", "hubbub")
+    data_dir = env.get("HUBBUB_RUNTIME_DATA_DIR")
+    if env.get("HUBBUB_STORE", "sqlite" if data_dir else "dynamodb") == "sqlite":
+        from hubbub.store.sqlite.adapter import SqliteStore
+
+        if not data_dir:
+            raise RuntimeError("HUBBUB_STORE=sqlite needs HUBBUB_RUNTIME_DATA_DIR")
+        return SqliteStore(Path(data_dir) / f"{table}.sqlite3")
+    from hubbub.store.dynamodb.adapter import DynamoStore
+
+    return DynamoStore(table)
+
+
+def _push(env: Mapping[str, str]) -> Push:
+    runtime_api = env.get("HUBBUB_RUNTIME_API")
+    if runtime_api:
+        from hubbub.push.local.adapter import RuntimePush
+
+        return RuntimePush(runtime_api, env.get("HUBBUB_RUNTIME_KEY", ""))
+    from hubbub.push.aws.adapter import ApiGatewayPush
+
+    return ApiGatewayPush(env["CONNECTIONS_URL"])
+
+
+def _token_secret(env: Mapping[str, str]) -> bytes:
+    data_dir = env.get("HUBBUB_RUNTIME_DATA_DIR")
+    if data_dir:
+        return _local_secret(Path(data_dir) / "token-secret")
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    value = get_secret(env["TOKEN_SECRET_ARN"], max_age=300)
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _local_secret(path: Path) -> bytes:
+    """A random secret kept in the data dir, created once with owner-only permissions."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_hex(32).encode())
+        out.flush()
+        os.fsync(out.fileno())
+    try:
+        os.link(tmp, path)  # atomic: the first writer wins, nobody reads a half-written file
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes()

@@ -1,0 +1,184 @@
+"""Client frames: one pydantic model per action, parsed strictly.
+
+Strict types mean ``"seq": "5"`` is refused rather than guessed at; unknown fields are ignored so
+that newer clients can talk to older servers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.limits import DEFAULT_LIMITS
+
+__all__ = [
+    "Action",
+    "Conversations",
+    "Hello",
+    "History",
+    "Ping",
+    "Presence",
+    "Read",
+    "Register",
+    "Send",
+    "Subscribe",
+    "Typing",
+    "Unsubscribe",
+    "parse_action",
+    "peek_ref",
+]
+
+_L = DEFAULT_LIMITS
+Seq = Annotated[StrictInt, Field(ge=0, le=2**53)]
+PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
+TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    ref: Annotated[StrictStr, Field(max_length=_L.max_ref_chars)] | None = None
+
+
+class Hello(_Frame):
+    action: Literal["hello"]
+
+
+class Ping(_Frame):
+    action: Literal["ping"]
+
+
+class Register(_Frame):
+    action: Literal["register"]
+    nickname: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_nickname_chars)]
+    email: Annotated[StrictStr, Field(max_length=254)] | None = None
+
+
+class Subscribe(_Frame):
+    action: Literal["subscribe"]
+    topic: TopicText
+    since: Seq | None = None
+
+
+class Unsubscribe(_Frame):
+    action: Literal["unsubscribe"]
+    topic: TopicText
+
+
+class Send(_Frame):
+    action: Literal["send"]
+    topic: TopicText
+    text: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
+    client_msg_id: Annotated[
+        StrictStr, Field(alias="clientMsgId", min_length=1, max_length=_L.max_client_msg_id_chars)
+    ]
+
+
+class History(_Frame):
+    action: Literal["history"]
+    topic: TopicText
+    before: Seq | None = None
+    after: Seq | None = None
+    limit: PageLimit | None = None
+
+
+class Presence(_Frame):
+    action: Literal["presence"]
+    topic: TopicText
+
+
+class Typing(_Frame):
+    action: Literal["typing"]
+    topic: TopicText
+
+
+class Read(_Frame):
+    action: Literal["read"]
+    topic: TopicText
+    seq: Seq
+
+
+class Conversations(_Frame):
+    action: Literal["conversations"]
+    before: Seq | None = None
+    limit: PageLimit | None = None
+
+
+Action = (
+    Hello
+    | Ping
+    | Register
+    | Subscribe
+    | Unsubscribe
+    | Send
+    | History
+    | Presence
+    | Typing
+    | Read
+    | Conversations
+)
+
+_MODELS: dict[str, type[_Frame]] = {
+    "hello": Hello,
+    "ping": Ping,
+    "register": Register,
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "send": Send,
+    "history": History,
+    "presence": Presence,
+    "typing": Typing,
+    "read": Read,
+    "conversations": Conversations,
+}
+ACTIONS: tuple[str, ...] = tuple(_MODELS)
+
+
+def parse_action(body: str | None) -> Action:
+    """Parse one client frame, or raise a ``ProtocolError`` that says exactly what is wrong."""
+    data = _load_object(body)
+    name = data.get("action")
+    if name is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame has no 'action'")
+    if not isinstance(name, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "'action' must be a string")
+    model = _MODELS.get(name)
+    if model is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_ACTION, f"unknown action {name[:40]!r}")
+    try:
+        frame = model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _describe(exc)) from None
+    return frame  # type: ignore[return-value]
+
+
+def peek_ref(body: str | None) -> str | None:
+    """The ``ref`` of a frame that failed to parse, when there is a sane one to echo."""
+    try:
+        data = _load_object(body)
+    except ProtocolError:
+        return None
+    ref = data.get("ref")
+    if isinstance(ref, str) and len(ref) <= _L.max_ref_chars:
+        return ref
+    return None
+
+
+def _load_object(body: str | None) -> dict[str, Any]:
+    if body is None or body == "":
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "empty frame")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "frame"
+    return f"{where}: {first['msg']}"

@@ -1,0 +1,38 @@
+"""Protocol limits, shared by the server (to enforce) and the clients (to stay within).
+
+API Gateway's own quotas (32 KB frames, 128 KB messages) sit below these; these are the chat's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_LIMITS", "Limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_text_chars: int = 4000
+    max_topic_chars: int = 200
+    max_topic_levels: int = 6
+    max_client_msg_id_chars: int = 64
+    max_nickname_chars: int = 40
+    max_ref_chars: int = 64
+    history_page_max: int = 100
+    resume_max_messages: int = 100
+    max_subscriptions: int = 50
+    reply_budget_bytes: int = 96 * 1024
+
+    def public(self) -> dict[str, Any]:
+        """The subset of limits a client needs, in camelCase for the wire."""
+        data = asdict(self)
+        return {_camel(k): v for k, v in data.items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+DEFAULT_LIMITS = Limits()

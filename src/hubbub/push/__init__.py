@@ -1,0 +1,1 @@
+"""The Push port (post to many connections, report the gone ones) and its adapters."""

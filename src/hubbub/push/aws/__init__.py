@@ -1,0 +1,1 @@
+"""Push through API Gateway's ``@connections`` management API (boto3)."""

@@ -1,0 +1,1 @@
+"""Push through the local runtime's batch endpoint."""

@@ -1,0 +1,97 @@
+"""The ``@connections`` management API, answering boto3's ``apigatewaymanagementapi`` client.
+
+``POST`` delivers (200), ``GET`` describes (200), ``DELETE`` closes (204); an unknown or closed
+connection answers 410 ``GoneException``, an oversized post 413 ``PayloadTooLargeException``, a
+post the client cannot take 429 ``LimitExceededException``, and a request not signed with the
+runtime's credentials 403 ``ForbiddenException`` (the signature itself is not verified).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from hubbub.runtime.gateway import WebSocketGateway
+
+__all__ = ["add_batch_route", "add_connections_routes"]
+
+_ERRORS = {
+    403: ("ForbiddenException", "Forbidden"),
+    410: ("GoneException", "Gone"),
+    413: ("PayloadTooLargeException", "Request entity too large"),
+    429: ("LimitExceededException", "Too many requests"),
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int) -> web.Response:
+    error_type, message = _ERRORS[status]
+    return web.Response(
+        status=status,
+        text=json.dumps({"message": message}),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def add_connections_routes(
+    app: web.Application, gateway: WebSocketGateway, access_key_id: str
+) -> None:
+    def signed(request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        return f"Credential={access_key_id}/" in auth
+
+    async def post(request: web.Request) -> web.StreamResponse:
+        if not signed(request):
+            return _error(403)
+        data = await request.read()
+        status = await gateway.post(request.match_info["cid"], data)
+        return web.Response(status=200) if status == 200 else _error(status)
+
+    async def get(request: web.Request) -> web.StreamResponse:
+        if not signed(request):
+            return _error(403)
+        info = gateway.describe(request.match_info["cid"])
+        if info is None:
+            return _error(410)
+        return web.json_response(info)
+
+    async def delete(request: web.Request) -> web.StreamResponse:
+        if not signed(request):
+            return _error(403)
+        if not await gateway.delete(request.match_info["cid"]):
+            return _error(410)
+        return web.Response(status=204)
+
+    path = f"/{gateway.api.stage}/@connections/{{cid}}"
+    app.router.add_post(path, post)
+    app.router.add_get(path, get)
+    app.router.add_delete(path, delete)
+
+
+def add_batch_route(
+    app: web.Application, gateways: dict[str, WebSocketGateway], runtime_key: str
+) -> None:
+    """``POST /_runtime/@connections``: one frame to many connections, for the local push
+    adapter."""
+
+    async def batch(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("X-Hubbub-Runtime-Key") != runtime_key:
+            return _error(403)
+        body = await request.json()
+        data = str(body["data"]).encode("utf-8")
+        ids = [str(c) for c in body.get("connectionIds", [])]
+        gone: list[str] = []
+        failed: list[str] = []
+        for gateway in gateways.values():
+            owned = [c for c in ids if c in gateway.connections]
+            g, f = await gateway.post_many(data, owned)
+            gone += g
+            failed += f
+        known = set().union(*(g.connections for g in gateways.values())) if gateways else set()
+        gone += [c for c in ids if c not in known and c not in gone and c not in failed]
+        return web.json_response({"gone": gone, "failed": failed})
+
+    app.router.add_post("/_runtime/@connections", batch)

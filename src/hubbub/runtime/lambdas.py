@@ -1,0 +1,319 @@
+"""Lambda execution environments as worker processes, one invocation at a time each.
+
+A pool per function spawns workers on demand (cold start, with its Init Duration), keeps them warm
+between invocations, ends a worker that runs past the function's ``Timeout`` or over its
+``MemorySize`` (as Lambda does) and replaces it on the next call. Every invocation logs Lambda's
+``START``/``END``/``REPORT`` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hubbub.runtime import ipc
+from hubbub.runtime.awsids import request_id
+from hubbub.runtime.template import FunctionSpec
+
+__all__ = ["FunctionPool", "InvokeResult"]
+
+log = logging.getLogger("hubbub.lambda")
+
+_PASSTHROUGH_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PYTHONPATH",
+    "TMPDIR",
+    "COVERAGE_PROCESS_START",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    request_id: str
+    ok: bool
+    payload: Any
+    """The handler's return value when ok, else Lambda's error object."""
+    duration_ms: float
+    init_ms: float | None = None
+
+    @property
+    def error_type(self) -> str | None:
+        if self.ok or not isinstance(self.payload, dict):
+            return None
+        return str(self.payload.get("errorType"))
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process, name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self.init_ms: float | None = None
+        self.init_error: dict[str, Any] | None = None
+        self._log_task = asyncio.create_task(self._forward_logs())
+
+    async def _forward_logs(self) -> None:
+        assert self.proc.stderr is not None
+        fn_log = logging.getLogger(f"hubbub.lambda.{self.name}")
+        while True:
+            line = await self.proc.stderr.readline()
+            if not line:
+                return
+            fn_log.info("%s", line.decode("utf-8", "replace").rstrip())
+
+    async def read(self) -> Any:
+        assert self.proc.stdout is not None
+        try:
+            header = await self.proc.stdout.readexactly(ipc.HEADER.size)
+            (size,) = ipc.HEADER.unpack(header)
+            payload = await self.proc.stdout.readexactly(size)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise WorkerDied(str(exc)) from None
+        return ipc.decode(payload)
+
+    async def send(self, frame: Any) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(ipc.encode(frame))
+            await self.proc.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise WorkerDied(str(exc)) from None
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+    async def stop(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout=2)
+        except TimeoutError:
+            self.kill()
+            await self.proc.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._log_task
+
+
+class FunctionPool:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        runtime_env: Mapping[str, str],
+        overrides: Mapping[str, str] | None = None,
+        max_workers: int,
+        region: str,
+    ) -> None:
+        self.spec = spec
+        self._max = max(1, spec.reserved_concurrency or max_workers)
+        self._idle: list[_Worker] = []
+        self._count = 0
+        self._cond = asyncio.Condition()
+        self._env = self._environment(runtime_env, overrides or {}, region)
+        self._closed = False
+        self.invocations = 0
+        self.errors = 0
+        self.cold_starts = 0
+        self.timeouts = 0
+        self.on_complete: Callable[[], None] | None = None
+
+    def _environment(
+        self, runtime_env: Mapping[str, str], overrides: Mapping[str, str], region: str
+    ) -> dict[str, str]:
+        spec = self.spec
+        env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
+        env.update(
+            {
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+                "AWS_SESSION_TOKEN": os.environ.get("AWS_SESSION_TOKEN", "local"),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]hubbub",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "LAMBDA_TASK_ROOT": str(spec.code_dir),
+                "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
+                "_HANDLER": spec.handler,
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        env.update(runtime_env)
+        env.update(spec.environment)
+        env.update(overrides)
+        return env
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+    async def _spawn(self) -> _Worker:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hubbub.runtime.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._env,
+            cwd=str(self.spec.code_dir),
+            limit=2**27,
+        )
+        worker = _Worker(proc, self.spec.name)
+        ready = await worker.read()
+        worker.init_ms = float(ready["initMs"])
+        worker.init_error = ready.get("error")
+        self.cold_starts += 1
+        return worker
+
+    async def _acquire(self) -> _Worker | None:
+        """An idle worker, or None when the caller may spawn a new one."""
+        async with self._cond:
+            while True:
+                if self._closed:
+                    raise WorkerDied("function pool is shut down")
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self._max:
+                    self._count += 1
+                    return None
+                await self._cond.wait()
+
+    async def _release(self, worker: _Worker | None) -> None:
+        async with self._cond:
+            if worker is None:
+                self._count -= 1
+            else:
+                self._idle.append(worker)
+            self._cond.notify()
+
+    async def invoke(
+        self, event: Any, *, rid: str | None = None, kill_after: bool = False
+    ) -> InvokeResult:
+        rid = rid or request_id()
+        spec = self.spec
+        self.invocations += 1
+        worker = await self._acquire()
+        init_ms: float | None = None
+        if worker is None:
+            try:
+                worker = await self._spawn()
+            except BaseException:
+                await self._release(None)
+                raise
+            init_ms = worker.init_ms
+            if worker.init_error is not None:
+                worker.kill()
+                await self._release(None)
+                self.errors += 1
+                return self._finish(rid, False, worker.init_error, 0.0, init_ms, None)
+        log.info("START RequestId: %s Version: $LATEST", rid)
+        deadline_ms = time.time_ns() // 1_000_000 + int(spec.timeout_s * 1000)
+        started = time.perf_counter()
+        try:
+            await worker.send(
+                {
+                    "requestId": rid,
+                    "event": event,
+                    "deadlineMs": deadline_ms,
+                    "functionArn": spec.arn,
+                    "traceId": f"Root=1-{int(time.time()):08x}-{rid[:24]}",
+                }
+            )
+            answer = await asyncio.wait_for(worker.read(), timeout=spec.timeout_s)
+        except TimeoutError:
+            worker.kill()
+            await self._release(None)
+            self.timeouts += 1
+            self.errors += 1
+            elapsed = (time.perf_counter() - started) * 1000
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {spec.timeout_s:.2f} seconds",
+            }
+            return self._finish(rid, False, error, elapsed, init_ms, None)
+        except (WorkerDied, asyncio.CancelledError) as exc:
+            worker.kill()
+            await self._release(None)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            self.errors += 1
+            elapsed = (time.perf_counter() - started) * 1000
+            error = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited"}
+            return self._finish(rid, False, error, elapsed, init_ms, None)
+        duration = float(answer.get("durationMs", 0.0))
+        max_rss = answer.get("maxRssMb")
+        if kill_after:  # fault injection: the environment dies after the handler's writes
+            worker.kill()
+            await self._release(None)
+            self.errors += 1
+            error = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited (injected)"}
+            return self._finish(rid, False, error, duration, init_ms, max_rss)
+        if max_rss is not None and int(max_rss) > spec.memory_mb:
+            worker.kill()
+            await self._release(None)
+            self.errors += 1
+            error = {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"Runtime exited: used {max_rss} MB of {spec.memory_mb} MB",
+            }
+            return self._finish(rid, False, error, duration, init_ms, int(max_rss))
+        await self._release(worker)
+        ok = bool(answer.get("ok"))
+        if not ok:
+            self.errors += 1
+        payload = answer.get("result") if ok else answer.get("error")
+        return self._finish(rid, ok, payload, duration, init_ms, max_rss)
+
+    def _finish(
+        self,
+        rid: str,
+        ok: bool,
+        payload: Any,
+        duration_ms: float,
+        init_ms: float | None,
+        max_rss: int | None,
+    ) -> InvokeResult:
+        log.info("END RequestId: %s", rid)
+        report = (
+            f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
+            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {max_rss or 0} MB"
+        )
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        if not ok and isinstance(payload, dict):
+            report += f"\tStatus: error\tErrorType: {payload.get('errorType')}"
+        log.info("%s", report)
+        if self.on_complete is not None:
+            self.on_complete()
+        return InvokeResult(rid, ok, payload, duration_ms, init_ms)
+
+    async def close(self) -> None:
+        async with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        await asyncio.gather(*(w.stop() for w in idle), return_exceptions=True)

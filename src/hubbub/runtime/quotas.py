@@ -1,0 +1,21 @@
+"""API Gateway WebSocket quotas, AWS defaults, each configurable (``hubbub serve --quota ...``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Quotas"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    frame_bytes: int = 32 * 1024
+    message_bytes: int = 128 * 1024
+    post_bytes: int = 128 * 1024
+    idle_timeout_s: float = 600.0
+    max_connection_s: float = 7200.0
+    integration_timeout_s: float = 29.0
+    authorizer_result_bytes: int = 8 * 1024
+    new_connections_per_s: float = 500.0
+    in_flight_per_connection: int = 32
+    slow_consumer_bytes: int = 4 * 1024 * 1024

@@ -1,0 +1,501 @@
+"""The SQLite Store.
+
+Durability: WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of any process (the OS holds the
+written pages); only a power cut can lose the last commits, which ``--sync full`` closes at a cost.
+Every write runs in ``BEGIN IMMEDIATE`` so concurrent workers serialise on SQLite's lock rather than
+fail late at commit; a lock held past ``busy_timeout`` surfaces as ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hubbub import streamlog
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.store.items import message_from_item, message_item
+from hubbub.store.port import (
+    AppendRequest,
+    AppendResult,
+    Connection,
+    Message,
+    MessagePage,
+    Operator,
+    Role,
+    Store,
+    StoreUnavailable,
+    Subscription,
+    TopicSummary,
+    User,
+    Visitor,
+)
+from hubbub.store.sqlite.schema import SCHEMA
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+_MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at"
+
+
+class SqliteStore(Store):
+    def __init__(
+        self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "NORMAL"
+    ) -> None:
+        self._path = str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self._path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout_ms / 1000,
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._apply_schema()
+
+    # plumbing ---------------------------------------------------------------------------------
+    def _apply_schema(self) -> None:
+        with self._lock:
+            try:
+                self._db.executescript(SCHEMA)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"store busy: {exc}") from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreUnavailable(f"store busy: {exc}") from exc
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return fn(self._db)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"store busy: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # connections ------------------------------------------------------------------------------
+    def put_connection(self, connection: Connection) -> None:
+        user = connection.user
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO connections"
+                " (id, user_id, role, nickname, connected_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    connection.id,
+                    user.id,
+                    user.role.value,
+                    user.nickname,
+                    connection.connected_at,
+                    connection.expires_at,
+                ),
+            )
+
+    def get_connection(self, connection_id: ConnectionId) -> Connection | None:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT id, user_id, role, nickname, connected_at, expires_at FROM connections"
+                " WHERE id = ?",
+                (connection_id,),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return Connection(
+            id=ConnectionId(row[0]),
+            user=User(UserId(row[1]), Role(row[2]), row[3]),
+            connected_at=row[4],
+            expires_at=row[5],
+        )
+
+    def set_connection_user(self, connection_id: ConnectionId, user: User) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE connections SET user_id = ?, role = ?, nickname = ? WHERE id = ?",
+                (user.id, user.role.value, user.nickname, connection_id),
+            )
+            db.execute(
+                "UPDATE subscriptions SET user_id = ?, role = ?, nickname = ?"
+                " WHERE connection_id = ?",
+                (user.id, user.role.value, user.nickname, connection_id),
+            )
+
+    def delete_connection(self, connection_id: ConnectionId) -> list[Subscription]:
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT connection_id, filter, user_id, role, nickname FROM subscriptions"
+                " WHERE connection_id = ?",
+                (connection_id,),
+            ).fetchall()
+            db.execute("DELETE FROM subscriptions WHERE connection_id = ?", (connection_id,))
+            db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
+        return [_subscription(row) for row in rows]
+
+    # subscriptions ----------------------------------------------------------------------------
+    def subscribe(self, subscription: Subscription, now_ms: int, expires_at: int) -> bool:
+        user = subscription.user
+        wildcard = int(any(level in ("+", "#") for level in subscription.filter.split("/")))
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO subscriptions (connection_id, filter, wildcard, user_id,"
+                " role, nickname, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    subscription.connection_id,
+                    subscription.filter,
+                    wildcard,
+                    user.id,
+                    user.role.value,
+                    user.nickname,
+                    now_ms,
+                    expires_at,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def unsubscribe(self, connection_id: ConnectionId, topic_filter: TopicFilter) -> bool:
+        with self._write() as db:
+            cur = db.execute(
+                "DELETE FROM subscriptions WHERE connection_id = ? AND filter = ?",
+                (connection_id, topic_filter),
+            )
+            return cur.rowcount == 1
+
+    def filters_of(self, connection_id: ConnectionId) -> list[TopicFilter]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT filter FROM subscriptions WHERE connection_id = ? ORDER BY filter",
+                (connection_id,),
+            ).fetchall()
+        )
+        return [TopicFilter(row[0]) for row in rows]
+
+    def subscribers(self, topic_filter: TopicFilter) -> list[Subscription]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT connection_id, filter, user_id, role, nickname FROM subscriptions"
+                " WHERE filter = ?",
+                (topic_filter,),
+            ).fetchall()
+        )
+        return [_subscription(row) for row in rows]
+
+    def wildcard_filters(self) -> list[TopicFilter]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT DISTINCT filter FROM subscriptions WHERE wildcard = 1"
+            ).fetchall()
+        )
+        return [TopicFilter(row[0]) for row in rows]
+
+    # messages ---------------------------------------------------------------------------------
+    def append(self, request: AppendRequest) -> AppendResult:
+        with self._write() as db:
+            seen = db.execute(
+                "SELECT seq FROM dedupe WHERE topic = ? AND sender = ? AND cmid = ?"
+                " AND expires_at > ?",
+                (request.topic, request.sender, request.client_msg_id, request.now_ms // 1000),
+            ).fetchone()
+            if seen is not None:
+                row = db.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq = ?",
+                    (request.topic, seen[0]),
+                ).fetchone()
+                if row is not None:
+                    return AppendResult(_message(row), duplicate=True)
+            head = db.execute("SELECT last_seq FROM heads WHERE topic = ?", (request.topic,))
+            found = head.fetchone()
+            seq = (found[0] if found else 0) + 1
+            message = Message(
+                topic=request.topic,
+                seq=seq,
+                id=request.message_id,
+                ts=request.now_ms,
+                sender=request.sender,
+                nickname=request.nickname,
+                text=request.text,
+                client_msg_id=request.client_msg_id,
+                expires_at=request.expires_at,
+            )
+            db.execute(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.topic,
+                    message.seq,
+                    message.id,
+                    message.ts,
+                    message.sender,
+                    message.nickname,
+                    message.text,
+                    message.client_msg_id,
+                    message.expires_at,
+                ),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO dedupe (topic, sender, cmid, seq, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    request.topic,
+                    request.sender,
+                    request.client_msg_id,
+                    seq,
+                    request.dedupe_expires_at,
+                ),
+            )
+            db.execute(
+                "INSERT INTO heads (topic, last_seq, updated_at, recency_index, title)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (topic) DO UPDATE SET last_seq = excluded.last_seq,"
+                " updated_at = excluded.updated_at, recency_index = excluded.recency_index,"
+                " title = COALESCE(excluded.title, heads.title)",
+                (request.topic, seq, request.now_ms, request.recency_index, request.title),
+            )
+            streamlog.append(db, "INSERT", message_item(message), request.now_ms)
+        return AppendResult(message, duplicate=False)
+
+    def read_after(self, topic: Topic, after_seq: int, limit: int, now_ms: int) -> MessagePage:
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq > ?"
+                " AND expires_at > ? ORDER BY seq LIMIT ?",
+                (topic, after_seq, now_ms // 1000, limit + 1),
+            ).fetchall()
+        )
+        return MessagePage([_message(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+    def read_before(
+        self, topic: Topic, before_seq: int | None, limit: int, now_ms: int
+    ) -> MessagePage:
+        bound = before_seq if before_seq is not None else 2**62
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq < ?"
+                " AND expires_at > ? ORDER BY seq DESC LIMIT ?",
+                (topic, bound, now_ms // 1000, limit + 1),
+            ).fetchall()
+        )
+        page = [_message(r) for r in rows[:limit]]
+        page.reverse()
+        return MessagePage(page, has_more=len(rows) > limit)
+
+    def last_seq(self, topic: Topic) -> int:
+        row = self._read(
+            lambda db: db.execute("SELECT last_seq FROM heads WHERE topic = ?", (topic,)).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    def recent_topics(
+        self, index: str, before_ms: int | None, limit: int, now_ms: int
+    ) -> list[TopicSummary]:
+        bound = before_ms if before_ms is not None else 2**62
+        out: list[TopicSummary] = []
+        while len(out) < limit:
+            rows = self._read(partial(_recent_page, index=index, bound=bound, limit=limit))
+            for (topic,) in rows:
+                summary = self.topic_summary(Topic(topic))
+                if summary is None:
+                    continue
+                bound = summary.updated_at
+                if summary.last_message is not None and (
+                    summary.last_message.expires_at > now_ms // 1000
+                ):
+                    out.append(summary)
+                    if len(out) == limit:
+                        break
+            if len(rows) < limit:
+                break
+        return out
+
+    def topic_summary(self, topic: Topic) -> TopicSummary | None:
+        def query(db: sqlite3.Connection) -> tuple[Any, Any]:
+            head = db.execute(
+                "SELECT topic, last_seq, updated_at, title FROM heads WHERE topic = ?", (topic,)
+            ).fetchone()
+            if head is None:
+                return None, None
+            last = db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq = ?",
+                (topic, head[1]),
+            ).fetchone()
+            return head, last
+
+        head, last = self._read(query)
+        if head is None:
+            return None
+        return TopicSummary(
+            topic=Topic(head[0]),
+            last_seq=head[1],
+            updated_at=head[2],
+            title=head[3],
+            last_message=None if last is None else _message(last),
+        )
+
+    # read markers -----------------------------------------------------------------------------
+    def set_read_marker(self, user_id: UserId, topic: Topic, seq: int) -> int:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO read_markers (user_id, topic, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id, topic) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                (user_id, topic, seq),
+            )
+            row = db.execute(
+                "SELECT seq FROM read_markers WHERE user_id = ? AND topic = ?", (user_id, topic)
+            ).fetchone()
+        return int(row[0])
+
+    def read_markers(self, user_id: UserId, topics: list[Topic]) -> dict[Topic, int]:
+        if not topics:
+            return {}
+        marks = ",".join("?" for _ in topics)
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT topic, seq FROM read_markers WHERE user_id = ? AND topic IN ({marks})",
+                (user_id, *topics),
+            ).fetchall()
+        )
+        found = {Topic(t): int(q) for t, q in rows}
+        return {t: found.get(t, 0) for t in topics}
+
+    # people -----------------------------------------------------------------------------------
+    def put_visitor(self, visitor: Visitor) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO visitors (id, nickname, email, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET nickname = excluded.nickname,"
+                " email = excluded.email",
+                (visitor.id, visitor.nickname, visitor.email, visitor.created_at),
+            )
+
+    def get_visitor(self, user_id: UserId) -> Visitor | None:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT id, nickname, email, created_at FROM visitors WHERE id = ?", (user_id,)
+            ).fetchone()
+        )
+        return None if row is None else Visitor(UserId(row[0]), row[1], row[2], row[3])
+
+    def put_operator(self, operator: Operator) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO operators (id, name, created_at) VALUES (?, ?, ?)",
+                (operator.id, operator.name, operator.created_at),
+            )
+
+    def get_operator(self, user_id: UserId) -> Operator | None:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT id, name, created_at FROM operators WHERE id = ?", (user_id,)
+            ).fetchone()
+        )
+        return None if row is None else Operator(UserId(row[0]), row[1], row[2])
+
+    def list_operators(self) -> list[Operator]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT id, name, created_at FROM operators ORDER BY name"
+            ).fetchall()
+        )
+        return [Operator(UserId(r[0]), r[1], r[2]) for r in rows]
+
+    def delete_operator(self, user_id: UserId) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM operators WHERE id = ?", (user_id,)).rowcount == 1
+
+    def online_operators(self) -> list[Connection]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT id, user_id, role, nickname, connected_at, expires_at FROM connections"
+                " WHERE role = 'operator'"
+            ).fetchall()
+        )
+        return [
+            Connection(ConnectionId(r[0]), User(UserId(r[1]), Role(r[2]), r[3]), r[4], r[5])
+            for r in rows
+        ]
+
+    def set_operator_last_seen(self, now_ms: int) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('operator_last_seen', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(now_ms),),
+            )
+
+    def operator_last_seen(self) -> int | None:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT value FROM meta WHERE key = 'operator_last_seen'"
+            ).fetchone()
+        )
+        return None if row is None else int(row[0])
+
+    # streams ----------------------------------------------------------------------------------
+    def decode_change(self, image: Mapping[str, Any]) -> Message | None:
+        return message_from_item(image)
+
+    def sweep(self, now_ms: int) -> int:
+        now_s = now_ms // 1000
+        with self._write() as db:
+            removed = db.execute("DELETE FROM messages WHERE expires_at <= ?", (now_s,)).rowcount
+            removed += db.execute("DELETE FROM dedupe WHERE expires_at <= ?", (now_s,)).rowcount
+            removed += db.execute(
+                "DELETE FROM connections WHERE expires_at <= ?", (now_s,)
+            ).rowcount
+            removed += db.execute(
+                "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
+            ).rowcount
+            streamlog.trim(db, now_ms - 24 * 3600 * 1000)
+        return removed
+
+
+def _recent_page(db: sqlite3.Connection, *, index: str, bound: int, limit: int) -> list[Any]:
+    return db.execute(
+        "SELECT topic FROM heads WHERE recency_index = ? AND updated_at < ?"
+        " ORDER BY updated_at DESC LIMIT ?",
+        (index, bound, limit),
+    ).fetchall()
+
+
+def _subscription(row: tuple[Any, ...]) -> Subscription:
+    return Subscription(
+        connection_id=ConnectionId(row[0]),
+        filter=TopicFilter(row[1]),
+        user=User(UserId(row[2]), Role(row[3]), row[4]),
+    )
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(
+        topic=Topic(row[0]),
+        seq=row[1],
+        id=MessageId(row[2]),
+        ts=row[3],
+        sender=UserId(row[4]),
+        nickname=row[5],
+        text=row[6],
+        client_msg_id=ClientMsgId(row[7]),
+        expires_at=row[8],
+    )
