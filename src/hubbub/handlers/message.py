@@ -25,21 +25,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = event.get("body")
     if event.get("isBase64Encoded"):
         return _http.reply(error_event(ErrorCode.BAD_REQUEST, "binary frames are not accepted"))
-    action_name: str | None = None
     try:
-        action = parse_action(body)
-        action_name = action.action
-        return _http.reply(chat().handle(connection_id, action))
+        return _http.reply(chat().handle(connection_id, parse_action(body)))
     except ProtocolError as exc:
-        ref = peek_ref(body)
-        return _http.reply(from_protocol_error(exc, ref=ref, action=action_name))
+        ref, action = peek_ref(body)
+        return _http.reply(from_protocol_error(exc, ref=ref, action=action))
     except StoreUnavailable:
-        return _http.reply(
-            error_event(
-                ErrorCode.UNAVAILABLE,
-                "storage is busy; retry",
-                ref=peek_ref(body),
-                action=action_name,
-                retry_after=1.0,
-            )
+        ref, action = peek_ref(body)
+        busy = error_event(
+            ErrorCode.UNAVAILABLE, "storage is busy; retry", ref=ref, action=action, retry_after=1.0
         )
+        return _http.reply(busy)

@@ -154,16 +154,17 @@ def parse_action(body: str | None) -> Action:
     return frame  # type: ignore[return-value]
 
 
-def peek_ref(body: str | None) -> str | None:
-    """The ``ref`` of a frame that failed to parse, when there is a sane one to echo."""
+def peek_ref(body: str | None) -> tuple[str | None, str | None]:
+    """The ``ref`` and ``action`` of a frame that failed to parse, when they are sane to echo."""
     try:
         data = _load_object(body)
     except ProtocolError:
-        return None
-    ref = data.get("ref")
-    if isinstance(ref, str) and len(ref) <= _L.max_ref_chars:
-        return ref
-    return None
+        return None, None
+    ref, action = data.get("ref"), data.get("action")
+    return (
+        ref if isinstance(ref, str) and len(ref) <= _L.max_ref_chars else None,
+        action if isinstance(action, str) and action in _MODELS else None,
+    )
 
 
 def _load_object(body: str | None) -> dict[str, Any]:

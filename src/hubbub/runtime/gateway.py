@@ -423,13 +423,13 @@ class WebSocketGateway:
         conn = self.connections.get(cid)
         if conn is None:
             return None
-        identity: dict[str, Any] = {"SourceIp": conn.info.source_ip}
+        identity: dict[str, Any] = {"sourceIp": conn.info.source_ip}
         if conn.info.user_agent is not None:
-            identity["UserAgent"] = conn.info.user_agent
+            identity["userAgent"] = conn.info.user_agent
         return {
-            "ConnectedAt": _iso(conn.info.connected_at),
-            "Identity": identity,
-            "LastActiveAt": _iso(conn.last_active_ms),
+            "connectedAt": _iso(conn.info.connected_at),
+            "identity": identity,
+            "lastActiveAt": _iso(conn.last_active_ms),
         }
 
     async def delete(self, cid: str) -> bool:

@@ -242,7 +242,8 @@ class FunctionPool:
                     "traceId": f"Root=1-{int(time.time()):08x}-{rid[:24]}",
                 }
             )
-            answer = await asyncio.wait_for(worker.read(), timeout=spec.timeout_s)
+            async with asyncio.timeout(spec.timeout_s):
+                answer = await worker.read()
         except TimeoutError:
             worker.kill()
             await self._release(None)

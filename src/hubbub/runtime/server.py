@@ -80,6 +80,15 @@ class LocalRuntime:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._write_private(config.data_dir / "runtime-key", self.runtime_key)
+        self._write_private(
+            config.data_dir / "runtime-credentials.json",
+            json.dumps(
+                {
+                    "aws_access_key_id": self.access_key_id,
+                    "aws_secret_access_key": self.secret_access_key,
+                }
+            ),
+        )
         self.state = RuntimeState(config.data_dir / "runtime.sqlite3")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -147,15 +156,20 @@ class LocalRuntime:
             poller.poke()
 
     async def stop(self) -> None:
+        log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
+        log.info("stopping: stream pollers")
         for poller in self.pollers:
             await poller.stop()
+        log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
+        log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         if self.state is not None:
             self.state.close()
+        log.info("stopped")
 
     @staticmethod
     def _write_private(path: Path, text: str) -> None:

@@ -108,6 +108,7 @@ class StreamPoller:
         self.batches = 0
         self.dead_lettered = 0
         self.idle = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         position = self.state.checkpoint(self.mapping.name)
@@ -122,6 +123,7 @@ class StreamPoller:
         self._wake.set()
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -138,7 +140,7 @@ class StreamPoller:
             await asyncio.sleep(0.01)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 progressed = await self._step()
             except asyncio.CancelledError:
@@ -150,8 +152,10 @@ class StreamPoller:
                 continue
             self.idle.set()
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+                async with asyncio.timeout(self.poll_interval_s):
+                    await self._wake.wait()
             self.idle.clear()
 
     async def _step(self) -> bool:

@@ -1,0 +1,177 @@
+"""One WebSocket connection speaking protocol v1.
+
+Replies are matched to requests by ``ref``, so many requests can be in flight at once; every other
+frame (pushed ``message``, ``joined``, ``typing``...) lands in ``events``. Messages are also kept
+per topic by ``seq``, which is how a client shows each message once whatever the transport repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+__all__ = ["ClientError", "HubbubClient"]
+
+Frame = dict[str, Any]
+
+
+class ClientError(Exception):
+    """The server answered a request with an ``error`` frame."""
+
+    def __init__(self, frame: Frame) -> None:
+        super().__init__(f"{frame.get('code')}: {frame.get('message')}")
+        self.frame = frame
+        self.code = str(frame.get("code"))
+
+
+class HubbubClient:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: asyncio.Queue[Frame] = asyncio.Queue()
+        self.messages: dict[str, dict[int, Frame]] = {}
+        self.duplicates = 0
+        self._pending: dict[str, asyncio.Future[Frame]] = {}
+        self._refs = itertools.count(1)
+        self._reader = asyncio.create_task(self._read())
+        self.closed = asyncio.Event()
+        self._arrived = asyncio.Event()
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, token: str | None = None, open_timeout: float = 10.0, **kwargs: Any
+    ) -> HubbubClient:
+        target = url if token is None else f"{url}{'&' if '?' in url else '?'}token={token}"
+        ws = await websockets.connect(
+            target, open_timeout=open_timeout, max_size=2**20, compression=None, **kwargs
+        )
+        return cls(ws)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    async def __aenter__(self) -> HubbubClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                ref = frame.get("ref") if isinstance(frame, dict) else None
+                future = self._pending.pop(ref, None) if ref is not None else None
+                if future is not None and not future.done():
+                    future.set_result(frame)
+                    continue
+                if isinstance(frame, dict) and frame.get("type") == "message":
+                    self._remember(frame)
+                await self.events.put(frame)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed"))
+
+    def _remember(self, frame: Frame) -> bool:
+        """Keep a message by (topic, seq); False when it was already there."""
+        by_seq = self.messages.setdefault(str(frame["topic"]), {})
+        seq = int(frame["seq"])
+        if seq in by_seq:
+            self.duplicates += 1
+            return False
+        by_seq[seq] = frame
+        self._arrived.set()
+        return True
+
+    async def request(self, action: str, *, timeout: float = 10.0, **fields: Any) -> Frame:
+        ref = f"r{next(self._refs)}"
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = future
+        await self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
+        try:
+            frame = await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(ref, None)
+        if frame.get("type") == "error":
+            raise ClientError(frame)
+        return frame
+
+    async def send_raw(self, text: str | bytes) -> None:
+        await self.ws.send(text)
+
+    async def next_event(
+        self, predicate: Callable[[Frame], bool] = lambda f: True, *, timeout: float = 10.0
+    ) -> Frame:
+        """The next pushed frame that satisfies ``predicate``; others are dropped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no matching event before the deadline")
+            frame = await asyncio.wait_for(self.events.get(), remaining)
+            if predicate(frame):
+                return frame
+
+    # conveniences -------------------------------------------------------------------------
+    async def register(self, nickname: str, email: str | None = None) -> Frame:
+        fields: dict[str, Any] = {"nickname": nickname}
+        if email is not None:
+            fields["email"] = email
+        return await self.request("register", **fields)
+
+    async def subscribe(self, topic: str, since: int | None = None) -> Frame:
+        fields: dict[str, Any] = {"topic": topic}
+        if since is not None:
+            fields["since"] = since
+        reply = await self.request("subscribe", **fields)
+        for message in reply.get("messages", []):
+            self._remember({"type": "message", **message})
+        return reply
+
+    async def send(self, topic: str, text: str, client_msg_id: str | None = None) -> Frame:
+        return await self.request(
+            "send", topic=topic, text=text, clientMsgId=client_msg_id or uuid.uuid4().hex
+        )
+
+    async def wait_for_messages(self, topic: str, count: int, *, timeout: float = 10.0) -> None:
+        """Until ``count`` distinct messages of ``topic`` have arrived."""
+        await self._wait_until(
+            lambda: len(self.messages.get(topic, {})) >= count,
+            timeout,
+            lambda: f"{topic}: {len(self.messages.get(topic, {}))} of {count} messages",
+        )
+
+    async def wait_for_seq(self, topic: str, seq: int, *, timeout: float = 10.0) -> Frame:
+        """Until the message ``seq`` of ``topic`` has arrived; returns it."""
+        await self._wait_until(
+            lambda: seq in self.messages.get(topic, {}), timeout, lambda: f"{topic} seq {seq}"
+        )
+        return self.messages[topic][seq]
+
+    async def _wait_until(
+        self, done: Callable[[], bool], timeout: float, what: Callable[[], str]
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{what()} not there before the deadline")
+            self._arrived.clear()
+            if done():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)

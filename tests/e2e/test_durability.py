@@ -1,0 +1,46 @@
+"""Nothing acknowledged is lost across a ``kill -9`` of the server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from hubbub.client import HubbubClient
+from tests.support.server import ServerProcess
+
+
+async def test_kill_9_after_500_acks_loses_nothing(
+    fresh_server: Callable[..., ServerProcess],
+) -> None:
+    server = fresh_server()
+    topic = "room/durable"
+    client = await HubbubClient.connect(server.ws_url)
+    await client.register("writer")
+    acked: list[int] = []
+
+    async def burst(start: int) -> None:
+        for n in range(start, start + 50):
+            ack = await client.send(topic, f"message {n}", f"d{n}")
+            acked.append(int(ack["seq"]))
+
+    await asyncio.gather(*(burst(i * 50) for i in range(10)))
+    assert len(acked) == 500
+    server.kill9()
+    await client.close()
+
+    server.start()
+    reader = await HubbubClient.connect(server.ws_url)
+    seqs: list[int] = []
+    texts: set[str] = set()
+    before: int | None = None
+    while True:
+        fields = {"topic": topic, "limit": 100} | ({} if before is None else {"before": before})
+        page = await reader.request("history", **fields)
+        seqs = [m["seq"] for m in page["messages"]] + seqs
+        texts |= {m["text"] for m in page["messages"]}
+        if not page["hasMore"]:
+            break
+        before = page["messages"][0]["seq"]
+    await reader.close()
+    assert seqs == sorted(acked) == list(range(1, 501))
+    assert texts == {f"message {n}" for n in range(500)}
