@@ -11,6 +11,7 @@ import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -85,6 +86,12 @@ def _typed(cls: type, raw: dict[str, str]) -> dict[str, object]:
     return out
 
 
+def _web_mount() -> Any:
+    from hubbub.web.site import mount
+
+    return mount
+
+
 def serve(args: argparse.Namespace) -> int:
     from hubbub.runtime.faults import Faults
     from hubbub.runtime.quotas import Quotas
@@ -108,7 +115,7 @@ def serve(args: argparse.Namespace) -> int:
         parameter_overrides=_assignments(args.parameter_overrides),
         env_overrides=env_overrides,
         max_workers=args.workers,
-        static_dir=None if args.no_web else _PACKAGE_DIR / "web",
+        mount=None if args.no_web else _web_mount(),
     )
     try:
         runtime = LocalRuntime(config)

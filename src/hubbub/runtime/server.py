@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,8 @@ class RuntimeConfig:
     max_workers: int = 4
     region: str = "us-east-1"
     poll_interval_s: float = 0.25
-    static_dir: Path | None = None
-    site_config: dict[str, Any] = field(default_factory=dict)
+    mount: Callable[[web.Application, LocalRuntime], None] | None = None
+    """Adds the host application's own routes (hubbub's web client) to the runtime's server."""
 
 
 class LocalRuntime:
@@ -122,7 +123,8 @@ class LocalRuntime:
             add_connections_routes(self.app, gateway, self.access_key_id)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         self._admin_routes()
-        self._static_routes()
+        if config.mount is not None:
+            config.mount(self.app, self)
 
         for mapping in self.spec.mappings:
             table = self.spec.tables[mapping.table]
@@ -258,22 +260,3 @@ class LocalRuntime:
                 for p in self.pollers
             },
         }
-
-    def _static_routes(self) -> None:
-        static_dir = self.config.static_dir
-        site_config = self.config.site_config
-
-        async def config_json(request: web.Request) -> web.StreamResponse:
-            stage = next(iter(self.gateways.values())).api.stage if self.gateways else ""
-            body = {"websocketPath": f"/{stage}", **site_config}
-            return web.Response(text=json.dumps(body), content_type="application/json")
-
-        self.app.router.add_get("/config.json", config_json)
-        if static_dir is None:
-            return
-
-        async def index(request: web.Request) -> web.StreamResponse:
-            return web.FileResponse(static_dir / "index.html")
-
-        self.app.router.add_get("/", index)
-        self.app.router.add_static("/static/", static_dir)

@@ -1,0 +1,1 @@
+"""hubbub's web client: static pages and ``hubbub.js``, and the routes that serve them locally."""
