@@ -55,6 +55,29 @@ def _parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], metavar="NAME=VALUE", help="inject a fault"
     )
     serve.add_argument("--log-level", default="WARNING")
+
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--template", type=Path, default=None)
+    local.add_argument("--data-dir", type=Path, default=Path("data"))
+
+    operator = sub.add_parser("operator", help="manage support-desk operators")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    add = op_sub.add_parser(
+        "add", parents=[local], help="create an operator and print their sign-in token"
+    )
+    add.add_argument("name")
+    op_sub.add_parser("list", parents=[local], help="list operators")
+    remove = op_sub.add_parser(
+        "remove", parents=[local], help="remove an operator (their token stops working)"
+    )
+    remove.add_argument("name")
+    token = op_sub.add_parser(
+        "token", parents=[local], help="print a fresh sign-in token for an operator"
+    )
+    token.add_argument("name")
+
+    rooms = sub.add_parser("rooms", parents=[local], help="list rooms by recent activity")
+    rooms.add_argument("--limit", type=int, default=20)
     return parser
 
 
@@ -155,11 +178,56 @@ async def _serve(runtime: object) -> int:
     return 0
 
 
+def _local(args: argparse.Namespace) -> Any:
+    from hubbub.admin import local_chat
+
+    return local_chat((args.template or default_template()).resolve(), args.data_dir)
+
+
+def operators(args: argparse.Namespace) -> int:
+    from hubbub.protocol.errors import ProtocolError
+
+    chat = _local(args)
+    now = chat.clock.now_ms()
+    if args.operator_command == "add":
+        try:
+            operator, token = chat.desk.add_operator(args.name, now)
+        except ProtocolError as exc:
+            print(f"hubbub: {exc.message}", file=sys.stderr)
+            return 1
+        print(f"operator {operator.name} ({operator.id}) added. Sign in with this token:")
+        print(token)
+        return 0
+    if args.operator_command == "list":
+        for op in chat.store.list_operators():
+            print(f"{op.name}\t{op.id}")
+        return 0
+    if args.operator_command == "token":
+        found = [op for op in chat.store.list_operators() if args.name in (op.name, op.id)]
+        if not found:
+            print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
+            return 1
+        print(chat.desk.operator_token(found[0], now))
+        return 0
+    if chat.desk.remove_operator(args.name):
+        print(f"operator {args.name} removed")
+        return 0
+    print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
+    return 1
+
+
+def rooms(args: argparse.Namespace) -> int:
+    chat = _local(args)
+    now = chat.clock.now_ms()
+    for head in chat.store.recent_topics("room", None, args.limit, now):
+        print(f"{head.topic}\t{head.last_seq} messages\tlast {head.updated_at}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    return 2
+    commands = {"serve": serve, "operator": operators, "rooms": rooms}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

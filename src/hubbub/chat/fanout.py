@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hubbub.chat.views import message_event
-from hubbub.ids import ConnectionId, TopicFilter
+from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import filter_matches
 from hubbub.push.port import Push, PushOutcome
@@ -32,9 +32,10 @@ class FanOut:
         self._store = store
         self._push = push
 
-    def recipients(self, message: Message, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
-        filters = [TopicFilter(message.topic)]
-        filters += [f for f in wildcards if filter_matches(f, message.topic)]
+    def recipients_of(self, topic: Topic, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
+        """Every connection whose filters match ``topic``, once each."""
+        filters = [TopicFilter(topic)]
+        filters += [f for f in wildcards if filter_matches(f, topic)]
         seen: dict[ConnectionId, None] = {}
         for topic_filter in filters:
             for sub in self._store.subscribers(topic_filter):
@@ -42,7 +43,7 @@ class FanOut:
         return list(seen)
 
     def deliver(self, message: Message, wildcards: Iterable[TopicFilter]) -> FanOutReport:
-        recipients = self.recipients(message, wildcards)
+        recipients = self.recipients_of(message.topic, wildcards)
         report = FanOutReport()
         if not recipients:
             return report

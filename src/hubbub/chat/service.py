@@ -6,21 +6,35 @@ touches the outside world goes through the Store, Push and Clock ports given to 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
 from hubbub.chat import policy
+from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.presence import Presence
+from hubbub.chat.ratelimit import RateLimiter
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, UserId
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol import actions as a
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.topics import parse_filter, parse_topic
+from hubbub.protocol.topics import TopicClass, is_wildcard, parse_filter, parse_topic, topic_class
 from hubbub.push.port import Push
-from hubbub.store.port import AppendRequest, Connection, Message, Role, Store, Subscription, User
+from hubbub.store.port import (
+    AppendRequest,
+    AppendResult,
+    Connection,
+    Message,
+    Role,
+    Store,
+    Subscription,
+    User,
+    Visitor,
+)
 
 __all__ = ["Chat"]
 
@@ -28,7 +42,9 @@ Event = dict[str, Any]
 
 
 def guest_for(connection_id: ConnectionId) -> User:
-    return User(UserId(f"g_{connection_id}"), Role.GUEST, None)
+    """Guests get an id of their own that is also a valid topic level (connection ids may not be)."""
+    digest = hashlib.sha256(connection_id.encode()).hexdigest()[:16]
+    return User(UserId(f"g_{digest}"), Role.GUEST, None)
 
 
 class Chat:
@@ -47,13 +63,18 @@ class Chat:
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
         self._fanout = FanOut(store, push)
+        self.presence = Presence(store, push, self._fanout)
+        self.desk = Desk(store, tokens)
+        self._typing = RateLimiter(self.settings.typing_per_s, burst=self.settings.typing_burst)
 
     # lifecycle --------------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> User | None:
         """The user a token names; None for a guest (no token). Raises ``unauthorized``."""
         if token is None:
             return None
-        return self.tokens.verify(token, self.clock.now_ms())
+        user = self.tokens.verify(token, self.clock.now_ms())
+        self.desk.check_operator(user)
+        return user
 
     def connect(self, connection_id: ConnectionId, user: User | None) -> User:
         now = self.clock.now_ms()
@@ -66,15 +87,26 @@ class Chat:
                 expires_at=now // 1000 + self.settings.connection_ttl_s,
             )
         )
+        if who.role is Role.OPERATOR:
+            self.store.set_operator_last_seen(now)
         return who
 
     def disconnect(self, connection_id: ConnectionId) -> None:
-        self.store.delete_connection(connection_id)
+        self._drop(connection_id)
 
     def forget(self, connection_ids: set[ConnectionId]) -> None:
         """Connections the gateway reported gone (410): they will never come back."""
         for cid in connection_ids:
-            self.store.delete_connection(cid)
+            self._drop(cid)
+
+    def _drop(self, connection_id: ConnectionId) -> None:
+        connection = self.store.get_connection(connection_id)
+        removed = self.store.delete_connection(connection_id)
+        if connection is not None and connection.user.role is Role.OPERATOR:
+            self.store.set_operator_last_seen(self.clock.now_ms())
+        outcome = self.presence.departed(removed)
+        for cid in outcome.gone - {connection_id}:
+            self._drop(cid)
 
     # actions ----------------------------------------------------------------------------------
     def handle(self, connection_id: ConnectionId, action: a.Action) -> Event | None:
@@ -95,13 +127,20 @@ class Chat:
             case a.Unsubscribe():
                 reply = self._unsubscribe(connection, action)
             case a.Send():
-                reply = self._send(user, action)
+                reply = self._send_reply(
+                    self.send(user, action.topic, action.text, action.client_msg_id)
+                )
             case a.History():
                 reply = self._history(user, action)
-            case _:
-                raise ProtocolError(
-                    ErrorCode.UNKNOWN_ACTION, f"action {action.action!r} is not available"
-                )
+            case a.Presence():
+                reply = self._presence(user, action)
+            case a.Typing():
+                reply = self._typing_event(connection, action)
+            case a.Read():
+                reply = self._read(user, action)
+            case a.Conversations():
+                limit = action.limit or 20
+                reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
         if reply is not None and action.ref is not None:
             reply["ref"] = action.ref
         return reply
@@ -111,6 +150,7 @@ class Chat:
             "type": "hello",
             "connectionId": connection.id,
             "user": connection.user.public(),
+            **self.desk.operators_status(self.clock.now_ms()),
             "limits": self.limits.public(),
         }
 
@@ -118,14 +158,19 @@ class Chat:
         nickname = action.nickname.strip()
         if not nickname:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "nickname: must not be blank")
+        now = self.clock.now_ms()
         current = connection.user
         if current.role is Role.GUEST:
             user = User(UserId(f"v_{secrets.token_hex(8)}"), Role.VISITOR, nickname)
         else:
             user = User(current.id, current.role, nickname)
+        if user.role is Role.VISITOR:
+            known = self.store.get_visitor(user.id)
+            email = action.email if action.email is not None else (known.email if known else None)
+            created = known.created_at if known else now
+            self.store.put_visitor(Visitor(user.id, nickname, email, created))
         self.store.set_connection_user(connection.id, user)
-        token = self.tokens.issue(user, self.clock.now_ms())
-        return {"type": "welcome", "user": user.public(), "token": token}
+        return {"type": "welcome", "user": user.public(), "token": self.tokens.issue(user, now)}
 
     def _subscribe(self, connection: Connection, action: a.Subscribe) -> Event:
         topic_filter = parse_filter(action.topic, self.limits)
@@ -137,15 +182,21 @@ class Chat:
                 f"at most {self.limits.max_subscriptions} subscriptions per connection",
             )
         now = self.clock.now_ms()
-        self.store.subscribe(
-            Subscription(connection.id, topic_filter, connection.user),
-            now,
-            connection.expires_at,
-        )
         reply: Event = {"type": "subscribed", "topic": topic_filter}
-        if "+" in topic_filter or "#" in topic_filter:
+        if is_wildcard(topic_filter):
+            self.store.subscribe(
+                Subscription(connection.id, topic_filter, connection.user),
+                now,
+                connection.expires_at,
+            )
             return reply
         topic = parse_topic(topic_filter, self.limits)
+        already = self.presence.is_present(topic, connection.user, besides=connection.id)
+        is_new = self.store.subscribe(
+            Subscription(connection.id, topic_filter, connection.user), now, connection.expires_at
+        )
+        if is_new and not already:
+            self.presence.announce("joined", topic, connection.user, exclude=connection.id)
         reply["lastSeq"] = self.store.last_seq(topic)
         if action.since is not None:
             page = self.store.read_after(topic, action.since, self.limits.resume_max_messages, now)
@@ -157,25 +208,42 @@ class Chat:
     def _unsubscribe(self, connection: Connection, action: a.Unsubscribe) -> Event:
         topic_filter = parse_filter(action.topic, self.limits)
         removed = self.store.unsubscribe(connection.id, topic_filter)
+        if removed:
+            self.presence.departed([Subscription(connection.id, topic_filter, connection.user)])
         return {"type": "unsubscribed", "topic": topic_filter, "removed": removed}
 
-    def _send(self, user: User, action: a.Send) -> Event:
-        topic = parse_topic(action.topic, self.limits)
+    def send(self, user: User, raw_topic: str, text: str, client_msg_id: str) -> AppendResult:
+        """Store one message (idempotently); the stream delivers it. Also the REST path."""
+        topic = parse_topic(raw_topic, self.limits)
         policy.check_send(user, topic)
+        if not text.strip():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must not be blank")
+        if len(text) > self.limits.max_text_chars:
+            raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
+        is_desk = topic_class(topic) is TopicClass.DESK
         result = self.store.append(
             AppendRequest(
                 topic=topic,
                 sender=user.id,
                 nickname=user.nickname,
-                text=action.text,
-                client_msg_id=ClientMsgId(action.client_msg_id),
+                text=text,
+                client_msg_id=ClientMsgId(client_msg_id),
                 message_id=MessageId(f"m_{secrets.token_hex(10)}"),
                 now_ms=now,
                 expires_at=now // 1000 + self.settings.retention_s(topic),
                 dedupe_expires_at=now // 1000 + self.settings.dedupe_retention_s,
+                recency_index=recency_index(topic),
+                title=user.nickname if is_desk and user.role is Role.VISITOR else None,
             )
         )
+        if not result.duplicate:
+            # your own message is read by you: it never counts as unread for its sender
+            self.store.set_read_marker(user.id, topic, result.message.seq)
+        return result
+
+    @staticmethod
+    def _send_reply(result: AppendResult) -> Event:
         message = result.message
         return {
             "type": "ack",
@@ -187,24 +255,55 @@ class Chat:
             "duplicate": result.duplicate,
         }
 
-    def _history(self, user: User, action: a.History) -> Event:
-        topic = parse_topic(action.topic, self.limits)
+    def history(
+        self, user: User, raw_topic: str, before: int | None, after: int | None, limit: int
+    ) -> Event:
+        topic = parse_topic(raw_topic, self.limits)
         policy.check_read(user, topic)
-        if action.before is not None and action.after is not None:
+        if before is not None and after is not None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "give 'before' or 'after', not both")
-        limit = action.limit or 50
         now = self.clock.now_ms()
-        if action.after is not None:
-            page = self.store.read_after(topic, action.after, limit, now)
+        if after is not None:
+            page = self.store.read_after(topic, after, limit, now)
         else:
-            page = self.store.read_before(topic, action.before, limit, now)
-        views, clipped = self._fit([message_view(m) for m in page.messages], newest=True)
+            page = self.store.read_before(topic, before, limit, now)
+        views, clipped = self._fit([message_view(m) for m in page.messages], newest=after is None)
         return {
             "type": "history",
             "topic": topic,
             "messages": views,
             "hasMore": page.has_more or clipped,
         }
+
+    def _history(self, user: User, action: a.History) -> Event:
+        return self.history(user, action.topic, action.before, action.after, action.limit or 50)
+
+    def _presence(self, user: User, action: a.Presence) -> Event:
+        topic = parse_topic(action.topic, self.limits)
+        policy.check_read(user, topic)
+        return {"type": "presence", "topic": topic, "members": self.presence.members(topic)}
+
+    def _typing_event(self, connection: Connection, action: a.Typing) -> Event | None:
+        topic = parse_topic(action.topic, self.limits)
+        policy.check_send(connection.user, topic)
+        wait = self._typing.take(f"{connection.id} {topic}", self.clock.now_ms())
+        if wait:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "typing too often", retry_after=round(wait, 3)
+            )
+        self.presence.announce("typing", topic, connection.user, exclude=connection.id)
+        if action.ref is None:
+            return None
+        # a frame that carries a ref always gets a direct reply, so a client can tell it went out
+        return {"type": "typing", "topic": topic, "user": connection.user.public()}
+
+    def _read(self, user: User, action: a.Read) -> Event:
+        topic = parse_topic(action.topic, self.limits)
+        policy.check_read(user, topic)
+        if user.role is Role.GUEST:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "register to keep read markers")
+        marker = self.desk.mark_read(user, topic, action.seq)
+        return {"type": "read", "topic": topic, "seq": marker}
 
     def _fit(
         self, views: list[dict[str, Any]], *, newest: bool = False
@@ -235,3 +334,6 @@ class Chat:
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:
         return self.store.decode_change(image)
+
+    def topic(self, raw: str) -> Topic:
+        return parse_topic(raw, self.limits)

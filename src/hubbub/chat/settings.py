@@ -22,6 +22,8 @@ class ChatSettings:
     dedupe_retention_s: int = _DAY_S
     connection_ttl_s: int = 2 * 3600 + 600
     token_ttl_s: int = 90 * _DAY_S
+    typing_per_s: float = 2.0
+    typing_burst: int = 4
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:

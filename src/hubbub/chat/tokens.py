@@ -24,7 +24,7 @@ class TokenIssuer:
         self._secret = secret
         self._ttl = ttl_s
 
-    def issue(self, user: User, now_ms: int) -> str:
+    def issue(self, user: User, now_ms: int, *, ttl_s: int | None = None) -> str:
         now = now_ms // 1000
         claims = {
             "iss": _ISSUER,
@@ -32,7 +32,7 @@ class TokenIssuer:
             "role": user.role.value,
             "nick": user.nickname,
             "iat": now,
-            "exp": now + self._ttl,
+            "exp": now + (self._ttl if ttl_s is None else ttl_s),
         }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 

@@ -86,8 +86,8 @@ def main() -> None:
         except Exception as exc:
             error = _error(exc, type(exc).__name__)
             answer = {"ok": False, "error": error}
-            print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
-            print("".join(error["stackTrace"]), file=sys.stderr, end="")
+            sys.stderr.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n")
+            sys.stderr.write("".join(error["stackTrace"]))
         answer["durationMs"] = (time.perf_counter() - begin) * 1000
         answer["maxRssMb"] = _max_rss_mb()
         try:

@@ -1,0 +1,104 @@
+"""The live-support desk: operators, desk conversations by recency, unread counts, read markers.
+
+A conversation is the topic ``desk/{visitorId}``; its head lives in the ``desk`` recency index, so
+the console's list is one Query by recency (never a map kept on one item), and unread counts come
+from the asking operator's own read markers, fetched in one batch.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from hubbub.chat.tokens import TokenIssuer
+from hubbub.chat.views import message_view
+from hubbub.ids import Topic, UserId
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.topics import TopicClass, topic_class
+from hubbub.store.port import Operator, Role, Store, User
+
+__all__ = ["DESK_INDEX", "ROOM_INDEX", "Desk", "recency_index"]
+
+DESK_INDEX = "desk"
+ROOM_INDEX = "room"
+_OPERATOR_TOKEN_TTL_S = 365 * 24 * 3600
+
+
+def recency_index(topic: Topic) -> str | None:
+    cls = topic_class(topic)
+    if cls is TopicClass.DESK:
+        return DESK_INDEX
+    if cls is TopicClass.ROOM:
+        return ROOM_INDEX
+    return None
+
+
+class Desk:
+    def __init__(self, store: Store, tokens: TokenIssuer) -> None:
+        self._store = store
+        self._tokens = tokens
+
+    # operators --------------------------------------------------------------------------------
+    def add_operator(self, name: str, now_ms: int) -> tuple[Operator, str]:
+        name = name.strip()
+        if not name or len(name) > 40:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "an operator name has 1-40 characters")
+        if any(op.name == name for op in self._store.list_operators()):
+            raise ProtocolError(ErrorCode.CONFLICT, f"operator {name!r} exists")
+        operator = Operator(UserId(f"o_{secrets.token_hex(8)}"), name, now_ms)
+        self._store.put_operator(operator)
+        return operator, self.operator_token(operator, now_ms)
+
+    def operator_token(self, operator: Operator, now_ms: int) -> str:
+        user = User(operator.id, Role.OPERATOR, operator.name)
+        return self._tokens.issue(user, now_ms, ttl_s=_OPERATOR_TOKEN_TTL_S)
+
+    def remove_operator(self, name_or_id: str) -> bool:
+        for op in self._store.list_operators():
+            if name_or_id in (op.name, op.id):
+                return self._store.delete_operator(op.id)
+        return False
+
+    def check_operator(self, user: User) -> None:
+        """Operator tokens are revoked by removing the operator: check on every connect."""
+        if user.role is Role.OPERATOR and self._store.get_operator(user.id) is None:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "operator revoked")
+
+    def operators_status(self, now_ms: int) -> dict[str, Any]:
+        online = {c.user.id for c in self._store.online_operators()}
+        last_seen = now_ms if online else self._store.operator_last_seen()
+        return {"operatorsOnline": len(online), "operatorLastSeen": last_seen}
+
+    # conversations ----------------------------------------------------------------------------
+    def conversations(
+        self, operator: User, before_ms: int | None, limit: int, now_ms: int
+    ) -> dict[str, Any]:
+        if operator.role is not Role.OPERATOR:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "conversations are for operators")
+        heads = self._store.recent_topics(DESK_INDEX, before_ms, limit + 1, now_ms)
+        page, has_more = heads[:limit], len(heads) > limit
+        markers = self._store.read_markers(operator.id, [h.topic for h in page])
+        items = []
+        for head in page:
+            visitor_id = UserId(head.topic.split("/", 1)[1])
+            visitor = self._store.get_visitor(visitor_id)
+            items.append(
+                {
+                    "topic": head.topic,
+                    "visitor": {
+                        "id": visitor_id,
+                        "nickname": visitor.nickname if visitor else head.title,
+                        "email": visitor.email if visitor else None,
+                    },
+                    "lastMessage": None
+                    if head.last_message is None
+                    else message_view(head.last_message),
+                    "unread": max(0, head.last_seq - markers.get(head.topic, 0)),
+                    "lastSeq": head.last_seq,
+                    "updatedAt": head.updated_at,
+                }
+            )
+        return {"type": "conversations", "items": items, "hasMore": has_more}
+
+    def mark_read(self, user: User, topic: Topic, seq: int) -> int:
+        return self._store.set_read_marker(user.id, topic, seq)
