@@ -1,0 +1,171 @@
+"""The REST command channel (API Gateway HTTP API): the same services and store as the WebSocket
+path, so a message posted here is pushed to WebSocket subscribers by the same stream fan-out.
+
+Built on Powertools' HTTP resolver with validation on, which also generates the OpenAPI document
+served at ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from pydantic import BaseModel, Field
+
+from hubbub.handlers.bootstrap import chat
+from hubbub.ids import UserId
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.limits import DEFAULT_LIMITS
+from hubbub.store.port import Role, StoreUnavailable, User
+
+__all__ = ["app", "handler"]
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+_STATUS = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNKNOWN_ACTION: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+_ANONYMOUS = User(UserId("g_rest"), Role.GUEST, None)
+
+
+class NewMessage(BaseModel):
+    topic: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)
+    text: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_text_chars)
+
+
+class Posted(BaseModel):
+    id: str
+    topic: str
+    seq: int
+    ts: int
+    duplicate: bool
+
+
+def _caller(authorization: str | None) -> User:
+    if not authorization:
+        return _ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, "use 'Authorization: Bearer <token>'")
+    user = chat().authenticate(token.strip())
+    return user or _ANONYMOUS
+
+
+def _protocol_error(exc: ProtocolError) -> Response[str]:
+    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
+    headers = {}
+    if exc.retry_after is not None:
+        body["retryAfter"] = exc.retry_after
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return Response(
+        status_code=_STATUS[exc.code],
+        content_type="application/json",
+        body=json.dumps(body),
+        headers=headers,
+    )
+
+
+def _unavailable(exc: StoreUnavailable) -> Response[str]:
+    return _protocol_error(
+        ProtocolError(ErrorCode.UNAVAILABLE, "storage is busy; retry", retry_after=1.0)
+    )
+
+
+app.exception_handler(ProtocolError)(_protocol_error)
+app.exception_handler(StoreUnavailable)(_unavailable)
+
+
+@app.get("/api/health")
+def health() -> dict[str, Any]:
+    """Liveness: answers when the function can reach its store."""
+    service = chat()
+    service.store.last_seq(service.topic("room/health"))
+    return {"status": "ok", "ts": service.clock.now_ms()}
+
+
+@app.post("/api/messages")
+def post_message(
+    message: NewMessage,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=64)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response[str]:
+    """Append a message to a topic; the same Idempotency-Key from the same sender stores it once."""
+    user = _caller(authorization)
+    result = chat().send(user, message.topic, message.text, idempotency_key)
+    stored = result.message
+    posted = Posted(
+        id=stored.id, topic=stored.topic, seq=stored.seq, ts=stored.ts, duplicate=result.duplicate
+    )
+    return Response(
+        status_code=200 if result.duplicate else 201,
+        content_type="application/json",
+        body=posted.model_dump_json(),
+    )
+
+
+@app.get("/api/history")
+def history(
+    topic: Annotated[str, Query(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)],
+    before: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=DEFAULT_LIMITS.history_page_max)] = 50,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """A page of a topic's messages, oldest first; page back with ``before``."""
+    page = chat().history(_caller(authorization), topic, before, after, limit)
+    return {k: v for k, v in page.items() if k != "type"}
+
+
+@app.get("/api/rooms")
+def rooms(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+    """Rooms by recent activity, with their last message."""
+    service = chat()
+    heads = service.store.recent_topics("room", None, limit, service.clock.now_ms())
+    return {
+        "rooms": [
+            {
+                "topic": h.topic,
+                "name": h.topic.split("/", 1)[1],
+                "lastSeq": h.last_seq,
+                "updatedAt": h.updated_at,
+            }
+            for h in heads
+        ]
+    }
+
+
+@app.get("/api/conversations")
+def conversations(
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Support-desk conversations by recency with unread counts (operators only)."""
+    service = chat()
+    page = service.desk.conversations(_caller(authorization), before, limit, service.clock.now_ms())
+    return {k: v for k, v in page.items() if k != "type"}
+
+
+@app.get("/api/openapi.json")
+def openapi() -> Response[str]:
+    """This document."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=app.get_openapi_json_schema(title="hubbub REST command channel", version="1.0.0"),
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
