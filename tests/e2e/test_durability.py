@@ -14,19 +14,21 @@ async def test_kill_9_after_500_acks_loses_nothing(
 ) -> None:
     server = fresh_server()
     topic = "room/durable"
-    client = await HubbubClient.connect(server.ws_url)
-    await client.register("writer")
+    writers = [await HubbubClient.connect(server.ws_url) for _ in range(10)]
+    for n, writer in enumerate(writers):
+        await writer.register(f"writer{n}")
     acked: list[int] = []
 
-    async def burst(start: int) -> None:
+    async def burst(writer: HubbubClient, start: int) -> None:
         for n in range(start, start + 50):
-            ack = await client.send(topic, f"message {n}", f"d{n}")
+            ack = await writer.send(topic, f"message {n}", f"d{n}")
             acked.append(int(ack["seq"]))
 
-    await asyncio.gather(*(burst(i * 50) for i in range(10)))
+    await asyncio.gather(*(burst(w, i * 50) for i, w in enumerate(writers)))
     assert len(acked) == 500
     server.kill9()
-    await client.close()
+    for writer in writers:
+        await writer.close()
 
     server.start()
     reader = await HubbubClient.connect(server.ws_url)

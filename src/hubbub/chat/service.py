@@ -66,6 +66,7 @@ class Chat:
         self.presence = Presence(store, push, self._fanout)
         self.desk = Desk(store, tokens)
         self._typing = RateLimiter(self.settings.typing_per_s, burst=self.settings.typing_burst)
+        self._sends = RateLimiter(self.settings.send_per_s, burst=self.settings.send_burst)
 
     # lifecycle --------------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> User | None:
@@ -127,6 +128,7 @@ class Chat:
             case a.Unsubscribe():
                 reply = self._unsubscribe(connection, action)
             case a.Send():
+                self._limit(self._sends, connection.id, "sending too fast")
                 reply = self._send_reply(
                     self.send(user, action.topic, action.text, action.client_msg_id)
                 )
@@ -286,16 +288,17 @@ class Chat:
     def _typing_event(self, connection: Connection, action: a.Typing) -> Event | None:
         topic = parse_topic(action.topic, self.limits)
         policy.check_send(connection.user, topic)
-        wait = self._typing.take(f"{connection.id} {topic}", self.clock.now_ms())
-        if wait:
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "typing too often", retry_after=round(wait, 3)
-            )
+        self._limit(self._typing, f"{connection.id} {topic}", "typing too often")
         self.presence.announce("typing", topic, connection.user, exclude=connection.id)
         if action.ref is None:
             return None
         # a frame that carries a ref always gets a direct reply, so a client can tell it went out
         return {"type": "typing", "topic": topic, "user": connection.user.public()}
+
+    def _limit(self, limiter: RateLimiter, key: str, why: str) -> None:
+        wait = limiter.take(key, self.clock.now_ms())
+        if wait:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, why, retry_after=round(wait, 3))
 
     def _read(self, user: User, action: a.Read) -> Event:
         topic = parse_topic(action.topic, self.limits)

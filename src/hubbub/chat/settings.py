@@ -24,6 +24,8 @@ class ChatSettings:
     token_ttl_s: int = 90 * _DAY_S
     typing_per_s: float = 2.0
     typing_burst: int = 4
+    send_per_s: float = 20.0
+    send_burst: int = 100
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -48,4 +50,6 @@ class ChatSettings:
             dedupe_retention_s=seconds("DEDUPE_RETENTION_SECONDS", base.dedupe_retention_s),
             connection_ttl_s=seconds("CONNECTION_TTL_SECONDS", base.connection_ttl_s),
             token_ttl_s=seconds("TOKEN_TTL_SECONDS", base.token_ttl_s),
+            send_per_s=float(env.get("SEND_RATE_PER_SECOND") or base.send_per_s),
+            send_burst=seconds("SEND_BURST", base.send_burst),
         )

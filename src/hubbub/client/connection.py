@@ -142,10 +142,20 @@ class HubbubClient:
             self._remember({"type": "message", **message})
         return reply
 
-    async def send(self, topic: str, text: str, client_msg_id: str | None = None) -> Frame:
-        return await self.request(
-            "send", topic=topic, text=text, clientMsgId=client_msg_id or uuid.uuid4().hex
-        )
+    async def send(
+        self, topic: str, text: str, client_msg_id: str | None = None, *, attempts: int = 5
+    ) -> Frame:
+        """Send once, retrying ``rate_limited``/``unavailable`` after ``retryAfter`` with the same
+        ``clientMsgId``, so a retry can never store the message twice."""
+        cmid = client_msg_id or uuid.uuid4().hex
+        for attempt in range(attempts):
+            try:
+                return await self.request("send", topic=topic, text=text, clientMsgId=cmid)
+            except ClientError as exc:
+                if exc.code not in ("rate_limited", "unavailable") or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(float(exc.frame.get("retryAfter") or 0.5))
+        raise AssertionError("unreachable")
 
     async def wait_for_messages(self, topic: str, count: int, *, timeout: float = 10.0) -> None:
         """Until ``count`` distinct messages of ``topic`` have arrived."""

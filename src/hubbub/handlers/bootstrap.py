@@ -56,7 +56,8 @@ def _store(env: Mapping[str, str]) -> Store:
 
         if not data_dir:
             raise RuntimeError("HUBBUB_STORE=sqlite needs HUBBUB_RUNTIME_DATA_DIR")
-        return SqliteStore(Path(data_dir) / f"{table}.sqlite3")
+        busy_ms = int(env.get("SQLITE_BUSY_TIMEOUT_MS") or 5000)
+        return SqliteStore(Path(data_dir) / f"{table}.sqlite3", busy_timeout_ms=busy_ms)
     from hubbub.store.dynamodb.adapter import DynamoStore
 
     return DynamoStore(table)

@@ -150,7 +150,9 @@ def parse_action(body: str | None) -> Action:
     try:
         frame = model.model_validate(data)
     except ValidationError as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, _describe(exc)) from None
+        first = exc.errors(include_url=False, include_input=False)[0]
+        code = ErrorCode.TOO_LARGE if first["type"] == "string_too_long" else ErrorCode.BAD_REQUEST
+        raise ProtocolError(code, _describe(exc)) from None
     return frame  # type: ignore[return-value]
 
 
