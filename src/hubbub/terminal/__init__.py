@@ -1,0 +1,1 @@
+"""Terminal clients: ``hubbub chat`` (interactive) and ``hubbub tail`` (JSON lines for scripts)."""
