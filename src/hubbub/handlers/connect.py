@@ -16,7 +16,7 @@ __all__ = ["handler"]
 
 
 def _origin_allowed(headers: dict[str, str]) -> bool:
-    """Browsers send Origin; other clients need not. ``ALLOWED_ORIGINS`` is a comma list or ``*``."""
+    """Browsers send Origin; other clients need not. ``ALLOWED_ORIGINS``: a comma list or ``*``."""
     allowed = [o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "*").split(",") if o.strip()]
     if "*" in allowed:
         return True

@@ -7,10 +7,12 @@ the connection stays open; an unexpected exception is left to propagate so the g
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hubbub.handlers import _http
 from hubbub.handlers.bootstrap import chat
+from hubbub.handlers.observability import MetricUnit, logger, metrics
 from hubbub.ids import ConnectionId
 from hubbub.protocol.actions import parse_action, peek_ref
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -20,19 +22,45 @@ from hubbub.store.port import StoreUnavailable
 __all__ = ["handler"]
 
 
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    connection_id = ConnectionId(event["requestContext"]["connectionId"])
+    started = time.perf_counter()
+    context_ = event["requestContext"]
+    connection_id = ConnectionId(context_["connectionId"])
+    logger.append_keys(
+        connectionId=connection_id,
+        route=context_.get("routeKey"),
+        requestId=context_.get("requestId"),
+    )
+    reply, action, outcome = _handle(connection_id, event)
+    latency = (time.perf_counter() - started) * 1000
+    metrics.add_dimension(name="outcome", value=outcome)
+    metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ActionLatency", unit=MetricUnit.Milliseconds, value=latency)
+    logger.info(
+        "action", extra={"action": action, "outcome": outcome, "latencyMs": round(latency, 3)}
+    )
+    return _http.reply(reply)
+
+
+def _handle(connection_id: ConnectionId, event: dict[str, Any]) -> tuple[Any, str | None, str]:
+    """The reply, the action's name (when known) and an outcome label for metrics."""
     body = event.get("body")
     if event.get("isBase64Encoded"):
-        return _http.reply(error_event(ErrorCode.BAD_REQUEST, "binary frames are not accepted"))
-    try:
-        return _http.reply(chat().handle(connection_id, parse_action(body)))
-    except ProtocolError as exc:
-        ref, action = peek_ref(body)
-        return _http.reply(from_protocol_error(exc, ref=ref, action=action))
-    except StoreUnavailable:
-        ref, action = peek_ref(body)
-        busy = error_event(
-            ErrorCode.UNAVAILABLE, "storage is busy; retry", ref=ref, action=action, retry_after=1.0
+        return (
+            error_event(ErrorCode.BAD_REQUEST, "binary frames are not accepted"),
+            None,
+            "bad_request",
         )
-        return _http.reply(busy)
+    try:
+        action = parse_action(body)
+        return chat().handle(connection_id, action), action.action, "ok"
+    except ProtocolError as exc:
+        ref, name = peek_ref(body)
+        return from_protocol_error(exc, ref=ref, action=name), name, exc.code.value
+    except StoreUnavailable:
+        ref, name = peek_ref(body)
+        busy = error_event(
+            ErrorCode.UNAVAILABLE, "storage is busy; retry", ref=ref, action=name, retry_after=1.0
+        )
+        return busy, name, "unavailable"

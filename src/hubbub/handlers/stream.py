@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from hubbub.handlers.bootstrap import chat
+from hubbub.handlers.observability import MetricUnit, metrics
 
 __all__ = ["handler"]
 
@@ -40,11 +41,19 @@ def record_handler(record: DynamoDBRecord) -> None:
     if message is None:
         return
     report = service.deliver(message)
+    metrics.add_metric(name="Deliveries", unit=MetricUnit.Count, value=report.delivered)
+    metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(report.gone))
+    lag = max(0, service.clock.now_ms() - message.ts)
+    metrics.add_metric(name="FanOutLag", unit=MetricUnit.Milliseconds, value=lag)
     if report.failed:
+        metrics.add_metric(name="Undelivered", unit=MetricUnit.Count, value=len(report.failed))
         raise UndeliveredError(f"{len(report.failed)} recipients not reached for {message.id}")
 
 
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    records = len(event.get("Records") or [])
+    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=records)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=_processor, context=context
     )

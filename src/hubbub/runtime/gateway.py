@@ -24,6 +24,7 @@ from hubbub.runtime.awsids import connection_id, request_id
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.frameguard import GuardedParser
 from hubbub.runtime.lambdas import FunctionPool, InvokeResult
+from hubbub.runtime.metrics import Registry
 from hubbub.runtime.quotas import Quotas
 from hubbub.runtime.template import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.wsevents import (
@@ -101,6 +102,7 @@ class WebSocketGateway:
         self._disconnects: set[asyncio.Task[None]] = set()
         self._connect_times: list[float] = []
         self.stats = {"connections_total": 0, "messages_in": 0, "posts": 0, "gone": 0}
+        self.metrics: Registry | None = None
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -204,14 +206,24 @@ class WebSocketGateway:
         )
         self.connections[cid] = conn
         self.stats["connections_total"] += 1
+        self._gauge_connections()
+        if self.metrics is not None:
+            self.metrics.inc("websocket_connections_total", help="Connections accepted")
         try:
             await self._receive_loop(conn)
         finally:
             self.connections.pop(cid, None)
+            self._gauge_connections()
             if conn.tasks:
                 await asyncio.wait(set(conn.tasks))
             self._schedule_disconnect(conn)
         return ws
+
+    def _gauge_connections(self) -> None:
+        if self.metrics is not None:
+            self.metrics.set(
+                "websocket_connections_open", len(self.connections), help="Open connections"
+            )
 
     def _admit(self) -> bool:
         """API Gateway's new-connections-per-second quota, over a sliding second."""
@@ -232,6 +244,8 @@ class WebSocketGateway:
                 conn.last_active = time.monotonic()
                 conn.last_active_ms = time.time_ns() // 1_000_000
                 self.stats["messages_in"] += 1
+                if self.metrics is not None:
+                    self.metrics.inc("websocket_frames_in_total", help="Frames received")
                 if msg.type is WSMsgType.TEXT:
                     body, is_b64 = msg.data, False
                     route_key = self._select_route(body)
@@ -359,9 +373,6 @@ class WebSocketGateway:
 
     # disconnect -----------------------------------------------------------------------------
     def _schedule_disconnect(self, conn: LiveConnection) -> None:
-        route = self.api.routes.get("$disconnect")
-        if route is None or route.function is None or self.faults.drop_disconnect:
-            return
         if conn.server_close is not None:
             code, reason = conn.server_close
         else:
@@ -369,6 +380,13 @@ class WebSocketGateway:
             if code == WSCloseCode.ABNORMAL_CLOSURE:
                 code = 1006
             reason = _REASONS.get(code, "")
+        if self.metrics is not None:
+            self.metrics.inc(
+                "websocket_disconnects_total", labels={"code": str(code)}, help="Disconnects"
+            )
+        route = self.api.routes.get("$disconnect")
+        if route is None or route.function is None or self.faults.drop_disconnect:
+            return
         event = disconnect_event(
             conn.info,
             status_code=int(code),
@@ -389,6 +407,16 @@ class WebSocketGateway:
     # @connections ---------------------------------------------------------------------------
     async def post(self, cid: str, data: bytes) -> int:
         """Deliver one frame; the status code ``POST @connections/{id}`` answers."""
+        status = await self._post(cid, data)
+        if self.metrics is not None:
+            self.metrics.inc(
+                "connections_api_posts_total",
+                labels={"status": str(status)},
+                help="@connections deliveries by status (410: gone)",
+            )
+        return status
+
+    async def _post(self, cid: str, data: bytes) -> int:
         self.stats["posts"] += 1
         if len(data) > self.quotas.post_bytes:
             return 413

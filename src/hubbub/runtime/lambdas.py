@@ -21,6 +21,7 @@ from typing import Any
 
 from hubbub.runtime import ipc
 from hubbub.runtime.awsids import request_id
+from hubbub.runtime.metrics import Registry
 from hubbub.runtime.template import FunctionSpec
 
 __all__ = ["FunctionPool", "InvokeResult"]
@@ -60,9 +61,12 @@ class WorkerDied(Exception):
 
 
 class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process, name: str) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, name: str, metrics: Registry | None = None
+    ) -> None:
         self.proc = proc
         self.name = name
+        self.metrics = metrics
         self.init_ms: float | None = None
         self.init_error: dict[str, Any] | None = None
         self._log_task = asyncio.create_task(self._forward_logs())
@@ -71,10 +75,14 @@ class _Worker:
         assert self.proc.stderr is not None
         fn_log = logging.getLogger(f"hubbub.lambda.{self.name}")
         while True:
-            line = await self.proc.stderr.readline()
-            if not line:
+            raw = await self.proc.stderr.readline()
+            if not raw:
                 return
-            fn_log.info("%s", line.decode("utf-8", "replace").rstrip())
+            line = raw.decode("utf-8", "replace").rstrip()
+            if self.metrics is not None and self.metrics.observe_emf(line, self.name):
+                fn_log.debug("%s", line)  # an EMF document: counted, and kept out of the way
+                continue
+            fn_log.info("%s", line)
 
     async def read(self) -> Any:
         assert self.proc.stdout is not None
@@ -133,6 +141,7 @@ class FunctionPool:
         self.cold_starts = 0
         self.timeouts = 0
         self.on_complete: Callable[[], None] | None = None
+        self.metrics: Registry | None = None
 
     def _environment(
         self, runtime_env: Mapping[str, str], overrides: Mapping[str, str], region: str
@@ -181,11 +190,17 @@ class FunctionPool:
             cwd=str(self.spec.code_dir),
             limit=2**27,
         )
-        worker = _Worker(proc, self.spec.name)
+        worker = _Worker(proc, self.spec.name, self.metrics)
         ready = await worker.read()
         worker.init_ms = float(ready["initMs"])
         worker.init_error = ready.get("error")
         self.cold_starts += 1
+        if self.metrics is not None:
+            labels = {"function": self.spec.logical_id}
+            self.metrics.inc("lambda_cold_starts_total", labels=labels, help="Cold starts")
+            self.metrics.observe_ms(
+                "lambda_init_duration_ms", worker.init_ms, labels, "Init Duration of cold starts"
+            )
         return worker
 
     async def _acquire(self) -> _Worker | None:
@@ -308,9 +323,22 @@ class FunctionPool:
         if not ok and isinstance(payload, dict):
             report += f"\tStatus: error\tErrorType: {payload.get('errorType')}"
         log.info("%s", report)
+        if self.metrics is not None:
+            self._measure(ok, payload, duration_ms)
         if self.on_complete is not None:
             self.on_complete()
         return InvokeResult(rid, ok, payload, duration_ms, init_ms)
+
+    def _measure(self, ok: bool, payload: Any, duration_ms: float) -> None:
+        assert self.metrics is not None
+        labels = {"function": self.spec.logical_id}
+        self.metrics.inc("lambda_invocations_total", labels=labels, help="Invocations")
+        self.metrics.observe_ms("lambda_duration_ms", duration_ms, labels, "Invocation Duration")
+        if not ok:
+            error = str(payload.get("errorType")) if isinstance(payload, dict) else "Unknown"
+            self.metrics.inc(
+                "lambda_errors_total", labels={**labels, "error_type": error}, help="Errors"
+            )
 
     async def close(self) -> None:
         async with self._cond:
