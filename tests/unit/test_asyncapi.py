@@ -20,7 +20,7 @@ def test_every_client_action_is_documented_and_nothing_else() -> None:
     documented = {
         m["payload"]["properties"]["action"]["const"]
         for m in messages.values()
-        if "action" in m.get("payload", {}).get("properties", {})
+        if "const" in m.get("payload", {}).get("properties", {}).get("action", {})
     }
     assert documented == set(ACTIONS)
 
