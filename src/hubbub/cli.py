@@ -76,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("name")
 
+    chat = sub.add_parser("chat", help="chat in a room from the terminal")
+    chat.add_argument("url", nargs="?", default="ws://127.0.0.1:8000/ws", help="WebSocket URL")
+    chat.add_argument("--room", default="lobby", help="room name (or a full topic)")
+    chat.add_argument("--nick", default=None, help="nickname (default: your login name)")
+    chat.add_argument("--token", default=None, help="a visitor or operator token")
+
+    tail = sub.add_parser("tail", help="print a topic's messages as JSON lines")
+    tail.add_argument("topic", help="a topic or filter, e.g. room/lobby or room/+")
+    tail.add_argument("--url", default="ws://127.0.0.1:8000/ws")
+    tail.add_argument("--token", default=None)
+    tail.add_argument("--since", type=int, default=None, help="start after this seq")
+
     rooms = sub.add_parser("rooms", parents=[local], help="list rooms by recent activity")
     rooms.add_argument("--limit", type=int, default=20)
     return parser
@@ -170,6 +182,8 @@ async def _serve(runtime: object) -> int:
         print(
             f"hubbub: @connections {runtime.base_url}/{gateway.api.stage}/@connections", flush=True
         )
+    for name in runtime.http_apis:
+        print(f"hubbub: http api  {runtime.http_api_url(name)}", flush=True)
     print(f"hubbub: ready {runtime.base_url}", flush=True)
     await stop.wait()
     print("hubbub: shutting down", flush=True)
@@ -224,9 +238,32 @@ def rooms(args: argparse.Namespace) -> int:
     return 0
 
 
+def chat(args: argparse.Namespace) -> int:
+    import getpass
+
+    from hubbub.terminal.chat import run_chat
+
+    nickname = args.nick or getpass.getuser()
+    return asyncio.run(run_chat(args.url, args.room, nickname, args.token))
+
+
+def tail(args: argparse.Namespace) -> int:
+    from hubbub.terminal.tail import run_tail
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run_tail(args.url, args.topic, args.token, args.since))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"serve": serve, "operator": operators, "rooms": rooms}
+    commands = {
+        "serve": serve,
+        "operator": operators,
+        "rooms": rooms,
+        "chat": chat,
+        "tail": tail,
+    }
     return commands[args.command](args)
 
 

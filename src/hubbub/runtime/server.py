@@ -1,4 +1,4 @@
-"""Assembles the local runtime from a template: function pools, WebSocket gateways, the
+"""Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP APIs, the
 ``@connections`` API, stream pollers, and the runtime's own admin endpoints, on one aiohttp app.
 """
 
@@ -10,8 +10,8 @@ import logging
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiohttp import web
 from hubbub.runtime.connections_api import add_batch_route, add_connections_routes
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.gateway import WebSocketGateway
+from hubbub.runtime.httpapi import HTTP_PREFIX, HttpApiGateway
 from hubbub.runtime.lambdas import FunctionPool
 from hubbub.runtime.quotas import Quotas
 from hubbub.runtime.state import RuntimeState
@@ -60,6 +61,7 @@ class LocalRuntime:
         self.app = web.Application(client_max_size=1024**2)
         self.pools: dict[str, FunctionPool] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
+        self.http_apis: dict[str, HttpApiGateway] = {}
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id = "AKIALOCAL" + secrets.token_hex(6).upper()
@@ -76,6 +78,10 @@ class LocalRuntime:
     def websocket_url(self, api: str | None = None) -> str:
         gateway = self.gateways[api] if api else next(iter(self.gateways.values()))
         return f"ws://{self.host}:{self.port}/{gateway.api.stage}"
+
+    def http_api_url(self, api: str) -> str:
+        """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
+        return f"{self.base_url}{self.http_apis[api].base}"
 
     async def start(self) -> None:
         config = self.config
@@ -123,6 +129,7 @@ class LocalRuntime:
             add_connections_routes(self.app, gateway, self.access_key_id)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         self._admin_routes()
+        self._http_api_routes()
         if config.mount is not None:
             config.mount(self.app, self)
 
@@ -167,6 +174,7 @@ class LocalRuntime:
         log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
+        await asyncio.gather(*(api.shutdown() for api in self.http_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         if self.state is not None:
@@ -178,6 +186,36 @@ class LocalRuntime:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(text)
+
+    # HTTP APIs ------------------------------------------------------------------------------
+    def _http_api_routes(self) -> None:
+        """Registered before the host's routes, so a catch-all page of the host never hides an
+        API route; :meth:`_taken_paths` keeps the APIs from hiding the host's pages in turn."""
+        reserved = self._taken_paths()
+        for logical_id, api in self.spec.http_apis.items():
+            gateway = HttpApiGateway(
+                api,
+                self.pools,
+                self.config.quotas,
+                account_id=self.spec.account_id,
+                reserved=reserved,
+            )
+            gateway.mount(self.app)
+            self.http_apis[logical_id] = gateway
+
+    def _taken_paths(self) -> frozenset[str]:
+        """First path segments the server already answers: the root page, the runtime's own
+        endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
+        a scratch application, which is never started)."""
+        taken = {"", "_runtime", HTTP_PREFIX.strip("/")}
+        taken.update(api.stage for api in self.spec.websocket_apis.values())
+        if self.config.mount is not None:
+            scratch = web.Application()
+            self.config.mount(scratch, self)
+            taken.update(
+                resource.canonical.split("/")[1] for resource in scratch.router.resources()
+            )
+        return frozenset(taken)
 
     # admin ----------------------------------------------------------------------------------
     def _admin_routes(self) -> None:
@@ -251,6 +289,7 @@ class LocalRuntime:
             "gateways": {
                 name: {**g.stats, "open": len(g.connections)} for name, g in self.gateways.items()
             },
+            "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
             "streams": {
                 p.mapping.name: {
                     "batches": p.batches,

@@ -1,4 +1,5 @@
-"""From a SAM template to the things the runtime runs: functions, WebSocket APIs, tables, mappings.
+"""From a SAM template to the things the runtime runs: functions, WebSocket and HTTP APIs, tables,
+mappings.
 
 The template is the single source of truth: routes, handlers, timeouts, environment, stream
 mappings are read from it and from nowhere else. Resources with no local meaning are listed, not
@@ -8,24 +9,31 @@ silently dropped.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hubbub.runtime.cfn_yaml import load_template
-from hubbub.runtime.intrinsics import Resolver, TemplateError
+from hubbub.runtime.intrinsics import Resolver, TemplateError, local_api_id
 
 __all__ = [
+    "HTTP_METHODS",
+    "IMPLICIT_HTTP_API",
     "AppSpec",
     "AuthorizerSpec",
+    "CorsSpec",
     "FunctionSpec",
+    "HttpApiSpec",
+    "HttpRouteSpec",
     "RouteSpec",
     "StreamMappingSpec",
     "TableSpec",
     "TemplateError",
     "WebSocketApiSpec",
     "load_app",
+    "parse_route_key",
 ]
 
 _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
@@ -50,9 +58,12 @@ _NO_LOCAL_EFFECT = frozenset(
         "AWS::SNS::Topic",
         "AWS::SecretsManager::Secret",
         "AWS::SSM::Parameter",
-        "AWS::Serverless::HttpApi",
     }
 )
+_HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+"""The logical id SAM gives the HTTP API it creates for ``HttpApi`` events without an ``ApiId``."""
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,41 @@ class WebSocketApiSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CorsSpec:
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRouteSpec:
+    key: str
+    """``$default``, or ``METHOD /path`` exactly as API Gateway spells the route key."""
+    function: str
+    method: str
+    """The HTTP method, ``ANY`` for any method and for ``$default``."""
+    path: str | None
+    """``/pets/{id}`` or ``/files/{proxy+}``; None for ``$default``."""
+
+    @property
+    def is_default(self) -> bool:
+        return self.path is None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApiSpec:
+    logical_id: str
+    api_id: str
+    stage: str
+    """``$default`` (served at the root) or a named stage (served under ``/{stage}``)."""
+    routes: dict[str, HttpRouteSpec]
+    cors: CorsSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TableSpec:
     logical_id: str
     name: str
@@ -123,10 +169,13 @@ class AppSpec:
     parameters: dict[str, Any]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     websocket_apis: dict[str, WebSocketApiSpec] = field(default_factory=dict)
+    http_apis: dict[str, HttpApiSpec] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     mappings: list[StreamMappingSpec] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
     unsupported: list[tuple[str, str]] = field(default_factory=list)
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
 
 
 def load_app(
@@ -145,7 +194,9 @@ def load_app(
         account_id=account_id,
         stack_name=stack_name,
     )
-    app = AppSpec(path=path, parameters=dict(resolver.parameters))
+    app = AppSpec(
+        path=path, parameters=dict(resolver.parameters), region=region, account_id=account_id
+    )
     resources: Mapping[str, Any] = template["Resources"]
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
 
@@ -159,10 +210,13 @@ def load_app(
             app.tables[logical_id] = _table(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
             app.ignored.append((logical_id, kind))
+        elif kind == _HTTP_API_TYPE:
+            pass  # read with the function events that make its routes, below
         else:
             app.unsupported.append((logical_id, kind))
 
     _websocket_apis(app, resources, resolver)
+    _http_apis(app, template, resolver)
     _mappings(app, resources, resolver)
     return app
 
@@ -245,8 +299,10 @@ def _by_physical(
 
 
 def _function_for_uri(app: AppSpec, uri: str, where: str) -> str:
+    """The function an integration URI invokes; the ARN must end at a boundary (``/``, ``:``
+    or the end), so ``local-Foo`` is never mistaken for ``local-FooBar``."""
     for spec in app.functions.values():
-        if spec.arn in uri:
+        if re.search(re.escape(spec.arn) + r"(?=$|[/:])", uri):
             return spec.logical_id
     raise TemplateError(f"{where}: integration URI {uri!r} names no function of this template")
 
@@ -306,6 +362,210 @@ def _websocket_apis(app: AppSpec, resources: Mapping[str, Any], resolver: Resolv
                 authorizer=authorizer,
             )
         app.websocket_apis[logical_id] = spec
+
+
+# HTTP APIs -------------------------------------------------------------------------------------
+def parse_route_key(key: str, where: str) -> tuple[str, str | None]:
+    """(method, path) of an HTTP API route key, refused here rather than at the first request."""
+    if key == "$default":
+        return "ANY", None
+    method, _, path = key.partition(" ")
+    method = method.upper()
+    if method not in HTTP_METHODS:
+        raise TemplateError(f"{where}: route key {key!r} has no HTTP method")
+    if not path.startswith("/") or " " in path:
+        raise TemplateError(f"{where}: route key {key!r} needs a path starting with /")
+    segments = path.split("/")[1:]
+    for index, segment in enumerate(segments):
+        greedy = segment.startswith("{") and segment.endswith("+}")
+        if greedy and index != len(segments) - 1:
+            raise TemplateError(f"{where}: greedy {segment} must be the last path segment")
+        if ("{" in segment or "}" in segment) and not (
+            segment.startswith("{") and segment.endswith("}") and len(segment) > 2
+        ):
+            raise TemplateError(f"{where}: path segment {segment!r} is not a whole {{variable}}")
+    return method, path
+
+
+def _http_route(key: str, function: str, where: str) -> HttpRouteSpec:
+    method, path = parse_route_key(key, where)
+    canonical = "$default" if path is None else f"{method} {path}"
+    return HttpRouteSpec(key=canonical, function=function, method=method, path=path)
+
+
+def _cors(value: Any, where: str) -> CorsSpec | None:
+    """SAM accepts ``true``, one origin as a string, or the full object; CloudFormation only the
+    object."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return CorsSpec(allow_origins=("*",), allow_methods=("*",), allow_headers=("*",))
+    if isinstance(value, str):
+        return CorsSpec(allow_origins=(value.strip("'"),))
+    if not isinstance(value, Mapping):
+        raise TemplateError(f"{where}: CorsConfiguration must be true, a string or an object")
+
+    def strings(name: str) -> tuple[str, ...]:
+        items = value.get(name) or ()
+        return tuple(str(v) for v in ([items] if isinstance(items, str) else items))
+
+    max_age = value.get("MaxAge")
+    return CorsSpec(
+        allow_origins=strings("AllowOrigins"),
+        allow_methods=tuple(m.upper() for m in strings("AllowMethods")),
+        allow_headers=tuple(h.lower() for h in strings("AllowHeaders")),
+        expose_headers=tuple(h.lower() for h in strings("ExposeHeaders")),
+        allow_credentials=bool(value.get("AllowCredentials", False)),
+        max_age_s=None if max_age is None else int(max_age),
+    )
+
+
+def _active(resource: Mapping[str, Any], resolver: Resolver) -> bool:
+    condition = resource.get("Condition")
+    return condition is None or resolver.conditions.get(condition, True)
+
+
+def _add_http_route(app: AppSpec, api: HttpApiSpec, route: HttpRouteSpec, where: str) -> None:
+    if route.key in api.routes:
+        raise TemplateError(f"{where}: route {route.key!r} is already defined on {api.logical_id}")
+    api.routes[route.key] = route
+
+
+def _http_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver) -> None:
+    _serverless_http_apis(app, template, resolver)
+    _cloudformation_http_apis(app, template["Resources"], resolver)
+
+
+def _serverless_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver) -> None:
+    """SAM's form: ``HttpApi`` function events, on a declared ``AWS::Serverless::HttpApi`` or on
+    the implicit ``ServerlessHttpApi`` SAM creates for events without an ``ApiId``."""
+    resources: Mapping[str, Any] = template["Resources"]
+    globals_api: Mapping[str, Any] = (template.get("Globals") or {}).get("HttpApi") or {}
+    by_reference: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == _HTTP_API_TYPE and _active(resource, resolver):
+            props = resolver.resolve({**globals_api, **(resource.get("Properties") or {})})
+            app.http_apis[logical_id] = _serverless_http_api(app, logical_id, props)
+            by_reference[resolver.physical_name(logical_id)] = logical_id
+            by_reference[logical_id] = logical_id
+
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function" or logical_id not in app.functions:
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for event_name, event in events.items():
+            if event.get("Type") != "HttpApi":
+                continue
+            where = f"{logical_id}.{event_name}"
+            props = resolver.resolve(event.get("Properties") or {})
+            api = _event_api(app, props, by_reference, resolver.resolve(globals_api), where)
+            if str(props.get("PayloadFormatVersion", "2.0")) != "2.0":
+                app.unsupported.append((where, "HTTP API payload format 1.0"))
+                continue
+            if props.get("Auth"):
+                app.unsupported.append((where, "HTTP API route authorizer (not enforced)"))
+            key = _event_route_key(props, where)
+            _add_http_route(app, api, _http_route(key, logical_id, where), where)
+
+
+def _event_route_key(props: Mapping[str, Any], where: str) -> str:
+    """SAM makes an event without Path and Method the API's ``$default`` route."""
+    if "Path" not in props and "Method" not in props:
+        return "$default"
+    if "Path" not in props or "Method" not in props:
+        raise TemplateError(f"{where}: an HttpApi event needs both Path and Method, or neither")
+    return f"{str(props['Method']).upper()} {props['Path']}"
+
+
+def _serverless_http_api(app: AppSpec, logical_id: str, props: Mapping[str, Any]) -> HttpApiSpec:
+    if props.get("DefinitionBody") or props.get("DefinitionUri"):
+        app.unsupported.append((logical_id, "HTTP API OpenAPI definition (only events are read)"))
+    return HttpApiSpec(
+        logical_id=logical_id,
+        api_id=local_api_id(logical_id),
+        stage=str(props.get("StageName") or "$default"),
+        routes={},
+        cors=_cors(props.get("CorsConfiguration"), logical_id),
+    )
+
+
+def _event_api(
+    app: AppSpec,
+    props: Mapping[str, Any],
+    by_reference: Mapping[str, str],
+    globals_api: Mapping[str, Any],
+    where: str,
+) -> HttpApiSpec:
+    reference = props.get("ApiId")
+    if reference is None:
+        if IMPLICIT_HTTP_API not in app.http_apis:
+            app.http_apis[IMPLICIT_HTTP_API] = _serverless_http_api(
+                app, IMPLICIT_HTTP_API, globals_api
+            )
+        return app.http_apis[IMPLICIT_HTTP_API]
+    logical_id = by_reference.get(str(reference))
+    if logical_id is None:
+        raise TemplateError(f"{where}: ApiId {reference!r} names no AWS::Serverless::HttpApi")
+    return app.http_apis[logical_id]
+
+
+def _cloudformation_http_apis(
+    app: AppSpec, resources: Mapping[str, Any], resolver: Resolver
+) -> None:
+    """CloudFormation's form: ``AWS::ApiGatewayV2::Api`` (HTTP) with Route, Integration, Stage."""
+    apis = _by_physical(resources, resolver, "AWS::ApiGatewayV2::Api")
+    integrations = _by_physical(resources, resolver, "AWS::ApiGatewayV2::Integration")
+    routes = _by_physical(resources, resolver, "AWS::ApiGatewayV2::Route")
+    stages = _by_physical(resources, resolver, "AWS::ApiGatewayV2::Stage")
+    for api_id, (logical_id, props) in apis.items():
+        if props.get("ProtocolType") != "HTTP" or not _active(resources[logical_id], resolver):
+            continue
+        stage = next(
+            (str(p["StageName"]) for _, p in stages.values() if p.get("ApiId") == api_id),
+            "$default",
+        )
+        api = HttpApiSpec(
+            logical_id=logical_id,
+            api_id=api_id,
+            stage=stage,
+            routes={},
+            cors=_cors(props.get("CorsConfiguration"), logical_id),
+        )
+        if props.get("Target"):  # quick create: one $default route to the target function
+            target = _function_for_uri(app, str(props["Target"]), logical_id)
+            _add_http_route(app, api, _http_route("$default", target, logical_id), logical_id)
+        for route_logical, route in routes.values():
+            if route.get("ApiId") != api_id or not _active(resources[route_logical], resolver):
+                continue
+            function = _route_function(app, route_logical, route, integrations)
+            if function is None:
+                continue
+            if route.get("AuthorizationType", "NONE") != "NONE":
+                app.unsupported.append((route_logical, "HTTP API route authorizer (not enforced)"))
+            route_spec = _http_route(str(route["RouteKey"]), function, route_logical)
+            _add_http_route(app, api, route_spec, route_logical)
+        app.http_apis[logical_id] = api
+
+
+def _route_function(
+    app: AppSpec,
+    route_logical: str,
+    route: Mapping[str, Any],
+    integrations: Mapping[str, tuple[str, dict[str, Any]]],
+) -> str | None:
+    target = str(route.get("Target", ""))
+    if not target.startswith("integrations/"):
+        app.unsupported.append((route_logical, "HTTP API route without a Lambda integration"))
+        return None
+    found = integrations.get(target.split("/", 1)[1])
+    if found is None:
+        raise TemplateError(f"{route_logical}: target {target} is not in the template")
+    integration_logical, integration = found
+    if str(integration.get("PayloadFormatVersion", "1.0")) != "2.0":
+        app.unsupported.append((integration_logical, "HTTP API payload format 1.0"))
+        return None
+    uri = str(integration.get("IntegrationUri", ""))
+    return _function_for_uri(app, uri, integration_logical)
 
 
 def _mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:
