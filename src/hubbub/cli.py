@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import sys
 from dataclasses import fields
@@ -54,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--fault", action="append", default=[], metavar="NAME=VALUE", help="inject a fault"
     )
-    serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument("--log-level", default="INFO", help="INFO shows START/END/REPORT lines")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text")
 
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--template", type=Path, default=None)
@@ -128,14 +128,13 @@ def _web_mount() -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from hubbub.logs import configure
     from hubbub.runtime.faults import Faults
     from hubbub.runtime.quotas import Quotas
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
     from hubbub.runtime.template import TemplateError
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure(args.log_level, args.log_format)
     template = (args.template or default_template()).resolve()
     env_overrides: dict[str, dict[str, str]] = {}
     if args.env_vars:

@@ -103,7 +103,7 @@ class ServerProcess:
             method="GET" if body is None else "POST",
             headers={"X-Hubbub-Runtime-Key": self.runtime_key, "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def stop(self, timeout: float = 20.0) -> int:

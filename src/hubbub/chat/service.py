@@ -22,6 +22,7 @@ from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol import actions as a
 from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.events import encode
 from hubbub.protocol.topics import TopicClass, is_wildcard, parse_filter, parse_topic, topic_class
 from hubbub.push.port import Push
 from hubbub.store.port import (
@@ -42,7 +43,7 @@ Event = dict[str, Any]
 
 
 def guest_for(connection_id: ConnectionId) -> User:
-    """Guests get an id of their own that is also a valid topic level (connection ids may not be)."""
+    """Guests get an id of their own that is a valid topic level (a connection id may not be)."""
     digest = hashlib.sha256(connection_id.encode()).hexdigest()[:16]
     return User(UserId(f"g_{digest}"), Role.GUEST, None)
 
@@ -313,7 +314,8 @@ class Chat:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Keep a reply under the frame budget: drop the far end of the page and say so."""
         budget = self.limits.reply_budget_bytes
-        sizes = [len(v["text"].encode()) + 256 for v in views]
+        # the bytes each view costs on the wire, escapes included (quotes and controls grow)
+        sizes = [len(encode(v).encode()) + 16 for v in views]
         if sum(sizes) <= budget:
             return views, False
         order = range(len(views) - 1, -1, -1) if newest else range(len(views))

@@ -64,14 +64,29 @@ def _store(env: Mapping[str, str]) -> Store:
 
 
 def _push(env: Mapping[str, str]) -> Push:
+    """The runtime's batch push locally; ``HUBBUB_PUSH=apigateway`` forces the AWS adapter, which
+    the runtime's own ``@connections`` endpoint also answers (that is how it is tested)."""
     runtime_api = env.get("HUBBUB_RUNTIME_API")
-    if runtime_api:
+    if runtime_api and env.get("HUBBUB_PUSH", "runtime") == "runtime":
         from hubbub.push.local.adapter import RuntimePush
 
         return RuntimePush(runtime_api, env.get("HUBBUB_RUNTIME_KEY", ""))
     from hubbub.push.aws.adapter import ApiGatewayPush
+    from hubbub.push.aws.breaker import CircuitBreaker
 
-    return ApiGatewayPush(env["CONNECTIONS_URL"])
+    def number(name: str, default: float) -> float:
+        return float(env.get(name) or default)
+
+    return ApiGatewayPush(
+        env["CONNECTIONS_URL"],
+        connect_timeout_s=number("PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
+        read_timeout_s=number("PUSH_READ_TIMEOUT_SECONDS", 2.0),
+        budget_s=number("PUSH_BUDGET_SECONDS", 10.0),
+        breaker=CircuitBreaker(
+            threshold=int(number("PUSH_BREAKER_THRESHOLD", 5)),
+            cooldown_s=number("PUSH_BREAKER_COOLDOWN_SECONDS", 5.0),
+        ),
+    )
 
 
 def _token_secret(env: Mapping[str, str]) -> bytes:

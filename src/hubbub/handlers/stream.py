@@ -25,14 +25,39 @@ from hubbub.handlers.observability import MetricUnit, metrics
 
 __all__ = ["handler"]
 
-_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
 
 
 class UndeliveredError(Exception):
     """Some recipients were not reached; the record is retried."""
 
 
+class SkippedAfterFailure(Exception):
+    """An earlier record of this batch failed; this one waits for the retry.
+
+    Lambda retries a stream from the lowest failed sequence number, so records after a failure come
+    back anyway: handling them now would deliver them twice. Stopping at the first failure keeps
+    every record delivered once and in order, while a poison record is retried alone until it
+    goes to the on-failure destination.
+    """
+
+
+_batch = {"failed": False}
+
+
 def record_handler(record: DynamoDBRecord) -> None:
+    if _batch["failed"]:
+        raise SkippedAfterFailure(record.dynamodb.sequence_number if record.dynamodb else "")
+    try:
+        _deliver(record)
+    except Exception:
+        _batch["failed"] = True
+        raise
+
+
+def _deliver(record: DynamoDBRecord) -> None:
     if record.event_name is not DynamoDBRecordEventName.INSERT or record.dynamodb is None:
         return
     image = record.dynamodb.new_image
@@ -54,6 +79,7 @@ def record_handler(record: DynamoDBRecord) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = len(event.get("Records") or [])
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=records)
+    _batch["failed"] = False
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=_processor, context=context
     )

@@ -23,7 +23,8 @@ __all__ = [
     "topic_class",
 ]
 
-_LEVEL = re.compile(r"^\$?[A-Za-z0-9_.:@~-]+$")
+_LEVEL = re.compile(r"^[A-Za-z0-9_.:@~-]+$")
+_FIRST_LEVEL = re.compile(r"^\$?[A-Za-z0-9_.:@~-]+$")  # only the first level may start with $
 _WILDCARDS = frozenset({"+", "#"})
 
 
@@ -37,8 +38,9 @@ class TopicClass(StrEnum):
 def parse_topic(raw: object, limits: Limits = DEFAULT_LIMITS) -> Topic:
     """Validate a concrete topic (no wildcards) of a known class, or raise ``bad_request``."""
     levels = _levels(raw, limits, what="topic")
-    for level in levels:
-        if level in _WILDCARDS or not _LEVEL.match(level):
+    for index, level in enumerate(levels):
+        pattern = _FIRST_LEVEL if index == 0 else _LEVEL
+        if level in _WILDCARDS or not pattern.match(level):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"invalid topic level {level!r}")
     _check_class(levels)
     return Topic("/".join(levels))
@@ -53,7 +55,7 @@ def parse_filter(raw: object, limits: Limits = DEFAULT_LIMITS) -> TopicFilter:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "'#' must be the last level")
         elif level == "+":
             continue
-        elif not _LEVEL.match(level):
+        elif not (_FIRST_LEVEL if index == 0 else _LEVEL).match(level):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"invalid filter level {level!r}")
     return TopicFilter("/".join(levels))
 

@@ -83,15 +83,19 @@ def add_batch_route(
         body = await request.json()
         data = str(body["data"]).encode("utf-8")
         ids = [str(c) for c in body.get("connectionIds", [])]
+        if not gateways:
+            return web.json_response({"gone": ids, "failed": []})
+        fallback = next(iter(gateways.values()))  # answers 410 for ids no gateway holds
+        by_gateway: dict[int, tuple[WebSocketGateway, list[str]]] = {}
+        for cid in ids:
+            owner = next((g for g in gateways.values() if cid in g.connections), fallback)
+            by_gateway.setdefault(id(owner), (owner, []))[1].append(cid)
         gone: list[str] = []
         failed: list[str] = []
-        for gateway in gateways.values():
-            owned = [c for c in ids if c in gateway.connections]
-            g, f = await gateway.post_many(data, owned)
+        for owner, owned in by_gateway.values():
+            g, f = await owner.post_many(data, owned)
             gone += g
             failed += f
-        known = set().union(*(g.connections for g in gateways.values())) if gateways else set()
-        gone += [c for c in ids if c not in known and c not in gone and c not in failed]
         return web.json_response({"gone": gone, "failed": failed})
 
     app.router.add_post("/_runtime/@connections", batch)

@@ -27,6 +27,8 @@ class Faults:
     """``$disconnect`` is never invoked (network loss on AWS)."""
     kill_after_invoke: bool = False
     """Message-route workers are killed after the handler ran, before the reply is sent."""
+    streams_paused: bool = False
+    """Stream pollers hand nothing to their functions (records pile up into big batches)."""
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

@@ -29,6 +29,8 @@ class FrameScanner:
         """Offset in ``data`` of the oversized frame's header, negative if it began earlier."""
         i = 0
         n = len(data)
+        if self._header:  # a header began in an earlier chunk: its start lies before this one
+            self._header_start = -len(self._header)
         while i < n:
             if self._remaining:
                 step = min(self._remaining, n - i)
@@ -50,8 +52,6 @@ class FrameScanner:
                 self.violation = length
                 return start
             self._remaining = length
-            # the next header starts in a later chunk if we run out here
-            self._header_start = 0
         return None
 
     def _header_size(self) -> int:

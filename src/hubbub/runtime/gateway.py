@@ -101,6 +101,7 @@ class WebSocketGateway:
         self._reaper: asyncio.Task[None] | None = None
         self._disconnects: set[asyncio.Task[None]] = set()
         self._connect_times: list[float] = []
+        self._draining = False
         self.stats = {"connections_total": 0, "messages_in": 0, "posts": 0, "gone": 0}
         self.metrics: Registry | None = None
 
@@ -108,13 +109,22 @@ class WebSocketGateway:
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap())
 
-    async def shutdown(self) -> None:
-        """Close every connection with 1001 and let their ``$disconnect`` invocations finish."""
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop taking frames, let in-flight invocations answer, then close everyone with 1001.
+
+        Their ``$disconnect`` invocations are awaited too, so the store is left consistent.
+        """
+        self._draining = True
         if self._reaper is not None:
             self._reaper.cancel()
+        deadline = time.monotonic() + grace_s
+        in_flight: set[asyncio.Task[Any]] = set()
+        for conn in self.connections.values():
+            in_flight |= conn.tasks
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace_s)
         for conn in list(self.connections.values()):
             await self._close(conn, WSCloseCode.GOING_AWAY, "Going away")
-        deadline = time.monotonic() + 10
         while (self.connections or self._disconnects) and time.monotonic() < deadline:
             pending = set(self._disconnects)
             for conn in self.connections.values():
@@ -145,6 +155,8 @@ class WebSocketGateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(status=426, text="This is a WebSocket endpoint.\n")
+        if self._draining:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
         if not self._admit():
             return web.json_response({"message": "Too Many Requests"}, status=429)
         now_ms = time.time_ns() // 1_000_000
@@ -240,6 +252,9 @@ class WebSocketGateway:
         while True:
             await conn.in_flight.acquire()
             msg = await ws.receive()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self._draining:
+                conn.in_flight.release()  # shutting down: frames from now on are not taken
+                continue
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 conn.last_active = time.monotonic()
                 conn.last_active_ms = time.time_ns() // 1_000_000
@@ -405,8 +420,10 @@ class WebSocketGateway:
             log.exception("$disconnect invocation failed")
 
     # @connections ---------------------------------------------------------------------------
-    async def post(self, cid: str, data: bytes) -> int:
+    async def post(self, cid: str, data: bytes, *, hang: bool = True) -> int:
         """Deliver one frame; the status code ``POST @connections/{id}`` answers."""
+        if hang and self.faults.post_hang_s:
+            await asyncio.sleep(self.faults.post_hang_s)
         status = await self._post(cid, data)
         if self.metrics is not None:
             self.metrics.inc(
@@ -420,8 +437,6 @@ class WebSocketGateway:
         self.stats["posts"] += 1
         if len(data) > self.quotas.post_bytes:
             return 413
-        if self.faults.post_hang_s:
-            await asyncio.sleep(self.faults.post_hang_s)
         if self.faults.post_status is not None:
             return self.faults.post_status
         conn = self.connections.get(cid)
@@ -439,8 +454,10 @@ class WebSocketGateway:
         """The batch extension: one frame to many connections, in order; (gone, failed)."""
         gone: list[str] = []
         failed: list[str] = []
+        if self.faults.post_hang_s:  # the batch hangs as a whole, like parallel posts would
+            await asyncio.sleep(self.faults.post_hang_s)
         for cid in ids:
-            status = await self.post(cid, data)
+            status = await self.post(cid, data, hang=False)
             if status == 410:
                 gone.append(cid)
             elif status != 200:

@@ -44,9 +44,11 @@ class Resolver:
         self.account_id = account_id
         self.stack_name = stack_name
         self.parameters = self._parameters(parameters)
+        self._condition_exprs: Mapping[str, Any] = template.get("Conditions") or {}
+        self._evaluating: set[str] = set()
         self.conditions: dict[str, bool] = {}
-        for name, expr in (template.get("Conditions") or {}).items():
-            self.conditions[name] = bool(self.resolve(expr))
+        for name in self._condition_exprs:
+            self.condition(name)
 
     # parameters -------------------------------------------------------------------------------
     def _parameters(self, overrides: Mapping[str, str]) -> dict[str, Any]:
@@ -86,6 +88,22 @@ class Resolver:
             }
         )
         return values
+
+    def condition(self, name: str) -> bool:
+        """Conditions may name each other in any order, as CloudFormation allows."""
+        if name in self.conditions:
+            return self.conditions[name]
+        if name not in self._condition_exprs:
+            raise TemplateError(f"unknown condition {name}")
+        if name in self._evaluating:
+            raise TemplateError(f"condition {name} depends on itself")
+        self._evaluating.add(name)
+        try:
+            value = bool(self.resolve(self._condition_exprs[name]))
+        finally:
+            self._evaluating.discard(name)
+        self.conditions[name] = value
+        return value
 
     # references -------------------------------------------------------------------------------
     def physical_name(self, logical_id: str) -> str:
@@ -155,7 +173,7 @@ class Resolver:
             if key == "Ref":
                 return self.ref(str(arg))
             if key == "Condition":
-                return self.conditions[str(arg)]
+                return self.condition(str(arg))
             if key.startswith("Fn::"):
                 return self._function(key[4:], arg)
         out = {k: self.resolve(v) for k, v in value.items()}
@@ -172,7 +190,7 @@ class Resolver:
             return str(self.resolve(sep)).join(str(v) for v in self.resolve(items))
         if name == "If":
             cond, yes, no = arg
-            return self.resolve(yes if self.conditions[cond] else no)
+            return self.resolve(yes if self.condition(str(cond)) else no)
         if name == "Equals":
             left, right = (self.resolve(v) for v in arg)
             return str(left) == str(right)

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
+from hubbub.clock import OffsetClock
 from hubbub.runtime.connections_api import add_batch_route, add_connections_routes
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.gateway import WebSocketGateway
 from hubbub.runtime.httpapi import HTTP_PREFIX, HttpApiGateway
 from hubbub.runtime.lambdas import FunctionPool
+from hubbub.runtime.metrics import Registry
 from hubbub.runtime.quotas import Quotas
 from hubbub.runtime.state import RuntimeState
 from hubbub.runtime.streams import SqliteStreamSource, StreamPoller
@@ -67,6 +70,7 @@ class LocalRuntime:
         self.access_key_id = "AKIALOCAL" + secrets.token_hex(6).upper()
         self.secret_access_key = secrets.token_urlsafe(30)
         self.state: RuntimeState | None = None
+        self.metrics = Registry()
         self._runner: web.AppRunner | None = None
         self.host = config.host
         self.port = config.port
@@ -97,6 +101,7 @@ class LocalRuntime:
             ),
         )
         self.state = RuntimeState(config.data_dir / "runtime.sqlite3")
+        self.clock = OffsetClock(config.data_dir / "clock-offset")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((config.host, config.port))
@@ -113,17 +118,22 @@ class LocalRuntime:
         }
         shared = config.env_overrides.get("Parameters", {})
         for logical_id, fn in self.spec.functions.items():
+            localized = {
+                k: local for k, v in fn.environment.items() if (local := self._localize(v)) != v
+            }
             self.pools[logical_id] = FunctionPool(
                 fn,
                 runtime_env=runtime_env,
-                overrides={**shared, **config.env_overrides.get(logical_id, {})},
+                overrides={**localized, **shared, **config.env_overrides.get(logical_id, {})},
                 max_workers=config.max_workers,
                 region=config.region,
             )
             self.pools[logical_id].on_complete = self._poke_all
+            self.pools[logical_id].metrics = self.metrics
 
         for logical_id, api in self.spec.websocket_apis.items():
             gateway = WebSocketGateway(api, self.pools, config.quotas, config.faults)
+            gateway.metrics = self.metrics
             self.gateways[logical_id] = gateway
             self.app.router.add_get(f"/{api.stage}", gateway.handle)
             add_connections_routes(self.app, gateway, self.access_key_id)
@@ -146,7 +156,10 @@ class LocalRuntime:
                 region=config.region,
                 poll_interval_s=config.poll_interval_s,
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
+                paused=lambda: self.config.faults.streams_paused,
+                now_ms=self.clock.now_ms,
             )
+            poller.metrics = self.metrics
             self.pollers.append(poller)
 
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -159,6 +172,20 @@ class LocalRuntime:
             poller.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
+
+    def _localize(self, value: str) -> str:
+        """Point execute-api URLs of this template's APIs at the local server.
+
+        A function configured on AWS with ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}``
+        (the usual ``@connections`` endpoint) then reaches the runtime unchanged in its code.
+        """
+        api_ids = [a.api_id for a in self.spec.websocket_apis.values()]
+        api_ids += [a.api_id for a in self.spec.http_apis.values()]
+        for api_id in api_ids:
+            host = f"{api_id}.execute-api.{self.config.region}.amazonaws.com"
+            value = value.replace(f"https://{host}", self.base_url)
+            value = value.replace(f"wss://{host}", f"ws://{self.host}:{self.port}")
+        return value
 
     def _poke_all(self) -> None:
         for poller in self.pollers:
@@ -272,7 +299,29 @@ class LocalRuntime:
         self.app.router.add_route("*", "/_runtime/faults", faults)
         self.app.router.add_route("*", "/_runtime/clock", clock)
         self.app.router.add_get("/_runtime/dead-letters", dead_letters)
+
+        async def poison(request: web.Request) -> web.StreamResponse:
+            """Append an undecodable message record to every stream (fault injection)."""
+            if not authorized(request):
+                return web.json_response({"message": "Forbidden"}, status=403)
+            count = 0
+            for poller in self.pollers:
+                if isinstance(poller.source, SqliteStreamSource):
+                    poller.source.append_poison(time.time_ns() // 1_000_000)
+                    poller.poke()
+                    count += 1
+            return web.json_response({"poisoned": count})
+
+        async def metrics(request: web.Request) -> web.StreamResponse:
+            for poller in self.pollers:
+                poller.measure()
+            return web.Response(
+                text=self.metrics.render(), content_type="text/plain", charset="utf-8"
+            )
+
         self.app.router.add_get("/_runtime/stats", stats)
+        self.app.router.add_post("/_runtime/poison", poison)
+        self.app.router.add_get("/metrics", metrics)
 
     def stats(self) -> dict[str, Any]:
         return {

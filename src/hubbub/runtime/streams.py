@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from hubbub import streamlog
 from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.lambdas import FunctionPool, InvokeResult
+from hubbub.runtime.metrics import Registry
 from hubbub.runtime.state import RuntimeState
 from hubbub.runtime.template import StreamMappingSpec, TableSpec
 
@@ -76,6 +77,16 @@ class SqliteStreamSource:
         except sqlite3.OperationalError:
             return []
 
+    def append_poison(self, now_ms: int) -> None:
+        """A record that claims to be a message but lacks its fields: no handler can decode it."""
+        db = self._conn()
+        if db is None:
+            raise RuntimeError(f"no table file at {self._path} yet")
+        db.execute("BEGIN IMMEDIATE")
+        item = {"pk": "T#room/poison", "sk": "M#poison", "kind": "msg", "poison": True}
+        streamlog.append(db, "INSERT", item, now_ms)
+        db.execute("COMMIT")
+
 
 class StreamPoller:
     def __init__(
@@ -90,6 +101,8 @@ class StreamPoller:
         region: str,
         poll_interval_s: float = 0.25,
         duplicate_batches: Callable[[], bool] = lambda: False,
+        paused: Callable[[], bool] = lambda: False,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.mapping = mapping
         self.table = table
@@ -100,6 +113,8 @@ class StreamPoller:
         self.region = region
         self.poll_interval_s = poll_interval_s
         self._duplicate = duplicate_batches
+        self._paused = paused
+        self._now_ms = now_ms
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._window = mapping.batch_size
@@ -109,6 +124,8 @@ class StreamPoller:
         self.dead_lettered = 0
         self.idle = asyncio.Event()
         self._stopping = False
+        self.metrics: Registry | None = None
+        self._last_created_ms: int | None = None
 
     def start(self) -> None:
         position = self.state.checkpoint(self.mapping.name)
@@ -160,7 +177,7 @@ class StreamPoller:
 
     async def _step(self) -> bool:
         """Handle one batch; True when the stream moved (so look again at once)."""
-        if not self.mapping.enabled:
+        if not self.mapping.enabled or self._paused():
             return False
         position = self.state.checkpoint(self.mapping.name) or 0
         entries = self.source.read_after(position, self._window)
@@ -173,6 +190,7 @@ class StreamPoller:
         if not entries:
             return True
         records = [self._record(e) for e in entries]
+        self._last_created_ms = entries[0].created_ms
         result = await self.pool.invoke({"Records": records})
         if self._duplicate():
             await self.pool.invoke({"Records": records})
@@ -264,7 +282,7 @@ class StreamPoller:
         max_age = self.mapping.maximum_record_age_s
         if max_age == -1:
             return entries
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self._now_ms()  # the clock the writers used (the runtime's controllable clock)
         kept: list[streamlog.LogEntry] = []
         for entry in entries:
             if not kept and now_ms - entry.created_ms > max_age * 1000:
@@ -273,6 +291,24 @@ class StreamPoller:
                 continue
             kept.append(entry)
         return kept
+
+    def measure(self) -> None:
+        """Publish this mapping's gauges (iterator age, as CloudWatch's IteratorAge)."""
+        if self.metrics is None:
+            return
+        labels = {"mapping": self.mapping.name}
+        age = 0
+        if self._last_created_ms is not None and self.source.latest() > (
+            self.state.checkpoint(self.mapping.name) or 0
+        ):
+            age = max(0, time.time_ns() // 1_000_000 - self._last_created_ms)
+        self.metrics.set(
+            "stream_iterator_age_ms", age, labels, "Age of the oldest unhandled record"
+        )
+        self.metrics.set("stream_batches", self.batches, labels, "Batches handed to the function")
+        self.metrics.set(
+            "stream_dead_letters", self.dead_lettered, labels, "Records sent to the DLQ"
+        )
 
     def _dead_letter(self, entry: streamlog.LogEntry, record: dict[str, Any], reason: str) -> None:
         self.dead_lettered += 1

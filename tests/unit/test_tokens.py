@@ -1,0 +1,158 @@
+"""Signed identity tokens (``hubbub.chat.tokens.TokenIssuer``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jwt
+import pytest
+
+from hubbub.chat.tokens import TokenIssuer
+from hubbub.ids import UserId
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.store.port import Role, User
+from tests.unit.fakes import FUTURE_MS, SECRET
+
+TTL_S = 3600
+VISITOR = User(UserId("v_0123456789abcdef"), Role.VISITOR, "Vera")
+OPERATOR = User(UserId("o_1"), Role.OPERATOR, "Olga")
+
+
+@pytest.fixture
+def issuer() -> TokenIssuer:
+    return TokenIssuer(SECRET, TTL_S)
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = FUTURE_MS // 1000
+    base: dict[str, Any] = {
+        "iss": "hubbub",
+        "sub": VISITOR.id,
+        "role": "visitor",
+        "nick": "Vera",
+        "iat": now,
+        "exp": now + TTL_S,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def refused(issuer: TokenIssuer, token: str, now_ms: int = FUTURE_MS) -> ProtocolError:
+    with pytest.raises(ProtocolError) as caught:
+        issuer.verify(token, now_ms)
+    assert caught.value.code is ErrorCode.UNAUTHORIZED
+    return caught.value
+
+
+@pytest.mark.parametrize("user", [VISITOR, OPERATOR, User(UserId("v_2"), Role.VISITOR, None)])
+def test_an_issued_token_verifies_to_the_same_user(issuer: TokenIssuer, user: User) -> None:
+    """A token issued for a user verifies, within its lifetime, to that very user."""
+    token = issuer.issue(user, FUTURE_MS)
+    assert issuer.verify(token, FUTURE_MS + 1000) == user
+
+
+def test_a_token_is_valid_until_just_before_its_expiry(issuer: TokenIssuer) -> None:
+    """A token verifies one second before its expiry and is refused at it."""
+    token = issuer.issue(VISITOR, FUTURE_MS)
+    assert issuer.verify(token, FUTURE_MS + (TTL_S - 1) * 1000) == VISITOR
+    error = refused(issuer, token, FUTURE_MS + TTL_S * 1000)
+    assert "expired" in error.message
+
+
+def test_an_explicit_lifetime_replaces_the_default(issuer: TokenIssuer) -> None:
+    """issue(ttl_s=...) gives that token its own lifetime."""
+    token = issuer.issue(OPERATOR, FUTURE_MS, ttl_s=10)
+    assert issuer.verify(token, FUTURE_MS + 9_000) == OPERATOR
+    refused(issuer, token, FUTURE_MS + 10_000)
+
+
+def test_expiry_is_judged_by_the_clock_given_not_the_wall_clock(issuer: TokenIssuer) -> None:
+    """A token checked at a time inside its lifetime verifies even when the wall clock is past
+    its expiry: the Clock port, not the machine's clock, decides (tests and the runtime's
+    controllable clock move time on purpose)."""
+    issued_ms = 1_600_000_000_000  # September 2020: long past by the wall clock
+    token = issuer.issue(VISITOR, issued_ms)
+    assert issuer.verify(token, issued_ms + 1000) == VISITOR
+
+
+def test_a_hand_built_token_with_the_expected_claims_verifies(issuer: TokenIssuer) -> None:
+    """The claims the refusals below start from are accepted as they are, so each refusal is
+    caused by the one thing it changes."""
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+    assert issuer.verify(token, FUTURE_MS) == VISITOR
+
+
+def test_a_forged_signature_is_refused(issuer: TokenIssuer) -> None:
+    """Changing the claims of a signed token (here the role) breaks its signature."""
+    header, _, signature = issuer.issue(VISITOR, FUTURE_MS).split(".")
+    forged = f"{header}.{_b64(claims(role='operator'))}.{signature}"
+    refused(issuer, forged)
+
+
+def test_a_token_with_a_flipped_signature_byte_is_refused(issuer: TokenIssuer) -> None:
+    """A token whose signature was altered is refused."""
+    token = issuer.issue(VISITOR, FUTURE_MS)
+    head, _, sig = token.rpartition(".")
+    flipped = ("A" if sig[0] != "A" else "B") + sig[1:]
+    refused(issuer, f"{head}.{flipped}")
+
+
+def test_an_unsigned_alg_none_token_is_refused(issuer: TokenIssuer) -> None:
+    """A token declaring alg none (no signature) is refused, however valid its claims."""
+    token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims(role='operator'))}."
+    refused(issuer, token)
+
+
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_a_token_signed_with_another_algorithm_is_refused(algorithm: str) -> None:
+    """Only HS256 is accepted, even with the right secret."""
+    secret = b"k" * 64
+    token = jwt.encode(claims(), secret, algorithm=algorithm)
+    refused(TokenIssuer(secret, TTL_S), token)
+
+
+def test_a_token_signed_with_another_secret_is_refused(issuer: TokenIssuer) -> None:
+    """A token from an issuer with a different secret is refused."""
+    other = TokenIssuer(b"another-secret-that-is-long-enough-32b", TTL_S)
+    refused(issuer, other.issue(VISITOR, FUTURE_MS))
+
+
+def test_a_token_of_another_issuer_is_refused(issuer: TokenIssuer) -> None:
+    """A token with the right signature but another iss is refused."""
+    refused(issuer, jwt.encode(claims(iss="someone-else"), SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub", "iss", "iat"])
+def test_a_token_missing_a_required_claim_is_refused(issuer: TokenIssuer, missing: str) -> None:
+    """exp, iat, sub and iss are all required."""
+    token = jwt.encode(claims(**{missing: None}), SECRET, algorithm="HS256")
+    refused(issuer, token)
+
+
+@pytest.mark.parametrize("role", ["guest", "admin", None])
+def test_a_token_naming_a_guest_or_no_real_role_is_refused(
+    issuer: TokenIssuer, role: str | None
+) -> None:
+    """Tokens are for visitors and operators; a guest token or an unknown role is refused."""
+    token = jwt.encode(claims(role=role), SECRET, algorithm="HS256")
+    refused(issuer, token)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "...", "e30.e30.e30"])
+def test_garbage_is_refused_as_unauthorized(issuer: TokenIssuer, garbage: str) -> None:
+    """Strings that are not tokens are refused with unauthorized, never another exception."""
+    refused(issuer, garbage)
+
+
+@pytest.mark.parametrize("length", [0, 16, 31])
+def test_a_short_secret_is_rejected_at_construction(length: int) -> None:
+    """An issuer refuses to exist with a secret under 32 bytes."""
+    with pytest.raises(ValueError, match="32 bytes"):
+        TokenIssuer(b"s" * length, TTL_S)
