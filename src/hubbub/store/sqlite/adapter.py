@@ -40,6 +40,7 @@ __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 _MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at"
+_SWEEP_EVERY_MS = 60_000
 
 
 class SqliteStore(Store):
@@ -48,6 +49,7 @@ class SqliteStore(Store):
     ) -> None:
         self._path = str(path)
         self._lock = threading.Lock()
+        self._next_sweep_ms = 0
         self._db = sqlite3.connect(
             self._path,
             isolation_level=None,
@@ -274,6 +276,8 @@ class SqliteStore(Store):
                 (request.topic, seq, request.now_ms, request.recency_index, request.title),
             )
             streamlog.append(db, "INSERT", message_item(message), request.now_ms)
+        if request.now_ms >= self._next_sweep_ms:
+            self.sweep(request.now_ms)
         return AppendResult(message, duplicate=False)
 
     def read_after(self, topic: Topic, after_seq: int, limit: int, now_ms: int) -> MessagePage:
@@ -456,11 +460,22 @@ class SqliteStore(Store):
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
         return message_from_item(image)
 
-    def sweep(self, now_ms: int) -> int:
+    def sweep(self, now_ms: int, *, batch: int = 5000) -> int:
+        """Delete expired items in bounded batches (TTL's job on DynamoDB). Topic heads stay, so
+        a topic's seq never restarts after its messages expire."""
         now_s = now_ms // 1000
+        self._next_sweep_ms = now_ms + _SWEEP_EVERY_MS
         with self._write() as db:
-            removed = db.execute("DELETE FROM messages WHERE expires_at <= ?", (now_s,)).rowcount
-            removed += db.execute("DELETE FROM dedupe WHERE expires_at <= ?", (now_s,)).rowcount
+            removed = db.execute(
+                "DELETE FROM messages WHERE (topic, seq) IN"
+                " (SELECT topic, seq FROM messages WHERE expires_at <= ? LIMIT ?)",
+                (now_s, batch),
+            ).rowcount
+            removed += db.execute(
+                "DELETE FROM dedupe WHERE (topic, sender, cmid) IN"
+                " (SELECT topic, sender, cmid FROM dedupe WHERE expires_at <= ? LIMIT ?)",
+                (now_s, batch),
+            ).rowcount
             removed += db.execute(
                 "DELETE FROM connections WHERE expires_at <= ?", (now_s,)
             ).rowcount

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS dedupe (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (topic, sender, cmid)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedupe_by_expiry ON dedupe (expires_at);
 
 CREATE TABLE IF NOT EXISTS heads (
     topic TEXT PRIMARY KEY,
