@@ -38,7 +38,8 @@ TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_cha
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a model's validator is built the first time that action arrives, not at import
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     ref: Annotated[StrictStr, Field(max_length=_L.max_ref_chars)] | None = None
 
 
