@@ -35,7 +35,8 @@ class TokenIssuer:
             "iat": now,
             "exp": now + (self._ttl if ttl_s is None else ttl_s),
         }
-        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+        token: str = jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+        return token
 
     def verify(self, token: str, now_ms: int) -> User:
         jwt = _jwt()
