@@ -1,0 +1,260 @@
+"""Contract fixtures: one ``store`` fixture, backed by SQLite and by DynamoDB (moto in server mode).
+
+moto runs as a real HTTP server so the DynamoDB adapter goes through botocore exactly as on AWS
+(serialisation, error parsing, ``CancellationReasons``), not through an in-process patch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.dynamodb.models.table import Table
+from moto.server import ThreadedMotoServer
+
+from hubbub.store.dynamodb.adapter import DynamoStore
+from hubbub.store.dynamodb.schema import create_table
+from hubbub.store.items import message_sk, topic_pk
+from hubbub.store.port import Store
+from hubbub.store.sqlite.adapter import SqliteStore
+
+_DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+_table_names = itertools.count()
+
+STRESS_APPEND_ATTEMPTS = 100
+"""Retry budget for tests that keep 8 writers racing for one topic head without pause.
+
+Under that saturation every round has one winner among up to 8, so a few appends in 200 lose
+more than the default 8 races (they would surface ``StoreUnavailable`` and the client would resend
+with the same clientMsgId). The stress test checks that retrying loses and doubles nothing,
+so it gives the loop room; the default budget is covered by the deterministic race tests.
+"""
+
+
+class _MotoTransactions:
+    """Two accommodations of moto's DynamoDB backend, so the contract tests run fast and true.
+
+    1. moto is not thread-safe: TransactWriteItems evaluates conditions and applies writes with
+       no lock, and rolls a cancelled transaction back by restoring a snapshot of the whole
+       table, which can undo a transaction another thread committed meanwhile. DynamoDB itself
+       serialises conflicting writes; ``serialised`` restores that guarantee by handling one
+       request at a time. Clients still interleave freely *between* requests, which is where the
+       adapter's races (read head, then write) live, so the concurrency tests keep their teeth.
+    2. moto takes that snapshot with ``copy.deepcopy(table)`` (stream records included) once per
+       item of every transaction: ~100 ms per append once a topic holds a few hundred items,
+       minutes for the 200-append concurrency test. ``snapshot`` builds the same restore point
+       once per request from the partition maps and each item's top-level attribute map. That
+       is enough because a transaction replaces or deletes whole items or SETs/REMOVEs top-level
+       attributes (all the adapter does), and stream records are append-only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._request = 0
+        self._taken: dict[int, tuple[int, Any]] = {}
+
+    def serialised(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+        def one_at_a_time(
+            environ: dict[str, Any], start_response: Callable[..., Any]
+        ) -> list[bytes]:
+            with self._lock:
+                self._request += 1
+                self._taken.clear()
+                return list(app(environ, start_response))
+
+        return one_at_a_time
+
+    @property
+    def snapshot_of(self) -> Callable[[Any, dict[int, Any]], Any]:
+        def snapshot(table: Any, memo: dict[int, Any]) -> Any:
+            return self._snapshot(table)
+
+        return snapshot
+
+    def _snapshot(self, table: Any) -> Any:
+        taken = self._taken.get(id(table))
+        if taken is not None and taken[0] == self._request:
+            return taken[1]  # the table cannot have changed: moto copies before it writes
+        clone = _shallow(table)
+        clone.items = type(table.items)(table.items.default_factory)
+        for hash_key, stored in table.items.items():
+            if isinstance(stored, dict):
+                clone.items[hash_key] = {rk: _item_copy(item) for rk, item in stored.items()}
+            else:
+                clone.items[hash_key] = _item_copy(stored)
+        if table.stream_shard is not None:
+            shard = _shallow(table.stream_shard)
+            shard.items = list(table.stream_shard.items)
+            shard.table = clone
+            clone.stream_shard = shard
+        self._taken[id(table)] = (self._request, clone)
+        return clone
+
+
+def _shallow(model: Any) -> Any:
+    """A shallow copy that skips moto's ``BaseModel.__new__``, which tracks (leaks) instances."""
+    clone = object.__new__(type(model))
+    clone.__dict__.update(model.__dict__)
+    return clone
+
+
+def _item_copy(item: Any) -> Any:
+    """An Item with its own attribute map; the attribute values themselves are shared."""
+    clone = _shallow(item)
+    attrs_type: type[dict[str, Any]] = type(item.attrs)
+    attrs = attrs_type.__new__(attrs_type)
+    dict.update(attrs, item.attrs)  # skips moto's per-key size re-validation (already checked)
+    clone.attrs = attrs
+    return clone
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for the whole session, on an ephemeral port, with dummy credentials."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_PROFILE", raising=False)
+        for name, value in _DUMMY_AWS_ENV.items():
+            patch.setenv(name, value)
+        # A default session made earlier in the run may have cached other credentials.
+        patch.setattr(boto3, "DEFAULT_SESSION", None)
+        transactions = _MotoTransactions()
+        # A plain function, so that ``table.__deepcopy__`` binds the table as its first argument.
+        patch.setattr(Table, "__deepcopy__", transactions.snapshot_of, raising=False)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        wsgi_server = server._server
+        assert wsgi_server is not None
+        wsgi_server.app = transactions.serialised(wsgi_server.app)
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_client(moto_endpoint: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=moto_endpoint)
+
+
+class RecordingClient:
+    """Passes every call to the real client and remembers the operation names used."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.operations: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if callable(attribute) and not name.startswith(("_", "get_waiter", "close")):
+            self.operations.append(name)
+        return attribute
+
+
+@dataclass
+class Backend:
+    """One store backend: how to open more stores on the same data, and test-only surgery."""
+
+    name: str
+    open_store: Callable[[], Store]
+    open_stress_store: Callable[[], Store]
+    drop_message: Callable[[str, int], None]
+    _opened: list[Store] = field(default_factory=list)
+
+    def store(self, *, stress: bool = False) -> Store:
+        """Another store on the same data, as another process would open it.
+
+        ``stress`` is for tests that overload one topic on purpose (see STRESS_APPEND_ATTEMPTS).
+        """
+        opened = self.open_stress_store() if stress else self.open_store()
+        self._opened.append(opened)
+        return opened
+
+    def close_all(self) -> None:
+        for opened in self._opened:
+            opened.close()
+
+
+@dataclass
+class DynamoTable:
+    name: str
+    endpoint: str
+    client: Any
+    recorders: list[RecordingClient] = field(default_factory=list)
+
+    def recorded_store(self, **kwargs: Any) -> DynamoStore:
+        """A store whose every request is recorded (to prove there is never a Scan)."""
+        recorder = RecordingClient(self.client)
+        self.recorders.append(recorder)
+        return DynamoStore(self.name, client=recorder, **kwargs)
+
+    def independent_store(self, **kwargs: Any) -> DynamoStore:
+        """A store with a client of its own, built lazily, as each Lambda environment has."""
+        return DynamoStore(self.name, endpoint_url=self.endpoint, **kwargs)
+
+    def drop_message(self, topic: str, seq: int) -> None:
+        """What a TTL deletion does to a message."""
+        self.client.delete_item(
+            TableName=self.name,
+            Key={"pk": {"S": topic_pk(topic)}, "sk": {"S": message_sk(seq)}},
+        )
+
+
+@pytest.fixture
+def dynamo_table(moto_endpoint: str, moto_client: Any) -> Iterator[DynamoTable]:
+    """A fresh table with the template's schema, deleted after the test."""
+    name = f"chat-{os.getpid()}-{next(_table_names)}"
+    create_table(moto_client, name)
+    table = DynamoTable(name, moto_endpoint, moto_client)
+    yield table
+    moto_client.delete_table(TableName=name)
+    for recorder in table.recorders:
+        assert "scan" not in recorder.operations, "the DynamoDB adapter must never Scan"
+
+
+def _sqlite_backend(path: Path) -> Backend:
+    def drop_message(topic: str, seq: int) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM messages WHERE topic = ? AND seq = ?", (topic, seq))
+        db.close()
+
+    return Backend("sqlite", lambda: SqliteStore(path), lambda: SqliteStore(path), drop_message)
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        chosen = _sqlite_backend(tmp_path / "t.sqlite3")
+    else:
+        table: DynamoTable = request.getfixturevalue("dynamo_table")
+        chosen = Backend(
+            "dynamodb",
+            table.recorded_store,
+            lambda: table.independent_store(max_append_attempts=STRESS_APPEND_ATTEMPTS),
+            table.drop_message,
+        )
+    yield chosen
+    chosen.close_all()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.store()
