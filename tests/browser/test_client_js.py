@@ -1,0 +1,272 @@
+"""hubbub.js on its own, against an in-page fake server: backoff, keepalive, resume, dedupe,
+outbox, ref correlation, refused tokens. Exact situations that a real server makes hard to
+stage; the real-server journeys are in the other modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.conftest import Pages
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+FAKE_SERVER = (Path(__file__).parent / "fake_server.js").read_text()
+
+
+@pytest.fixture(scope="module")
+def harness(server: ServerProcess, browser: Browser) -> Iterator[tuple[Page, Pages]]:
+    """One page of the site for the whole module, with hubbub.js imported."""
+    pages = Pages(browser)
+    page = pages.page(f"{server.base_url}/")
+    page.evaluate("async () => { globalThis.hubbub = await import('/static/hubbub.js'); }")
+    yield page, pages
+    pages.close()
+
+
+@pytest.fixture
+def js(harness: tuple[Page, Pages]) -> Iterator[Page]:
+    """The harness page with a fresh fake server; fails the test on page errors."""
+    page, pages = harness
+    page.evaluate("() => localStorage.clear()")
+    page.evaluate(FAKE_SERVER)
+    yield page
+    problems = pages.problems
+    assert not problems.dialogs and not problems.unexpected(), problems
+    problems.errors.clear()
+
+
+def run(page: Page, body: str) -> Any:
+    """Run an async function body with `hubbub`, `fake`, `FakeSocket` and `until` in scope."""
+    return page.evaluate(f"async () => {{ {body} }}")
+
+
+def test_backoff_is_exponential_with_full_jitter_and_a_cap(js: Page) -> None:
+    delays = run(
+        js,
+        """
+        fake.refuse = true;
+        const c = new hubbub.HubbubClient("ws://fake/ws", {
+          WebSocket: FakeSocket, backoffBaseMs: 20, backoffCapMs: 160,
+        });
+        const delays = [];
+        c.addEventListener("state", (e) => {
+          if (e.detail.retryAt) delays.push(e.detail.retryAt - Date.now());
+        });
+        c.connect();
+        await until(() => fake.sockets.length >= 12, 10000);
+        c.close();
+        return delays;
+        """,
+    )
+    ceilings = [min(160, 20 * 2**n) for n in range(len(delays))]
+    assert len(delays) >= 10
+    assert all(d <= ceiling + 5 for d, ceiling in zip(delays, ceilings, strict=True))
+    capped = delays[4:]
+    assert max(capped) <= 165  # the cap holds
+    assert len({round(d / 10) for d in capped}) > 1  # jitter: not one fixed delay
+
+
+def test_it_resumes_with_since_and_shows_each_message_once(js: Page) -> None:
+    result = run(
+        js,
+        """
+        const seen = [];
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.addEventListener("message", (e) => seen.push([e.detail.message.seq, e.detail.source]));
+        c.subscribe("room/r");
+        c.connect();
+        await until(() => c.online);
+        const m1 = fake.append("room/r", "one"), m2 = fake.append("room/r", "two");
+        fake.push({ type: "message", ...m1 });
+        fake.push({ type: "message", ...m2 });
+        fake.push({ type: "message", ...m2 });          // at-least-once: a repeat
+        await until(() => seen.length === 2);
+        fake.open[0].kill();                             // the connection dies
+        fake.append("room/r", "three");                  // ...and a message is missed
+        await until(() => c.online && fake.sockets.length === 2);
+        await until(() => seen.length === 3);
+        const resub = fake.received.filter((f) => f.action === "subscribe");
+        fake.push({ type: "message", ...fake.store["room/r"][2] });   // late duplicate push
+        await new Promise((r) => setTimeout(r, 50));
+        c.close();
+        return { seen, resub, lastSeq: c.lastSeq("room/r"), duplicates: c.duplicates,
+                 hellos: fake.received.filter((f) => f.action === "hello").length };
+        """,
+    )
+    assert result["seen"] == [[1, "live"], [2, "live"], [3, "backlog"]]
+    assert [f.get("since") for f in result["resub"]] == [None, 2]
+    assert result["lastSeq"] == 3
+    assert result["duplicates"] == 2
+    assert result["hellos"] == 2  # hello again after the reconnect
+
+
+def test_a_gap_in_live_messages_is_filled_from_history(js: Page) -> None:
+    seen = run(
+        js,
+        """
+        const seen = [];
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.addEventListener("message", (e) => seen.push(e.detail.message.seq));
+        c.subscribe("room/g");
+        c.connect();
+        await until(() => c.online);
+        const ms = [1, 2, 3].map((n) => fake.append("room/g", `m${n}`));
+        fake.push({ type: "message", ...ms[0] });
+        fake.push({ type: "message", ...ms[2] });        // 2 was lost on the way
+        await until(() => seen.length === 3, 5000);
+        c.close();
+        return seen;
+        """,
+    )
+    assert sorted(seen) == [1, 2, 3]
+
+
+def test_the_outbox_survives_a_reload_and_resends_with_the_same_client_msg_id(js: Page) -> None:
+    result = run(
+        js,
+        """
+        localStorage.removeItem("t.outbox");
+        fake.refuse = true;                              // offline
+        const opts = { WebSocket: FakeSocket, storage: localStorage, storageKey: "t.outbox" };
+        const first = new hubbub.HubbubClient("ws://fake/ws", opts);
+        first.connect();
+        const entry = first.send("room/o", "queued while offline");
+        const states = [entry.state];
+        const saved = JSON.parse(localStorage.getItem("t.outbox"));
+        first.close();                                   // the page goes away
+
+        fake.refuse = false;
+        const second = new hubbub.HubbubClient("ws://fake/ws", opts);   // the page again
+        const restored = second.outbox().map((e) => e.clientMsgId);
+        second.addEventListener("outbox", (e) => states.push(e.detail.entry.state));
+        second.connect();
+        await until(() => states.includes("sent"));
+        const sends = fake.received.filter((f) => f.action === "send");
+        second.close();
+        return { states, saved, restored, sends, left: localStorage.getItem("t.outbox"),
+                 cmid: entry.clientMsgId, stored: fake.store["room/o"].length };
+        """,
+    )
+    assert result["saved"][0]["text"] == "queued while offline"
+    assert result["restored"] == [result["cmid"]]
+    assert result["states"] == ["sending", "sent"]
+    assert [s["clientMsgId"] for s in result["sends"]] == [result["cmid"]]
+    assert result["left"] is None
+    assert result["stored"] == 1
+
+
+def test_unacknowledged_sends_are_retried_with_the_same_id_and_stored_once(js: Page) -> None:
+    result = run(
+        js,
+        """
+        fake.dropAcks = true;                            // stored, but the ack is lost
+        const c = new hubbub.HubbubClient("ws://fake/ws", {
+          WebSocket: FakeSocket, ackTimeoutMs: 100,
+        });
+        c.connect();
+        await until(() => c.online);
+        const entry = c.send("room/a", "hello");
+        await until(() => fake.received.filter((f) => f.action === "send").length >= 2, 5000);
+        fake.dropAcks = false;
+        await until(() => entry.state === "sent", 5000);
+        const ids = fake.received.filter((f) => f.action === "send").map((f) => f.clientMsgId);
+        c.close();
+        return { ids, stored: fake.store["room/a"].length, seq: entry.seq };
+        """,
+    )
+    assert len(set(result["ids"])) == 1 and len(result["ids"]) >= 2
+    assert result["stored"] == 1
+    assert result["seq"] == 1
+
+
+def test_a_refused_send_fails_and_can_be_retried(js: Page) -> None:
+    result = run(
+        js,
+        """
+        fake.sendError = "forbidden";
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.connect();
+        await until(() => c.online);
+        const entry = c.send("room/f", "not allowed yet");
+        await until(() => entry.state === "failed");
+        const error = entry.error;
+        fake.sendError = null;
+        c.retry(entry.clientMsgId);
+        await until(() => entry.state === "sent");
+        c.close();
+        return { error, state: entry.state };
+        """,
+    )
+    assert result == {"error": "refused: forbidden", "state": "sent"}
+
+
+def test_a_missed_pong_forces_a_reconnect(js: Page) -> None:
+    result = run(
+        js,
+        """
+        fake.mutePong = true;                            // a half-dead connection
+        const c = new hubbub.HubbubClient("ws://fake/ws", {
+          WebSocket: FakeSocket, pingIntervalMs: 40, pongTimeoutMs: 60, backoffBaseMs: 10,
+        });
+        const states = [];
+        c.addEventListener("state", (e) => states.push(e.detail.state));
+        c.connect();
+        await until(() => c.online);
+        await until(() => fake.sockets.length >= 2, 3000);
+        fake.mutePong = false;
+        await until(() => c.online);
+        c.close();
+        return { states, pings: fake.received.filter((f) => f.action === "ping").length };
+        """,
+    )
+    assert result["pings"] >= 1
+    assert result["states"][:3] == ["connecting", "online", "reconnecting"]
+    assert "online" in result["states"][3:]
+
+
+def test_replies_are_matched_to_requests_by_ref(js: Page) -> None:
+    values = run(
+        js,
+        """
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.connect();
+        await until(() => c.online);
+        const replies = await Promise.all([
+          c.request("echo", { value: "slow", delay: 60 }),
+          c.request("echo", { value: "fast", delay: 0 }),
+        ]);
+        let error = null;
+        try { await c.request("nonsense"); } catch (e) { error = [e.name, e.code]; }
+        c.close();
+        return { values: replies.map((r) => r.value), error };
+        """,
+    )
+    assert values == {"values": ["slow", "fast"], "error": ["HubbubError", "unknown_action"]}
+
+
+def test_a_refused_token_is_reported_and_dropped(js: Page) -> None:
+    result = run(
+        js,
+        """
+        fake.refuseTokens = true;
+        const c = new hubbub.HubbubClient("ws://fake/ws", {
+          WebSocket: FakeSocket, token: "revoked", backoffBaseMs: 5, authProbeAfter: 2,
+        });
+        let unauthorized = 0;
+        c.addEventListener("unauthorized", () => unauthorized++);
+        c.connect();
+        await until(() => unauthorized === 1 && c.online, 5000);
+        const urls = fake.sockets.map((s) => new URL(s.url).searchParams.has("token"));
+        c.close();
+        return { token: c.token, urls };
+        """,
+    )
+    assert result["token"] is None
+    # with the token twice, a probe without it works, once more with it: refused
+    assert result["urls"][:5] == [True, True, False, True, False]
