@@ -40,7 +40,7 @@ async def test_two_clients_chat_in_a_room(connect: Connect) -> None:
 
 
 async def test_every_subscriber_gets_every_message_once_in_order(connect: Connect) -> None:
-    """10 senders x 100 messages, 20 subscribers: all 1,000 exactly once, seq gapless and ordered."""
+    """10 senders x 100 messages, 20 subscribers: all 1,000 once each, seq gapless and in order."""
     topic = room()
     subscribers = [await connect() for _ in range(20)]
     await asyncio.gather(*(s.subscribe(topic) for s in subscribers))

@@ -1,4 +1,5 @@
-"""The chat product end to end: identity, desk, presence, typing, DMs, filters, retention, resume."""
+"""The chat product end to end: identity, desk, presence, typing, DMs, filters, retention,
+resume."""
 
 from __future__ import annotations
 
@@ -399,3 +400,21 @@ async def test_resume_with_since_returns_exactly_what_was_missed(connect: Connec
     reply = await back.subscribe(topic, since=first["seq"])
     assert [m["text"] for m in reply["messages"]] == [f"missed {n}" for n in range(50)]
     assert reply["hasMore"] is False
+
+
+async def test_registering_in_a_room_renames_you_for_the_others(connect: Connect) -> None:
+    topic = f"room/{unique('n')}"
+    watcher = await connect()
+    await watcher.subscribe(topic)
+    newcomer = await connect()
+    await newcomer.subscribe(topic)
+    joined_as_guest = await watcher.next_event(lambda f: f.get("type") == "joined")
+    assert joined_as_guest["user"]["role"] == "guest"
+
+    welcome = await newcomer.register("Nadia")
+    left = await watcher.next_event(lambda f: f.get("type") == "left")
+    joined = await watcher.next_event(lambda f: f.get("type") == "joined")
+    assert left["user"]["id"] == joined_as_guest["user"]["id"]
+    assert joined["user"] == welcome["user"]
+    members = (await watcher.request("presence", topic=topic))["members"]
+    assert welcome["user"] in members

@@ -120,3 +120,15 @@ async def test_health_and_a_valid_openapi_document(server: ServerProcess) -> Non
     assert {"/api/messages", "/api/history", "/api/rooms", "/api/conversations"} <= set(
         spec["paths"]
     )
+
+
+async def test_whoami_names_the_token_and_refuses_a_bad_one(
+    server: ServerProcess, connect: Connect
+) -> None:
+    welcome = await (await connect()).register("Wanda")
+    status, body = await rest(
+        server, "GET", "/api/whoami", headers={"Authorization": f"Bearer {welcome['token']}"}
+    )
+    assert (status, body["user"]) == (200, welcome["user"])
+    status, body = await rest(server, "GET", "/api/whoami", headers={"Authorization": "Bearer x"})
+    assert (status, body["code"]) == (401, "unauthorized")

@@ -65,7 +65,7 @@ class Desk:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "operator revoked")
 
     def operators_status(self, now_ms: int) -> dict[str, Any]:
-        online = {c.user.id for c in self._store.online_operators()}
+        online = {c.user.id for c in self._store.online_operators(now_ms)}
         last_seen = now_ms if online else self._store.operator_last_seen()
         return {"operatorsOnline": len(online), "operatorLastSeen": last_seen}
 

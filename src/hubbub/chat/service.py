@@ -173,7 +173,24 @@ class Chat:
             created = known.created_at if known else now
             self.store.put_visitor(Visitor(user.id, nickname, email, created))
         self.store.set_connection_user(connection.id, user)
+        if user != current:
+            self._reannounce(connection.id, current, user)
         return {"type": "welcome", "user": user.public(), "token": self.tokens.issue(user, now)}
+
+    def _reannounce(self, connection_id: ConnectionId, before: User, after: User) -> None:
+        """The connection's rooms learn its new name: ``left`` as before, ``joined`` as after."""
+        for topic_filter in self.store.filters_of(connection_id):
+            if is_wildcard(topic_filter):
+                continue
+            topic = Topic(topic_filter)
+            if before.id != after.id and not self.presence.is_present(
+                topic, before, besides=connection_id
+            ):
+                self.presence.announce("left", topic, before, exclude=connection_id)
+            if before.id == after.id or not self.presence.is_present(
+                topic, after, besides=connection_id
+            ):
+                self.presence.announce("joined", topic, after, exclude=connection_id)
 
     def _subscribe(self, connection: Connection, action: a.Subscribe) -> Event:
         topic_filter = parse_filter(action.topic, self.limits)

@@ -94,6 +94,12 @@ def health() -> dict[str, Any]:
     return {"status": "ok", "ts": service.clock.now_ms()}
 
 
+@app.get("/api/whoami")
+def whoami(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Who a token names (401 for a bad one): lets a sign-in page check a token directly."""
+    return {"user": _caller(authorization).public()}
+
+
 @app.post("/api/messages")
 def post_message(
     message: NewMessage,

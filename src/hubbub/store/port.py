@@ -234,8 +234,10 @@ class Store(ABC):
     def delete_operator(self, user_id: UserId) -> bool: ...
 
     @abstractmethod
-    def online_operators(self) -> list[Connection]:
-        """Open connections of operators (an index on role), for ``operatorsOnline``."""
+    def online_operators(self, now_ms: int) -> list[Connection]:
+        """Open, unexpired connections of operators (an index on role), for ``operatorsOnline``.
+
+        Expired ones are filtered here because TTL deletes lag by up to two days."""
 
     @abstractmethod
     def set_operator_last_seen(self, now_ms: int) -> None: ...

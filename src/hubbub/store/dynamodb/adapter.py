@@ -332,7 +332,7 @@ class DynamoStore(Store):
         *,
         client: Any = None,
         endpoint_url: str | None = None,
-        max_append_attempts: int = 8,
+        max_append_attempts: int = 16,
     ) -> None:
         if max_append_attempts < 1:
             raise ValueError("max_append_attempts must be at least 1")
@@ -971,7 +971,7 @@ class DynamoStore(Store):
         )
         return bool(response.get("Attributes"))
 
-    def online_operators(self) -> list[Connection]:
+    def online_operators(self, now_ms: int) -> list[Connection]:
         condition = "#gsi1pk = :role"
         items = self._query(
             {
@@ -980,7 +980,8 @@ class DynamoStore(Store):
                 **_expression(condition, role=_OPERATOR_ROLE_KEY),
             }
         )
-        return [_connection(item) for item in items]
+        connections = [_connection(item) for item in items]
+        return [c for c in connections if c.expires_at > now_ms // 1000]
 
     def set_operator_last_seen(self, now_ms: int) -> None:
         self._put({"pk": _META_PK, "sk": _LAST_SEEN_SK, "kind": "meta", "value": now_ms})

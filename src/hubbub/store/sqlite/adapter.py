@@ -314,18 +314,17 @@ class SqliteStore(Store):
     def recent_topics(
         self, index: str, before_ms: int | None, limit: int, now_ms: int
     ) -> list[TopicSummary]:
-        bound = before_ms if before_ms is not None else 2**62
+        # keyset paging on (updated_at, topic): topics tied on updated_at are never skipped
+        cursor: tuple[int, str] = (before_ms if before_ms is not None else 2**62, "")
         out: list[TopicSummary] = []
         while len(out) < limit:
-            rows = self._read(partial(_recent_page, index=index, bound=bound, limit=limit))
-            for (topic,) in rows:
+            rows = self._read(partial(_recent_page, index=index, cursor=cursor, limit=limit))
+            for topic, updated_at in rows:
+                cursor = (updated_at, topic)
                 summary = self.topic_summary(Topic(topic))
-                if summary is None:
+                if summary is None or summary.last_message is None:
                     continue
-                bound = summary.updated_at
-                if summary.last_message is not None and (
-                    summary.last_message.expires_at > now_ms // 1000
-                ):
+                if summary.last_message.expires_at > now_ms // 1000:
                     out.append(summary)
                     if len(out) == limit:
                         break
@@ -428,11 +427,12 @@ class SqliteStore(Store):
         with self._write() as db:
             return db.execute("DELETE FROM operators WHERE id = ?", (user_id,)).rowcount == 1
 
-    def online_operators(self) -> list[Connection]:
+    def online_operators(self, now_ms: int) -> list[Connection]:
         rows = self._read(
             lambda db: db.execute(
                 "SELECT id, user_id, role, nickname, connected_at, expires_at FROM connections"
-                " WHERE role = 'operator'"
+                " WHERE role = 'operator' AND expires_at > ?",
+                (now_ms // 1000,),
             ).fetchall()
         )
         return [
@@ -486,11 +486,18 @@ class SqliteStore(Store):
         return removed
 
 
-def _recent_page(db: sqlite3.Connection, *, index: str, bound: int, limit: int) -> list[Any]:
+def _recent_page(
+    db: sqlite3.Connection, *, index: str, cursor: tuple[int, str], limit: int
+) -> list[Any]:
+    """One page of a recency index strictly after ``cursor`` = (updated_at, topic), newest first.
+
+    The first page's cursor has an empty topic, so it means "updated before ``updated_at``"."""
+    updated_at, topic = cursor
     return db.execute(
-        "SELECT topic FROM heads WHERE recency_index = ? AND updated_at < ?"
-        " ORDER BY updated_at DESC LIMIT ?",
-        (index, bound, limit),
+        "SELECT topic, updated_at FROM heads WHERE recency_index = ?"
+        " AND (updated_at < ? OR (updated_at = ? AND topic < ?))"
+        " ORDER BY updated_at DESC, topic DESC LIMIT ?",
+        (index, updated_at, updated_at, topic, limit),
     ).fetchall()
 
 

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS heads (
     recency_index TEXT,
     title TEXT
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS heads_by_recency ON heads (recency_index, updated_at DESC)
+CREATE INDEX IF NOT EXISTS heads_by_recency ON heads (recency_index, updated_at DESC, topic DESC)
     WHERE recency_index IS NOT NULL;
 CREATE INDEX IF NOT EXISTS connections_by_role ON connections (role) WHERE role = 'operator';
 
