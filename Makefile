@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/hubbub serve --port $(PORT)
 
+# the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
 test: lint typecheck template-check sam-check
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
