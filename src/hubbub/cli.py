@@ -8,9 +8,12 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 __all__ = ["main"]
 
@@ -55,6 +58,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO", help="INFO shows START/END/REPORT lines")
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
+    serve.add_argument(
+        "--store",
+        choices=("auto", "sqlite", "dynamodb"),
+        default="auto",
+        help="where the template's tables live: sqlite (hubbub's store writes SQLite files in the"
+        " data dir; no table is created), dynamodb (every table is created in an embedded moto,"
+        " or at --dynamodb-endpoint, and streams are read through dynamodbstreams), or auto:"
+        " sqlite when every function is one of hubbub's own handlers, dynamodb otherwise",
+    )
+    serve.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        default=None,
+        help="create the tables here (DynamoDB Local, LocalStack) instead of in an embedded moto",
+    )
+    serve.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="port for https:// and wss:// (0 picks a free one; TLS is on by default when the"
+        " cryptography package is installed)",
+    )
+    serve.add_argument("--no-tls", action="store_true", help="serve plain http:// and ws:// only")
 
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--template", type=Path, default=None)
@@ -90,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
 
     rooms = sub.add_parser("rooms", parents=[local], help="list rooms by recent activity")
     rooms.add_argument("--limit", type=int, default=20)
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark hubbub against websockets and python-socketio (needs the bench extra)",
+        description="Run bench/ (docs/benchmarks.md): every workload against every peer.",
+    )
+    bench.add_argument("--quick", action="store_true", help="small sizes and short steps")
+    bench.add_argument("--out", type=Path, default=None, help="results dir (bench/results)")
+    bench.add_argument("--peers", default="websockets,socketio,hubbub", help="comma list")
+    bench.add_argument(
+        "--only", default="lambda,lat,w1,w4,w3,w0", help="comma list of workloads to run"
+    )
+    bench.add_argument("--docs", action="store_true", help="also write docs/img/bench and tables")
     return parser
 
 
@@ -127,6 +166,28 @@ def _web_mount() -> Any:
     return mount
 
 
+def _check_handlers(functions: Iterable[Any]) -> None:
+    """Fail at start-up, not at the first request, when a Handler names no module.
+
+    It looks for the module's file under CodeUri (as Lambda does), or an installed package, without
+    importing anything of the app.
+    """
+    import importlib.util
+
+    for fn in functions:
+        module = str(fn.handler).rpartition(".")[0]
+        relative = Path(*module.split("."))
+        in_code = (fn.code_dir / f"{relative}.py").exists() or (
+            fn.code_dir / relative / "__init__.py"
+        ).exists()
+        top = module.split(".")[0]
+        if not in_code and importlib.util.find_spec(top) is None:
+            raise ValueError(
+                f"{fn.logical_id}: Handler {fn.handler} names module {module}, "
+                f"which is neither under {fn.code_dir} nor installed"
+            )
+
+
 def serve(args: argparse.Namespace) -> int:
     from hubbub.logs import configure
     from hubbub.runtime.faults import Faults
@@ -150,24 +211,34 @@ def serve(args: argparse.Namespace) -> int:
         env_overrides=env_overrides,
         max_workers=args.workers,
         mount=None if args.no_web else _web_mount(),
+        store=args.store,
+        sqlite_packages=("hubbub.handlers",),
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        tls="off" if args.no_tls else ("auto" if args.tls_port is None else "on"),
+        tls_port=args.tls_port or 0,
     )
     try:
         runtime = LocalRuntime(config)
-    except (TemplateError, OSError, ValueError) as exc:
+        _check_handlers(runtime.spec.functions.values())
+    except (TemplateError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"hubbub: cannot load {template}: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(_serve(runtime))
 
 
 async def _serve(runtime: object) -> int:
-    from hubbub.runtime.server import LocalRuntime
+    from hubbub.runtime.server import LocalRuntime, RuntimeStartError
 
     assert isinstance(runtime, LocalRuntime)
     try:
         await runtime.start()
+    except RuntimeStartError as exc:
+        print(f"hubbub: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
-            f"hubbub: cannot listen on {runtime.config.host}:{runtime.config.port}: {exc}",
+            f"hubbub: cannot listen on {runtime.config.host}:{runtime.config.port}"
+            f" (tls {runtime.config.tls_port}): {exc}",
             file=sys.stderr,
         )
         return 2
@@ -183,6 +254,18 @@ async def _serve(runtime: object) -> int:
         )
     for name in runtime.http_apis:
         print(f"hubbub: http api  {runtime.http_api_url(name)}", flush=True)
+    if runtime.tls_files is not None:
+        print(
+            f"hubbub: tls        {runtime.tls_base_url} ca={runtime.tls_files.ca_cert}", flush=True
+        )
+        for name in runtime.gateways:
+            print(f"hubbub: websocket  {runtime.websocket_url(name, secure=True)}", flush=True)
+    backing = runtime.backing
+    if backing is not None and backing.endpoint is not None:
+        where = "embedded moto" if backing.embedded is not None else "external"
+        print(f"hubbub: dynamodb   {backing.endpoint} ({where})", flush=True)
+    if runtime.spec.tables:
+        print(f"hubbub: store      {runtime.store}", flush=True)
     print(f"hubbub: ready {runtime.base_url}", flush=True)
     await stop.wait()
     print("hubbub: shutting down", flush=True)
@@ -254,6 +337,30 @@ def tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """``bench/`` lives beside ``src/`` in the repository; its libraries come with the extra."""
+    import importlib
+
+    repo = _PACKAGE_DIR.parents[1]
+    if (repo / "bench" / "run.py").exists() and str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    try:
+        runner = importlib.import_module("bench.run")  # not a package of hubbub's: no typing
+    except ModuleNotFoundError as exc:
+        if exc.name == "bench":
+            print("hubbub: bench/ is not here; run from a clone of the repository", file=sys.stderr)
+        else:
+            print(
+                f"hubbub: `hubbub bench` needs the bench extra ({exc.name} is missing):\n"
+                f"    pip install -c constraints.txt -e '{repo}[bench]'",
+                file=sys.stderr,
+            )
+        return 2
+    if args.out is None:
+        args.out = repo / "bench" / "results"
+    return int(runner.run_with(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {
@@ -262,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "rooms": rooms,
         "chat": chat,
         "tail": tail,
+        "bench": bench,
     }
     return commands[args.command](args)
 

@@ -87,7 +87,9 @@ def add_batch_route(
             return web.json_response({"gone": ids, "failed": []})
         fallback = next(iter(gateways.values()))  # answers 410 for ids no gateway holds
         by_gateway: dict[int, tuple[WebSocketGateway, list[str]]] = {}
-        for cid in ids:
+        if len(gateways) == 1:  # the usual template: no owner to look up per connection
+            by_gateway[id(fallback)] = (fallback, ids)
+        for cid in ids if len(gateways) > 1 else ():
             owner = next((g for g in gateways.values() if cid in g.connections), fallback)
             by_gateway.setdefault(id(owner), (owner, []))[1].append(cid)
         gone: list[str] = []

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from hubbub.clock import OffsetClock
+from hubbub.runtime import tls
+from hubbub.runtime.backing import Backing, choose_store
 from hubbub.runtime.connections_api import add_batch_route, add_connections_routes
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.gateway import WebSocketGateway
@@ -26,11 +29,14 @@ from hubbub.runtime.httpapi import HTTP_PREFIX, HttpApiGateway
 from hubbub.runtime.lambdas import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.quotas import Quotas
+from hubbub.runtime.sites import DualSite
 from hubbub.runtime.state import RuntimeState
-from hubbub.runtime.streams import SqliteStreamSource, StreamPoller
+from hubbub.runtime.streams import DynamoStreamSource, SqliteStreamSource, StreamPoller
+from hubbub.runtime.tables import TablesUnavailable
 from hubbub.runtime.template import AppSpec, load_app
+from hubbub.runtime.tls import TlsFiles
 
-__all__ = ["LocalRuntime", "RuntimeConfig"]
+__all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
 
 log = logging.getLogger("hubbub.runtime")
 
@@ -51,6 +57,21 @@ class RuntimeConfig:
     poll_interval_s: float = 0.25
     mount: Callable[[web.Application, LocalRuntime], None] | None = None
     """Adds the host application's own routes (hubbub's web client) to the runtime's server."""
+    store: str = "auto"
+    """``sqlite``, ``dynamodb`` or ``auto``: where the tables live (``runtime/backing.py``)."""
+    sqlite_packages: tuple[str, ...] = ()
+    """Handler packages that carry the local SQLite store; ``auto`` picks ``sqlite`` for a
+    template whose functions are all in them."""
+    dynamodb_endpoint: str | None = None
+    """A DynamoDB endpoint to create the tables in instead of the embedded moto."""
+    tls: str = "auto"
+    """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
+    tls_port: int = 0
+    """The HTTPS/WSS port; 0 picks a free one."""
+
+
+class RuntimeStartError(RuntimeError):
+    """The runtime cannot start: no moto for the tables, no TLS, a table the endpoint refuses."""
 
 
 class LocalRuntime:
@@ -60,6 +81,13 @@ class LocalRuntime:
             config.template,
             parameter_overrides=config.parameter_overrides,
             region=config.region,
+            inline_code_dir=config.data_dir / "inline-code",
+        )
+        self.store = choose_store(
+            self.spec,
+            config.store,
+            endpoint=config.dynamodb_endpoint,
+            sqlite_packages=config.sqlite_packages,
         )
         self.app = web.Application(client_max_size=1024**2)
         self.pools: dict[str, FunctionPool] = {}
@@ -67,11 +95,14 @@ class LocalRuntime:
         self.http_apis: dict[str, HttpApiGateway] = {}
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
-        self.access_key_id = "AKIALOCAL" + secrets.token_hex(6).upper()
-        self.secret_access_key = secrets.token_urlsafe(30)
+        self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
         self.state: RuntimeState | None = None
+        self.backing: Backing | None = None
+        self.tls_files: TlsFiles | None = None
+        self.tls_port: int | None = None
         self.metrics = Registry()
         self._runner: web.AppRunner | None = None
+        self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
 
@@ -79,8 +110,16 @@ class LocalRuntime:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def websocket_url(self, api: str | None = None) -> str:
+    @property
+    def tls_base_url(self) -> str | None:
+        return None if self.tls_port is None else f"https://{self.host}:{self.tls_port}"
+
+    def websocket_url(self, api: str | None = None, *, secure: bool = False) -> str:
         gateway = self.gateways[api] if api else next(iter(self.gateways.values()))
+        if secure:
+            if self.tls_port is None:
+                raise RuntimeError("TLS is off")
+            return f"wss://{self.host}:{self.tls_port}/{gateway.api.stage}"
         return f"ws://{self.host}:{self.port}/{gateway.api.stage}"
 
     def http_api_url(self, api: str) -> str:
@@ -88,6 +127,13 @@ class LocalRuntime:
         return f"{self.base_url}{self.http_apis[api].base}"
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._abandon()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._write_private(config.data_dir / "runtime-key", self.runtime_key)
@@ -102,10 +148,28 @@ class LocalRuntime:
         )
         self.state = RuntimeState(config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(config.data_dir / "clock-offset")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((config.host, config.port))
+        self._sockets.append(sock := _listen(config.host, config.port))
         self.port = sock.getsockname()[1]
+        tls_context = self._tls()
+        if tls_context is not None:
+            self._sockets.append(tls_sock := _listen(config.host, config.tls_port))
+            self.tls_port = tls_sock.getsockname()[1]
+        self.backing = Backing(
+            self.spec,
+            self.store,
+            data_dir=config.data_dir,
+            region=config.region,
+            credentials={
+                "aws_access_key_id": self.access_key_id,
+                "aws_secret_access_key": self.secret_access_key,
+                "aws_session_token": "local",
+            },
+            endpoint=config.dynamodb_endpoint,
+        )
+        try:
+            await self.backing.start()
+        except TablesUnavailable as exc:
+            raise RuntimeStartError(str(exc)) from exc
 
         runtime_env = {
             "HUBBUB_RUNTIME_API": f"{self.base_url}/_runtime",
@@ -115,6 +179,8 @@ class LocalRuntime:
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
+            **self.backing.function_env(),
+            **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
         shared = config.env_overrides.get("Parameters", {})
         for logical_id, fn in self.spec.functions.items():
@@ -145,12 +211,16 @@ class LocalRuntime:
 
         for mapping in self.spec.mappings:
             table = self.spec.tables[mapping.table]
-            source = SqliteStreamSource(config.data_dir / f"{table.name}.sqlite3")
+            feed = self.backing.feed(mapping)
+            if self.state.use_source(mapping.name, feed.identity):
+                log.info(
+                    "%s reads a new stream (%s): checkpoint reset", mapping.name, feed.identity
+                )
             poller = StreamPoller(
                 mapping,
                 table,
-                f"arn:aws:dynamodb:{config.region}:123456789012:table/{table.name}/stream/local",
-                source,
+                feed.stream_arn,
+                feed.source,
                 self.pools[mapping.function],
                 self.state,
                 region=config.region,
@@ -161,17 +231,61 @@ class LocalRuntime:
             )
             poller.metrics = self.metrics
             self.pollers.append(poller)
+            if isinstance(feed.source, DynamoStreamSource):
+                try:
+                    await feed.source.start(poller.poke, config.poll_interval_s)
+                except Exception as exc:
+                    raise RuntimeStartError(
+                        f"{mapping.name}: cannot read the stream {feed.stream_arn}: {exc}"
+                    ) from exc
 
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.SockSite(self._runner, sock)
-        await site.start()
+        if tls_context is None:
+            await web.SockSite(self._runner, sock).start()
+        else:  # the main port takes TLS too, so https://{domainName}/{stage} always answers
+            await DualSite(self._runner, sock, tls_context).start()
+            await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
         for gateway in self.gateways.values():
             gateway.start()
         for poller in self.pollers:
             poller.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """The server's TLS context, with the CA and certificate made on first use."""
+        mode = self.config.tls
+        if mode == "off" or (mode == "auto" and not tls.available()):
+            if mode == "auto":
+                log.warning(
+                    "TLS is off: install the 'cryptography' package for https:// and wss://"
+                )
+            return None
+        try:
+            self.tls_files = tls.ensure_certificates(
+                self.config.data_dir / "tls", [self.config.host]
+            )
+            return tls.server_context(self.tls_files)
+        except (tls.TlsUnavailable, OSError, ssl.SSLError) as exc:
+            raise RuntimeStartError(f"cannot set up TLS: {exc}") from exc
+
+    async def _abandon(self) -> None:
+        """Undo a start that failed half-way: no child process or socket outlives it."""
+        for poller in self.pollers:
+            await poller.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.gather(
+            *(pool.close() for pool in self.pools.values()), return_exceptions=True
+        )
+        if self.backing is not None:
+            await self.backing.stop()
+        for sock in self._sockets:
+            sock.close()
+        if self.state is not None:
+            self.state.close()
+            self.state = None
 
     def _localize(self, value: str) -> str:
         """Point execute-api URLs of this template's APIs at the local server.
@@ -188,6 +302,8 @@ class LocalRuntime:
         return value
 
     def _poke_all(self) -> None:
+        if self.backing is not None:
+            self.backing.poke()
         for poller in self.pollers:
             poller.poke()
 
@@ -204,9 +320,32 @@ class LocalRuntime:
         await asyncio.gather(*(api.shutdown() for api in self.http_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        if self.backing is not None:
+            log.info("stopping: tables")
+            await self.backing.stop()
         if self.state is not None:
             self.state.close()
         log.info("stopped")
+
+    def info(self) -> dict[str, Any]:
+        """Where everything is: the ``/_runtime/info`` answer, for tools and tests."""
+        backing = self.backing
+        return {
+            "http": self.base_url,
+            "https": self.tls_base_url,
+            "caFile": None if self.tls_files is None else str(self.tls_files.ca_cert),
+            "websockets": {
+                name: {
+                    "ws": self.websocket_url(name),
+                    "wss": self.websocket_url(name, secure=True) if self.tls_port else None,
+                }
+                for name in self.gateways
+            },
+            "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "store": self.store,
+            "dynamodbEndpoint": None if backing is None else backing.endpoint,
+            "tables": {logical: t.name for logical, t in self.spec.tables.items()},
+        }
 
     @staticmethod
     def _write_private(path: Path, text: str) -> None:
@@ -319,6 +458,12 @@ class LocalRuntime:
                 text=self.metrics.render(), content_type="text/plain", charset="utf-8"
             )
 
+        async def info(request: web.Request) -> web.StreamResponse:
+            if not authorized(request):
+                return web.json_response({"message": "Forbidden"}, status=403)
+            return web.json_response(self.info())
+
+        self.app.router.add_get("/_runtime/info", info)
         self.app.router.add_get("/_runtime/stats", stats)
         self.app.router.add_post("/_runtime/poison", poison)
         self.app.router.add_get("/metrics", metrics)
@@ -348,3 +493,28 @@ class LocalRuntime:
                 for p in self.pollers
             },
         }
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _credentials(data_dir: Path) -> tuple[str, str]:
+    """The runtime's AWS credentials: kept from the last run when there was one, so a DynamoDB
+    endpoint that keeps tables per access key (DynamoDB Local without ``-sharedDb``) finds them
+    again; made up otherwise."""
+    try:
+        saved = json.loads((data_dir / "runtime-credentials.json").read_text())
+        key_id, secret = str(saved["aws_access_key_id"]), str(saved["aws_secret_access_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "AKIALOCAL" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30)
+    if key_id.startswith("AKIALOCAL") and secret:
+        return key_id, secret
+    return "AKIALOCAL" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30)

@@ -1,5 +1,10 @@
 """The runtime's own durable state: stream checkpoints and the dead-letter table (the local
-on-failure destination), in ``runtime.sqlite3`` of the data dir."""
+on-failure destination), in ``runtime.sqlite3`` of the data dir.
+
+Stream positions are Python ints of any size: DynamoDB sequence numbers (22 digits in moto, up to
+40 on AWS) do not fit SQLite's 64-bit integers, so a position that does not is stored as the
+BLOB of its decimal digits (BLOBs are never converted by column affinity) and read back as an int.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     mapping TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stream_sources (
+    mapping TEXT PRIMARY KEY,
+    source TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     mapping TEXT NOT NULL,
@@ -27,6 +36,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     replayed_ms INTEGER
 );
 """
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _encode_position(position: int) -> int | bytes:
+    if -_INT64_MAX - 1 <= position <= _INT64_MAX:
+        return position
+    return str(position).encode("ascii")
+
+
+def _decode_position(value: Any) -> int:
+    return int(value.decode("ascii")) if isinstance(value, bytes) else int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +75,41 @@ class RuntimeState:
             row = self._db.execute(
                 "SELECT seq FROM checkpoints WHERE mapping = ?", (mapping,)
             ).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else _decode_position(row[0])
 
     def save_checkpoint(self, mapping: str, seq: int) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO checkpoints (mapping, seq) VALUES (?, ?)"
                 " ON CONFLICT (mapping) DO UPDATE SET seq = excluded.seq",
-                (mapping, seq),
+                (mapping, _encode_position(seq)),
             )
+
+    def use_source(self, mapping: str, source: str) -> bool:
+        """Record which stream a mapping reads. When it read another stream before (a table
+        created anew, say), its checkpoint is dropped: old positions mean nothing on the new
+        stream. True when that happened. A mapping seen for the first time keeps its checkpoint.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT source FROM stream_sources WHERE mapping = ?", (mapping,)
+            ).fetchone()
+            if row is not None and row[0] == source:
+                return False
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO stream_sources (mapping, source) VALUES (?, ?)"
+                    " ON CONFLICT (mapping) DO UPDATE SET source = excluded.source",
+                    (mapping, source),
+                )
+                if row is not None:
+                    self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (mapping,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return row is not None
 
     def dead_letter(
         self, mapping: str, seq: int, reason: str, record: dict[str, Any], now_ms: int
@@ -70,7 +118,7 @@ class RuntimeState:
             self._db.execute(
                 "INSERT INTO dead_letters (mapping, seq, reason, record, created_ms)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (mapping, seq, reason, json.dumps(record), now_ms),
+                (mapping, _encode_position(seq), reason, json.dumps(record), now_ms),
             )
 
     def dead_letters(self, mapping: str | None = None) -> list[DeadLetter]:
@@ -81,7 +129,10 @@ class RuntimeState:
             args = (mapping,)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [DeadLetter(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        return [
+            DeadLetter(r[0], r[1], _decode_position(r[2]), r[3], json.loads(r[4]), r[5], r[6])
+            for r in rows
+        ]
 
     def mark_replayed(self, letter_id: int, now_ms: int) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbub.runtime.cfn_yaml import load_template
+from hubbub.runtime.filters import FilterError, compile_filters
 from hubbub.runtime.intrinsics import Resolver, TemplateError, local_api_id
 
 __all__ = [
@@ -145,6 +146,9 @@ class TableSpec:
     name: str
     stream_view_type: str | None
     ttl_attribute: str | None
+    kind: str = "AWS::DynamoDB::Table"
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    """The resolved ``Properties``, from which the table is created (``runtime/tables.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,8 @@ class StreamMappingSpec:
     on_failure: str | None = None
     maximum_batching_window_s: float = 0.0
     enabled: bool = True
+    filters: tuple[dict[str, Any], ...] = ()
+    """``FilterCriteria`` patterns (``runtime/filters.py``); records none matches are skipped."""
 
 
 @dataclass(slots=True)
@@ -185,7 +191,9 @@ def load_app(
     region: str = "us-east-1",
     account_id: str = "123456789012",
     stack_name: str = "local",
+    inline_code_dir: Path | None = None,
 ) -> AppSpec:
+    """``inline_code_dir`` is where ``ZipFile``/``InlineCode`` functions are written out."""
     template = load_template(path)
     resolver = Resolver(
         template,
@@ -205,7 +213,12 @@ def load_app(
             continue
         kind = resource.get("Type", "")
         if kind in _FUNCTION_TYPES:
-            app.functions[logical_id] = _function(logical_id, resource, globals_fn, resolver, path)
+            app.functions[logical_id] = _function(
+                logical_id, resource, globals_fn, resolver, path, inline_code_dir
+            )
+            own = resource.get("Properties") or {}
+            if own.get("Layers") or (kind == _FUNCTION_TYPES[0] and globals_fn.get("Layers")):
+                app.unsupported.append((logical_id, "Layers (install their packages instead)"))
         elif kind in _TABLE_TYPES:
             app.tables[logical_id] = _table(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
@@ -227,6 +240,7 @@ def _function(
     globals_fn: Mapping[str, Any],
     resolver: Resolver,
     template_path: Path,
+    inline_code_dir: Path | None = None,
 ) -> FunctionSpec:
     props: dict[str, Any] = {}
     if resource["Type"] == "AWS::Serverless::Function":
@@ -244,12 +258,7 @@ def _function(
     runtime = str(props.get("Runtime", "python3.12"))
     if not runtime.startswith("python"):
         raise TemplateError(f"{logical_id}: runtime {runtime} is not a Python runtime")
-    code = props.get("CodeUri", ".")
-    if isinstance(code, dict):
-        raise TemplateError(f"{logical_id}: CodeUri must be a local path to run locally")
-    code_dir = (template_path.parent / str(code)).resolve()
-    if not code_dir.is_dir():
-        raise TemplateError(f"{logical_id}: CodeUri {code_dir} is not a directory")
+    code_dir = _code_dir(logical_id, resource["Type"], props, template_path, inline_code_dir)
     name = resolver.physical_name(logical_id)
     variables = {k: _env_string(v) for k, v in (props["Environment"]["Variables"]).items()}
     reserved = props.get("ReservedConcurrentExecutions")
@@ -267,6 +276,49 @@ def _function(
     )
 
 
+def _code_dir(
+    logical_id: str,
+    kind: str,
+    props: Mapping[str, Any],
+    template_path: Path,
+    inline_code_dir: Path | None,
+) -> Path:
+    """Where the function's code is, read the way ``sam local`` reads it.
+
+    SAM: ``CodeUri`` (a local path) or ``InlineCode``. CloudFormation: ``Code`` as a local path
+    string (what ``sam local`` and ``sam package`` accept before upload) or ``Code: {ZipFile}``.
+    Inline code becomes ``index.py`` in a directory of its own, as Lambda writes it for Python.
+    """
+    if kind == "AWS::Serverless::Function":
+        inline, code = props.get("InlineCode"), props.get("CodeUri", ".")
+        what = "CodeUri"
+    else:
+        code = props.get("Code", props.get("CodeUri"))  # CodeUri: leniency for SAM habits
+        inline = code.get("ZipFile") if isinstance(code, Mapping) else None
+        what = "Code"
+        if code is None:
+            raise TemplateError(f"{logical_id}: an AWS::Lambda::Function needs Code")
+        if props.get("PackageType") == "Image":
+            raise TemplateError(f"{logical_id}: container image functions are not run locally")
+    if inline is not None:
+        if inline_code_dir is None:
+            raise TemplateError(f"{logical_id}: inline code needs a directory to be written to")
+        target = inline_code_dir / logical_id
+        target.mkdir(parents=True, exist_ok=True)
+        source = target / "index.py"
+        if not source.exists() or source.read_text(encoding="utf-8") != str(inline):
+            source.write_text(str(inline), encoding="utf-8")
+        return target.resolve()
+    if isinstance(code, Mapping):
+        raise TemplateError(
+            f"{logical_id}: {what} must be a local path to run locally, not an S3 location"
+        )
+    code_dir = (template_path.parent / str(code)).resolve()
+    if not code_dir.is_dir():
+        raise TemplateError(f"{logical_id}: {what} {code_dir} is not a directory")
+    return code_dir
+
+
 def _env_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -282,15 +334,19 @@ def _table(logical_id: str, resource: Mapping[str, Any], resolver: Resolver) -> 
         name=resolver.physical_name(logical_id),
         stream_view_type=stream.get("StreamViewType"),
         ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled", False) else None,
+        kind=str(resource.get("Type")),
+        properties=props,
     )
 
 
 def _by_physical(
     resources: Mapping[str, Any], resolver: Resolver, kind: str
 ) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Active resources of one type by physical id; those whose Condition is false do not
+    exist, as in a deployed stack."""
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for logical_id, resource in resources.items():
-        if resource.get("Type") == kind:
+        if resource.get("Type") == kind and _active(resource, resolver):
             out[resolver.physical_name(logical_id)] = (
                 logical_id,
                 resolver.resolve(resource.get("Properties") or {}),
@@ -343,6 +399,10 @@ def _websocket_apis(app: AppSpec, resources: Mapping[str, Any], resolver: Resolv
                     app, str(integration[1].get("IntegrationUri", "")), integration[0]
                 )
             authorizer = None
+            if route.get("AuthorizationType") == "AWS_IAM":
+                app.unsupported.append((route_logical, "IAM authorization (not enforced)"))
+            if route.get("ApiKeyRequired"):
+                app.unsupported.append((route_logical, "API keys (not enforced)"))
             if route.get("AuthorizationType") == "CUSTOM":
                 found = authorizers.get(str(route.get("AuthorizerId")))
                 if found is None:
@@ -568,6 +628,13 @@ def _route_function(
     return _function_for_uri(app, uri, integration_logical)
 
 
+def _filters(criteria: Any, where: str) -> tuple[dict[str, Any], ...]:
+    try:
+        return compile_filters(criteria, where)
+    except FilterError as exc:
+        raise TemplateError(str(exc)) from None
+
+
 def _mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:
     stream_arns = {resolver.get_att(t, "StreamArn"): t for t in app.tables}
 
@@ -597,6 +664,7 @@ def _mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) ->
                 on_failure=None if destination is None else str(destination),
                 maximum_batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                 enabled=bool(props.get("Enabled", True)),
+                filters=_filters(props.get("FilterCriteria"), name),
             )
         )
 
@@ -610,7 +678,13 @@ def _mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) ->
                         logical_id,
                         resolver.resolve(event.get("Properties") or {}),
                     )
-        elif resource.get("Type") == "AWS::Lambda::EventSourceMapping":
+                elif event.get("Type") != "HttpApi":  # read with the HTTP APIs
+                    app.unsupported.append(
+                        (f"{logical_id}.{event_name}", f"{event.get('Type')} event")
+                    )
+        elif resource.get("Type") == "AWS::Lambda::EventSourceMapping" and _active(
+            resource, resolver
+        ):
             props = resolver.resolve(resource.get("Properties") or {})
             function_ref = str(props.get("FunctionName", ""))
             function = next(

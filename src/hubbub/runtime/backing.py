@@ -1,0 +1,175 @@
+"""Where a template's tables live, and how their streams reach the stream mappings.
+
+Two backings, chosen per ``hubbub serve`` (``--store``):
+
+- ``sqlite``: the app's own store writes ``{data_dir}/{TableName}.sqlite3`` and appends to its
+  ``stream_log`` (``hubbub/streamlog.py``); the runtime creates no table and reads the log. This is
+  hubbub's durable default, and only an app written for it can use it.
+- ``dynamodb``: the runtime creates every table of the template in a DynamoDB endpoint (moto's
+  server, started by the runtime, or ``--dynamodb-endpoint``), hands functions that endpoint in
+  ``AWS_ENDPOINT_URL_DYNAMODB`` (boto3 reads it on its own), and reads each table's stream through
+  the ``dynamodbstreams`` API. Any app that talks to DynamoDB with boto3 runs unchanged.
+
+``auto`` (the default) is ``sqlite`` when every function of the template is in one of the packages
+the host names as carrying the SQLite store (``hubbub serve`` names ``hubbub.handlers``), and
+``dynamodb`` otherwise, or whenever ``--dynamodb-endpoint`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hubbub.runtime.streams import DynamoStreamSource, SqliteStreamSource, StreamSource
+from hubbub.runtime.tables import EmbeddedDynamo, ProvisionedTable, TablesUnavailable, provision
+from hubbub.runtime.template import AppSpec, StreamMappingSpec
+
+__all__ = ["STORES", "Backing", "StreamFeed", "choose_store"]
+
+log = logging.getLogger("hubbub.runtime")
+
+STORES = ("auto", "sqlite", "dynamodb")
+
+
+def choose_store(
+    spec: AppSpec,
+    requested: str,
+    *,
+    endpoint: str | None = None,
+    sqlite_packages: Iterable[str] = (),
+) -> str:
+    """The backing ``requested`` means for this template: ``sqlite`` or ``dynamodb``."""
+    if requested not in STORES:
+        raise ValueError(f"store must be one of {', '.join(STORES)}, not {requested!r}")
+    if requested == "sqlite" and endpoint:
+        raise ValueError("--dynamodb-endpoint needs the dynamodb store, not sqlite")
+    if requested != "auto":
+        return requested
+    if endpoint:
+        return "dynamodb"
+    packages = tuple(sqlite_packages)
+    handlers = [f.handler for f in spec.functions.values()]
+
+    def carries_sqlite(handler: str) -> bool:
+        return any(handler.startswith(f"{package}.") for package in packages)
+
+    if handlers and all(carries_sqlite(h) for h in handlers):
+        return "sqlite"
+    return "dynamodb"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFeed:
+    """What a stream mapping reads: the source, the ARN its records carry, and an identity that
+    changes when the stream does (a table created anew), so a stale checkpoint is dropped."""
+
+    source: StreamSource
+    stream_arn: str
+    identity: str
+
+
+class Backing:
+    def __init__(
+        self,
+        spec: AppSpec,
+        store: str,
+        *,
+        data_dir: Path,
+        region: str,
+        credentials: Mapping[str, str],
+        endpoint: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.data_dir = data_dir
+        self.region = region
+        self.credentials = dict(credentials)
+        self.endpoint = endpoint
+        self.embedded: EmbeddedDynamo | None = None
+        self.tables: dict[str, ProvisionedTable] = {}
+        self._streams_client: Any = None
+        self._sources: list[DynamoStreamSource] = []
+
+    @property
+    def needs_endpoint(self) -> bool:
+        return self.store == "dynamodb" and bool(self.spec.tables or self.endpoint)
+
+    async def start(self) -> None:
+        """Start the embedded DynamoDB when needed and create every table in it."""
+        if not self.needs_endpoint:
+            return
+        if self.endpoint is None:
+            self.embedded = EmbeddedDynamo("127.0.0.1")
+            try:
+                self.endpoint = await self.embedded.start()
+            except TablesUnavailable as exc:
+                names = ", ".join(t.name for t in self.spec.tables.values())
+                raise TablesUnavailable(
+                    f"the template's tables ({names}) need a DynamoDB: {exc};"
+                    " or give one with --dynamodb-endpoint URL"
+                ) from exc
+            log.info("embedded DynamoDB (moto) at %s", self.endpoint)
+        client = self._client("dynamodb")
+        self._streams_client = self._client("dynamodbstreams")
+        for logical_id, table in self.spec.tables.items():
+            try:
+                self.tables[logical_id] = await asyncio.to_thread(provision, client, table)
+            except TablesUnavailable:
+                raise
+            except Exception as exc:
+                raise TablesUnavailable(
+                    f"cannot create table {table.name} ({logical_id}) at {self.endpoint}: {exc}"
+                ) from exc
+
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(region_name=self.region, **self.credentials)
+        return session.client(
+            service,
+            endpoint_url=self.endpoint,
+            config=Config(
+                connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
+            ),
+        )
+
+    def function_env(self) -> dict[str, str]:
+        """What every function is told about the backing."""
+        env = {"HUBBUB_STORE": self.store}
+        if self.store == "dynamodb" and self.endpoint:
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoint
+            env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.endpoint
+        return env
+
+    def feed(self, mapping: StreamMappingSpec) -> StreamFeed:
+        table = self.spec.tables[mapping.table]
+        if self.store == "sqlite":
+            return StreamFeed(
+                SqliteStreamSource(self.data_dir / f"{table.name}.sqlite3"),
+                f"arn:aws:dynamodb:{self.region}:{self.spec.account_id}:table/{table.name}"
+                "/stream/local",
+                f"sqlite:{table.name}",
+            )
+        stream_arn = self.tables[mapping.table].stream_arn
+        if stream_arn is None:
+            raise TablesUnavailable(f"{mapping.name}: table {table.name} has no stream")
+        source = DynamoStreamSource(self._streams_client, stream_arn)
+        self._sources.append(source)
+        return StreamFeed(source, stream_arn, stream_arn)
+
+    def poke(self) -> None:
+        """Something may have been written: look at the streams now rather than at the next
+        poll."""
+        for source in self._sources:
+            source.poke()
+
+    async def stop(self) -> None:
+        for source in self._sources:
+            await source.stop()
+        if self.embedded is not None:
+            await self.embedded.stop()

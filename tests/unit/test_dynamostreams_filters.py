@@ -1,0 +1,139 @@
+"""Lambda event filtering of stream records (``FilterCriteria``, ``hubbub.runtime.filters``):
+the matchers Lambda documents, over records in DynamoDB JSON, and patterns refused when the
+template is read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hubbub.runtime.filters import FilterError, compile_filters, matches, matches_any
+from hubbub.runtime.template import TemplateError, load_app
+
+RECORD: dict[str, Any] = {
+    "eventName": "INSERT",
+    "eventSource": "aws:dynamodb",
+    "dynamodb": {
+        "Keys": {"pk": {"S": "ROOM#lobby"}, "sk": {"S": "MSG#0001"}},
+        "NewImage": {
+            "pk": {"S": "ROOM#lobby"},
+            "sk": {"S": "MSG#0001"},
+            "kind": {"S": "msg"},
+            "size": {"N": "42"},
+            "flag": {"BOOL": True},
+            "tags": {"SS": ["a", "b"]},
+        },
+    },
+}
+
+
+def new_image(**leaf: Any) -> dict[str, Any]:
+    return {"dynamodb": {"NewImage": leaf}}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ({"eventName": ["INSERT"]}, True),
+        ({"eventName": ["MODIFY", "INSERT"]}, True),
+        ({"eventName": ["REMOVE"]}, False),
+        (new_image(kind={"S": ["msg"]}), True),
+        (new_image(sk={"S": [{"prefix": "MSG#"}]}), True),
+        (new_image(sk={"S": [{"prefix": "CONN#"}]}), False),
+        (new_image(sk={"S": [{"suffix": "0001"}]}), True),
+        (new_image(kind={"S": [{"equals-ignore-case": "MSG"}]}), True),
+        (new_image(kind={"S": [{"anything-but": ["conn", "head"]}]}), True),
+        (new_image(kind={"S": [{"anything-but": "msg"}]}), False),
+        (new_image(sk={"S": [{"anything-but": {"prefix": "MSG#"}}]}), False),
+        (new_image(size={"N": [{"numeric": [">", 10, "<=", 42]}]}), True),
+        (new_image(size={"N": [{"numeric": ["=", 41]}]}), False),
+        (new_image(size={"N": [42]}), True),
+        (new_image(flag={"BOOL": [True]}), True),
+        (new_image(flag={"BOOL": [False]}), False),
+        (new_image(tags={"SS": ["b"]}), True),  # an array matches when one element does
+        (new_image(missing=[{"exists": False}]), True),
+        (new_image(kind=[{"exists": True}]), True),
+        (new_image(missing=[{"exists": True}]), False),
+        (new_image(missing={"S": ["x"]}), False),
+        ({"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": ["ROOM#other"]}}}}, False),
+    ],
+)
+def test_a_pattern_matches_as_lambda_matches(pattern: dict[str, Any], expected: bool) -> None:
+    assert compile_filters({"Filters": [{"Pattern": json.dumps(pattern)}]}, "t") == (pattern,)
+    assert matches(pattern, RECORD) is expected
+
+
+def test_filters_are_alternatives_and_none_means_everything() -> None:
+    first, second = {"eventName": ["REMOVE"]}, {"eventName": ["INSERT"]}
+    assert matches_any((first, second), RECORD)
+    assert not matches_any((first,), RECORD)
+    assert matches_any((), RECORD)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        '["a list"]',
+        '{"eventName": "INSERT"}',
+        '{"eventName": [{"regex": ".*"}]}',
+        '{"eventName": [{"prefix": 1}]}',
+        '{"n": [{"numeric": [">"]}]}',
+        '{"n": [{"numeric": ["~", 1]}]}',
+        '{"n": [{"exists": "yes"}]}',
+    ],
+)
+def test_a_malformed_pattern_is_refused(raw: str) -> None:
+    with pytest.raises(FilterError):
+        compile_filters({"Filters": [{"Pattern": raw}]}, "Fn.Stream")
+
+
+def test_more_than_five_filters_are_refused() -> None:
+    with pytest.raises(FilterError):
+        compile_filters({"Filters": [{"Pattern": "{}"}] * 6}, "Fn.Stream")
+
+
+def test_the_template_mapping_carries_its_filters_and_refuses_bad_ones(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+
+    def template(pattern: str) -> Path:
+        body = {
+            "Resources": {
+                "Table": {
+                    "Type": "AWS::DynamoDB::Table",
+                    "Properties": {
+                        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                        "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+                    },
+                },
+                "Fn": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {
+                        "Handler": "app.handler",
+                        "CodeUri": "code",
+                        "Events": {
+                            "Stream": {
+                                "Type": "DynamoDB",
+                                "Properties": {
+                                    "Stream": {"Fn::GetAtt": ["Table", "StreamArn"]},
+                                    "StartingPosition": "LATEST",
+                                    "FilterCriteria": {"Filters": [{"Pattern": pattern}]},
+                                },
+                            }
+                        },
+                    },
+                },
+            }
+        }
+        path = tmp_path / "template.yaml"
+        path.write_text(yaml.safe_dump(body))
+        return path
+
+    (mapping,) = load_app(template('{"eventName": ["INSERT"]}')).mappings
+    assert mapping.filters == ({"eventName": ["INSERT"]},)
+    with pytest.raises(TemplateError, match=r"Fn\.Stream"):
+        load_app(template('{"eventName": "INSERT"}'))
