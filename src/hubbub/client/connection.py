@@ -97,7 +97,7 @@ class HubbubClient:
         self._arrived.set()
         return True
 
-    async def request(self, action: str, *, timeout: float = 10.0, **fields: Any) -> Frame:
+    async def request(self, action: str, *, timeout: float = 30.0, **fields: Any) -> Frame:
         ref = f"r{next(self._refs)}"
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[ref] = future
