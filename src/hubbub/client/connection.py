@@ -98,14 +98,21 @@ class HubbubClient:
         return True
 
     async def request(self, action: str, *, timeout: float = 30.0, **fields: Any) -> Frame:
+        """Send one action and wait for its direct reply. A closed connection raises
+        ``ConnectionError``; an ``error`` reply raises ``ClientError``."""
         ref = f"r{next(self._refs)}"
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[ref] = future
-        await self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
         try:
+            try:
+                await self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionError("connection closed") from exc
             frame = await asyncio.wait_for(future, timeout)
         finally:
             self._pending.pop(ref, None)
+            if not future.done():
+                future.cancel()
         if frame.get("type") == "error":
             raise ClientError(frame)
         return frame
