@@ -1,28 +1,65 @@
-"""Administration of a local deployment from the command line: operators, tokens, rooms.
+"""Administration from the command line: operators, tokens, rooms, wherever the chat's data is.
 
-It builds the same ``Chat`` the Lambda handlers build, pointed at the data dir ``hubbub serve``
-uses, with the environment the template gives the functions; so an operator added here is seen by
-the running server at once (SQLite handles the concurrent access).
+It builds the same ``Chat`` the Lambda handlers build, from the same environment variables, so an
+operator added here is seen by the running handlers at once:
+
+* a local data dir (``hubbub serve``'s default SQLite store, or its ``--store dynamodb`` mode with
+  ``--dynamodb-endpoint``), where the token secret is the data dir's ``token-secret``;
+* a deployed stack (``--aws``): the table and the token secret by name, with your AWS credentials.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from hubbub.chat.service import Chat
 from hubbub.handlers.bootstrap import build_chat
+from hubbub.ids import ConnectionId
+from hubbub.push.port import Push, PushOutcome
 from hubbub.runtime.template import load_app
 
-__all__ = ["local_chat"]
+__all__ = ["Target", "admin_chat"]
 
 
-def local_chat(template: Path, data_dir: Path, function: str = "MessageFunction") -> Chat:
-    app = load_app(template)
-    spec = app.functions.get(function) or next(iter(app.functions.values()))
+class AdminPush(Push):
+    """Administration changes data and never pushes; a push here would be a bug, so it says so."""
+
+    def post_many(self, data: bytes, connection_ids: Sequence[ConnectionId]) -> PushOutcome:
+        raise RuntimeError("administrative commands do not push to connections")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    template: Path
+    data_dir: Path
+    store: str = "sqlite"
+    dynamodb_endpoint: str | None = None
+    aws: bool = False
+    table: str | None = None
+    token_secret_arn: str | None = None
+
+
+def admin_chat(target: Target) -> Chat:
+    if target.aws:
+        if not target.table or not target.token_secret_arn:
+            raise ValueError("--aws needs --table and --token-secret-arn (the stack's outputs)")
+        env = {
+            "TABLE_NAME": target.table,
+            "TOKEN_SECRET_ARN": target.token_secret_arn,
+            "HUBBUB_STORE": "dynamodb",
+        }
+        return build_chat(env, push=AdminPush())
+    app = load_app(target.template)
+    spec = app.functions.get("MessageFunction") or next(iter(app.functions.values()))
+    target.data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **spec.environment,
-        "HUBBUB_RUNTIME_DATA_DIR": str(data_dir.resolve()),
-        "HUBBUB_CLOCK_OFFSET_FILE": str((data_dir / "clock-offset").resolve()),
+        "HUBBUB_RUNTIME_DATA_DIR": str(target.data_dir.resolve()),
+        "HUBBUB_CLOCK_OFFSET_FILE": str((target.data_dir / "clock-offset").resolve()),
+        "HUBBUB_STORE": target.store,
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return build_chat(env)
+    if target.dynamodb_endpoint:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = target.dynamodb_endpoint
+    return build_chat(env, push=AdminPush())

@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--template", type=Path, default=None)
     local.add_argument("--data-dir", type=Path, default=Path("data"))
+    local.add_argument(
+        "--store", choices=("sqlite", "dynamodb"), default="sqlite", help="where the data is"
+    )
+    local.add_argument("--dynamodb-endpoint", default=None, help="with --store dynamodb, locally")
+    local.add_argument("--aws", action="store_true", help="a deployed stack (your AWS credentials)")
+    local.add_argument("--table", default=None, help="with --aws: the stack's TableName output")
+    local.add_argument("--token-secret-arn", default=None, help="with --aws: the token secret")
 
     operator = sub.add_parser("operator", help="manage support-desk operators")
     op_sub = operator.add_subparsers(dest="operator_command", required=True)
@@ -275,9 +282,19 @@ async def _serve(runtime: object) -> int:
 
 
 def _local(args: argparse.Namespace) -> Any:
-    from hubbub.admin import local_chat
+    from hubbub.admin import Target, admin_chat
 
-    return local_chat((args.template or default_template()).resolve(), args.data_dir)
+    return admin_chat(
+        Target(
+            template=(args.template or default_template()).resolve(),
+            data_dir=args.data_dir,
+            store=args.store,
+            dynamodb_endpoint=args.dynamodb_endpoint,
+            aws=args.aws,
+            table=args.table,
+            token_secret_arn=args.token_secret_arn,
+        )
+    )
 
 
 def operators(args: argparse.Namespace) -> int:

@@ -29,12 +29,12 @@ def chat() -> Chat:
     return build_chat(os.environ)
 
 
-def build_chat(env: Mapping[str, str]) -> Chat:
+def build_chat(env: Mapping[str, str], *, push: Push | None = None) -> Chat:
     settings = ChatSettings.from_env(env)
     clock = _clock(env)
     return Chat(
         store=_store(env),
-        push=_push(env),
+        push=push or _push(env),
         clock=clock,
         tokens=TokenIssuer(_token_secret(env), settings.token_ttl_s),
         settings=settings,
@@ -60,7 +60,8 @@ def _store(env: Mapping[str, str]) -> Store:
         return SqliteStore(Path(data_dir) / f"{table}.sqlite3", busy_timeout_ms=busy_ms)
     from hubbub.store.dynamodb.adapter import DynamoStore
 
-    return DynamoStore(table)
+    endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+    return DynamoStore(table, endpoint_url=endpoint)
 
 
 def _push(env: Mapping[str, str]) -> Push:
