@@ -1,0 +1,328 @@
+"""Which IAM actions each function needs, found by running its paths; and what the template grants.
+
+Each function's paths are run against moto with the metered client (every DynamoDB request and
+every transaction item becomes the IAM action that authorises it, with the table or the index it
+names) and the counting ``@connections`` client. A function's paths are the ``Chat`` calls its
+handler makes, listed here from ``src/hubbub/handlers/*.py``; keep the two in step.
+
+Some grants come from configuration rather than from a path: ``handlers/bootstrap.py`` reads the
+token secret in every function (it builds the token issuer on first use), and the stream mapping
+writes records it gives up on to the on-failure queue with the fan-out function's role.
+
+The template's grants are read from each function's ``Policies`` (inline statements, and the SAM
+policy templates it uses). ``missing`` (used, not granted) would fail on AWS; ``unused`` (granted,
+never used) is privilege to take away.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from hubbub.chat.service import Chat
+from hubbub.chat.settings import ChatSettings
+from hubbub.chat.tokens import TokenIssuer
+from hubbub.clock import SystemClock
+from hubbub.ids import ConnectionId, UserId
+from hubbub.protocol.actions import parse_action
+from hubbub.push.aws.adapter import ApiGatewayPush
+from hubbub.runtime.cfn_yaml import load_template
+from hubbub.store.dynamodb.adapter import DynamoStore
+from hubbub.store.dynamodb.schema import create_table
+from hubbub.store.items import message_item
+from hubbub.store.port import Operator, Role, User
+from tools.capacity.backend import client
+from tools.capacity.connections import CountingConnections
+from tools.capacity.meter import CapacityMeter
+from tools.capacity.scenarios import connection_id
+
+__all__ = [
+    "CONFIGURED",
+    "FUNCTIONS",
+    "Grant",
+    "PermissionReport",
+    "compare",
+    "granted_by_template",
+    "used_by_paths",
+]
+
+Grant = tuple[str, str]
+"""(IAM action, resource): resources are ``table``, ``index/{name}``, ``connections`` (this
+API's ``@connections``), ``token-secret``, ``dead-letter-queue``, or the policy's own text."""
+
+FUNCTIONS = (
+    "ConnectFunction",
+    "DisconnectFunction",
+    "MessageFunction",
+    "FanOutFunction",
+    "HttpFunction",
+)
+
+CONFIGURED: dict[str, set[Grant]] = {
+    name: {("secretsmanager:GetSecretValue", "token-secret")} for name in FUNCTIONS
+}
+CONFIGURED["FanOutFunction"].add(("sqs:SendMessage", "dead-letter-queue"))
+
+_POLICY_TEMPLATES: dict[str, set[Grant]] = {
+    "AWSSecretsManagerGetSecretValuePolicy": {("secretsmanager:GetSecretValue", "token-secret")},
+    "SQSSendMessagePolicy": {("sqs:SendMessage*", "dead-letter-queue")},
+    "DynamoDBCrudPolicy": {
+        (f"dynamodb:{action}", resource)
+        for action in (
+            "GetItem",
+            "DeleteItem",
+            "PutItem",
+            "Scan",
+            "Query",
+            "UpdateItem",
+            "BatchWriteItem",
+            "BatchGetItem",
+            "DescribeTable",
+            "ConditionCheckItem",
+        )
+        for resource in ("table", "index/*")
+    },
+}
+
+
+@dataclass
+class PermissionReport:
+    function: str
+    used: set[Grant]
+    granted: set[Grant]
+    missing: set[Grant] = field(default_factory=set)
+    unused: set[Grant] = field(default_factory=set)
+
+
+# what the template grants ---------------------------------------------------------------------
+def _resource(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    if "@connections" in text:
+        return "connections"
+    if "/index/" in text and "ChatTable" in text:
+        return "index/" + text.rsplit("/index/", 1)[1].split('"')[0]
+    if "ChatTable" in text:
+        return "table"
+    if "FanOutDeadLetterQueue" in text:
+        return "dead-letter-queue"
+    if "TokenSecret" in text:
+        return "token-secret"
+    return text
+
+
+def _statement_grants(statement: Mapping[str, Any]) -> set[Grant]:
+    if statement.get("Effect") != "Allow":
+        return set()
+    actions = statement.get("Action", [])
+    resources = statement.get("Resource", [])
+    actions = [actions] if isinstance(actions, str) else list(actions)
+    resources = resources if isinstance(resources, list) else [resources]
+    return {(str(action), _resource(resource)) for action in actions for resource in resources}
+
+
+def granted_by_template(template: Path) -> dict[str, set[Grant]]:
+    """Each function's grants, from its ``Policies`` in the (untransformed) SAM template."""
+    resources: Mapping[str, Any] = load_template(template)["Resources"]
+    out: dict[str, set[Grant]] = {}
+    for name in FUNCTIONS:
+        grants: set[Grant] = set()
+        for policy in resources[name].get("Properties", {}).get("Policies", []):
+            if isinstance(policy, str):
+                grants.add((f"managed:{policy}", "*"))
+                continue
+            for key, value in policy.items():
+                if key == "Statement":
+                    for statement in value:
+                        grants |= _statement_grants(statement)
+                elif key in _POLICY_TEMPLATES:
+                    grants |= _POLICY_TEMPLATES[key]
+                else:
+                    grants.add((f"template:{key}", "*"))
+        out[name] = grants
+    return out
+
+
+# what the paths use ---------------------------------------------------------------------------
+class _Bench:
+    """A fresh table, one operator, a metered ``Chat``; ``path()`` marks what a function does."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.probe = client(endpoint)
+        self.metered = client(endpoint)
+        self.meter = CapacityMeter(self.metered, self.probe)
+        self.connections = CountingConnections()
+        self.table = f"permissions-{secrets.token_hex(3)}"
+        create_table(self.probe, self.table)
+        self.push = ApiGatewayPush("https://capacity.invalid/ws", client=self.connections)
+        self.chat = Chat(
+            store=DynamoStore(self.table, client=self.metered),
+            push=self.push,
+            clock=SystemClock(),
+            tokens=TokenIssuer(secrets.token_bytes(32), 3600),
+            settings=ChatSettings(),
+        )
+        self.operator = Operator(UserId("o_0123456789abcdef"), "Olga", self.now())
+        DynamoStore(self.table, client=self.probe).put_operator(self.operator)
+        self.operator_token = self.chat.desk.operator_token(self.operator, self.now())
+        self.used: set[Grant] = set()
+        self._ids = iter(range(10**6))
+
+    @contextmanager
+    def path(self) -> Iterator[None]:
+        """What runs inside is the function's own work (the rest is setup by other functions)."""
+        posts = self.connections.snapshot()[0]
+        with self.meter.measure() as tally:
+            yield
+        self.used |= tally.iam
+        if self.connections.snapshot()[0] > posts:
+            self.used.add(("execute-api:ManageConnections", "connections"))
+
+    def now(self) -> int:
+        return SystemClock().now_ms()
+
+    def cid(self) -> ConnectionId:
+        return ConnectionId(connection_id(next(self._ids), self.table))
+
+    def act(self, cid: ConnectionId, **frame: Any) -> dict[str, Any]:
+        reply = self.chat.handle(cid, parse_action(json.dumps(frame))) or {}
+        if reply.get("type") == "error":
+            raise RuntimeError(f"{frame['action']} refused: {reply}")
+        return reply
+
+    def guest(self) -> ConnectionId:
+        cid = self.cid()
+        self.chat.connect(cid, None)
+        return cid
+
+    def operator_connection(self) -> ConnectionId:
+        cid = self.cid()
+        self.chat.connect(cid, self.chat.authenticate(self.operator_token))
+        return cid
+
+    def close(self) -> None:
+        self.push.close()
+        self.probe.delete_table(TableName=self.table)
+        self.metered.close()
+        self.probe.close()
+
+
+def _connect(bench: _Bench) -> None:
+    """handlers/connect.py: ``authenticate(token)`` then ``connect`` (a guest, an operator)."""
+    with bench.path():
+        bench.chat.connect(bench.cid(), bench.chat.authenticate(None))
+        bench.chat.connect(bench.cid(), bench.chat.authenticate(bench.operator_token))
+
+
+def _message(bench: _Bench) -> None:
+    """handlers/message.py: ``handle`` of every action."""
+    other, me, operator = bench.guest(), bench.guest(), bench.operator_connection()
+    with bench.path():
+        bench.act(other, action="subscribe", topic="room/lobby")
+        bench.act(me, action="hello")
+        bench.act(me, action="ping")
+        bench.act(me, action="register", nickname="Ann", email="ann@example.com")
+        ack = bench.act(me, action="send", topic="room/lobby", text="hello", clientMsgId="m1")
+        bench.act(me, action="subscribe", topic="room/lobby", since=0)
+        bench.act(me, action="subscribe", topic="room/+")
+        bench.act(me, action="history", topic="room/lobby")
+        bench.act(me, action="history", topic="room/lobby", after=0)
+        bench.act(me, action="presence", topic="room/lobby")
+        bench.act(me, action="typing", topic="room/lobby")
+        bench.act(me, action="read", topic="room/lobby", seq=int(ack["seq"]))
+        bench.act(me, action="unsubscribe", topic="room/+")
+        bench.act(me, action="unsubscribe", topic="room/lobby")
+        bench.act(operator, action="hello")
+        bench.act(operator, action="conversations")
+
+
+def _fanout(bench: _Bench) -> None:
+    """handlers/stream.py: ``decode_change`` of the record's image, then ``deliver``; here one
+    subscriber is gone (410): it is forgotten with its subscriptions (one of them a wildcard),
+    and ``left`` is pushed to the one who stays."""
+    stays, gone = bench.guest(), bench.operator_connection()
+    for cid in (stays, gone):
+        bench.act(cid, action="subscribe", topic="room/lobby")
+    bench.act(gone, action="subscribe", topic="room/+")
+    visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
+    message = bench.chat.send(visitor, "room/lobby", "hello", "m1").message
+    bench.connections.gone.add(gone)
+    with bench.path():
+        decoded = bench.chat.decode_change(message_item(message))
+        assert decoded is not None
+        bench.chat.deliver(decoded)
+
+
+def _disconnect(bench: _Bench) -> None:
+    """handlers/disconnect.py: ``disconnect`` of an operator subscribed to a topic (someone else
+    is in it) and to a wildcard."""
+    stays, leaves = bench.guest(), bench.operator_connection()
+    bench.act(stays, action="subscribe", topic="room/lobby")
+    bench.act(leaves, action="subscribe", topic="room/lobby")
+    bench.act(leaves, action="subscribe", topic="room/+")
+    with bench.path():
+        bench.chat.disconnect(leaves)
+
+
+def _http(bench: _Bench) -> None:
+    """handlers/http.py: the calls of every route."""
+    chat = bench.chat
+    with bench.path():
+        operator = chat.authenticate(bench.operator_token)  # whoami; any route given a token
+        assert operator is not None
+        chat.store.last_seq(chat.topic("room/health"))  # health
+        visitor = User(UserId("v_3"), Role.VISITOR, "Val")
+        chat.send(visitor, "desk/v_3", "hello", "k1")  # post, to a desk topic
+        chat.send(visitor, "room/lobby", "hello", "k2")  # and to a room
+        chat.history(visitor, "desk/v_3", None, None, 50)  # history
+        chat.history(visitor, "desk/v_3", None, 0, 50)
+        chat.store.recent_topics("room", None, 20, bench.now())  # rooms
+        chat.desk.conversations(operator, None, 20, bench.now())  # conversations
+
+
+_PATHS: dict[str, Callable[[_Bench], None]] = {
+    "ConnectFunction": _connect,
+    "DisconnectFunction": _disconnect,
+    "MessageFunction": _message,
+    "FanOutFunction": _fanout,
+    "HttpFunction": _http,
+}
+
+
+def used_by_paths(endpoint: str) -> dict[str, set[Grant]]:
+    """Run each function's paths (each on a fresh table) and collect what they needed."""
+    out: dict[str, set[Grant]] = {}
+    for function, run in _PATHS.items():
+        bench = _Bench(endpoint)
+        try:
+            run(bench)
+            out[function] = bench.used
+        finally:
+            bench.close()
+    return out
+
+
+def compare(
+    used: Mapping[str, Iterable[Grant]],
+    granted: Mapping[str, Iterable[Grant]],
+    configured: Mapping[str, Iterable[Grant]] = CONFIGURED,
+) -> list[PermissionReport]:
+    """Per function: what its paths and its configuration need against what it is granted."""
+    reports = []
+    for function in FUNCTIONS:
+        need = set(used.get(function, ())) | set(configured.get(function, ()))
+        have = set(granted.get(function, ()))
+        missing = {n for n in need if not any(_covers(g, n) for g in have)}
+        unused = {g for g in have if not any(_covers(g, n) for n in need)}
+        reports.append(PermissionReport(function, need, have, missing=missing, unused=unused))
+    return reports
+
+
+def _covers(grant: Grant, need: Grant) -> bool:
+    """IAM's wildcards: ``*`` and ``?`` in the action and in the resource (``index/*``)."""
+    return fnmatchcase(need[0], grant[0]) and fnmatchcase(need[1], grant[1])
