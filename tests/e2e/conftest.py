@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -12,11 +13,16 @@ from tests.support.server import ServerProcess
 
 Connect = Callable[..., Awaitable[HubbubClient]]
 
+# HUBBUB_E2E_STORE=dynamodb runs the chat suites on `hubbub serve --store dynamodb` (embedded moto)
+STORE_ARGS: tuple[str, ...] = (
+    ("--store", "dynamodb") if os.environ.get("HUBBUB_E2E_STORE") == "dynamodb" else ()
+)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server per test module (cold starts are paid once); tests use distinct topics."""
-    proc = ServerProcess(tmp_path_factory.mktemp("serve") / "data").start()
+    proc = ServerProcess(tmp_path_factory.mktemp("serve") / "data", *STORE_ARGS).start()
     yield proc
     proc.stop()
 
@@ -27,7 +33,9 @@ def fresh_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
     def start(*args: str, template: Path | None = None) -> ServerProcess:
-        proc = ServerProcess(tmp_path / f"data{len(started)}", *args, template=template).start()
+        proc = ServerProcess(
+            tmp_path / f"data{len(started)}", *STORE_ARGS, *args, template=template
+        ).start()
         started.append(proc)
         return proc
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import os
 import subprocess
 import sys
 import uuid
@@ -19,23 +21,31 @@ from tests.support.server import REPO, ServerProcess
 
 
 def add_operator(server: ServerProcess, name: str) -> str:
+    """`hubbub operator add` against the server's data, whichever store it runs on."""
+    return admin_cli(server, "operator", "add", name).strip().splitlines()[-1]
+
+
+def admin_cli(server: ServerProcess, *args: str) -> str:
+    extra: list[str] = []
+    env = dict(os.environ)
+    if "--store" in server.args and "dynamodb" in server.args:
+        info = server.admin("info")
+        credentials = json.loads((server.data_dir / "runtime-credentials.json").read_text())
+        extra = ["--store", "dynamodb", "--dynamodb-endpoint", info["dynamodbEndpoint"]]
+        env |= {
+            "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hubbub.cli",
-            "operator",
-            "add",
-            name,
-            "--data-dir",
-            str(server.data_dir),
-        ],
+        [sys.executable, "-m", "hubbub.cli", *args, "--data-dir", str(server.data_dir), *extra],
         capture_output=True,
         text=True,
         check=True,
         cwd=REPO,
+        env=env,
     )
-    return out.stdout.strip().splitlines()[-1]
+    return out.stdout
 
 
 def unique(prefix: str) -> str:
@@ -78,21 +88,7 @@ async def test_a_removed_operator_cannot_connect(server: ServerProcess) -> None:
     token = add_operator(server, name)
     client = await HubbubClient.connect(server.ws_url, token=token)
     await client.close()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hubbub.cli",
-            "operator",
-            "remove",
-            name,
-            "--data-dir",
-            str(server.data_dir),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=REPO,
-    )
+    admin_cli(server, "operator", "remove", name)
     with pytest.raises(websockets.InvalidStatus):
         await HubbubClient.connect(server.ws_url, token=token)
 
