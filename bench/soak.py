@@ -301,7 +301,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             acked_by_room.setdefault(room, set()).add(seq)
     lost_acked = sum(len(acked_by_room.get(r, set()) - stored[r]) for r in rooms)
     missing_shown = sum(len(stored[s.room] - s.seen) for s in subscribers)
-    after_restart = [kb for t, kb in rss if killed_at is not None and t > killed_at + 5]
+    warm = 10.0  # workers spawn on demand (cold starts) during the first seconds of each run
+    before_kill = [(t, kb) for t, kb in rss if warm < t < (killed_at or args.seconds)]
+    after_restart = [(t, kb) for t, kb in rss if killed_at is not None and t > killed_at + warm]
     server.stop()
     return {
         "connections": len(subscribers) + len(publishers),
@@ -319,10 +321,23 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "killed_at_s": killed_at,
         "catch_up_s": round(catch_up_s, 1),
         "rss_kb": rss,
-        "rss_after_restart_first_last_kb": [after_restart[0], after_restart[-1]]
-        if after_restart
-        else None,
+        "rss_steady_mb": {
+            "before_kill": _span(before_kill),
+            "after_restart": _span(after_restart),
+        },
         "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def _span(samples: list[tuple[float, int]]) -> dict[str, float] | None:
+    """First and last RSS of a steady window, and the growth per minute between them."""
+    if len(samples) < 2:
+        return None
+    (t0, first), (t1, last) = samples[0], samples[-1]
+    return {
+        "first_mb": round(first / 1024, 1),
+        "last_mb": round(last / 1024, 1),
+        "growth_mb_per_min": round((last - first) / 1024 / max(t1 - t0, 1e-9) * 60, 2),
     }
 
 
