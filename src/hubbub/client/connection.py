@@ -113,6 +113,8 @@ class HubbubClient:
             self._pending.pop(ref, None)
             if not future.done():
                 future.cancel()
+            elif not future.cancelled():
+                future.exception()  # retrieved: a close that raced our own cancellation
         if frame.get("type") == "error":
             raise ClientError(frame)
         return frame
