@@ -312,17 +312,18 @@ class FunctionPool:
         init_ms: float | None,
         max_rss: int | None,
     ) -> InvokeResult:
-        log.info("END RequestId: %s", rid)
-        report = (
-            f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
-            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {max_rss or 0} MB"
-        )
-        if init_ms is not None:
-            report += f"\tInit Duration: {init_ms:.2f} ms"
-        if not ok and isinstance(payload, dict):
-            report += f"\tStatus: error\tErrorType: {payload.get('errorType')}"
-        log.info("%s", report)
+        if log.isEnabledFor(logging.INFO):  # the REPORT line is built only when it is shown
+            log.info("END RequestId: %s", rid)
+            report = (
+                f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\t"
+                f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
+                f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {max_rss or 0} MB"
+            )
+            if init_ms is not None:
+                report += f"\tInit Duration: {init_ms:.2f} ms"
+            if not ok and isinstance(payload, dict):
+                report += f"\tStatus: error\tErrorType: {payload.get('errorType')}"
+            log.info("%s", report)
         if self.metrics is not None:
             self._measure(ok, payload, duration_ms)
         if self.on_complete is not None:

@@ -1,0 +1,159 @@
+"""Micro-benchmarks behind the proposals in docs/benchmarks.md for code the benchmark may not
+change (chat/, store/, handlers/). Each prints the time per operation, best of a few rounds.
+
+    python -m bench.micro
+
+* writes: a fan-out of K messages to N sockets as N*K ``send()`` calls (one per record today)
+  against N calls carrying K frames each (fan-out batched across the records of a stream batch);
+* subscribers: ``SqliteStore.subscribers()`` (a Subscription, User and Role per row) against a
+  query of connection ids only, which is all the fan-out uses;
+* append: ``store.append`` alone against ``append`` + ``set_read_marker`` (two write
+  transactions per ``send`` today).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _best(fn: Callable[[], float], rounds: int = 5) -> float:
+    return min(fn() for _ in range(rounds))
+
+
+def writes(n: int = 200, k: int = 10, size: int = 300) -> dict[str, float]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    clients, servers = [], []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        s, _ = listener.accept()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        clients.append(c)
+        servers.append(s)
+    frame = b"\x81\x7e" + size.to_bytes(2, "big") + b"x" * size
+
+    def drain() -> None:
+        for c in clients:
+            c.setblocking(False)
+            try:
+                while c.recv(1 << 20):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def one_per_record() -> float:
+        drain()
+        t = time.process_time()
+        for _ in range(k):
+            for s in servers:
+                s.send(frame)
+        return (time.process_time() - t) / (n * k) * 1e6
+
+    def batched() -> float:
+        drain()
+        joined = frame * k
+        t = time.process_time()
+        for s in servers:
+            s.send(joined)
+        return (time.process_time() - t) / (n * k) * 1e6
+
+    result = {"per_delivery_us_one_send_each": _best(one_per_record), "per_delivery_us_batched": 0}
+    result["per_delivery_us_batched"] = _best(batched)
+    for sock in clients + servers + [listener]:
+        sock.close()
+    return result
+
+
+def subscribers(n: int = 1000) -> dict[str, float]:
+    from hubbub.ids import ConnectionId, TopicFilter, UserId
+    from hubbub.store.port import Role, Subscription, User
+    from hubbub.store.sqlite.adapter import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "t.sqlite3")
+        topic = TopicFilter("room/bench")
+        for i in range(n):
+            user = User(UserId(f"g_{i:016x}"), Role.GUEST, None)
+            store.subscribe(Subscription(ConnectionId(f"c{i:011d}="), topic, user), 0, 2**31)
+        db = store._db
+
+        def objects() -> float:
+            t = time.perf_counter()
+            for _ in range(20):
+                store.subscribers(topic)
+            return (time.perf_counter() - t) / 20 * 1e3
+
+        def ids() -> float:
+            t = time.perf_counter()
+            for _ in range(20):
+                [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT connection_id FROM subscriptions WHERE filter = ?", (topic,)
+                    ).fetchall()
+                ]
+            return (time.perf_counter() - t) / 20 * 1e3
+
+        result = {"subscribers_ms": _best(objects), "connection_ids_ms": _best(ids)}
+        store.close()
+    return result
+
+
+def append(count: int = 300) -> dict[str, float]:
+    from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
+    from hubbub.store.port import AppendRequest
+    from hubbub.store.sqlite.adapter import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "t.sqlite3")
+        serial = iter(range(10**9))
+
+        def request() -> AppendRequest:
+            i = next(serial)
+            return AppendRequest(
+                topic=Topic("room/bench"),
+                sender=UserId("v_1"),
+                nickname="bench",
+                text="x" * 100,
+                client_msg_id=ClientMsgId(f"c{i}"),
+                message_id=MessageId(f"m_{i}"),
+                now_ms=1_800_000_000_000,
+                expires_at=2**31,
+                dedupe_expires_at=2**31,
+                recency_index="room",
+            )
+
+        def only_append() -> float:
+            t = time.perf_counter()
+            for _ in range(count):
+                store.append(request())
+            return (time.perf_counter() - t) / count * 1e3
+
+        def with_marker() -> float:
+            t = time.perf_counter()
+            for _ in range(count):
+                result = store.append(request())
+                store.set_read_marker(UserId("v_1"), Topic("room/bench"), result.message.seq)
+            return (time.perf_counter() - t) / count * 1e3
+
+        result = {"append_ms": _best(only_append, 3), "append_and_marker_ms": _best(with_marker, 3)}
+        store.close()
+    return result
+
+
+def main() -> int:
+    for name, fn in (("writes", writes), ("subscribers", subscribers), ("append", append)):
+        values = fn()
+        print(name, {k: round(v, 3) for k, v in values.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Profile hubbub under W1: py-spy samples the server and every worker while one fixed step runs.
+
+    python -m bench.profile [--subscribers 200] [--rate 50] [--seconds 8] [--out bench/results]
+
+Writes py-spy's collapsed stacks (``profile-*.txt``, open with speedscope or flamegraph.pl) and
+prints, per process role (gateway, each function's workers), the share of samples and the hottest
+frames: self time and inclusive time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from bench import workloads
+
+__all__ = ["main", "summarize"]
+
+_PROCESS = re.compile(r'^process (\d+):"([^"]*)"$')
+_NOISE = re.compile(r"\s\((?:/[^()]*/(?:site-packages|python3\.\d+)/)")
+
+
+def _frame(raw: str) -> str:
+    return _NOISE.sub(" (", raw).replace("/work/main/src/", "")
+
+
+def summarize(path: Path, roles: dict[int, str], top: int = 15) -> str:
+    by_role: Counter[str] = Counter()
+    self_time: dict[str, Counter[str]] = defaultdict(Counter)
+    inclusive: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        role = "gateway"
+        rest: list[str] = []
+        for frame in frames:
+            found = _PROCESS.match(frame)
+            if found:
+                role = roles.get(int(found.group(1)), "gateway")
+                rest = []
+                continue
+            rest.append(_frame(frame))
+        by_role[role] += n
+        if rest:
+            self_time[role][rest[-1]] += n
+        for frame in set(rest):
+            inclusive[role][frame] += n
+    total = sum(by_role.values()) or 1
+    out = [f"{total} samples"]
+    for role, n in by_role.most_common():
+        out.append(f"\n== {role}: {n} samples ({100 * n / total:.0f}%)")
+        out.append("  self:")
+        out += [f"    {c:6d}  {f}" for f, c in self_time[role].most_common(top)]
+        out.append("  inclusive:")
+        out += [f"    {c:6d}  {f}" for f, c in inclusive[role].most_common(top)]
+    return "\n".join(out)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before the run)
+    raw = out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    async with workloads.session("hubbub", print, sub_procs=1) as s:
+        await s.open_subscribers(args.subscribers)
+        await s.open_publishers(1)
+        await s.step(20.0, 1.0, 10.0)
+        import psutil
+
+        roles: dict[int, str] = {}
+        for child in psutil.Process(s.server.pid).children(recursive=True):
+            env = child.environ()
+            roles[child.pid] = env.get("AWS_LAMBDA_FUNCTION_NAME", "worker")
+        recorder = subprocess.Popen(  # noqa: ASYNC220  (started, then awaited in a thread)
+            [
+                spy,
+                "record",
+                "--pid",
+                str(s.server.pid),
+                "--subprocesses",
+                "--rate",
+                "250",
+                "--duration",
+                str(int(args.seconds) + 2),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+                *(["--gil"] if args.gil else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await asyncio.sleep(1.0)
+        step = await s.step(args.rate, args.seconds, 5.0)
+        await asyncio.to_thread(recorder.wait, 120)
+    keys = ["deliveries_per_s", "p50_ms", "p99_ms", "lost", "server_cpu_cores"]
+    print({k: step[k] for k in [*keys, "server_us_per_delivery"]})
+    print(summarize(raw, roles))
+    print(f"bench: collapsed stacks in {raw}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="only samples that hold the GIL (leaves out waits, which on a busy machine are"
+        " scheduling rather than work)",
+    )
+    asyncio.run(_run(parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
