@@ -26,6 +26,7 @@ from hubbub.store.dynamodb.schema import create_table
 from hubbub.store.items import message_sk, topic_pk
 from hubbub.store.port import Store
 from hubbub.store.sqlite.adapter import SqliteStore
+from tools.motofast import table_snapshot
 
 _DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -92,37 +93,9 @@ class _MotoTransactions:
         taken = self._taken.get(id(table))
         if taken is not None and taken[0] == self._request:
             return taken[1]  # the table cannot have changed: moto copies before it writes
-        clone = _shallow(table)
-        clone.items = type(table.items)(table.items.default_factory)
-        for hash_key, stored in table.items.items():
-            if isinstance(stored, dict):
-                clone.items[hash_key] = {rk: _item_copy(item) for rk, item in stored.items()}
-            else:
-                clone.items[hash_key] = _item_copy(stored)
-        if table.stream_shard is not None:
-            shard = _shallow(table.stream_shard)
-            shard.items = list(table.stream_shard.items)
-            shard.table = clone
-            clone.stream_shard = shard
+        clone = table_snapshot(table)
         self._taken[id(table)] = (self._request, clone)
         return clone
-
-
-def _shallow(model: Any) -> Any:
-    """A shallow copy that skips moto's ``BaseModel.__new__``, which tracks (leaks) instances."""
-    clone = object.__new__(type(model))
-    clone.__dict__.update(model.__dict__)
-    return clone
-
-
-def _item_copy(item: Any) -> Any:
-    """An Item with its own attribute map; the attribute values themselves are shared."""
-    clone = _shallow(item)
-    attrs_type: type[dict[str, Any]] = type(item.attrs)
-    attrs = attrs_type.__new__(attrs_type)
-    dict.update(attrs, item.attrs)  # skips moto's per-key size re-validation (already checked)
-    clone.attrs = attrs
-    return clone
 
 
 @pytest.fixture(scope="session")
