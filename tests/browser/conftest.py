@@ -158,7 +158,10 @@ class Pages:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no Chromium at {CHROMIUM} (set HUBBUB_CHROMIUM)")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: install Debian's chromium (as .ci/run does) or set"
+            " HUBBUB_CHROMIUM"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
