@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hubbub.ids import ConnectionId
 from hubbub.push.port import Push, PushOutcome
+from hubbub.runtime.template import FunctionSpec
 
-__all__ = ["Post", "RecordingPush"]
+__all__ = ["Post", "RecordingPush", "fan_out_spec"]
 
 SECRET = b"unit-test-secret-of-at-least-32-bytes!!"
 """A token secret long enough for ``TokenIssuer``."""
@@ -48,3 +50,19 @@ class RecordingPush(Push):
 
     def frames_of_type(self, kind: str) -> list[Post]:
         return [p for p in self.posts if p.frame.get("type") == kind]
+
+
+def fan_out_spec() -> FunctionSpec:
+    """The spec a fake function pool reports: a stream-mapped function named like the runtime's."""
+    return FunctionSpec(
+        logical_id="Fan",
+        name="local-Fan",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:local-Fan",
+        handler="app.handler",
+        code_dir=Path(),
+        runtime="python3.12",
+        timeout_s=3.0,
+        memory_mb=128,
+        environment={},
+        reserved_concurrency=None,
+    )

@@ -29,6 +29,7 @@ from hubbub.runtime.streams import DynamoStreamSource, StreamPoller
 from hubbub.runtime.template import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.streamlog import LogEntry
 from tests.support.waiting import eventually
+from tests.unit.fakes import fan_out_spec
 
 CREDENTIALS = {"aws_access_key_id": "AKIALOCALTEST", "aws_secret_access_key": "x"}
 BIG = 1_100_000_000_017_454_423_009  # moto's first sequence number: 22 digits, over 2**63
@@ -227,20 +228,7 @@ def test_records_older_than_the_retention_are_trimmed() -> None:
 class FakePool:
     answer: Callable[[list[dict[str, Any]]], InvokeResult]
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
-    spec: FunctionSpec = field(
-        default_factory=lambda: FunctionSpec(
-            logical_id="Fan",
-            name="local-Fan",
-            arn="arn:aws:lambda:us-east-1:123456789012:function:local-Fan",
-            handler="app.handler",
-            code_dir=Path(),
-            runtime="python3.12",
-            timeout_s=3.0,
-            memory_mb=128,
-            environment={},
-            reserved_concurrency=None,
-        )
-    )
+    spec: FunctionSpec = field(default_factory=fan_out_spec)
 
     async def invoke(self, event: dict[str, Any]) -> InvokeResult:
         self.batches.append(event["Records"])

@@ -19,6 +19,7 @@ from hubbub.runtime.streams import StreamPoller
 from hubbub.runtime.template import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.streamlog import LogEntry, to_attribute_map
 from tests.conftest import TIMEOUT_FACTOR
+from tests.unit.fakes import fan_out_spec
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/1970-01-01T00:00:00.000"
 MAPPING = "Fan.Messages"
@@ -74,20 +75,7 @@ class FakePool:
     behaviour: Behaviour
     events: list[dict[str, Any]] = field(default_factory=list)
     results: list[InvokeResult] = field(default_factory=list)
-    spec: FunctionSpec = field(
-        default_factory=lambda: FunctionSpec(
-            logical_id="Fan",
-            name="local-Fan",
-            arn="arn:aws:lambda:us-east-1:123456789012:function:local-Fan",
-            handler="app.handler",
-            code_dir=Path(),
-            runtime="python3.12",
-            timeout_s=3.0,
-            memory_mb=128,
-            environment={},
-            reserved_concurrency=None,
-        )
-    )
+    spec: FunctionSpec = field(default_factory=fan_out_spec)
 
     async def invoke(self, event: dict[str, Any]) -> InvokeResult:
         self.events.append(event)
