@@ -18,15 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.dynamodb.models.table import Table
 from moto.server import ThreadedMotoServer
 
+from hubbub.runtime.motofast import faster_moto
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
 from hubbub.store.items import message_sk, topic_pk
 from hubbub.store.port import Store
 from hubbub.store.sqlite.adapter import SqliteStore
-from tools.motofast import table_snapshot
 
 _DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -49,73 +48,44 @@ so it gives the loop room; the default budget is covered by the deterministic ra
 """
 
 
-class _MotoTransactions:
-    """Two accommodations of moto's DynamoDB backend, so the contract tests run fast and true.
+class _OneAtATime:
+    """moto is not thread-safe, so the server handles one request at a time.
 
-    1. moto is not thread-safe: TransactWriteItems evaluates conditions and applies writes with
-       no lock, and rolls a cancelled transaction back by restoring a snapshot of the whole
-       table, which can undo a transaction another thread committed meanwhile. DynamoDB itself
-       serialises conflicting writes; ``serialised`` restores that guarantee by handling one
-       request at a time. Clients still interleave freely *between* requests, which is where the
-       adapter's races (read head, then write) live, so the concurrency tests keep their teeth.
-    2. moto takes that snapshot with ``copy.deepcopy(table)`` (stream records included) once per
-       item of every transaction: ~100 ms per append once a topic holds a few hundred items,
-       minutes for the 200-append concurrency test. ``snapshot`` builds the same restore point
-       once per request from the partition maps and each item's top-level attribute map. That
-       is enough because a transaction replaces or deletes whole items or SETs/REMOVEs top-level
-       attributes (all the adapter does), and stream records are append-only.
+    TransactWriteItems evaluates conditions and applies writes with no lock; DynamoDB itself
+    serialises conflicting writes, and this restores that guarantee. Clients still interleave
+    freely *between* requests, which is where the adapter's races (read head, then write) live,
+    so the concurrency tests keep their teeth. Rollbacks are made cheap by
+    ``hubbub.runtime.motofast`` (the same patch the runtime's embedded moto uses).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._request = 0
-        self._taken: dict[int, tuple[int, Any]] = {}
 
     def serialised(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
         def one_at_a_time(
             environ: dict[str, Any], start_response: Callable[..., Any]
         ) -> list[bytes]:
             with self._lock:
-                self._request += 1
-                self._taken.clear()
                 return list(app(environ, start_response))
 
         return one_at_a_time
-
-    @property
-    def snapshot_of(self) -> Callable[[Any, dict[int, Any]], Any]:
-        def snapshot(table: Any, memo: dict[int, Any]) -> Any:
-            return self._snapshot(table)
-
-        return snapshot
-
-    def _snapshot(self, table: Any) -> Any:
-        taken = self._taken.get(id(table))
-        if taken is not None and taken[0] == self._request:
-            return taken[1]  # the table cannot have changed: moto copies before it writes
-        clone = table_snapshot(table)
-        self._taken[id(table)] = (self._request, clone)
-        return clone
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server for the whole session, on an ephemeral port, with dummy credentials."""
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, faster_moto():
         patch.delenv("AWS_PROFILE", raising=False)
         for name, value in _DUMMY_AWS_ENV.items():
             patch.setenv(name, value)
         # A default session made earlier in the run may have cached other credentials.
         patch.setattr(boto3, "DEFAULT_SESSION", None)
-        transactions = _MotoTransactions()
-        # A plain function, so that ``table.__deepcopy__`` binds the table as its first argument.
-        patch.setattr(Table, "__deepcopy__", transactions.snapshot_of, raising=False)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         wsgi_server = server._server
         assert wsgi_server is not None
-        wsgi_server.app = transactions.serialised(wsgi_server.app)
+        wsgi_server.app = _OneAtATime().serialised(wsgi_server.app)
         host, port = server.get_host_and_port()
         try:
             yield f"http://{host}:{port}"

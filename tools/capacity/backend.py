@@ -5,8 +5,9 @@ Server mode, not an in-process patch, so hubbub's adapter goes through botocore 
 get dummy credentials and a fixed region explicitly: nothing reads the environment or looks for
 an instance profile, and no request can leave 127.0.0.1.
 
-One accommodation, shared with ``tests/contract/conftest.py``: ``tools.motofast`` makes moto's
-transaction restore point cheap (without it each subscribe in a room of 1,000 costs seconds).
+One accommodation, the one the runtime's embedded moto and the contract suite make too:
+``hubbub.runtime.motofast`` makes moto's transaction rollbacks and key queries cheap (without it
+each subscribe in a room of 1,000 costs seconds).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from tools.motofast import faster_rollbacks
+from hubbub.runtime.motofast import faster_moto
 
 __all__ = ["client", "moto_server"]
 
@@ -52,7 +53,7 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with faster_rollbacks():
+    with faster_moto():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         try:

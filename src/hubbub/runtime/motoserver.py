@@ -5,7 +5,7 @@ Started by the runtime as ``python -m hubbub.runtime.motoserver HOST``. It liste
 a port the system picks, prints ``{"port": N}`` on stdout once it takes requests, and exits when its
 stdin closes, which happens when the runtime stops or dies: it never outlives the runtime.
 
-Two things are added around moto, both for a server that runs for hours rather than one test:
+Four things are added around moto, all for a server that runs for hours rather than one test:
 
 - requests are handled one at a time. moto's DynamoDB is not thread-safe (a cancelled transaction is
   rolled back by restoring a copy of the whole table, which can undo a write another thread made
@@ -13,6 +13,11 @@ Two things are added around moto, both for a server that runs for hours rather t
 - moto keeps every shard iterator it ever handed out; a stream poller asks for a new one several
   times a second, so only the most recent ones are kept (on AWS an iterator expires after 15
   minutes anyway).
+- a cancelled transaction restores the items it named, not a deep copy of the whole table taken
+  per item of every transaction (``runtime.motofast``): without it a send costs seconds once the
+  table holds a few thousand items.
+- moto's registry of every model instance it ever made (read only by its dashboard, which this
+  server does not serve) is emptied with the iterator prune.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from hubbub.runtime.motofast import faster_moto, forget_tracked_models
 
 __all__ = ["main"]
 
@@ -45,6 +52,7 @@ class _OneAtATime:
             self._served += 1
             if self._served % _PRUNE_EVERY == 0:
                 _prune_shard_iterators()
+                forget_tracked_models()
             return body
 
 
@@ -75,14 +83,15 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
-    server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
-    thread.start()
-    sys.stdout.write(json.dumps({"port": server.server_port}) + "\n")
-    sys.stdout.flush()
-    while sys.stdin.buffer.read(4096):
-        pass  # nothing is ever sent; EOF means the runtime is gone
-    server.shutdown()
+    with faster_moto():
+        server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
+        thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+        thread.start()
+        sys.stdout.write(json.dumps({"port": server.server_port}) + "\n")
+        sys.stdout.flush()
+        while sys.stdin.buffer.read(4096):
+            pass  # nothing is ever sent; EOF means the runtime is gone
+        server.shutdown()
 
 
 if __name__ == "__main__":
