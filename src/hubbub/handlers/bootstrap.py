@@ -58,10 +58,18 @@ def _store(env: Mapping[str, str]) -> Store:
             raise RuntimeError("HUBBUB_STORE=sqlite needs HUBBUB_RUNTIME_DATA_DIR")
         busy_ms = int(env.get("SQLITE_BUSY_TIMEOUT_MS") or 5000)
         return SqliteStore(Path(data_dir) / f"{table}.sqlite3", busy_timeout_ms=busy_ms)
-    from hubbub.store.dynamodb.adapter import DynamoStore
+    from hubbub.store.dynamodb.adapter import ClientLimits, DynamoStore
 
+    defaults = ClientLimits()
+    limits = ClientLimits(
+        connect_timeout_s=float(
+            env.get("DYNAMODB_CONNECT_TIMEOUT_SECONDS") or defaults.connect_timeout_s
+        ),
+        read_timeout_s=float(env.get("DYNAMODB_READ_TIMEOUT_SECONDS") or defaults.read_timeout_s),
+        max_attempts=int(env.get("DYNAMODB_MAX_ATTEMPTS") or defaults.max_attempts),
+    )
     endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or None
-    return DynamoStore(table, endpoint_url=endpoint)
+    return DynamoStore(table, endpoint_url=endpoint, limits=limits)
 
 
 def _push(env: Mapping[str, str]) -> Push:

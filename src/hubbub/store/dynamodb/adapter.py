@@ -45,6 +45,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +73,7 @@ from hubbub.store.port import (
     Visitor,
 )
 
-__all__ = ["DynamoStore"]
+__all__ = ["ClientLimits", "DynamoStore"]
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,26 @@ _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 _OK = "None"
 
-# Short timeouts and few retries: a Lambda must answer ``unavailable`` well inside its own timeout
-# rather than spend it waiting on a throttled table.
-_CLIENT_CONFIG = Config(
-    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
-)
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """How long one request may take and how often botocore tries it.
+
+    A Lambda must answer ``unavailable`` well inside its own timeout (10 s in template.yaml) rather
+    than spend it on a table that does not answer: the defaults bound a request at about
+    3 x 2 s plus backoff. DynamoDB answers in milliseconds when it answers at all.
+    """
+
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 2.0
+    max_attempts: int = 3
+
+    def config(self) -> Config:
+        return Config(
+            connect_timeout=self.connect_timeout_s,
+            read_timeout=self.read_timeout_s,
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+        )
 
 
 class _ConditionFailed(Exception):
@@ -333,9 +349,11 @@ class DynamoStore(Store):
         client: Any = None,
         endpoint_url: str | None = None,
         max_append_attempts: int = 16,
+        limits: ClientLimits | None = None,
     ) -> None:
         if max_append_attempts < 1:
             raise ValueError("max_append_attempts must be at least 1")
+        self._limits = limits or ClientLimits()
         self._table = table_name
         self._client = client
         self._owns_client = client is None
@@ -352,7 +370,7 @@ class DynamoStore(Store):
             with _CLIENT_LOCK:
                 if self._client is None:
                     self._client = boto3.client(
-                        "dynamodb", endpoint_url=self._endpoint_url, config=_CLIENT_CONFIG
+                        "dynamodb", endpoint_url=self._endpoint_url, config=self._limits.config()
                     )
         return self._client
 
