@@ -36,6 +36,7 @@ class Target:
     data_dir: Path
     store: str = "sqlite"
     dynamodb_endpoint: str | None = None
+    stack_name: str = "local"
     aws: bool = False
     table: str | None = None
     token_secret_arn: str | None = None
@@ -51,7 +52,7 @@ def admin_chat(target: Target) -> Chat:
             "HUBBUB_STORE": "dynamodb",
         }
         return build_chat(env, push=AdminPush())
-    app = load_app(target.template)
+    app = load_app(target.template, stack_name=target.stack_name)
     spec = app.functions.get("MessageFunction") or next(iter(app.functions.values()))
     target.data_dir.mkdir(parents=True, exist_ok=True)
     env = {

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, default=4, help="execution environments per function")
     serve.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    serve.add_argument(
+        "--stack-name",
+        default="local",
+        help="AWS::StackName, which prefixes generated table names (two stacks can share one"
+        " --dynamodb-endpoint)",
+    )
     serve.add_argument("--env-vars", type=Path, help="JSON like sam local --env-vars")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client")
     serve.add_argument(
@@ -89,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         "--store", choices=("sqlite", "dynamodb"), default="sqlite", help="where the data is"
     )
     local.add_argument("--dynamodb-endpoint", default=None, help="with --store dynamodb, locally")
+    local.add_argument(
+        "--stack-name", default="local", help="the --stack-name the server was started with"
+    )
     local.add_argument("--aws", action="store_true", help="a deployed stack (your AWS credentials)")
     local.add_argument("--table", default=None, help="with --aws: the stack's TableName output")
     local.add_argument("--token-secret-arn", default=None, help="with --aws: the token secret")
@@ -223,6 +232,7 @@ def serve(args: argparse.Namespace) -> int:
         dynamodb_endpoint=args.dynamodb_endpoint,
         tls="off" if args.no_tls else ("auto" if args.tls_port is None else "on"),
         tls_port=args.tls_port or 0,
+        stack_name=args.stack_name,
     )
     try:
         runtime = LocalRuntime(config)
@@ -290,6 +300,7 @@ def _local(args: argparse.Namespace) -> Any:
             data_dir=args.data_dir,
             store=args.store,
             dynamodb_endpoint=args.dynamodb_endpoint,
+            stack_name=args.stack_name,
             aws=args.aws,
             table=args.table,
             token_secret_arn=args.token_secret_arn,

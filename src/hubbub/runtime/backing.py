@@ -24,8 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubbub.runtime.streams import DynamoStreamSource, SqliteStreamSource, StreamSource
-from hubbub.runtime.tables import EmbeddedDynamo, ProvisionedTable, TablesUnavailable, provision
+from hubbub.runtime.streams import (
+    POISON_ITEM,
+    DynamoStreamSource,
+    SqliteStreamSource,
+    StreamSource,
+)
+from hubbub.runtime.tables import (
+    EmbeddedDynamo,
+    ProvisionedTable,
+    TablesUnavailable,
+    create_table_request,
+    provision,
+)
 from hubbub.runtime.template import AppSpec, StreamMappingSpec
 
 __all__ = ["STORES", "Backing", "StreamFeed", "choose_store"]
@@ -161,6 +172,22 @@ class Backing:
         source = DynamoStreamSource(self._streams_client, stream_arn)
         self._sources.append(source)
         return StreamFeed(source, stream_arn, stream_arn)
+
+    def put_poison(self, mapping: StreamMappingSpec) -> bool:
+        """Blocking: put ``POISON_ITEM`` into the mapping's table and delete it again, so its
+        stream carries the poison INSERT (and a REMOVE) and the table is left as it was. False
+        when the table's key is not hubbub's ``pk``/``sk`` strings."""
+        request = create_table_request(self.spec.tables[mapping.table])
+        types = {a["AttributeName"]: a["AttributeType"] for a in request["AttributeDefinitions"]}
+        key = [(k["AttributeName"], types.get(k["AttributeName"])) for k in request["KeySchema"]]
+        if key != [("pk", "S"), ("sk", "S")]:
+            return False
+        client = self._client("dynamodb")
+        name = self.tables[mapping.table].name
+        item = {k: {"BOOL": v} if isinstance(v, bool) else {"S": v} for k, v in POISON_ITEM.items()}
+        client.put_item(TableName=name, Item=item)
+        client.delete_item(TableName=name, Key={"pk": item["pk"], "sk": item["sk"]})
+        return True
 
     def poke(self) -> None:
         """Something may have been written: look at the streams now rather than at the next

@@ -68,6 +68,9 @@ class RuntimeConfig:
     """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
     tls_port: int = 0
     """The HTTPS/WSS port; 0 picks a free one."""
+    stack_name: str = "local"
+    """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
+    ``dynamodb_endpoint`` as they share an account on AWS."""
 
 
 class RuntimeStartError(RuntimeError):
@@ -81,6 +84,7 @@ class LocalRuntime:
             config.template,
             parameter_overrides=config.parameter_overrides,
             region=config.region,
+            stack_name=config.stack_name,
             inline_code_dir=config.data_dir / "inline-code",
         )
         self.store = choose_store(
@@ -343,6 +347,7 @@ class LocalRuntime:
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
             "store": self.store,
+            "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
         }
@@ -447,8 +452,14 @@ class LocalRuntime:
             for poller in self.pollers:
                 if isinstance(poller.source, SqliteStreamSource):
                     poller.source.append_poison(time.time_ns() // 1_000_000)
-                    poller.poke()
-                    count += 1
+                elif self.backing is None or not await asyncio.to_thread(
+                    self.backing.put_poison, poller.mapping
+                ):
+                    continue
+                poller.poke()
+                if self.backing is not None:
+                    self.backing.poke()
+                count += 1
             return web.json_response({"poisoned": count})
 
         async def metrics(request: web.Request) -> web.StreamResponse:

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,16 @@ class StreamSource(Protocol):
     def latest(self) -> int: ...
 
     def read_after(self, position: int, limit: int) -> list[streamlog.LogEntry]: ...
+
+
+POISON_ITEM: Mapping[str, Any] = {
+    "pk": "T#room/poison",
+    "sk": "M#poison",
+    "kind": "msg",
+    "poison": True,
+}
+"""An item that claims to be a message but lacks its fields: no handler can decode its record.
+``POST /_runtime/poison`` puts one into every mapping's stream."""
 
 
 class SqliteStreamSource:
@@ -87,13 +97,12 @@ class SqliteStreamSource:
             return []
 
     def append_poison(self, now_ms: int) -> None:
-        """A record that claims to be a message but lacks its fields: no handler can decode it."""
+        """Append ``POISON_ITEM``'s INSERT record to the stream (fault injection)."""
         db = self._conn()
         if db is None:
             raise RuntimeError(f"no table file at {self._path} yet")
         db.execute("BEGIN IMMEDIATE")
-        item = {"pk": "T#room/poison", "sk": "M#poison", "kind": "msg", "poison": True}
-        streamlog.append(db, "INSERT", item, now_ms)
+        streamlog.append(db, "INSERT", dict(POISON_ITEM), now_ms)
         db.execute("COMMIT")
 
 
