@@ -24,16 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/hubbub serve --port $(PORT)
 
-# the chat path again on `--store dynamodb` (moto), a subset because moto copies the whole table
-# on every transaction and slows down as the suite's data grows
-E2E_ON_DYNAMODB := two_clients or resend or concurrent or history_pages or since or whoami \
-	or idempotency or desk_round_trip or direct_messages or overlapping
-
+# the e2e tests whose servers take the store under test run again on `--store dynamodb` (moto);
 # the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
 test: lint typecheck template-check sam-check
 	$(BIN)/pytest -m "not browser"
-	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e/test_chat_path.py tests/e2e/test_rest.py \
-		tests/e2e/test_product.py -k "$(E2E_ON_DYNAMODB)"
+	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 	$(BIN)/pytest -m browser
 
 lint: $(STAMP)
@@ -66,6 +61,7 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 
 browser: $(STAMP)
 	$(BIN)/pytest tests/browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -9,32 +10,79 @@ from pathlib import Path
 import pytest
 
 from hubbub.client import HubbubClient
+from tests.support.moto import MotoEndpoint
 from tests.support.server import ServerProcess
 
 Connect = Callable[..., Awaitable[HubbubClient]]
+StoreArgs = Callable[[], tuple[str, ...]]
 
-# HUBBUB_E2E_STORE=dynamodb runs the chat suites on `hubbub serve --store dynamodb` (embedded moto)
-STORE_ARGS: tuple[str, ...] = (
-    ("--store", "dynamodb") if os.environ.get("HUBBUB_E2E_STORE") == "dynamodb" else ()
-)
+ON_DYNAMODB = os.environ.get("HUBBUB_E2E_STORE") == "dynamodb"
+"""``HUBBUB_E2E_STORE=dynamodb`` runs the suite on ``hubbub serve --store dynamodb``."""
+
+LOAD_SCALE = 0.2 if ON_DYNAMODB else 1.0
+"""The share of a load test's full volume that the store under test serves within the suite's
+deadlines. moto answers one request at a time, at about 7 ms each, where SQLite commits in well
+under 1 ms: on it the load tests keep their concurrency and their checks, with fewer messages."""
+
+_stacks = itertools.count()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On DynamoDB, run only the tests whose servers take the store under test: the others
+    (their own templates and stores, CLI errors, the quickstart) would repeat the SQLite run."""
+    if not ON_DYNAMODB:
+        return
+    chosen = [item for item in items if "store_args" in getattr(item, "fixturenames", ())]
+    dropped = [item for item in items if "store_args" not in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = chosen
+
+
+@pytest.fixture(scope="session")
+def dynamodb() -> Iterator[MotoEndpoint | None]:
+    """With ``HUBBUB_E2E_STORE=dynamodb``: one DynamoDB endpoint for the session, outside every
+    server, so that a server's restart or ``kill -9`` keeps its tables (see tests/support/moto.py).
+    """
+    if not ON_DYNAMODB:
+        yield None
+        return
+    endpoint = MotoEndpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def store_args(dynamodb: MotoEndpoint | None) -> StoreArgs:
+    """``hubbub serve`` arguments for the store under test; a stack (tables) per server."""
+
+    def args() -> tuple[str, ...]:
+        if dynamodb is None:
+            return ()
+        stack = f"e2e{next(_stacks)}"
+        return ("--store", "dynamodb", "--dynamodb-endpoint", dynamodb.url, "--stack-name", stack)
+
+    return args
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, store_args: StoreArgs
+) -> Iterator[ServerProcess]:
     """One server per test module (cold starts are paid once); tests use distinct topics."""
-    proc = ServerProcess(tmp_path_factory.mktemp("serve") / "data", *STORE_ARGS).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("serve") / "data", *store_args()).start()
     yield proc
     proc.stop()
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def fresh_server(tmp_path: Path, store_args: StoreArgs) -> Iterator[Callable[..., ServerProcess]]:
     """A server of the test's own, with extra ``hubbub serve`` arguments."""
     started: list[ServerProcess] = []
 
     def start(*args: str, template: Path | None = None) -> ServerProcess:
         proc = ServerProcess(
-            tmp_path / f"data{len(started)}", *STORE_ARGS, *args, template=template
+            tmp_path / f"data{len(started)}", *store_args(), *args, template=template
         ).start()
         started.append(proc)
         return proc

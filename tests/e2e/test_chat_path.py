@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from hubbub.client import ClientError, HubbubClient
-from tests.e2e.conftest import Connect
+from tests.e2e.conftest import LOAD_SCALE, Connect
 
 
 def room() -> str:
@@ -41,13 +41,15 @@ async def test_two_clients_chat_in_a_room(connect: Connect) -> None:
 
 async def test_every_subscriber_gets_every_message_once_in_order(connect: Connect) -> None:
     """10 senders x 100 messages, 20 subscribers: all 1,000 once each, seq gapless and in order."""
+    per_sender = int(100 * LOAD_SCALE)
+    total = 10 * per_sender
     topic = room()
     subscribers = [await connect() for _ in range(20)]
     await asyncio.gather(*(s.subscribe(topic) for s in subscribers))
     order: list[list[int]] = [[] for _ in subscribers]
 
     async def record(index: int, client: HubbubClient) -> None:
-        while len(order[index]) < 1000:
+        while len(order[index]) < total:
             frame = await client.next_event(lambda f: f.get("type") == "message", timeout=60)
             if frame["topic"] == topic:
                 order[index].append(int(frame["seq"]))
@@ -57,7 +59,7 @@ async def test_every_subscriber_gets_every_message_once_in_order(connect: Connec
 
     async def burst(client: HubbubClient, index: int) -> list[int]:
         acks = await asyncio.gather(
-            *(client.send(topic, f"s{index}-m{n}", f"s{index}-{n}") for n in range(100))
+            *(client.send(topic, f"s{index}-m{n}", f"s{index}-{n}") for n in range(per_sender))
         )
         return [int(a["seq"]) for a in acks]
 
@@ -66,10 +68,10 @@ async def test_every_subscriber_gets_every_message_once_in_order(connect: Connec
         for acks in await asyncio.gather(*(burst(c, i) for i, c in enumerate(senders)))
         for s in acks
     )
-    assert seqs == list(range(1, 1001)), "per-topic seq must be gapless"
+    assert seqs == list(range(1, total + 1)), "per-topic seq must be gapless"
     await asyncio.wait_for(asyncio.gather(*recorders), timeout=120)
     for received in order:
-        assert received == list(range(1, 1001))
+        assert received == list(range(1, total + 1))
 
 
 async def test_resend_is_acknowledged_as_duplicate_and_not_delivered_again(

@@ -31,7 +31,10 @@ def admin_cli(server: ServerProcess, *args: str) -> str:
     if "--store" in server.args and "dynamodb" in server.args:
         info = server.admin("info")
         credentials = json.loads((server.data_dir / "runtime-credentials.json").read_text())
-        extra = ["--store", "dynamodb", "--dynamodb-endpoint", info["dynamodbEndpoint"]]
+        extra = [
+            *("--store", "dynamodb", "--dynamodb-endpoint", info["dynamodbEndpoint"]),
+            *("--stack-name", info["stackName"]),
+        ]
         env |= {
             "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
