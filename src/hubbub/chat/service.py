@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
@@ -20,7 +20,6 @@ from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
-from hubbub.protocol import actions as a
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import TopicClass, is_wildcard, parse_filter, parse_topic, topic_class
@@ -36,6 +35,9 @@ from hubbub.store.port import (
     User,
     Visitor,
 )
+
+if TYPE_CHECKING:
+    from hubbub.protocol import actions as a
 
 __all__ = ["Chat"]
 
@@ -112,6 +114,10 @@ class Chat:
 
     # actions ----------------------------------------------------------------------------------
     def handle(self, connection_id: ConnectionId, action: a.Action) -> Event | None:
+        # here, not at the top: Connect, Disconnect and FanOut never decode a frame, and
+        # pydantic is most of their cold start (docs/benchmarks.md)
+        from hubbub.protocol import actions as a
+
         connection = self.store.get_connection(connection_id)
         if connection is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "unknown connection; reconnect")
