@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from hubbub.chat.tokens import TokenIssuer
+from hubbub.handlers.bootstrap import build_chat
 from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.port import Role, User
@@ -156,3 +157,33 @@ def test_a_short_secret_is_rejected_at_construction(length: int) -> None:
     """An issuer refuses to exist with a secret under 32 bytes."""
     with pytest.raises(ValueError, match="32 bytes"):
         TokenIssuer(b"s" * length, TTL_S)
+
+
+def test_a_secret_source_is_read_on_use_not_at_construction() -> None:
+    """Disconnect and FanOut build an issuer but never sign or verify: they must never read the
+    secret, so their roles need no access to it."""
+    reads: list[int] = []
+
+    def source() -> bytes:
+        reads.append(1)
+        return SECRET
+
+    lazy = TokenIssuer(source, TTL_S)
+    assert reads == []
+    token = lazy.issue(User(UserId("v_1"), Role.VISITOR, "Vic"), FUTURE_MS)
+    assert lazy.verify(token, FUTURE_MS).id == "v_1"
+    assert len(reads) == 2
+
+
+def test_a_short_secret_from_a_source_is_rejected_on_use() -> None:
+    lazy = TokenIssuer(lambda: b"short", TTL_S)
+    with pytest.raises(ValueError, match="32 bytes"):
+        lazy.issue(User(UserId("v_1"), Role.VISITOR, "Vic"), FUTURE_MS)
+
+
+def test_bootstrap_builds_a_chat_without_reading_the_secret() -> None:
+    """On AWS without TOKEN_SECRET_ARN: building succeeds; only a token use would need it."""
+    env = {"HUBBUB_STORE": "dynamodb", "TABLE_NAME": "t", "CONNECTIONS_URL": "https://x.invalid/ws"}
+    service = build_chat(env)
+    with pytest.raises(KeyError, match="TOKEN_SECRET_ARN"):
+        service.tokens.issue(User(UserId("v_1"), Role.VISITOR, "Vic"), FUTURE_MS)

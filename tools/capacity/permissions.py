@@ -5,9 +5,10 @@ every transaction item becomes the IAM action that authorises it, with the table
 names) and the counting ``@connections`` client. A function's paths are the ``Chat`` calls its
 handler makes, listed here from ``src/hubbub/handlers/*.py``; keep the two in step.
 
-Some grants come from configuration rather than from a path: ``handlers/bootstrap.py`` reads the
-token secret in every function (it builds the token issuer on first use), and the stream mapping
-writes records it gives up on to the on-failure queue with the fan-out function's role.
+The token secret counts as used where a path signs or verifies a token (bootstrap hands the issuer
+a source it reads on each use, not the secret itself). One grant comes from configuration rather
+than from a path: the stream mapping writes records it gives up on to the on-failure queue with
+the fan-out function's role.
 
 The template's grants are read from each function's ``Policies`` (inline statements, and the SAM
 policy templates it uses). ``missing`` (used, not granted) would fail on AWS; ``unused`` (granted,
@@ -64,10 +65,8 @@ FUNCTIONS = (
     "HttpFunction",
 )
 
-CONFIGURED: dict[str, set[Grant]] = {
-    name: {("secretsmanager:GetSecretValue", "token-secret")} for name in FUNCTIONS
-}
-CONFIGURED["FanOutFunction"].add(("sqs:SendMessage", "dead-letter-queue"))
+CONFIGURED: dict[str, set[Grant]] = {"FanOutFunction": {("sqs:SendMessage", "dead-letter-queue")}}
+_SECRET: Grant = ("secretsmanager:GetSecretValue", "token-secret")
 
 _POLICY_TEMPLATES: dict[str, set[Grant]] = {
     "AWSSecretsManagerGetSecretValuePolicy": {("secretsmanager:GetSecretValue", "token-secret")},
@@ -157,6 +156,8 @@ class _Bench:
         self.metered = client(endpoint)
         self.meter = CapacityMeter(self.metered, self.probe)
         self.connections = CountingConnections()
+        self._key = secrets.token_bytes(32)
+        self._in_path = False
         self.table = f"permissions-{secrets.token_hex(3)}"
         create_table(self.probe, self.table)
         self.push = ApiGatewayPush("https://capacity.invalid/ws", client=self.connections)
@@ -164,7 +165,7 @@ class _Bench:
             store=DynamoStore(self.table, client=self.metered),
             push=self.push,
             clock=SystemClock(),
-            tokens=TokenIssuer(secrets.token_bytes(32), 3600),
+            tokens=TokenIssuer(self._secret, 3600),
             settings=ChatSettings(),
         )
         self.operator = Operator(UserId("o_0123456789abcdef"), "Olga", self.now())
@@ -177,11 +178,21 @@ class _Bench:
     def path(self) -> Iterator[None]:
         """What runs inside is the function's own work (the rest is setup by other functions)."""
         posts = self.connections.snapshot()[0]
-        with self.meter.measure() as tally:
-            yield
+        self._in_path = True
+        try:
+            with self.meter.measure() as tally:
+                yield
+        finally:
+            self._in_path = False
         self.used |= tally.iam
         if self.connections.snapshot()[0] > posts:
             self.used.add(("execute-api:ManageConnections", "connections"))
+
+    def _secret(self) -> bytes:
+        """The token issuer's secret source: a read inside a path is the path's to grant."""
+        if self._in_path:
+            self.used.add(_SECRET)
+        return self._key
 
     def now(self) -> int:
         return SystemClock().now_ms()

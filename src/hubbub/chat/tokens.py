@@ -5,6 +5,7 @@ Verification pins the algorithm list, so ``alg: none`` and algorithm-confusion t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hubbub.ids import UserId
@@ -17,11 +18,23 @@ _ALGORITHM = "HS256"
 _ISSUER = "hubbub"
 
 
+def _checked(secret: bytes) -> bytes:
+    if len(secret) < 32:
+        raise ValueError("token secret must be at least 32 bytes")
+    return secret
+
+
 class TokenIssuer:
-    def __init__(self, secret: bytes, ttl_s: int) -> None:
-        if len(secret) < 32:
-            raise ValueError("token secret must be at least 32 bytes")
-        self._secret = secret
+    """``secret`` is the key itself, or where to get it on each use: then only the functions
+    that sign or verify read it (Disconnect and FanOut never do, so their roles may not read
+    the secret), and the source decides how long to cache it (Secrets Manager rotation)."""
+
+    def __init__(self, secret: bytes | Callable[[], bytes], ttl_s: int) -> None:
+        if isinstance(secret, bytes):
+            key = _checked(secret)
+            self._secret: Callable[[], bytes] = lambda: key
+        else:
+            self._secret = lambda: _checked(secret())
         self._ttl = ttl_s
 
     def issue(self, user: User, now_ms: int, *, ttl_s: int | None = None) -> str:
@@ -35,7 +48,7 @@ class TokenIssuer:
             "iat": now,
             "exp": now + (self._ttl if ttl_s is None else ttl_s),
         }
-        token: str = jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+        token: str = jwt.encode(claims, self._secret(), algorithm=_ALGORITHM)
         return token
 
     def verify(self, token: str, now_ms: int) -> User:
@@ -43,7 +56,7 @@ class TokenIssuer:
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._secret(),
                 algorithms=[_ALGORITHM],
                 issuer=_ISSUER,
                 # expiry is judged below by the clock we are given, not the machine's

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -36,7 +36,7 @@ def build_chat(env: Mapping[str, str], *, push: Push | None = None) -> Chat:
         store=_store(env),
         push=push or _push(env),
         clock=clock,
-        tokens=TokenIssuer(_token_secret(env), settings.token_ttl_s),
+        tokens=TokenIssuer(_token_secret_source(env), settings.token_ttl_s),
         settings=settings,
     )
 
@@ -98,14 +98,22 @@ def _push(env: Mapping[str, str]) -> Push:
     )
 
 
-def _token_secret(env: Mapping[str, str]) -> bytes:
+def _token_secret_source(env: Mapping[str, str]) -> Callable[[], bytes]:
+    """Read on first use, not here: Disconnect and FanOut never sign or verify, so they never
+    read it, and their roles are not allowed to."""
     data_dir = env.get("HUBBUB_RUNTIME_DATA_DIR")
     if data_dir:
-        return _local_secret(Path(data_dir) / "token-secret")
-    from aws_lambda_powertools.utilities.parameters import get_secret
+        path = Path(data_dir) / "token-secret"
+        return cache(lambda: _local_secret(path))
 
-    value = get_secret(env["TOKEN_SECRET_ARN"], max_age=300)
-    return value.encode() if isinstance(value, str) else bytes(value)
+    def from_secrets_manager() -> bytes:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        # Powertools keeps it for 5 minutes, so a rotated secret is picked up within that
+        value = get_secret(env["TOKEN_SECRET_ARN"], max_age=300)
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    return from_secrets_manager
 
 
 def _local_secret(path: Path) -> bytes:
