@@ -179,4 +179,4 @@ def test_a_key_query_reads_its_partition_only_and_answers_as_before(
     )
 
     assert newest_first == [f"{n:03}" for n in range(39, 10, -2)]
-    assert walked == [], "a key query walked the whole table"
+    assert walked and set(walked) == {20}, f"candidates per page: {walked}, the table holds 40"

@@ -17,7 +17,8 @@ Used by the embedded moto of ``hubbub serve --store dynamodb`` (``runtime.motose
 contract suite and the capacity tool. It relies on moto 5.2 internals (``Table.items`` keyed by
 ``DynamoType``, ``Table.stream_shard.items``, ``DynamoDBBackend.transact_write_items``), pinned in
 constraints.txt and covered by ``tests/unit/test_motofast.py``: revisit on a moto upgrade.
-Requests must be served one at a time, as the runtime and the tests do: moto has no locks.
+The patches keep their state per thread, but moto itself has no locks: serve one request at a
+time, as the runtime and the contract suite do, wherever writes may race.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from typing import Any
 
 __all__ = ["faster_moto", "forget_tracked_models"]
 
+# per thread (context): moto server mode may serve requests on several threads
 _IN_TRANSACTION: ContextVar[bool] = ContextVar("hubbub_moto_in_transaction", default=False)
+_QUERIED: ContextVar[tuple[Any, Any] | None] = ContextVar("hubbub_moto_queried", default=None)
 
 
 @dataclass(slots=True)
@@ -144,28 +147,37 @@ def faster_moto() -> Iterator[None]:
             _IN_TRANSACTION.reset(token)
 
     takes = inspect.signature(original_query)
+    original_all_items = Table.all_items
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         named = takes.bind(self, hash_key, *args, **kwargs).arguments
         if named.get("index_name") or hash_key is None:
             return original_query(self, hash_key, *args, **kwargs)
-        # ``all_items`` is read once, to find the candidates; an instance attribute shadows it
-        self.all_items = lambda: _partition_items(self, hash_key)
+        # moto's key Query reads ``all_items()`` once, for its candidates
+        token = _QUERIED.set((self, hash_key))
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
-            del self.all_items
+            _QUERIED.reset(token)
+
+    def all_items(self: Any) -> list[Any]:
+        queried = _QUERIED.get()
+        if queried is not None and queried[0] is self:
+            return _partition_items(self, queried[1])
+        return original_all_items(self)
 
     had_deepcopy = "__deepcopy__" in Table.__dict__
     previous_deepcopy = Table.__dict__.get("__deepcopy__")
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
     try:
         yield
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         Table.query = original_query  # type: ignore[method-assign]
+        Table.all_items = original_all_items  # type: ignore[method-assign]
         if had_deepcopy:
             Table.__deepcopy__ = previous_deepcopy  # type: ignore[attr-defined]
         else:
