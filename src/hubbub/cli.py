@@ -8,7 +8,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -389,12 +389,32 @@ def bench(args: argparse.Namespace) -> int:
     return int(runner.run_with(args))
 
 
+def _reporting_failures(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Administrative commands reach a store (maybe AWS): a missing output, missing credentials
+    or an unknown table is one line on stderr, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from hubbub.store.port import StoreUnavailable
+
+        try:
+            return command(args)
+        except (ValueError, StoreUnavailable, BotoCoreError, ClientError) as exc:
+            print(f"hubbub: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {
         "serve": serve,
-        "operator": operators,
-        "rooms": rooms,
+        "operator": _reporting_failures(operators),
+        "rooms": _reporting_failures(rooms),
         "chat": chat,
         "tail": tail,
         "bench": bench,
