@@ -12,6 +12,7 @@
     mutePong: false,
     dropAcks: false,
     sendError: null,
+    operators: { operatorsOnline: 0, operatorLastSeen: null }, // what $sys/operators starts from
     reset() {
       this.sockets = [];
       this.received = [];
@@ -19,6 +20,7 @@
       this.acks = {};
       this.refuse = this.refuseTokens = this.mutePong = this.dropAcks = false;
       this.sendError = null;
+      this.operators = { operatorsOnline: 0, operatorLastSeen: null };
     },
     get open() {
       return this.sockets.filter((s) => s.readyState === 1);
@@ -60,6 +62,7 @@
           break;
         case "subscribe": {
           const r = { type: "subscribed", topic: f.topic, lastSeq: list.length };
+          if (f.topic === "$sys/operators") Object.assign(r, this.operators);
           if (f.since !== undefined) {
             r.messages = list.filter((m) => m.seq > f.since);
             r.hasMore = false;

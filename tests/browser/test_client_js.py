@@ -106,6 +106,34 @@ def test_it_resumes_with_since_and_shows_each_message_once(js: Page) -> None:
     assert result["hellos"] == 2  # hello again after the reconnect
 
 
+def test_the_operator_status_arrives_on_every_session_and_with_every_change(js: Page) -> None:
+    """The subscribed reply to $sys/operators (the first one and the one after a reconnect)
+    reaches the page with its status, and each pushed operators frame is an event."""
+    got = run(
+        js,
+        """
+        const got = [];
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.addEventListener("subscribed", (e) => {
+          const { topic, reply } = e.detail;
+          if (topic === "$sys/operators") got.push(["subscribed", reply.operatorsOnline]);
+        });
+        c.addEventListener("operators", (e) => got.push(["operators", e.detail.operatorsOnline]));
+        c.subscribe("$sys/operators");
+        c.connect();
+        await until(() => got.length === 1);
+        fake.push({ type: "operators", operatorsOnline: 1, operatorLastSeen: Date.now() });
+        await until(() => got.length === 2);
+        fake.operators.operatorsOnline = 2;              // changed while we were away
+        fake.open[0].kill();
+        await until(() => got.length === 3);
+        c.close();
+        return got;
+        """,
+    )
+    assert got == [["subscribed", 0], ["operators", 1], ["subscribed", 2]]
+
+
 def test_a_gap_in_live_messages_is_filled_from_history(js: Page) -> None:
     seen = run(
         js,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
-from tests.browser.conftest import Pages, unique
+from tests.browser.conftest import Pages, add_operators, unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -111,6 +112,29 @@ def test_visitor_and_operator_talk_through_widget_and_console(
     ann_console.reload()
     expect(ann_console.get_by_label("Operator token")).to_be_visible()
     assert ann_console.evaluate("() => sessionStorage.length + localStorage.length") == 0
+
+
+def test_the_widget_shows_operators_coming_and_going_without_a_reload(
+    fresh_server: Callable[[], ServerProcess], pages: Pages
+) -> None:
+    """The widget's status is pushed on $sys/operators: it turns online as soon as an operator
+    signs in to the console and away when they leave, long before any poll could have noticed."""
+    server = fresh_server()  # of its own: no operator of another test is online
+    token = add_operators(server, "Dee")["Dee"]
+    visitor = pages.page(f"{server.base_url}/demo")
+    frame = open_widget(visitor)
+    status, dot = frame.locator("#w-status-text"), frame.locator("#w-dot")
+    expect(status).to_have_text("Leave a message and we will get back to you.")
+    expect(dot).not_to_have_class(re.compile(r"\bon\b"))
+
+    console = pages.page(f"{server.base_url}/console")
+    sign_in(console, token)
+    expect(status).to_have_text("We are online and usually reply in a few minutes")
+    expect(dot).to_have_class(re.compile(r"\bon\b"))
+
+    console.close()
+    expect(status).to_have_text("Away · last seen just now. Leave a message!")
+    expect(dot).not_to_have_class(re.compile(r"\bon\b"))
 
 
 def test_a_wrong_token_is_refused_at_sign_in(server: ServerProcess, pages: Pages) -> None:

@@ -99,7 +99,16 @@ async def test_a_removed_operator_cannot_connect(server: ServerProcess) -> None:
 # --- authorization matrix ----------------------------------------------------------------------
 
 ROLES = ("guest", "visitor", "other", "operator")
-TARGETS = ("room", "desk-own", "desk-other", "inbox-own", "inbox-other", "sys", "desk-all")
+TARGETS = (
+    "room",
+    "desk-own",
+    "desk-other",
+    "inbox-own",
+    "inbox-other",
+    "sys",
+    "sys-operators",
+    "desk-all",
+)
 ACTIONS = ("subscribe", "history", "presence", "send", "typing", "read")
 
 # what each role may do to each kind of topic; everything else must be `forbidden`
@@ -118,7 +127,10 @@ ALLOWED = {
     ("other", "inbox-other"): {"send", "typing"},
     ("operator", "inbox-own"): set(ACTIONS),
     ("operator", "inbox-other"): {"send", "typing"},
-    ("operator", "sys"): {"subscribe", "history", "presence", "read"},
+    ("operator", "sys"): {"subscribe"},
+    **{
+        (role, "sys-operators"): {"subscribe"} for role in ("guest", "visitor", "other", "operator")
+    },
     ("operator", "desk-all"): {"subscribe"},
 }
 
@@ -144,6 +156,7 @@ async def test_authorization_matrix(server: ServerProcess, connect: Connect) -> 
             "inbox-own": f"user/{ids[role]}",
             "inbox-other": f"user/{someone_else[role]}",
             "sys": "$sys/events",
+            "sys-operators": "$sys/operators",
             "desk-all": "desk/+",
         }[target]
 
@@ -216,6 +229,30 @@ async def test_visitor_to_operators_desk_round_trip(
     bob_view = (await bob.request("conversations", limit=5))["items"][0]
     assert ann_view["unread"] == 0
     assert bob_view["unread"] == 2
+
+
+async def test_a_visitor_sees_operators_come_and_go(
+    fresh_server: Callable[..., ServerProcess],
+) -> None:
+    """A follower of $sys/operators starts from the subscribed reply, then is told when the
+    only operator connects (0 -> 1) and disconnects (1 -> 0, with when), as hello agrees."""
+    server = fresh_server()  # of its own: no other test's operator is online
+    token = add_operator(server, unique("live"))
+    client = await HubbubClient.connect(server.ws_url)
+    await client.register("Vic")
+    subscribed = await client.subscribe("$sys/operators")
+    assert (subscribed["operatorsOnline"], subscribed["operatorLastSeen"]) == (0, None)
+
+    operator = await HubbubClient.connect(server.ws_url, token=token)
+    came = await client.next_event(lambda f: f.get("type") == "operators")
+    assert came["operatorsOnline"] == 1
+    await operator.close()
+    went = await client.next_event(lambda f: f.get("type") == "operators")
+    hello = await client.request("hello")
+    await client.close()
+    assert went["operatorsOnline"] == 0
+    assert went["operatorLastSeen"] >= came["operatorLastSeen"]
+    assert (hello["operatorsOnline"], hello["operatorLastSeen"]) == (0, went["operatorLastSeen"])
 
 
 async def test_unread_survives_a_restart(fresh_server: Callable[..., ServerProcess]) -> None:

@@ -7,8 +7,11 @@ from typing import Any
 
 import yaml
 
+from hubbub.ids import UserId
 from hubbub.protocol.actions import ACTIONS
 from hubbub.protocol.errors import ErrorCode
+from hubbub.store.port import Role, User
+from tests.unit.chatworld import world_in
 
 DOC: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text()
@@ -28,3 +31,20 @@ def test_every_client_action_is_documented_and_nothing_else() -> None:
 def test_every_error_code_is_documented() -> None:
     error = DOC["components"]["messages"]["Error"]["payload"]["properties"]["code"]["enum"]
     assert set(error) == {code.value for code in ErrorCode}
+
+
+def _documented(name: str) -> set[str]:
+    return set(DOC["components"]["messages"][name]["payload"]["properties"])
+
+
+def test_the_operator_status_frames_are_documented_field_for_field(tmp_path: Path) -> None:
+    """The operators event is documented with exactly the fields the service pushes, and the
+    status fields of the subscribed reply to $sys/operators are documented there."""
+    with world_in(tmp_path) as world:
+        world.connect("g")
+        subscribed = world.reply("g", action="subscribe", topic="$sys/operators", ref="r1")
+        world.connect("o", User(UserId("o_1"), Role.OPERATOR, "Olga"))
+        (post,) = world.push.frames_of_type("operators")
+    assert set(post.frame) == _documented("Operators")
+    assert DOC["components"]["messages"]["Operators"]["payload"]["required"] == list(post.frame)
+    assert set(subscribed) <= _documented("Subscribed")

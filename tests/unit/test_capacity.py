@@ -357,7 +357,8 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
     pushers = {
         f for f, g in granted.items() if ("execute-api:ManageConnections", "connections") in g
     }
-    assert pushers == {"DisconnectFunction", "MessageFunction", "FanOutFunction"}
+    # $connect announces an operator's arrival to the followers of $sys/operators
+    assert pushers == {"ConnectFunction", "DisconnectFunction", "MessageFunction", "FanOutFunction"}
 
 
 def test_wildcard_grants_cover_and_surplus_is_reported() -> None:

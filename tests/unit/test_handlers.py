@@ -172,6 +172,30 @@ def test_disconnect_forgets_the_connection(lam: Lambda) -> None:
     assert lam.store.filters_of(ConnectionId("c1")) == []
 
 
+def _operator_token(lam: Lambda, name: str) -> str:
+    _, token = lam.chat.desk.add_operator(name, FUTURE_MS)
+    return token
+
+
+def _statuses(lam: Lambda) -> list[tuple[tuple[ConnectionId, ...], int]]:
+    return [
+        (p.connection_ids, p.frame["operatorsOnline"]) for p in lam.push.frames_of_type("operators")
+    ]
+
+
+def test_connect_and_disconnect_announce_operators_to_the_followers(lam: Lambda) -> None:
+    """$connect of an operator's first connection and $disconnect of their last each push
+    operators to the followers of $sys/operators; the connections between push nothing."""
+    lam.connect("follower")
+    lam.act("follower", action="subscribe", topic="$sys/operators")
+    token = _operator_token(lam, "Olga")
+    assert lam.connect("o1", token)["statusCode"] == 200
+    assert lam.connect("o2", token)["statusCode"] == 200
+    for cid in ("o1", "o2"):
+        assert disconnect.handler(aws_events.disconnect_event(cid), None)["statusCode"] == 200
+    assert _statuses(lam) == [(("follower",), 1), (("follower",), 0)]
+
+
 # -- message routes -------------------------------------------------------------------------
 
 
@@ -379,3 +403,22 @@ def test_the_stream_handler_forgets_connections_found_gone(lam: Lambda) -> None:
 
     assert response == {"batchItemFailures": []}
     assert lam.store.get_connection(ConnectionId("dead")) is None
+
+
+def test_the_stream_handler_announces_an_operator_it_found_gone(lam: Lambda) -> None:
+    """An operator whose connection answers 410 to the fan-out is forgotten, and the fan-out
+    function tells the followers that no operator is online."""
+    lam.connect("follower")
+    lam.act("follower", action="subscribe", topic="$sys/operators")
+    assert lam.connect("o1", _operator_token(lam, "Olga"))["statusCode"] == 200
+    lam.act("o1", action="subscribe", topic="room/a")
+    lam.visitor("writer", "Wes")
+    lam.act("writer", action="send", topic="room/a", text="hello", clientMsgId="m1")
+    (msg,) = lam.messages("room/a")
+    lam.push.gone.add("o1")
+
+    response = stream.handler(aws_events.stream_event([_record(msg, "7")]), None)
+
+    assert response == {"batchItemFailures": []}
+    assert lam.store.get_connection(ConnectionId("o1")) is None
+    assert _statuses(lam) == [(("follower",), 1), (("follower",), 0)]

@@ -45,6 +45,9 @@ MATRIX: list[tuple[str, str, bool, bool, bool, bool]] = [
     ("subscribe", "user/#",              N,    N,      N,    N),
     ("subscribe", "$sys/presence",       N,    N,      N,    Y),
     ("subscribe", "$sys/#",              N,    N,      N,    Y),
+    ("subscribe", "$sys/operators",      Y,    Y,      Y,    Y),
+    ("subscribe", "$sys/+",              N,    N,      N,    Y),
+    ("subscribe", "$sys/operators/#",    N,    N,      N,    Y),
     ("subscribe", "+/lobby",             N,    N,      N,    N),
     ("subscribe", "+/+",                 N,    N,      N,    N),
     ("subscribe", "#",                   N,    N,      N,    N),
@@ -55,7 +58,8 @@ MATRIX: list[tuple[str, str, bool, bool, bool, bool]] = [
     ("read",      "desk/v_2",            N,    N,      Y,    Y),
     ("read",      "user/v_1",            N,    Y,      N,    N),
     ("read",      "user/v_2",            N,    N,      Y,    N),
-    ("read",      "$sys/presence",       N,    N,      N,    Y),
+    ("read",      "$sys/presence",       N,    N,      N,    N),
+    ("read",      "$sys/operators",      N,    N,      N,    N),
     ("read",      "chat/lobby",          N,    N,      N,    N),
     ("send",      "room/lobby",          N,    Y,      Y,    Y),
     ("send",      "desk/v_1",            N,    Y,      N,    Y),
@@ -63,6 +67,7 @@ MATRIX: list[tuple[str, str, bool, bool, bool, bool]] = [
     ("send",      "user/v_1",            N,    Y,      Y,    Y),
     ("send",      "user/o_1",            N,    Y,      Y,    Y),
     ("send",      "$sys/presence",       N,    N,      N,    N),
+    ("send",      "$sys/operators",      N,    N,      N,    N),
     ("send",      "chat/lobby",          N,    N,      N,    N),
 ]  # fmt: skip
 

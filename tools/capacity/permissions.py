@@ -224,7 +224,10 @@ class _Bench:
 
 
 def _connect(bench: _Bench) -> None:
-    """handlers/connect.py: ``authenticate(token)`` then ``connect`` (a guest, an operator)."""
+    """handlers/connect.py: ``authenticate(token)`` then ``connect`` (a guest, an operator); the
+    operator's first connection is announced to a follower of ``$sys/operators``."""
+    follower = bench.guest()
+    bench.act(follower, action="subscribe", topic="$sys/operators")
     with bench.path():
         bench.chat.connect(bench.cid(), bench.chat.authenticate(None))
         bench.chat.connect(bench.cid(), bench.chat.authenticate(bench.operator_token))
@@ -241,6 +244,7 @@ def _message(bench: _Bench) -> None:
         ack = bench.act(me, action="send", topic="room/lobby", text="hello", clientMsgId="m1")
         bench.act(me, action="subscribe", topic="room/lobby", since=0)
         bench.act(me, action="subscribe", topic="room/+")
+        bench.act(me, action="subscribe", topic="$sys/operators")
         bench.act(me, action="history", topic="room/lobby")
         bench.act(me, action="history", topic="room/lobby", after=0)
         bench.act(me, action="presence", topic="room/lobby")
@@ -255,10 +259,11 @@ def _message(bench: _Bench) -> None:
 def _fanout(bench: _Bench) -> None:
     """handlers/stream.py: ``decode_change`` of the record's image, then ``deliver``; here one
     subscriber is gone (410): it is forgotten with its subscriptions (one of them a wildcard),
-    and ``left`` is pushed to the one who stays."""
+    and ``left`` is pushed to the one who stays, as is the status of the operator it was."""
     stays, gone = bench.guest(), bench.operator_connection()
     for cid in (stays, gone):
         bench.act(cid, action="subscribe", topic="room/lobby")
+    bench.act(stays, action="subscribe", topic="$sys/operators")
     bench.act(gone, action="subscribe", topic="room/+")
     visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
     message = bench.chat.send(visitor, "room/lobby", "hello", "m1").message
@@ -271,9 +276,11 @@ def _fanout(bench: _Bench) -> None:
 
 def _disconnect(bench: _Bench) -> None:
     """handlers/disconnect.py: ``disconnect`` of an operator subscribed to a topic (someone else
-    is in it) and to a wildcard."""
+    is in it) and to a wildcard, who was the last operator online (someone follows
+    ``$sys/operators``)."""
     stays, leaves = bench.guest(), bench.operator_connection()
     bench.act(stays, action="subscribe", topic="room/lobby")
+    bench.act(stays, action="subscribe", topic="$sys/operators")
     bench.act(leaves, action="subscribe", topic="room/lobby")
     bench.act(leaves, action="subscribe", topic="room/+")
     with bench.path():

@@ -12,7 +12,7 @@ from typing import Any
 
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
-from hubbub.ids import Topic, UserId
+from hubbub.ids import ConnectionId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.topics import TopicClass, topic_class
 from hubbub.store.port import Operator, Role, Store, User
@@ -68,6 +68,26 @@ class Desk:
         online = {c.user.id for c in self._store.online_operators(now_ms)}
         last_seen = now_ms if online else self._store.operator_last_seen()
         return {"operatorsOnline": len(online), "operatorLastSeen": last_seen}
+
+    def operators_status_change(
+        self, connection_id: ConnectionId, operator: User, *, opened: bool, now_ms: int
+    ) -> dict[str, Any] | None:
+        """The status once ``connection_id`` of ``operator`` has opened or closed, or None when
+        the number of operators online stays as it was (the operator has another connection).
+
+        The connection itself counts by ``opened``, and the operator's other connections by a
+        consistent read of each: the role index is eventually consistent on DynamoDB, so it may
+        not show yet a connection just written, or may still show one just deleted.
+        """
+        others = [c for c in self._store.online_operators(now_ms) if c.id != connection_id]
+        mine = [c for c in others if c.user.id == operator.id]
+        if any(self._store.get_connection(c.id) is not None for c in mine):
+            return None
+        online = {c.user.id for c in others if c.user.id != operator.id}
+        if opened:
+            online.add(operator.id)
+        # someone is online now, or the last operator has just gone: either way, seen now
+        return {"operatorsOnline": len(online), "operatorLastSeen": now_ms}
 
     # conversations ----------------------------------------------------------------------------
     def conversations(

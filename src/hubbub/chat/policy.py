@@ -2,12 +2,15 @@
 
 Wildcards may not stand in the first level, so no filter can reach across topic classes; beyond
 that a filter is allowed only when every topic it can match is readable by the user.
+
+System topics carry only ephemeral events pushed by hubbub itself: nothing is ever stored there
+(so no history and no read markers) and who listens is nobody's business (so no presence).
 """
 
 from __future__ import annotations
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.topics import TopicClass, topic_class
+from hubbub.protocol.topics import OPERATORS_TOPIC, TopicClass, topic_class
 from hubbub.store.port import Role, User
 
 __all__ = ["check_read", "check_send", "check_subscribe"]
@@ -30,14 +33,18 @@ def check_subscribe(user: User, topic_filter: str) -> None:
             return
         _forbid("an inbox is open to its owner only")
     if cls is TopicClass.SYSTEM:
-        if user.role is Role.OPERATOR:
+        # every page that shows "we are online" follows $sys/operators, guests' pages included
+        if user.role is Role.OPERATOR or topic_filter == OPERATORS_TOPIC:
             return
-        _forbid("system topics are for operators")
+        _forbid("system topics are for operators, but for $sys/operators")
     _forbid("unknown topic class")
 
 
 def check_read(user: User, topic: str) -> None:
-    """History and presence of a concrete topic follow the same rules as subscribing to it."""
+    """History, presence and read markers of a concrete topic follow the same rules as
+    subscribing to it, except on system topics, which have none of them for anyone."""
+    if topic_class(topic) is TopicClass.SYSTEM:
+        _forbid("system topics have no history, presence or read markers")
     check_subscribe(user, topic)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.fanout import FanOut, FanOutReport
-from hubbub.chat.presence import Presence
+from hubbub.chat.presence import Presence, makes_present
 from hubbub.chat.ratelimit import RateLimiter
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
@@ -22,8 +22,15 @@ from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
-from hubbub.protocol.topics import TopicClass, is_wildcard, parse_filter, parse_topic, topic_class
-from hubbub.push.port import Push
+from hubbub.protocol.topics import (
+    OPERATORS_TOPIC,
+    TopicClass,
+    is_wildcard,
+    parse_filter,
+    parse_topic,
+    topic_class,
+)
+from hubbub.push.port import Push, PushOutcome
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -93,6 +100,9 @@ class Chat:
         )
         if who.role is Role.OPERATOR:
             self.store.set_operator_last_seen(now)
+            # Recipients found gone here are left for the fan-out or their $disconnect to forget:
+            # $connect writes nothing but its own connection (and may delete nothing).
+            self._operators_changed(connection_id, who, opened=True, now_ms=now)
         return who
 
     def disconnect(self, connection_id: ConnectionId) -> None:
@@ -106,11 +116,29 @@ class Chat:
     def _drop(self, connection_id: ConnectionId) -> None:
         connection = self.store.get_connection(connection_id)
         removed = self.store.delete_connection(connection_id)
+        outcome = PushOutcome()
         if connection is not None and connection.user.role is Role.OPERATOR:
-            self.store.set_operator_last_seen(self.clock.now_ms())
-        outcome = self.presence.departed(removed)
+            now = self.clock.now_ms()
+            self.store.set_operator_last_seen(now)
+            outcome = self._operators_changed(
+                connection_id, connection.user, opened=False, now_ms=now
+            )
+        outcome.merge(self.presence.departed(removed))
         for cid in outcome.gone - {connection_id}:
             self._drop(cid)
+
+    def _operators_changed(
+        self, connection_id: ConnectionId, operator: User, *, opened: bool, now_ms: int
+    ) -> PushOutcome:
+        """Widgets show "we are online" from ``$sys/operators`` instead of polling ``hello``, so
+        the function that sees an operator's first connection open, or their last one close, says
+        so there."""
+        status = self.desk.operators_status_change(
+            connection_id, operator, opened=opened, now_ms=now_ms
+        )
+        if status is None:
+            return PushOutcome()
+        return self.presence.publish(OPERATORS_TOPIC, {"type": "operators", **status})
 
     # actions ----------------------------------------------------------------------------------
     def handle(self, connection_id: ConnectionId, action: a.Action) -> Event | None:
@@ -186,7 +214,7 @@ class Chat:
     def _reannounce(self, connection_id: ConnectionId, before: User, after: User) -> None:
         """The connection's rooms learn its new name: ``left`` as before, ``joined`` as after."""
         for topic_filter in self.store.filters_of(connection_id):
-            if is_wildcard(topic_filter):
+            if not makes_present(topic_filter):
                 continue
             topic = Topic(topic_filter)
             if before.id != after.id and not self.presence.is_present(
@@ -217,12 +245,19 @@ class Chat:
             )
             return reply
         topic = parse_topic(topic_filter, self.limits)
-        already = self.presence.is_present(topic, connection.user, besides=connection.id)
+        present = makes_present(topic_filter)
+        already = present and self.presence.is_present(
+            topic, connection.user, besides=connection.id
+        )
         is_new = self.store.subscribe(
             Subscription(connection.id, topic_filter, connection.user), now, connection.expires_at
         )
-        if is_new and not already:
+        if present and is_new and not already:
             self.presence.announce("joined", topic, connection.user, exclude=connection.id)
+        if topic == OPERATORS_TOPIC:
+            # the status to start from travels in the reply, as a resume's backlog does: one
+            # route response, no @connections post
+            reply.update(self.desk.operators_status(now))
         reply["lastSeq"] = self.store.last_seq(topic)
         if action.since is not None:
             page = self.store.read_after(topic, action.since, self.limits.resume_max_messages, now)

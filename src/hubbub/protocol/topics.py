@@ -15,6 +15,7 @@ from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "OPERATORS_TOPIC",
     "TopicClass",
     "filter_matches",
     "is_wildcard",
@@ -33,6 +34,10 @@ class TopicClass(StrEnum):
     DESK = "desk"
     USER = "user"
     SYSTEM = "$sys"
+
+
+OPERATORS_TOPIC = Topic("$sys/operators")
+"""Where the number of operators online is announced; the one system topic open to everyone."""
 
 
 def parse_topic(raw: object, limits: Limits = DEFAULT_LIMITS) -> Topic:

@@ -16,8 +16,10 @@
 //   message   {message, source, own}                a message not seen before; source is live |
 //                                                   backlog | ack | gap
 //   outbox    {entry}                               an unacknowledged send changed state
-//   subscribed {topic, lastSeq, resumed}
+//   subscribed {topic, lastSeq, resumed, reply}      after the first subscribe and every resume
 //   joined | left | typing | presence | read        the server frame
+//   operators                                       the server frame (to followers of
+//                                                   $sys/operators): the operator status changed
 //   unauthorized {}                                 the server refused the token (dropped)
 //   error     {frame}                               an error nobody was waiting for
 
@@ -556,7 +558,7 @@ export class HubbubClient extends EventTarget {
     sub.reply = reply;
     for (const w of sub.waiters) w.resolve(reply);
     sub.waiters = [];
-    this._emit("subscribed", { topic: filter, lastSeq: reply.lastSeq ?? null, resumed });
+    this._emit("subscribed", { topic: filter, lastSeq: reply.lastSeq ?? null, resumed, reply });
   }
 
   /** Page forward with history {after} until the topic has no more (after a long outage). */
@@ -682,6 +684,7 @@ export class HubbubClient extends EventTarget {
       case "left":
       case "presence":
       case "read":
+      case "operators":
         if (!ref) this._emit(frame.type, frame);
         break;
       case "typing":

@@ -85,39 +85,48 @@ async function main() {
   });
 
   // --- operator status ----------------------------------------------------------------------
+  // Pushed, never polled: the widget follows $sys/operators (hubbub.js follows it again after
+  // every reconnect, and each subscribed reply carries the status to start from), and `operators`
+  // frames bring each change. Operators in this very conversation come from presence.
+  const OPERATORS = "$sys/operators";
+  let status = null; // {online, lastSeen}: the last one the server told
   const operatorsHere = new Map(); // operators subscribed to this conversation
+  function setStatus(frame) {
+    if (!frame || typeof frame.operatorsOnline !== "number") return;
+    status = { online: frame.operatorsOnline, lastSeen: frame.operatorLastSeen ?? null };
+    renderStatus();
+  }
   function renderStatus() {
-    const hello = client.hello;
     const dot = byId("w-dot");
     const text = byId("w-status-text");
     const here = [...operatorsHere.values()];
-    if (!hello) {
+    if (!status) {
       dot.classList.remove("on");
       text.textContent = "Connecting…";
     } else if (here.length > 0) {
       dot.classList.add("on");
       text.textContent = `${here[0].nickname || "An operator"} is here`;
-    } else if (hello.operatorsOnline > 0) {
+    } else if (status.online > 0) {
       dot.classList.add("on");
       text.textContent = "We are online and usually reply in a few minutes";
-    } else if (hello.operatorLastSeen) {
+    } else if (status.lastSeen) {
       dot.classList.remove("on");
-      text.textContent = `Away · last seen ${relativeTime(hello.operatorLastSeen)}. Leave a message!`;
+      text.textContent = `Away · last seen ${relativeTime(status.lastSeen)}. Leave a message!`;
     } else {
       dot.classList.remove("on");
       text.textContent = "Leave a message and we will get back to you.";
     }
   }
-  client.addEventListener("hello", renderStatus);
-  setInterval(async () => {
-    if (!client.online) return;
-    try {
-      client.hello = await client.request("hello");
-    } catch {
-      // next time
-    }
-    renderStatus();
-  }, 60000);
+  client.addEventListener("hello", (e) => setStatus(e.detail.hello));
+  client.addEventListener("subscribed", (e) => {
+    if (e.detail.topic === OPERATORS) setStatus(e.detail.reply);
+  });
+  client.addEventListener("operators", (e) => setStatus(e.detail));
+  client.subscribe(OPERATORS).catch(() => {
+    // refused or cut off: the status stays as the last hello told it
+  });
+  // "last seen 5 minutes ago" ages: redraw it now and then (this asks the server nothing)
+  setInterval(renderStatus, 60000);
 
   for (const kind of ["joined", "left"]) {
     client.addEventListener(kind, (e) => {
