@@ -180,3 +180,21 @@ def test_a_key_query_reads_its_partition_only_and_answers_as_before(
 
     assert newest_first == [f"{n:03}" for n in range(39, 10, -2)]
     assert walked and set(walked) == {20}, f"candidates per page: {walked}, the table holds 40"
+
+
+def test_nested_patches_do_not_stack(client: Any) -> None:
+    """The contract suite and the capacity tool may both patch one process: still one patch."""
+    for n in range(3):
+        client.put_item(TableName=TABLE, Item={**_key(f"n{n}", "1")})
+    patched = Table.query
+    with faster_moto():
+        assert Table.query is patched, "a second patch wrapped the first"
+        everything = _everything(client)
+        only_n1 = _page_through(
+            client,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "n1"}},
+        )
+    assert len(everything) == 3
+    assert only_n1 == ["1"]
+    assert Table.query is patched

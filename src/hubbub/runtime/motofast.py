@@ -36,6 +36,7 @@ __all__ = ["faster_moto", "forget_tracked_models"]
 # per thread (context): moto server mode may serve requests on several threads
 _IN_TRANSACTION: ContextVar[bool] = ContextVar("hubbub_moto_in_transaction", default=False)
 _QUERIED: ContextVar[tuple[Any, Any] | None] = ContextVar("hubbub_moto_queried", default=None)
+_PATCHED = "_hubbub_faster_moto"
 
 
 @dataclass(slots=True)
@@ -128,10 +129,14 @@ def _partition_items(table: Any, hash_key: Any) -> list[Any]:
 @contextmanager
 def faster_moto() -> Iterator[None]:
     """Patch moto: transactions save and restore only the items they name, and a Query on the
-    table's own key reads only its partition."""
+    table's own key reads only its partition. Inside another ``faster_moto`` it does nothing:
+    the patches must not stack (each would read the other's arguments as moto's)."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
+    if getattr(Table.query, _PATCHED, False):
+        yield
+        return
     original = DynamoDBBackend.transact_write_items
     original_query = Table.query
 
@@ -166,6 +171,7 @@ def faster_moto() -> Iterator[None]:
             return _partition_items(self, queried[1])
         return original_all_items(self)
 
+    setattr(query, _PATCHED, True)
     had_deepcopy = "__deepcopy__" in Table.__dict__
     previous_deepcopy = Table.__dict__.get("__deepcopy__")
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
