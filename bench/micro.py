@@ -5,8 +5,8 @@ change (chat/, store/, handlers/). Each prints the time per operation, best of a
 
 * writes: a fan-out of K messages to N sockets as N*K ``send()`` calls (one per record today)
   against N calls carrying K frames each (fan-out batched across the records of a stream batch);
-* subscribers: ``SqliteStore.subscribers()`` (a Subscription, User and Role per row) against a
-  query of connection ids only, which is all the fan-out uses;
+* subscribers: ``SqliteStore.subscribers()`` (a Subscription, User and Role per row) against
+  ``subscriber_ids()``, the connection ids only, which is all the fan-out uses;
 * append: ``store.append`` alone against ``append`` + ``set_read_marker`` (two write
   transactions per ``send`` today).
 """
@@ -82,7 +82,6 @@ def subscribers(n: int = 1000) -> dict[str, float]:
         for i in range(n):
             user = User(UserId(f"g_{i:016x}"), Role.GUEST, None)
             store.subscribe(Subscription(ConnectionId(f"c{i:011d}="), topic, user), 0, 2**31)
-        db = store._db
 
         def objects() -> float:
             t = time.perf_counter()
@@ -93,12 +92,7 @@ def subscribers(n: int = 1000) -> dict[str, float]:
         def ids() -> float:
             t = time.perf_counter()
             for _ in range(20):
-                [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT connection_id FROM subscriptions WHERE filter = ?", (topic,)
-                    ).fetchall()
-                ]
+                store.subscriber_ids(topic)
             return (time.perf_counter() - t) / 20 * 1e3
 
         result = {"subscribers_ms": _best(objects), "connection_ids_ms": _best(ids)}

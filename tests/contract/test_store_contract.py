@@ -232,6 +232,9 @@ def test_subscribers_match_the_filter_exactly(store: Store) -> None:
     ]
     assert [s.connection_id for s in store.subscribers(TopicFilter("room/+"))] == ["c3"]
     assert store.subscribers(TopicFilter("room/nobody")) == []
+    for topic_filter in ["room/a", "room/+", "room/ab", "room/nobody"]:
+        expected = sorted(s.connection_id for s in store.subscribers(TopicFilter(topic_filter)))
+        assert sorted(store.subscriber_ids(TopicFilter(topic_filter))) == expected
 
 
 def test_wildcard_filters_list_filters_with_subscribers(store: Store) -> None:

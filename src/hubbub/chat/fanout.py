@@ -38,8 +38,8 @@ class FanOut:
         filters += [f for f in wildcards if filter_matches(f, topic)]
         seen: dict[ConnectionId, None] = {}
         for topic_filter in filters:
-            for sub in self._store.subscribers(topic_filter):
-                seen.setdefault(sub.connection_id, None)
+            for connection_id in self._store.subscriber_ids(topic_filter):
+                seen.setdefault(connection_id, None)
         return list(seen)
 
     def deliver(self, message: Message, wildcards: Iterable[TopicFilter]) -> FanOutReport:

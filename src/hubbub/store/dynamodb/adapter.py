@@ -673,6 +673,17 @@ class DynamoStore(Store):
     def subscribers(self, topic_filter: TopicFilter) -> list[Subscription]:
         return [_subscription(item) for item in self._partition(_filter_pk(topic_filter))]
 
+    def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
+        # the projection shrinks the response, not the bill: DynamoDB charges whole items read
+        condition = "#pk = :pk"
+        request = {
+            "KeyConditionExpression": condition,
+            "ConsistentRead": True,
+            "ProjectionExpression": "#cid",
+            **_expression(condition, "#cid", pk=_filter_pk(topic_filter)),
+        }
+        return [ConnectionId(str(item["cid"])) for item in self._query(request)]
+
     def wildcard_filters(self) -> list[TopicFilter]:
         return [TopicFilter(str(item["filter"])) for item in self._partition(_WILDCARDS_PK)]
 

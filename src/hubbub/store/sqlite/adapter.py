@@ -205,6 +205,14 @@ class SqliteStore(Store):
         )
         return [_subscription(row) for row in rows]
 
+    def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT connection_id FROM subscriptions WHERE filter = ?", (topic_filter,)
+            ).fetchall()
+        )
+        return [ConnectionId(row[0]) for row in rows]
+
     def wildcard_filters(self) -> list[TopicFilter]:
         rows = self._read(
             lambda db: db.execute(
