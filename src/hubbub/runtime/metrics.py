@@ -14,6 +14,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["Registry"]
@@ -23,6 +24,7 @@ _NAME = re.compile(r"[^a-zA-Z0-9_]")
 Labels = tuple[tuple[str, str], ...]
 
 
+@lru_cache(maxsize=1024)  # per EMF metric of every invocation; an app has a few dozen names
 def _metric_name(raw: str) -> str:
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", raw).lower()
     return _NAME.sub("_", snake)
