@@ -61,6 +61,7 @@ def send(
     nickname: str | None = "Ann",
     recency_index: str | None = None,
     title: str | None = None,
+    mark_read: bool = False,
 ) -> AppendResult:
     n = next(_ids)
     return store.append(
@@ -76,6 +77,7 @@ def send(
             dedupe_expires_at=dedupe_expires_at,
             recency_index=recency_index,
             title=title,
+            mark_read=mark_read,
         )
     )
 
@@ -624,6 +626,23 @@ def test_read_markers_only_move_forward(store: Store) -> None:
     assert store.read_markers(user, [topic]) == {topic: 5}
     assert store.set_read_marker(user, topic, 9) == 9
     assert store.read_markers(user, [topic]) == {topic: 9}
+
+
+def test_an_append_marks_its_own_message_read_for_its_sender_only(store: Store) -> None:
+    topic = Topic("desk/v_ann")
+    send(store, topic, sender="o_olga", mark_read=True)
+    assert store.read_markers(UserId("o_olga"), [topic]) == {topic: 1}
+    assert store.read_markers(UserId("v_ann"), [topic]) == {topic: 0}
+
+    second = send(store, topic, sender="v_ann", cmid="x", mark_read=True)
+    assert store.read_markers(UserId("v_ann"), [topic]) == {topic: second.message.seq}
+    store.set_read_marker(UserId("v_ann"), topic, 9)
+    # a resend is the duplicate: it moves no marker (nor back)
+    again = send(store, topic, sender="v_ann", cmid="x", mark_read=True)
+    assert again.duplicate
+    assert store.read_markers(UserId("v_ann"), [topic]) == {topic: 9}
+    send(store, topic, sender="v_ann")  # mark_read=False: the marker stays
+    assert store.read_markers(UserId("v_ann"), [topic]) == {topic: 9}
 
 
 def test_read_markers_default_to_zero_and_belong_to_one_user(store: Store) -> None:

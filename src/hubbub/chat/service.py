@@ -283,7 +283,7 @@ class Chat:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
         is_desk = topic_class(topic) is TopicClass.DESK
-        result = self.store.append(
+        return self.store.append(
             AppendRequest(
                 topic=topic,
                 sender=user.id,
@@ -296,12 +296,10 @@ class Chat:
                 dedupe_expires_at=now // 1000 + self.settings.dedupe_retention_s,
                 recency_index=recency_index(topic),
                 title=user.nickname if is_desk and user.role is Role.VISITOR else None,
+                # your own message is read by you: it never counts as unread for its sender
+                mark_read=True,
             )
         )
-        if not result.duplicate:
-            # your own message is read by you: it never counts as unread for its sender
-            self.store.set_read_marker(user.id, topic, result.message.seq)
-        return result
 
     @staticmethod
     def _send_reply(result: AppendResult) -> Event:

@@ -96,6 +96,9 @@ class AppendRequest:
     title: str | None = None
     """A label for the topic in its recency index (a desk's visitor nickname); None keeps the
     old."""
+    mark_read: bool = False
+    """Also move the sender's read marker up to the new message (their own message is never
+    unread for them), as part of the append where the store can: not on a duplicate."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -708,6 +708,8 @@ class DynamoStore(Store):
             message = _new_message(request, expected + 1)
             reasons = self._transact(self._append_items(request, message, expected, seen))
             if reasons is None:
+                if request.mark_read:
+                    self._mark_own_message_read(request, message.seq)
                 return AppendResult(message, duplicate=False)
             lost = _LostAppend.of(reasons, expected)
             must_read = lost.dedupe_refused or lost.current_head is None
@@ -715,6 +717,15 @@ class DynamoStore(Store):
             if not lost.dedupe_refused:
                 _pause(attempt, lost.overtaken_by)
         raise StoreUnavailable(f"append to {request.topic}: lost {self._max_append_attempts} races")
+
+    def _mark_own_message_read(self, request: AppendRequest, seq: int) -> None:
+        """Its own UpdateItem, after the transaction rather than in it: a transaction item costs
+        2 WRU, this 1; and the message is stored either way, so a marker that cannot be written
+        now is logged, never turned into a failed send."""
+        try:
+            self.set_read_marker(request.sender, request.topic, seq)
+        except StoreUnavailable as exc:
+            log.warning("read marker of %s on %s not moved: %s", request.sender, request.topic, exc)
 
     def _read_for_append(self, request: AppendRequest) -> tuple[Item | None, Item | None]:
         """The dedupe record and the topic head, in one consistent BatchGetItem."""

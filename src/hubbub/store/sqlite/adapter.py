@@ -284,6 +284,8 @@ class SqliteStore(Store):
                 (request.topic, seq, request.now_ms, request.recency_index, request.title),
             )
             streamlog.append(db, "INSERT", message_item(message), request.now_ms)
+            if request.mark_read:  # one commit per send, not two
+                _raise_marker(db, request.sender, request.topic, seq)
         if request.now_ms >= self._next_sweep_ms:
             self.sweep(request.now_ms)
         return AppendResult(message, duplicate=False)
@@ -367,11 +369,7 @@ class SqliteStore(Store):
     # read markers -----------------------------------------------------------------------------
     def set_read_marker(self, user_id: UserId, topic: Topic, seq: int) -> int:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO read_markers (user_id, topic, seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (user_id, topic) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-                (user_id, topic, seq),
-            )
+            _raise_marker(db, user_id, topic, seq)
             row = db.execute(
                 "SELECT seq FROM read_markers WHERE user_id = ? AND topic = ?", (user_id, topic)
             ).fetchone()
@@ -528,4 +526,13 @@ def _message(row: tuple[Any, ...]) -> Message:
         text=row[6],
         client_msg_id=ClientMsgId(row[7]),
         expires_at=row[8],
+    )
+
+
+def _raise_marker(db: sqlite3.Connection, user_id: str, topic: str, seq: int) -> None:
+    """Read markers only move forward."""
+    db.execute(
+        "INSERT INTO read_markers (user_id, topic, seq) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id, topic) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+        (user_id, topic, seq),
     )
