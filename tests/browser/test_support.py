@@ -114,6 +114,26 @@ def test_visitor_and_operator_talk_through_widget_and_console(
     assert ann_console.evaluate("() => sessionStorage.length + localStorage.length") == 0
 
 
+def test_reading_in_one_console_tab_clears_the_badge_in_the_other(
+    server: ServerProcess, pages: Pages, operators: dict[str, str]
+) -> None:
+    """A read marker is the operator's: the second console of the same operator drops its badge
+    the moment the first one opens the conversation, without a reload."""
+    visitor_name = unique("Rhea ")
+    frame = open_widget(pages.page(f"{server.base_url}/demo"))
+    start_chat(frame, visitor_name)
+    send(frame, "Message", "Anyone there?")
+    tabs = [pages.page(f"{server.base_url}/console") for _ in range(2)]
+    for tab in tabs:
+        sign_in(tab, operators["Bo"])
+        expect(row(tab, visitor_name).locator(".unread-count")).to_have_text("1")
+
+    row(tabs[0], visitor_name).get_by_role("button").click()
+
+    for tab in tabs:
+        expect(row(tab, visitor_name).locator(".unread")).to_have_count(0)
+
+
 def test_the_widget_shows_operators_coming_and_going_without_a_reload(
     fresh_server: Callable[[], ServerProcess], pages: Pages
 ) -> None:

@@ -122,6 +122,38 @@ def test_reading_moves_the_unread_count(world: World) -> None:
     assert item["unread"] == 1
 
 
+def test_reading_in_one_tab_tells_the_same_operator_s_other_tabs_only(world: World) -> None:
+    """The marker is the operator's: their other consoles (following desk/+) get the new ``read``;
+    another operator, whose marker did not move, and the reading tab itself get nothing."""
+    topic = _visitor_writes(world, "v1", "Ann", 3)
+    olga = operator(world, "o-tab1", "Olga")
+    world.connect("o-tab2", olga)
+    operator(world, "p", "Pia")
+    for cid in ("o-tab1", "o-tab2", "p"):
+        world.reply(cid, action="subscribe", topic="desk/+")
+    world.push.posts.clear()
+
+    world.reply("o-tab1", action="read", topic=topic, seq=2)
+
+    (told,) = world.push.frames_of_type("read")
+    assert told.connection_ids == ("o-tab2",)
+    assert told.frame == {"type": "read", "topic": topic, "seq": 2}
+
+
+def test_a_visitor_s_other_tab_on_the_conversation_hears_of_the_read(world: World) -> None:
+    topic = _visitor_writes(world, "v1", "Ann", 2)
+    first_tab = world.store.get_connection(ConnectionId("v1"))
+    assert first_tab is not None
+    world.connect("v1-tab2", first_tab.user)
+    for cid in ("v1", "v1-tab2"):
+        world.reply(cid, action="subscribe", topic=topic)
+    world.push.posts.clear()
+
+    world.reply("v1", action="read", topic=topic, seq=2)
+
+    assert [p.connection_ids for p in world.push.frames_of_type("read")] == [("v1-tab2",)]
+
+
 def test_a_read_marker_never_moves_back(world: World) -> None:
     """Reading an older seq keeps the newer marker and says so."""
     topic = _visitor_writes(world, "v1", "Ann", 3)

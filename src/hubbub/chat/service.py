@@ -19,12 +19,13 @@ from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import (
     OPERATORS_TOPIC,
     TopicClass,
+    filter_matches,
     is_wildcard,
     parse_filter,
     parse_topic,
@@ -174,7 +175,7 @@ class Chat:
             case a.Typing():
                 reply = self._typing_event(connection, action)
             case a.Read():
-                reply = self._read(user, action)
+                reply = self._read(connection, action)
             case a.Conversations():
                 limit = action.limit or 20
                 reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
@@ -357,13 +358,31 @@ class Chat:
         if wait:
             raise ProtocolError(ErrorCode.RATE_LIMITED, why, retry_after=round(wait, 3))
 
-    def _read(self, user: User, action: a.Read) -> Event:
+    def _read(self, connection: Connection, action: a.Read) -> Event:
+        user = connection.user
         topic = parse_topic(action.topic, self.limits)
         policy.check_read(user, topic)
         if user.role is Role.GUEST:
             raise ProtocolError(ErrorCode.FORBIDDEN, "register to keep read markers")
         marker = self.desk.mark_read(user, topic, action.seq)
-        return {"type": "read", "topic": topic, "seq": marker}
+        event: Event = {"type": "read", "topic": topic, "seq": marker}
+        self._tell_other_tabs(connection, topic, event)
+        return event
+
+    def _tell_other_tabs(self, connection: Connection, topic: Topic, event: Event) -> None:
+        """A read marker is the user's, not the tab's: their other connections that follow the
+        topic (exactly or by a wildcard, as an operator's console follows desk/+) clear the same
+        badge. Best effort: one that is gone is left for the fan-out to forget."""
+        filters = [TopicFilter(topic)]
+        filters += [f for f in self.store.wildcard_filters() if filter_matches(f, topic)]
+        others = {
+            sub.connection_id
+            for topic_filter in filters
+            for sub in self.store.subscribers(topic_filter)
+            if sub.user.id == connection.user.id and sub.connection_id != connection.id
+        }
+        if others:
+            self.push.post_many(encode(event).encode("utf-8"), sorted(others))
 
     def _fit(
         self, views: list[dict[str, Any]], *, newest: bool = False

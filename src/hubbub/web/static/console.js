@@ -326,6 +326,17 @@ async function main() {
       if (!document.hidden && openTopic) markRead(openTopic);
     });
 
+    // this operator read it in another tab: the marker is theirs, so this badge goes too
+    client.addEventListener("read", (e) => {
+      const { topic, seq } = e.detail;
+      const c = convs.get(topic);
+      if (!c || typeof seq !== "number" || seq <= (c.readSeq ?? 0)) return;
+      c.readSeq = seq;
+      c.unread = seq >= c.lastSeq ? 0 : Math.min(c.unread, c.lastSeq - seq);
+      renderRow(c);
+      renderTotals();
+    });
+
     function renderThreadHead() {
       if (!openTopic) return;
       const c = convs.get(openTopic);
