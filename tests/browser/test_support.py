@@ -127,6 +127,8 @@ def test_reading_in_one_console_tab_clears_the_badge_in_the_other(
     for tab in tabs:
         sign_in(tab, operators["Bo"])
         expect(row(tab, visitor_name).locator(".unread-count")).to_have_text("1")
+        # the conversations reply says the visitor's widget is open: the dot is on from the start
+        expect(row(tab, visitor_name).locator(".dot.presence")).to_have_class(re.compile(r"\bon\b"))
 
     row(tabs[0], visitor_name).get_by_role("button").click()
 

@@ -109,6 +109,23 @@ def test_conversations_list_desks_by_recency_with_unread_counts(world: World) ->
     assert reply["hasMore"] is False
 
 
+def test_conversations_say_which_visitors_are_online(world: World) -> None:
+    """A visitor whose widget follows their desk topic is online; one who left, or never
+    subscribed, is not; another user on the topic (an operator) does not make them online."""
+    here = _visitor_writes(world, "v1", "Ann", 1)
+    gone = _visitor_writes(world, "v2", "Bob", 1)
+    never = _visitor_writes(world, "v3", "Cy", 1)
+    world.reply("v1", action="subscribe", topic=here)
+    world.reply("v2", action="subscribe", topic=gone)
+    world.chat.disconnect(ConnectionId("v2"))
+    operator(world, "o")
+    world.reply("o", action="subscribe", topic=never)
+
+    listed = {i["topic"]: i["online"] for i in items(world.reply("o", action="conversations"))}
+
+    assert listed == {here: True, gone: False, never: False}
+
+
 def test_reading_moves_the_unread_count(world: World) -> None:
     """read moves the operator's marker, and unread counts only what comes after it."""
     topic = _visitor_writes(world, "v1", "Ann", 3)

@@ -12,7 +12,7 @@ from typing import Any
 
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
-from hubbub.ids import ConnectionId, Topic, UserId
+from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.topics import TopicClass, topic_class
 from hubbub.store.port import Operator, Role, Store, User
@@ -116,6 +116,12 @@ class Desk:
                     "unread": max(0, head.last_seq - markers.get(head.topic, 0)),
                     "lastSeq": head.last_seq,
                     "updatedAt": head.updated_at,
+                    # the visitor follows their own desk topic while the widget is open: one
+                    # Query here instead of a `presence` round trip per row from the console
+                    "online": any(
+                        sub.user.id == visitor_id
+                        for sub in self._store.subscribers(TopicFilter(head.topic))
+                    ),
                 }
             )
         return {"type": "conversations", "items": items, "hasMore": has_more}

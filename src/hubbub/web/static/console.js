@@ -239,6 +239,11 @@ async function main() {
 
     function upsert(item) {
       const known = convs.get(item.topic);
+      if (typeof item.online === "boolean") {
+        const id = item.visitor?.id || visitorIdOf(item.topic);
+        if (item.online) online.add(id);
+        else online.delete(id);
+      }
       const c = {
         topic: item.topic,
         visitor: {
@@ -267,7 +272,7 @@ async function main() {
           byId("more").hidden = !hasMore;
           placeRows();
           if (openTopic) markRead(openTopic);
-          presenceOf([...convs.keys()].slice(0, PAGE_SIZE));
+          renderThreadHead(); // each item says whether its visitor is online
         } catch {
           // the next session refreshes again
         } finally {
