@@ -390,16 +390,21 @@ def test_the_stream_handler_skips_records_that_are_not_new_messages(lam: Lambda)
     assert len(lam.push.frames_of_type("message")) == 1
 
 
+def _fan_out_finding_gone(lam: Lambda, gone: str, *, sequence: str) -> Any:
+    """A message to room/a, fanned out by the stream handler while ``gone`` answers 410."""
+    lam.visitor("writer", "Wes")
+    lam.act("writer", action="send", topic="room/a", text="hello", clientMsgId="m1")
+    (msg,) = lam.messages("room/a")
+    lam.push.gone.add(gone)
+    return stream.handler(aws_events.stream_event([_record(msg, sequence)]), None)
+
+
 def test_the_stream_handler_forgets_connections_found_gone(lam: Lambda) -> None:
     """A subscriber whose post answers 410 is forgotten by the fan-out, and the record succeeds."""
     lam.connect("dead")
     lam.act("dead", action="subscribe", topic="room/a")
-    lam.visitor("writer", "Wes")
-    lam.act("writer", action="send", topic="room/a", text="hello", clientMsgId="m1")
-    (msg,) = lam.messages("room/a")
-    lam.push.gone.add("dead")
 
-    response = stream.handler(aws_events.stream_event([_record(msg, "5")]), None)
+    response = _fan_out_finding_gone(lam, "dead", sequence="5")
 
     assert response == {"batchItemFailures": []}
     assert lam.store.get_connection(ConnectionId("dead")) is None
@@ -412,12 +417,8 @@ def test_the_stream_handler_announces_an_operator_it_found_gone(lam: Lambda) -> 
     lam.act("follower", action="subscribe", topic="$sys/operators")
     assert lam.connect("o1", _operator_token(lam, "Olga"))["statusCode"] == 200
     lam.act("o1", action="subscribe", topic="room/a")
-    lam.visitor("writer", "Wes")
-    lam.act("writer", action="send", topic="room/a", text="hello", clientMsgId="m1")
-    (msg,) = lam.messages("room/a")
-    lam.push.gone.add("o1")
 
-    response = stream.handler(aws_events.stream_event([_record(msg, "7")]), None)
+    response = _fan_out_finding_gone(lam, "o1", sequence="7")
 
     assert response == {"batchItemFailures": []}
     assert lam.store.get_connection(ConnectionId("o1")) is None
