@@ -16,7 +16,7 @@ from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import ManualClock
 from hubbub.ids import ConnectionId, UserId
 from hubbub.protocol.errors import ErrorCode
-from hubbub.store.port import Connection, Role, User
+from hubbub.store.port import Connection, Role, StoreUnavailable, User
 from hubbub.store.sqlite.adapter import SqliteStore
 from tests.unit.chatworld import World, world_in
 from tests.unit.fakes import FUTURE_MS, SECRET, Post, RecordingPush
@@ -263,3 +263,26 @@ def test_following_the_status_is_never_announced_as_presence(world: World) -> No
     world.chat.disconnect(ConnectionId("v"))
     assert world.push.frames_of_type("joined") == []
     assert world.push.frames_of_type("left") == []
+
+
+def test_a_store_that_fails_the_status_read_keeps_the_operator_connected(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The status is best effort: the connection is written before it is worked out, so a busy
+    store there neither refuses the handshake nor leaves an operator online who was refused."""
+    follower(world, "f")
+
+    def busy(now_ms: int) -> list[Connection]:
+        raise StoreUnavailable("throttled")
+
+    monkeypatch.setattr(world.store, "online_operators", busy)
+    world.push.posts.clear()
+    world.connect("o1", OLGA)
+
+    connection = world.store.get_connection(ConnectionId("o1"))
+    assert connection is not None and connection.user == OLGA
+    assert world.push.frames_of_type("operators") == []
+    assert "operator status not announced: throttled" in caplog.text
+
+    world.chat.disconnect(ConnectionId("o1"))
+    assert world.store.get_connection(ConnectionId("o1")) is None

@@ -7,6 +7,7 @@ touches the outside world goes through the Store, Push and Clock ports given to 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from hubbub.store.port import (
     Message,
     Role,
     Store,
+    StoreUnavailable,
     Subscription,
     User,
     Visitor,
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from hubbub.protocol import actions as a
 
 __all__ = ["Chat"]
+
+log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 
@@ -133,10 +137,16 @@ class Chat:
     ) -> PushOutcome:
         """Widgets show "we are online" from ``$sys/operators`` instead of polling ``hello``, so
         the function that sees an operator's first connection open, or their last one close, says
-        so there."""
-        status = self.desk.operators_status_change(
-            connection_id, operator, opened=opened, now_ms=now_ms
-        )
+        so there. Best effort: the connection itself is already written (or deleted), so a store
+        that fails here must not refuse the operator's handshake or fail their ``$disconnect``;
+        followers catch up at their next subscribe or ``hello``."""
+        try:
+            status = self.desk.operators_status_change(
+                connection_id, operator, opened=opened, now_ms=now_ms
+            )
+        except StoreUnavailable as exc:
+            log.warning("operator status not announced: %s", exc)
+            return PushOutcome()
         if status is None:
             return PushOutcome()
         return self.presence.publish(OPERATORS_TOPIC, {"type": "operators", **status})
