@@ -17,7 +17,13 @@ from hubbub.protocol.topics import filter_matches
 from hubbub.push.port import Push, PushOutcome
 from hubbub.store.port import Message, Store
 
-__all__ = ["FanOut", "FanOutReport"]
+__all__ = ["FanOut", "FanOutReport", "filters_matching"]
+
+
+def filters_matching(topic: Topic, wildcards: Iterable[TopicFilter]) -> list[TopicFilter]:
+    """The filters a subscriber of ``topic`` may hold: the topic itself and each registered
+    wildcard that matches it (one lookup each, never a scan)."""
+    return [TopicFilter(topic), *(f for f in wildcards if filter_matches(f, topic))]
 
 
 @dataclass(slots=True)
@@ -34,10 +40,8 @@ class FanOut:
 
     def recipients_of(self, topic: Topic, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
         """Every connection whose filters match ``topic``, once each."""
-        filters = [TopicFilter(topic)]
-        filters += [f for f in wildcards if filter_matches(f, topic)]
         seen: dict[ConnectionId, None] = {}
-        for topic_filter in filters:
+        for topic_filter in filters_matching(topic, wildcards):
             for connection_id in self._store.subscriber_ids(topic_filter):
                 seen.setdefault(connection_id, None)
         return list(seen)

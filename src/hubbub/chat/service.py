@@ -13,20 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
-from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.fanout import FanOut, FanOutReport, filters_matching
 from hubbub.chat.presence import Presence, makes_present
 from hubbub.chat.ratelimit import RateLimiter
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import (
     OPERATORS_TOPIC,
     TopicClass,
-    filter_matches,
     is_wildcard,
     parse_filter,
     parse_topic,
@@ -383,11 +382,9 @@ class Chat:
         """A read marker is the user's, not the tab's: their other connections that follow the
         topic (exactly or by a wildcard, as an operator's console follows desk/+) clear the same
         badge. Best effort: one that is gone is left for the fan-out to forget."""
-        filters = [TopicFilter(topic)]
-        filters += [f for f in self.store.wildcard_filters() if filter_matches(f, topic)]
         others = {
             sub.connection_id
-            for topic_filter in filters
+            for topic_filter in filters_matching(topic, self.store.wildcard_filters())
             for sub in self.store.subscribers(topic_filter)
             if sub.user.id == connection.user.id and sub.connection_id != connection.id
         }
