@@ -62,11 +62,11 @@ def _store(env: Mapping[str, str]) -> Store:
 
     defaults = ClientLimits()
     limits = ClientLimits(
-        connect_timeout_s=float(
-            env.get("DYNAMODB_CONNECT_TIMEOUT_SECONDS") or defaults.connect_timeout_s
+        connect_timeout_s=_number(
+            env, "DYNAMODB_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_s
         ),
-        read_timeout_s=float(env.get("DYNAMODB_READ_TIMEOUT_SECONDS") or defaults.read_timeout_s),
-        max_attempts=int(env.get("DYNAMODB_MAX_ATTEMPTS") or defaults.max_attempts),
+        read_timeout_s=_number(env, "DYNAMODB_READ_TIMEOUT_SECONDS", defaults.read_timeout_s),
+        max_attempts=int(_number(env, "DYNAMODB_MAX_ATTEMPTS", defaults.max_attempts)),
     )
     endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or None
     return DynamoStore(table, endpoint_url=endpoint, limits=limits)
@@ -83,19 +83,21 @@ def _push(env: Mapping[str, str]) -> Push:
     from hubbub.push.aws.adapter import ApiGatewayPush
     from hubbub.push.aws.breaker import CircuitBreaker
 
-    def number(name: str, default: float) -> float:
-        return float(env.get(name) or default)
-
     return ApiGatewayPush(
         env["CONNECTIONS_URL"],
-        connect_timeout_s=number("PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
-        read_timeout_s=number("PUSH_READ_TIMEOUT_SECONDS", 2.0),
-        budget_s=number("PUSH_BUDGET_SECONDS", 10.0),
+        connect_timeout_s=_number(env, "PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
+        read_timeout_s=_number(env, "PUSH_READ_TIMEOUT_SECONDS", 2.0),
+        budget_s=_number(env, "PUSH_BUDGET_SECONDS", 10.0),
         breaker=CircuitBreaker(
-            threshold=int(number("PUSH_BREAKER_THRESHOLD", 5)),
-            cooldown_s=number("PUSH_BREAKER_COOLDOWN_SECONDS", 5.0),
+            threshold=int(_number(env, "PUSH_BREAKER_THRESHOLD", 5)),
+            cooldown_s=_number(env, "PUSH_BREAKER_COOLDOWN_SECONDS", 5.0),
         ),
     )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A numeric setting; unset or empty means the default."""
+    return float(env.get(name) or default)
 
 
 def _token_secret_source(env: Mapping[str, str]) -> Callable[[], bytes]:
