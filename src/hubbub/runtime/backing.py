@@ -184,7 +184,9 @@ class Backing:
             return False
         client = self._client("dynamodb")
         name = self.tables[mapping.table].name
-        item = {k: {"BOOL": v} if isinstance(v, bool) else {"S": v} for k, v in POISON_ITEM.items()}
+        from boto3.dynamodb.types import TypeSerializer
+
+        item = {k: TypeSerializer().serialize(v) for k, v in POISON_ITEM.items()}
         client.put_item(TableName=name, Item=item)
         client.delete_item(TableName=name, Key={"pk": item["pk"], "sk": item["sk"]})
         return True
