@@ -13,8 +13,6 @@ import asyncio
 import json
 import queue
 import ssl
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +31,7 @@ from websockets.exceptions import InvalidStatus
 
 from hubbub.client import HubbubClient
 from tests.conftest import TIMEOUT_FACTOR
-from tests.support.server import REPO, ServerProcess
+from tests.support.server import REPO, ServerProcess, serve_to_exit
 from tests.support.waiting import eventually
 
 EXAMPLES = REPO / "examples"
@@ -308,25 +306,9 @@ async def test_parameter_overrides_conditions_and_env_vars(tmp_path: Path) -> No
 
 
 def test_a_parameter_override_outside_allowed_values_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hubbub.cli",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--template",
-            str(ROUTES),
-            "--parameter-overrides",
-            "EnableAdmin=maybe",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60 * TIMEOUT_FACTOR,
-        check=False,
+    result = serve_to_exit(
+        *("--data-dir", str(tmp_path / "data"), "--template", str(ROUTES)),
+        *("--parameter-overrides", "EnableAdmin=maybe"),
     )
     assert result.returncode == 2
     assert "EnableAdmin='maybe' is not one of" in result.stderr
@@ -503,27 +485,9 @@ async def test_tables_are_created_at_an_external_endpoint(
 
 
 def test_the_sqlite_store_takes_no_dynamodb_endpoint(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hubbub.cli",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--template",
-            str(ECHO),
-            "--store",
-            "sqlite",
-            "--dynamodb-endpoint",
-            "http://127.0.0.1:9",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60 * TIMEOUT_FACTOR,
-        check=False,
+    result = serve_to_exit(
+        *("--data-dir", str(tmp_path / "data"), "--template", str(ECHO)),
+        *("--store", "sqlite", "--dynamodb-endpoint", "http://127.0.0.1:9"),
     )
     assert result.returncode == 2
     assert "--dynamodb-endpoint needs the dynamodb store" in result.stderr

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.support.server import REPO
-
-
-def serve(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hubbub.cli", "serve", "--port", "0", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+from tests.support.server import serve_to_exit
 
 
 def test_a_busy_port_is_named(tmp_path: Path) -> None:
@@ -28,7 +15,7 @@ def test_a_busy_port_is_named(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = serve("--port", str(port), "--data-dir", str(tmp_path / "d"))
+        result = serve_to_exit("--port", str(port), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert f"127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -37,7 +24,7 @@ def test_a_busy_port_is_named(tmp_path: Path) -> None:
 def test_an_unreadable_template_is_named(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text("Resources: [unclosed\n")
-    result = serve("--template", str(template), "--data-dir", str(tmp_path / "d"))
+    result = serve_to_exit("--template", str(template), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert str(template) in result.stderr
     assert "Traceback" not in result.stderr
@@ -59,7 +46,7 @@ def test_a_missing_handler_is_named_at_start(tmp_path: Path) -> None:
     }
     path = tmp_path / "template.yaml"
     path.write_text(yaml.safe_dump(template))
-    result = serve("--template", str(path), "--data-dir", str(tmp_path / "d"))
+    result = serve_to_exit("--template", str(path), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert "Fn: Handler nowhere_to_be_found.handler" in result.stderr
     assert "Traceback" not in result.stderr

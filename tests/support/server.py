@@ -19,6 +19,18 @@ from tests.conftest import TIMEOUT_FACTOR
 REPO = Path(__file__).resolve().parents[2]
 
 
+def serve_to_exit(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """``hubbub serve`` expected to refuse to start: its exit code and what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "hubbub.cli", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60 * TIMEOUT_FACTOR,
+        check=False,
+    )
+
+
 class ServerProcess:
     def __init__(
         self,
