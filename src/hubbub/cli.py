@@ -206,10 +206,10 @@ def _check_handlers(functions: Iterable[Any]) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from hubbub.logs import configure
+    from hubbub.runtime.apigateway.quotas import Quotas
+    from hubbub.runtime.cloudformation.template import TemplateError
     from hubbub.runtime.faults import Faults
-    from hubbub.runtime.quotas import Quotas
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
-    from hubbub.runtime.template import TemplateError
 
     configure(args.log_level, args.log_format)
     template = (args.template or default_template()).resolve()

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from hubbub.runtime.motofast import faster_moto
+from hubbub.runtime.dynamodb.motofast import faster_moto
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
 from hubbub.store.items import message_sk, topic_pk
@@ -55,7 +55,7 @@ class _OneAtATime:
     serialises conflicting writes, and this restores that guarantee. Clients still interleave
     freely *between* requests, which is where the adapter's races (read head, then write) live,
     so the concurrency tests keep their teeth. Rollbacks are made cheap by
-    ``hubbub.runtime.motofast`` (the same patch the runtime's embedded moto uses).
+    ``hubbub.runtime.dynamodb.motofast`` (the same patch the runtime's embedded moto uses).
     """
 
     def __init__(self) -> None:

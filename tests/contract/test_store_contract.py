@@ -906,7 +906,7 @@ def test_dynamo_messages_decode_from_their_stored_item(dynamo_table: DynamoTable
 def test_dynamo_schema_matches_the_template() -> None:
     from pathlib import Path
 
-    from hubbub.runtime.cfn_yaml import load_template
+    from hubbub.runtime.cloudformation.yamltags import load_template
 
     template = load_template(Path(__file__).parents[2] / "template.yaml")
     chat = template["Resources"]["ChatTable"]["Properties"]

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from hubbub.runtime.intrinsics import local_api_id
+from hubbub.runtime.cloudformation.intrinsics import local_api_id
 from tests.conftest import TIMEOUT_FACTOR
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually

@@ -4,7 +4,7 @@
 the runtime takes the tables with it: nothing like AWS, where the table does not care what
 happens to the compute. The end-to-end suite on DynamoDB therefore runs every server against
 this endpoint (``--dynamodb-endpoint``), each under a stack name of its own, so restarts and
-crashes keep their data. It is the runtime's own moto process (``hubbub.runtime.motoserver``:
+crashes keep their data. It is the runtime's own moto process (``runtime.dynamodb.motoserver``:
 one request at a time, cheap rollbacks), started on 127.0.0.1 with a port the OS picks.
 """
 
@@ -27,7 +27,7 @@ class MotoEndpoint:
 
     def start(self, timeout: float = 30.0) -> MotoEndpoint:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hubbub.runtime.motoserver", "127.0.0.1"],
+            [sys.executable, "-m", "hubbub.runtime.dynamodb.motoserver", "127.0.0.1"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -15,7 +15,7 @@ import pytest
 
 from hubbub.handlers import bootstrap
 from hubbub.ids import ConnectionId
-from hubbub.runtime.cfn_yaml import load_template
+from hubbub.runtime.cloudformation.yamltags import load_template
 from hubbub.store.dynamodb.adapter import ClientLimits
 from hubbub.store.port import StoreUnavailable
 

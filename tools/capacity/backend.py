@@ -6,7 +6,7 @@ get dummy credentials and a fixed region explicitly: nothing reads the environme
 an instance profile, and no request can leave 127.0.0.1.
 
 One accommodation, the one the runtime's embedded moto and the contract suite make too:
-``hubbub.runtime.motofast`` makes moto's transaction rollbacks and key queries cheap (without it
+``runtime.dynamodb.motofast`` makes moto's transaction rollbacks and key queries cheap (without it
 each subscribe in a room of 1,000 costs seconds).
 """
 
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from hubbub.runtime.motofast import faster_moto
+from hubbub.runtime.dynamodb.motofast import faster_moto
 
 __all__ = ["client", "moto_server"]
 

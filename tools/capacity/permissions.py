@@ -33,7 +33,7 @@ from hubbub.clock import SystemClock
 from hubbub.ids import ConnectionId, UserId
 from hubbub.protocol.actions import parse_action
 from hubbub.push.aws.adapter import ApiGatewayPush
-from hubbub.runtime.cfn_yaml import load_template
+from hubbub.runtime.cloudformation.yamltags import load_template
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
 from hubbub.store.items import message_item

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hubbub.runtime.cfn_yaml import load_template
+from hubbub.runtime.cloudformation.yamltags import load_template
 
 FORBIDDEN = frozenset(
     {

@@ -21,19 +21,19 @@ from aiohttp import web
 
 from hubbub.clock import OffsetClock
 from hubbub.runtime import tls
-from hubbub.runtime.backing import Backing, choose_store
-from hubbub.runtime.connections_api import add_batch_route, add_connections_routes
+from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
+from hubbub.runtime.apigateway.httpapi import HTTP_PREFIX, HttpApiGateway
+from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.websocket import WebSocketGateway
+from hubbub.runtime.cloudformation.template import AppSpec, load_app
+from hubbub.runtime.dynamodb.backing import Backing, choose_store
+from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from hubbub.runtime.dynamodb.streams import DynamoStreamSource, SqliteStreamSource, StreamPoller
+from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.faults import Faults
-from hubbub.runtime.gateway import WebSocketGateway
-from hubbub.runtime.httpapi import HTTP_PREFIX, HttpApiGateway
-from hubbub.runtime.lambdas import FunctionPool
+from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.quotas import Quotas
 from hubbub.runtime.sites import DualSite
-from hubbub.runtime.state import RuntimeState
-from hubbub.runtime.streams import DynamoStreamSource, SqliteStreamSource, StreamPoller
-from hubbub.runtime.tables import TablesUnavailable
-from hubbub.runtime.template import AppSpec, load_app
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
@@ -58,7 +58,7 @@ class RuntimeConfig:
     mount: Callable[[web.Application, LocalRuntime], None] | None = None
     """Adds the host application's own routes (hubbub's web client) to the runtime's server."""
     store: str = "auto"
-    """``sqlite``, ``dynamodb`` or ``auto``: where the tables live (``runtime/backing.py``)."""
+    """``sqlite``, ``dynamodb`` or ``auto``: where the tables live (``dynamodb/backing.py``)."""
     sqlite_packages: tuple[str, ...] = ()
     """Handler packages that carry the local SQLite store; ``auto`` picks ``sqlite`` for a
     template whose functions are all in them."""

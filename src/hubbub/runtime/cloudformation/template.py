@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubbub.runtime.cfn_yaml import load_template
-from hubbub.runtime.filters import FilterError, compile_filters
-from hubbub.runtime.intrinsics import Resolver, TemplateError, local_api_id
+from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
+from hubbub.runtime.cloudformation.yamltags import load_template
+from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
 
 __all__ = [
     "HTTP_METHODS",
@@ -148,7 +148,7 @@ class TableSpec:
     ttl_attribute: str | None
     kind: str = "AWS::DynamoDB::Table"
     properties: Mapping[str, Any] = field(default_factory=dict)
-    """The resolved ``Properties``, from which the table is created (``runtime/tables.py``)."""
+    """The resolved ``Properties``, from which the table is created (``dynamodb/tables.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +166,7 @@ class StreamMappingSpec:
     maximum_batching_window_s: float = 0.0
     enabled: bool = True
     filters: tuple[dict[str, Any], ...] = ()
-    """``FilterCriteria`` patterns (``runtime/filters.py``); records none matches are skipped."""
+    """``FilterCriteria`` patterns (``dynamodb/filters.py``); records none matches are skipped."""
 
 
 @dataclass(slots=True)

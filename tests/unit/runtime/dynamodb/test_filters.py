@@ -1,4 +1,4 @@
-"""Lambda event filtering of stream records (``FilterCriteria``, ``hubbub.runtime.filters``):
+"""Lambda event filtering of stream records (``FilterCriteria``, ``dynamodb.filters``):
 the matchers Lambda documents, over records in DynamoDB JSON, and patterns refused when the
 template is read."""
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hubbub.runtime.filters import FilterError, compile_filters, matches, matches_any
-from hubbub.runtime.template import TemplateError, load_app
+from hubbub.runtime.cloudformation.template import TemplateError, load_app
+from hubbub.runtime.dynamodb.filters import FilterError, compile_filters, matches, matches_any
 
 RECORD: dict[str, Any] = {
     "eventName": "INSERT",

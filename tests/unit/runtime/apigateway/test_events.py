@@ -1,4 +1,4 @@
-"""API Gateway WebSocket events as the runtime builds them (``hubbub.runtime.wsevents``)."""
+"""API Gateway WebSocket events as the runtime builds them (``runtime.apigateway.events``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketMessageEventModel,
 )
 
-from hubbub.runtime.wsevents import (
+from hubbub.runtime.apigateway.events import (
     ConnectionInfo,
     connect_event,
     disconnect_event,

@@ -1,4 +1,4 @@
-"""``runtime.motofast``: a cancelled transaction leaves moto's table exactly as it was, cheaply.
+"""``dynamodb.motofast``: a cancelled transaction leaves moto's table exactly as it was, cheaply.
 
 moto runs in process here (``mock_aws``): the patch works on its backend objects, below HTTP.
 """
@@ -17,7 +17,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
-from hubbub.runtime.motofast import faster_moto, forget_tracked_models
+from hubbub.runtime.dynamodb.motofast import faster_moto, forget_tracked_models
 
 TABLE = "motofast"
 

@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.runtime import ipc
 from hubbub.runtime.awsids import request_id
+from hubbub.runtime.cloudformation.template import FunctionSpec
+from hubbub.runtime.lambda_ import ipc as ipc
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.template import FunctionSpec
 
 __all__ = ["FunctionPool", "InvokeResult"]
 
@@ -182,7 +182,7 @@ class FunctionPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hubbub.runtime.worker",
+            "hubbub.runtime.lambda_.worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

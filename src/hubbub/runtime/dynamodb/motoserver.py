@@ -1,7 +1,8 @@
 """The embedded DynamoDB of ``hubbub serve --store dynamodb``: moto's server in a process of its
 own.
 
-Started by the runtime as ``python -m hubbub.runtime.motoserver HOST``. It listens on ``HOST`` with
+Started by the runtime as ``python -m hubbub.runtime.dynamodb.motoserver HOST``. It listens on
+``HOST`` with
 a port the system picks, prints ``{"port": N}`` on stdout once it takes requests, and exits when its
 stdin closes, which happens when the runtime stops or dies: it never outlives the runtime.
 
@@ -14,7 +15,7 @@ Four things are added around moto, all for a server that runs for hours rather t
   times a second, so only the most recent ones are kept (on AWS an iterator expires after 15
   minutes anyway).
 - a cancelled transaction restores the items it named, not a deep copy of the whole table taken
-  per item of every transaction (``runtime.motofast``): without it a send costs seconds once the
+  per item of every transaction (``dynamodb.motofast``): without it a send costs seconds once the
   table holds a few thousand items.
 - moto's registry of every model instance it ever made (read only by its dashboard, which this
   server does not serve) is emptied with the iterator prune.
@@ -30,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hubbub.runtime.motofast import faster_moto, forget_tracked_models
+from hubbub.runtime.dynamodb.motofast import faster_moto, forget_tracked_models
 
 __all__ = ["main"]
 

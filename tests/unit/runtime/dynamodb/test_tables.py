@@ -1,5 +1,5 @@
-"""The template's tables for apps that use boto3 directly (``hubbub.runtime.tables`` and
-``hubbub.runtime.backing``): the CreateTable requests CloudFormation would make, creating them
+"""The template's tables for apps that use boto3 directly (``runtime.dynamodb.tables`` and
+``runtime.dynamodb.backing``): the CreateTable requests CloudFormation would make, creating them
 in a DynamoDB endpoint (moto, in server mode), the embedded endpoint's refusal without moto, and
 how ``hubbub serve`` picks the backing. Also where the code of ``AWS::Lambda::Function`` and of
 inline functions is found, which the examples rely on."""
@@ -17,14 +17,14 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from hubbub.runtime.backing import Backing, choose_store
-from hubbub.runtime.tables import (
+from hubbub.runtime.cloudformation.template import AppSpec, TableSpec, TemplateError, load_app
+from hubbub.runtime.dynamodb.backing import Backing, choose_store
+from hubbub.runtime.dynamodb.tables import (
     EmbeddedDynamo,
     TablesUnavailable,
     create_table_request,
     provision,
 )
-from hubbub.runtime.template import AppSpec, TableSpec, TemplateError, load_app
 
 KEYS = [
     {"AttributeName": "pk", "KeyType": "HASH"},

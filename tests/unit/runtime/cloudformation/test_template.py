@@ -1,4 +1,4 @@
-"""Reading a SAM template into what the runtime runs (``hubbub.runtime.template.load_app``).
+"""Reading a SAM template into what the runtime runs (``cloudformation.template.load_app``).
 
 The project's own ``template.yaml`` is the main fixture; small templates written to tmp_path cover
 the error cases. Only functions, WebSocket APIs, tables and stream mappings are checked here.
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from hubbub.runtime.cfn_yaml import load_template
-from hubbub.runtime.intrinsics import local_api_id
-from hubbub.runtime.template import AppSpec, TemplateError, load_app
+from hubbub.runtime.cloudformation.intrinsics import local_api_id
+from hubbub.runtime.cloudformation.template import AppSpec, TemplateError, load_app
+from hubbub.runtime.cloudformation.yamltags import load_template
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 TEMPLATE = REPO / "template.yaml"
 REGION, ACCOUNT = "us-east-1", "123456789012"
 WS_API_ID = local_api_id("WebSocketApi")

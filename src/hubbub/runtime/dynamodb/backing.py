@@ -24,20 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubbub.runtime.streams import (
+from hubbub.runtime.cloudformation.template import AppSpec, StreamMappingSpec
+from hubbub.runtime.dynamodb.streams import (
     POISON_ITEM,
     DynamoStreamSource,
     SqliteStreamSource,
     StreamSource,
 )
-from hubbub.runtime.tables import (
+from hubbub.runtime.dynamodb.tables import (
     EmbeddedDynamo,
     ProvisionedTable,
     TablesUnavailable,
     create_table_request,
     provision,
 )
-from hubbub.runtime.template import AppSpec, StreamMappingSpec
 
 __all__ = ["STORES", "Backing", "StreamFeed", "choose_store"]
 

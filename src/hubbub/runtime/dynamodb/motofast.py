@@ -13,7 +13,7 @@ partition's: 50 ms a query at 3,000 items, and every send and fan-out queries. `
 hands that walk the one partition the key names (an index Query still walks the table, as it
 must: moto keeps no index of its own).
 
-Used by the embedded moto of ``hubbub serve --store dynamodb`` (``runtime.motoserver``), the
+Used by the embedded moto of ``hubbub serve --store dynamodb`` (``dynamodb.motoserver``), the
 contract suite and the capacity tool. It relies on moto 5.2 internals (``Table.items`` keyed by
 ``DynamoType``, ``Table.stream_shard.items``, ``DynamoDBBackend.transact_write_items``), pinned in
 constraints.txt and covered by ``tests/unit/test_motofast.py``: revisit on a moto upgrade.

@@ -20,20 +20,20 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from hubbub.runtime.authorizers import AuthorizerResult, run_authorizer
-from hubbub.runtime.awsids import connection_id, request_id
-from hubbub.runtime.faults import Faults
-from hubbub.runtime.frameguard import GuardedParser
-from hubbub.runtime.lambdas import FunctionPool, InvokeResult
-from hubbub.runtime.metrics import Registry
-from hubbub.runtime.quotas import Quotas
-from hubbub.runtime.template import RouteSpec, WebSocketApiSpec
-from hubbub.runtime.wsevents import (
+from hubbub.runtime.apigateway.authorizers import AuthorizerResult, run_authorizer
+from hubbub.runtime.apigateway.events import (
     ConnectionInfo,
     connect_event,
     disconnect_event,
     message_event,
 )
+from hubbub.runtime.apigateway.frameguard import GuardedParser
+from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.awsids import connection_id, request_id
+from hubbub.runtime.cloudformation.template import RouteSpec, WebSocketApiSpec
+from hubbub.runtime.faults import Faults
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
+from hubbub.runtime.metrics import Registry
 
 __all__ = ["LiveConnection", "WebSocketGateway"]
 

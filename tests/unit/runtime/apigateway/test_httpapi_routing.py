@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hubbub.runtime.httpapi import (
+from hubbub.runtime.apigateway.httpapi import (
     HTTP_PREFIX,
     HttpRequest,
     MalformedResponse,
@@ -27,8 +27,13 @@ from hubbub.runtime.httpapi import (
     preflight_response,
     result_response,
 )
-from hubbub.runtime.lambdas import InvokeResult
-from hubbub.runtime.template import CorsSpec, HttpApiSpec, HttpRouteSpec, parse_route_key
+from hubbub.runtime.cloudformation.template import (
+    CorsSpec,
+    HttpApiSpec,
+    HttpRouteSpec,
+    parse_route_key,
+)
+from hubbub.runtime.lambda_.pool import InvokeResult
 
 
 def route(key: str, function: str = "Fn") -> HttpRouteSpec:

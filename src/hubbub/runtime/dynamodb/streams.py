@@ -35,11 +35,11 @@ from typing import Any, Protocol
 
 from hubbub import streamlog
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.filters import matches_any
-from hubbub.runtime.lambdas import FunctionPool, InvokeResult
+from hubbub.runtime.cloudformation.template import StreamMappingSpec, TableSpec
+from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from hubbub.runtime.dynamodb.filters import matches_any
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.state import RuntimeState
-from hubbub.runtime.template import StreamMappingSpec, TableSpec
 
 __all__ = ["DynamoStreamSource", "SqliteStreamSource", "StreamPoller", "StreamSource"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hubbub.runtime.intrinsics import local_api_id
-from hubbub.runtime.template import (
+from hubbub.runtime.cloudformation.intrinsics import local_api_id
+from hubbub.runtime.cloudformation.template import (
     IMPLICIT_HTTP_API,
     AppSpec,
     CorsSpec,

@@ -1,4 +1,4 @@
-"""The 32 KB frame guard (``hubbub.runtime.frameguard``) fed real WebSocket frames."""
+"""The 32 KB frame guard (``hubbub.runtime.apigateway.frameguard``) fed real WebSocket frames."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 from websockets.frames import Frame, Opcode
 
-from hubbub.runtime.frameguard import FrameScanner, GuardedParser
+from hubbub.runtime.apigateway.frameguard import FrameScanner, GuardedParser
 
 LIMIT = 32 * 1024
 

@@ -1,4 +1,4 @@
-"""CloudFormation intrinsics as the local runtime resolves them (``hubbub.runtime.intrinsics``)."""
+"""CloudFormation intrinsics as the local runtime resolves them (``cloudformation.intrinsics``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hubbub.runtime.intrinsics import NO_VALUE, Resolver, TemplateError, local_api_id
+from hubbub.runtime.cloudformation.intrinsics import NO_VALUE, Resolver, TemplateError, local_api_id
 
 REGION = "eu-west-1"
 ACCOUNT = "111122223333"

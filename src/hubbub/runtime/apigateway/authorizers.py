@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
 from hubbub.runtime.awsids import request_id
-from hubbub.runtime.lambdas import FunctionPool
-from hubbub.runtime.template import AuthorizerSpec
-from hubbub.runtime.wsevents import ConnectionInfo, connect_event
+from hubbub.runtime.cloudformation.template import AuthorizerSpec
+from hubbub.runtime.lambda_.pool import FunctionPool
 
 __all__ = ["AuthorizerResult", "policy_allows", "run_authorizer"]
 

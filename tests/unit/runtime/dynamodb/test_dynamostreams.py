@@ -23,10 +23,10 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.lambdas import FunctionPool, InvokeResult
-from hubbub.runtime.state import RuntimeState
-from hubbub.runtime.streams import DynamoStreamSource, StreamPoller
-from hubbub.runtime.template import FunctionSpec, StreamMappingSpec, TableSpec
+from hubbub.runtime.cloudformation.template import FunctionSpec, StreamMappingSpec, TableSpec
+from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from hubbub.runtime.dynamodb.streams import DynamoStreamSource, StreamPoller
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.streamlog import LogEntry
 from tests.support.waiting import eventually
 from tests.unit.fakes import fan_out_spec

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.runtime.template import TableSpec
+from hubbub.runtime.cloudformation.template import TableSpec
 
 __all__ = [
     "EmbeddedDynamo",
@@ -202,7 +202,7 @@ def _enable_ttl(client: Any, name: str, attribute: str) -> None:
 
 # the embedded endpoint ------------------------------------------------------------------------
 class EmbeddedDynamo:
-    """moto's server (``runtime/motoserver.py``) in a child process, on ``host`` and a free port.
+    """moto's server (``motoserver.py``) in a child process, on ``host`` and a free port.
 
     Everything it holds is in memory: tables start empty on every ``hubbub serve``. For tables
     that outlive the server, run DynamoDB Local and pass ``--dynamodb-endpoint``.
@@ -229,7 +229,7 @@ class EmbeddedDynamo:
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hubbub.runtime.motoserver",
+            "hubbub.runtime.dynamodb.motoserver",
             self.host,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -1,7 +1,8 @@
 """One Lambda execution environment: a process that imports a handler once and runs invocations
 one at a time, keeping module state while warm.
 
-Started by the runtime as ``python -m hubbub.runtime.worker``; frames arrive on stdin and answers
+Started by the runtime as ``python -m hubbub.runtime.lambda_.worker``; frames arrive on stdin and
+answers
 leave on the original stdout, while the handler's own prints and logs go to stderr, which the
 runtime forwards to its log like CloudWatch would show them.
 """
@@ -17,7 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from hubbub.runtime import ipc
+from hubbub.runtime.lambda_ import ipc as ipc
 
 __all__ = ["LambdaContext", "main"]
 

@@ -25,11 +25,11 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from hubbub.runtime.apigateway.events import request_time
+from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.awsids import extended_request_id
-from hubbub.runtime.lambdas import FunctionPool, InvokeResult
-from hubbub.runtime.quotas import Quotas
-from hubbub.runtime.template import CorsSpec, HttpApiSpec, HttpRouteSpec
-from hubbub.runtime.wsevents import request_time
+from hubbub.runtime.cloudformation.template import CorsSpec, HttpApiSpec, HttpRouteSpec
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
 __all__ = [
     "HTTP_PREFIX",

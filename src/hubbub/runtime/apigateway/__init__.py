@@ -1,0 +1,1 @@
+"""API Gateway: WebSocket APIs (handshake, routes, frames, ``@connections``) and HTTP APIs."""

@@ -1,0 +1,1 @@
+"""DynamoDB: the template's tables, their streams and the event source mappings that poll them."""

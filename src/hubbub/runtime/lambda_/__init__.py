@@ -1,0 +1,1 @@
+"""Lambda: execution environments as worker processes, one invocation at a time each."""
