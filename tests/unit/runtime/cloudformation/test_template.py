@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hubbub.runtime.cloudformation import AppSpec, TemplateError, load_app
 from hubbub.runtime.cloudformation.intrinsics import local_api_id
-from hubbub.runtime.cloudformation.template import AppSpec, TemplateError, load_app
 from hubbub.runtime.cloudformation.yamltags import load_template
 
 REPO = Path(__file__).resolve().parents[4]
