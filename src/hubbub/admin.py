@@ -18,7 +18,7 @@ from hubbub.chat.service import Chat
 from hubbub.handlers.bootstrap import build_chat
 from hubbub.ids import ConnectionId
 from hubbub.push.port import Push, PushOutcome
-from hubbub.runtime.cloudformation.template import load_app
+from hubbub.runtime.cloudformation import load_app
 
 __all__ = ["Target", "admin_chat"]
 

@@ -207,7 +207,7 @@ def _check_handlers(functions: Iterable[Any]) -> None:
 def serve(args: argparse.Namespace) -> int:
     from hubbub.logs import configure
     from hubbub.runtime.apigateway.quotas import Quotas
-    from hubbub.runtime.cloudformation.template import TemplateError
+    from hubbub.runtime.cloudformation import TemplateError
     from hubbub.runtime.faults import Faults
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
 

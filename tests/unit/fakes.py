@@ -10,7 +10,7 @@ from typing import Any
 
 from hubbub.ids import ConnectionId
 from hubbub.push.port import Push, PushOutcome
-from hubbub.runtime.cloudformation.template import FunctionSpec
+from hubbub.runtime.cloudformation import FunctionSpec
 
 __all__ = ["Post", "RecordingPush", "fan_out_spec"]
 

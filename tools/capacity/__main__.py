@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _template_workload(template: Path) -> Workload:
     """The functions' memory and architecture as the template deploys them."""
-    from hubbub.runtime.cloudformation.template import load_app
+    from hubbub.runtime.cloudformation import load_app
 
     app = load_app(template)
     memory = {spec.memory_mb for spec in app.functions.values()}

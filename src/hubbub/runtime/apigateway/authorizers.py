@@ -18,7 +18,7 @@ from aiohttp import web
 
 from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
 from hubbub.runtime.awsids import request_id
-from hubbub.runtime.cloudformation.template import AuthorizerSpec
+from hubbub.runtime.cloudformation import AuthorizerSpec
 from hubbub.runtime.lambda_.pool import FunctionPool
 
 __all__ = ["AuthorizerResult", "policy_allows", "run_authorizer"]

@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 from hubbub.runtime.apigateway.events import request_time
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.awsids import extended_request_id
-from hubbub.runtime.cloudformation.template import CorsSpec, HttpApiSpec, HttpRouteSpec
+from hubbub.runtime.cloudformation import CorsSpec, HttpApiSpec, HttpRouteSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
 __all__ = [

@@ -30,7 +30,7 @@ from hubbub.runtime.apigateway.events import (
 from hubbub.runtime.apigateway.frameguard import GuardedParser
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.awsids import connection_id, request_id
-from hubbub.runtime.cloudformation.template import RouteSpec, WebSocketApiSpec
+from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.runtime.metrics import Registry

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubbub.runtime.cloudformation.template import AppSpec, StreamMappingSpec
+from hubbub.runtime.cloudformation import AppSpec, StreamMappingSpec
 from hubbub.runtime.dynamodb.streams import (
     POISON_ITEM,
     DynamoStreamSource,

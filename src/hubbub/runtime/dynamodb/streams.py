@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from hubbub import streamlog
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.cloudformation.template import StreamMappingSpec, TableSpec
+from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.filters import matches_any
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult

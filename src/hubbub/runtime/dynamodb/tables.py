@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.runtime.cloudformation.template import TableSpec
+from hubbub.runtime.cloudformation import TableSpec
 
 __all__ = [
     "EmbeddedDynamo",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubbub.runtime.awsids import request_id
-from hubbub.runtime.cloudformation.template import FunctionSpec
+from hubbub.runtime.cloudformation import FunctionSpec
 from hubbub.runtime.lambda_ import ipc as ipc
 from hubbub.runtime.metrics import Registry
 

@@ -27,7 +27,7 @@ from hubbub.runtime.apigateway.httpapi import (
     preflight_response,
     result_response,
 )
-from hubbub.runtime.cloudformation.template import (
+from hubbub.runtime.cloudformation import (
     CorsSpec,
     HttpApiSpec,
     HttpRouteSpec,

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.cloudformation.template import FunctionSpec, StreamMappingSpec, TableSpec
+from hubbub.runtime.cloudformation import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.streams import DynamoStreamSource, StreamPoller
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult

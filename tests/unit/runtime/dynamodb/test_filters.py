@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hubbub.runtime.cloudformation.template import TemplateError, load_app
+from hubbub.runtime.cloudformation import TemplateError, load_app
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters, matches, matches_any
 
 RECORD: dict[str, Any] = {

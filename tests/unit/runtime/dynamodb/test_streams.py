@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.cloudformation.template import FunctionSpec, StreamMappingSpec, TableSpec
+from hubbub.runtime.cloudformation import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.streams import StreamPoller
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult

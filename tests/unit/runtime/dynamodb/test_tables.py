@@ -17,7 +17,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from hubbub.runtime.cloudformation.template import AppSpec, TableSpec, TemplateError, load_app
+from hubbub.runtime.cloudformation import AppSpec, TableSpec, TemplateError, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.tables import (
     EmbeddedDynamo,

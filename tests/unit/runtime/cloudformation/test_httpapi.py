@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from hubbub.runtime.cloudformation.intrinsics import local_api_id
-from hubbub.runtime.cloudformation.template import (
+from hubbub.runtime.cloudformation import (
     IMPLICIT_HTTP_API,
     AppSpec,
     CorsSpec,
     TemplateError,
     load_app,
 )
+from hubbub.runtime.cloudformation.intrinsics import local_api_id
 
 
 def function(handler: str = "app.handler", **events: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""Stream mappings: the ``DynamoDB`` events of SAM functions and ``AWS::Lambda::EventSourceMapping``
+resources on a table's stream, with Lambda's defaults for every setting left out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hubbub.runtime.cloudformation.functions import function_events
+from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
+from hubbub.runtime.cloudformation.resources import active
+from hubbub.runtime.cloudformation.specs import AppSpec, StreamMappingSpec
+from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
+
+__all__ = ["read_mappings"]
+
+_EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+
+
+def read_mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:
+    """Adds the mappings to ``app`` in template order; its tables and functions must have been
+    read already. Events of types with no local source are listed (``HttpApi`` events are read
+    with the HTTP APIs)."""
+    stream_arns = {resolver.get_att(t, "StreamArn"): t for t in app.tables}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == _EVENT_SOURCE_MAPPING and active(resource, resolver):
+            props = resolver.resolve(resource.get("Properties") or {})
+            function = _mapped_function(app, logical_id, props)
+            _add(app, stream_arns, logical_id, function, props)
+        for event_name, event in function_events(app, logical_id, resource):
+            where = f"{logical_id}.{event_name}"
+            if event.get("Type") == "DynamoDB":
+                props = resolver.resolve(event.get("Properties") or {})
+                _add(app, stream_arns, where, logical_id, props)
+            elif event.get("Type") != "HttpApi":
+                app.unsupported.append((where, f"{event.get('Type')} event"))
+
+
+def _mapped_function(app: AppSpec, logical_id: str, props: Mapping[str, Any]) -> str:
+    """``FunctionName`` may be the function's name, its ARN or (through ``Ref``) its logical id."""
+    function_ref = str(props.get("FunctionName", ""))
+    for spec in app.functions.values():
+        if function_ref in (spec.name, spec.arn, spec.logical_id):
+            return spec.logical_id
+    raise TemplateError(f"{logical_id}: FunctionName names no function")
+
+
+def _add(
+    app: AppSpec,
+    stream_arns: Mapping[str, str],
+    name: str,
+    function: str,
+    props: Mapping[str, Any],
+) -> None:
+    """Only table streams of this template are emulated; any other source is listed."""
+    source = str(props.get("Stream") or props.get("EventSourceArn") or "")
+    table = stream_arns.get(source)
+    if table is None:
+        app.unsupported.append((name, f"event source {source!r}"))
+        return
+    if app.tables[table].stream_view_type is None:
+        raise TemplateError(f"{name}: table {table} has no StreamSpecification")
+    app.mappings.append(_mapping(name, function, table, props))
+
+
+def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> StreamMappingSpec:
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return StreamMappingSpec(
+        name=name,
+        function=function,
+        table=table,
+        batch_size=int(props.get("BatchSize", 100)),
+        bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+        maximum_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (props.get("FunctionResponseTypes") or []),
+        starting_position=str(props.get("StartingPosition", "LATEST")),
+        on_failure=None if destination is None else str(destination),
+        maximum_batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        enabled=bool(props.get("Enabled", True)),
+        filters=_filters(props.get("FilterCriteria"), name),
+    )
+
+
+def _filters(criteria: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """A bad filter pattern is a template error, refused at load like any other."""
+    try:
+        return compile_filters(criteria, where)
+    except FilterError as exc:
+        raise TemplateError(str(exc)) from None

@@ -1,0 +1,139 @@
+"""What the runtime runs, as read from the template: the one vocabulary between the template
+reader and the emulated services, so that API Gateway, Lambda and DynamoDB never read YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "AppSpec",
+    "AuthorizerSpec",
+    "CorsSpec",
+    "FunctionSpec",
+    "HttpApiSpec",
+    "HttpRouteSpec",
+    "RouteSpec",
+    "StreamMappingSpec",
+    "TableSpec",
+    "WebSocketApiSpec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    code_dir: Path
+    runtime: str
+    timeout_s: float
+    memory_mb: int
+    environment: dict[str, str]
+    reserved_concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizerSpec:
+    logical_id: str
+    function: str
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    key: str
+    function: str | None
+    has_route_response: bool
+    authorizer: AuthorizerSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketApiSpec:
+    logical_id: str
+    api_id: str
+    selection_expression: str
+    stage: str
+    routes: dict[str, RouteSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSpec:
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRouteSpec:
+    key: str
+    """``$default``, or ``METHOD /path`` exactly as API Gateway spells the route key."""
+    function: str
+    method: str
+    """The HTTP method, ``ANY`` for any method and for ``$default``."""
+    path: str | None
+    """``/pets/{id}`` or ``/files/{proxy+}``; None for ``$default``."""
+
+    @property
+    def is_default(self) -> bool:
+        return self.path is None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApiSpec:
+    logical_id: str
+    api_id: str
+    stage: str
+    """``$default`` (served at the root) or a named stage (served under ``/{stage}``)."""
+    routes: dict[str, HttpRouteSpec]
+    cors: CorsSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    logical_id: str
+    name: str
+    stream_view_type: str | None
+    ttl_attribute: str | None
+    kind: str = "AWS::DynamoDB::Table"
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    """The resolved ``Properties``, from which the table is created (``dynamodb/tables.py``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMappingSpec:
+    name: str
+    function: str
+    table: str
+    batch_size: int = 100
+    bisect_on_error: bool = False
+    maximum_retry_attempts: int = -1
+    maximum_record_age_s: int = -1
+    report_batch_item_failures: bool = False
+    starting_position: str = "LATEST"
+    on_failure: str | None = None
+    maximum_batching_window_s: float = 0.0
+    enabled: bool = True
+    filters: tuple[dict[str, Any], ...] = ()
+    """``FilterCriteria`` patterns (``dynamodb/filters.py``); records none matches are skipped."""
+
+
+@dataclass(slots=True)
+class AppSpec:
+    path: Path
+    parameters: dict[str, Any]
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    websocket_apis: dict[str, WebSocketApiSpec] = field(default_factory=dict)
+    http_apis: dict[str, HttpApiSpec] = field(default_factory=dict)
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    mappings: list[StreamMappingSpec] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: list[tuple[str, str]] = field(default_factory=list)
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
