@@ -1,7 +1,8 @@
 """The single-table item shapes of DESIGN §6, shared by every adapter.
 
 The DynamoDB adapter writes these items; the SQLite adapter emits the same images into its stream
-log, so the fan-out function decodes one shape whichever store produced the record.
+log, so the fan-out function decodes one shape whichever store produced the record. Both build
+the message an append stores and returns with ``new_message``.
 """
 
 from __future__ import annotations
