@@ -1,7 +1,8 @@
 """The Lambda entry points, called in-process with events built from captured AWS shapes.
 
-``hubbub.handlers.bootstrap`` builds the service; here its ``build_chat`` hands back a chat on the
-real SQLite store (in tmp_path) and a recording Push, so nothing leaves the process.
+``hubbub.handlers.bootstrap`` builds the service; here ``build_chat`` is handed the real SQLite
+store (in tmp_path), a manual clock and a recording Push, and ``use_chat`` makes that chat the
+handlers', so nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -74,11 +75,12 @@ def lam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
     db_path = tmp_path / "hubbub.sqlite3"
     store = SqliteStore(db_path, busy_timeout_ms=50)
     push = RecordingPush()
-    service = Chat(store, push, ManualClock(FUTURE_MS), TokenIssuer(SECRET, 3600))
-    bootstrap.chat.cache_clear()
-    monkeypatch.setattr(bootstrap, "build_chat", lambda env: service)
+    (tmp_path / "token-secret").write_bytes(SECRET)  # the local runtime's secret, read on use
+    env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path), "TOKEN_TTL_SECONDS": "3600"}
+    service = bootstrap.build_chat(env, store=store, clock=ManualClock(FUTURE_MS), push=push)
+    bootstrap.use_chat(service)
     yield Lambda(service, store, push, db_path)
-    bootstrap.chat.cache_clear()
+    bootstrap.use_chat(None)
     store.close()
 
 
