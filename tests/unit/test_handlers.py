@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketConnectEventModel,
     APIGatewayWebSocketDisconnectEventModel,
@@ -354,6 +355,33 @@ def test_records_after_a_failed_one_wait_for_the_retry(lam: Lambda) -> None:
     to_fine = [p.frame["text"] for p in lam.push.frames_of_type("message")
                if p.connection_ids == ("fine",)]  # fmt: skip
     assert to_fine == ["first"]
+
+
+def test_a_processor_starts_each_batch_clean(lam: Lambda) -> None:
+    """The first failure is the processor's state for one batch only: the same processor given
+    the retried batch, once the recipient is reachable again, delivers it and reports nothing."""
+    lam.connect("flaky")
+    lam.act("flaky", action="subscribe", topic="room/b")
+    lam.visitor("writer", "Wes")
+    lam.act("writer", action="send", topic="room/b", text="one", clientMsgId="m1")
+    lam.act("writer", action="send", topic="room/b", text="two", clientMsgId="m2")
+    one, two = lam.messages("room/b")
+    event = aws_events.stream_event([_record(one, "1"), _record(two, "2")])
+    processor = stream.InOrderProcessor()
+
+    def run() -> dict[str, Any]:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=processor.record_handler, processor=processor
+            )
+        )
+
+    lam.push.failed.add("flaky")
+    assert run() == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
+    lam.push.failed.clear()
+    lam.push.posts.clear()
+    assert run() == {"batchItemFailures": []}
+    assert [p.frame["text"] for p in lam.push.frames_of_type("message")] == ["one", "two"]
 
 
 def test_a_batch_that_fails_entirely_is_reported_record_by_record(lam: Lambda) -> None:
