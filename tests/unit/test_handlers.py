@@ -1,7 +1,8 @@
 """The Lambda entry points, called in-process with events built from captured AWS shapes.
 
-``hubbub.handlers.bootstrap`` builds the service; here its ``build_chat`` hands back a chat on the
-real SQLite store (in tmp_path) and a recording Push, so nothing leaves the process.
+``hubbub.handlers.bootstrap`` builds the service; here ``build_chat`` is handed the real SQLite
+store (in tmp_path), a manual clock and a recording Push, and ``use_chat`` makes that chat the
+handlers', so nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketConnectEventModel,
     APIGatewayWebSocketDisconnectEventModel,
@@ -74,11 +76,12 @@ def lam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
     db_path = tmp_path / "hubbub.sqlite3"
     store = SqliteStore(db_path, busy_timeout_ms=50)
     push = RecordingPush()
-    service = Chat(store, push, ManualClock(FUTURE_MS), TokenIssuer(SECRET, 3600))
-    bootstrap.chat.cache_clear()
-    monkeypatch.setattr(bootstrap, "build_chat", lambda env: service)
+    (tmp_path / "token-secret").write_bytes(SECRET)  # the local runtime's secret, read on use
+    env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path), "TOKEN_TTL_SECONDS": "3600"}
+    service = bootstrap.build_chat(env, store=store, clock=ManualClock(FUTURE_MS), push=push)
+    bootstrap.use_chat(service)
     yield Lambda(service, store, push, db_path)
-    bootstrap.chat.cache_clear()
+    bootstrap.use_chat(None)
     store.close()
 
 
@@ -352,6 +355,33 @@ def test_records_after_a_failed_one_wait_for_the_retry(lam: Lambda) -> None:
     to_fine = [p.frame["text"] for p in lam.push.frames_of_type("message")
                if p.connection_ids == ("fine",)]  # fmt: skip
     assert to_fine == ["first"]
+
+
+def test_a_processor_starts_each_batch_clean(lam: Lambda) -> None:
+    """The first failure is the processor's state for one batch only: the same processor given
+    the retried batch, once the recipient is reachable again, delivers it and reports nothing."""
+    lam.connect("flaky")
+    lam.act("flaky", action="subscribe", topic="room/b")
+    lam.visitor("writer", "Wes")
+    lam.act("writer", action="send", topic="room/b", text="one", clientMsgId="m1")
+    lam.act("writer", action="send", topic="room/b", text="two", clientMsgId="m2")
+    one, two = lam.messages("room/b")
+    event = aws_events.stream_event([_record(one, "1"), _record(two, "2")])
+    processor = stream.InOrderProcessor()
+
+    def run() -> dict[str, Any]:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=processor.record_handler, processor=processor
+            )
+        )
+
+    lam.push.failed.add("flaky")
+    assert run() == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
+    lam.push.failed.clear()
+    lam.push.posts.clear()
+    assert run() == {"batchItemFailures": []}
+    assert [p.frame["text"] for p in lam.push.frames_of_type("message")] == ["one", "two"]
 
 
 def test_a_batch_that_fails_entirely_is_reported_record_by_record(lam: Lambda) -> None:

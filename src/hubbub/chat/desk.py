@@ -15,7 +15,8 @@ from hubbub.chat.views import message_view
 from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.topics import TopicClass, topic_class
-from hubbub.store.port import Operator, Role, Store, User
+from hubbub.store.records import Operator, Role, User
+from hubbub.store.roles import Connections, Directory, ReadMarkers, Subscriptions
 
 __all__ = ["DESK_INDEX", "ROOM_INDEX", "Desk", "recency_index"]
 
@@ -34,19 +35,30 @@ def recency_index(topic: Topic) -> str | None:
 
 
 class Desk:
-    def __init__(self, store: Store, tokens: TokenIssuer) -> None:
-        self._store = store
+    def __init__(
+        self,
+        tokens: TokenIssuer,
+        *,
+        directory: Directory,
+        markers: ReadMarkers,
+        connections: Connections,
+        subscriptions: Subscriptions,
+    ) -> None:
         self._tokens = tokens
+        self._directory = directory
+        self._markers = markers
+        self._connections = connections
+        self._subscriptions = subscriptions
 
     # operators --------------------------------------------------------------------------------
     def add_operator(self, name: str, now_ms: int) -> tuple[Operator, str]:
         name = name.strip()
         if not name or len(name) > 40:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "an operator name has 1-40 characters")
-        if any(op.name == name for op in self._store.list_operators()):
+        if any(op.name == name for op in self._directory.list_operators()):
             raise ProtocolError(ErrorCode.CONFLICT, f"operator {name!r} exists")
         operator = Operator(UserId(f"o_{secrets.token_hex(8)}"), name, now_ms)
-        self._store.put_operator(operator)
+        self._directory.put_operator(operator)
         return operator, self.operator_token(operator, now_ms)
 
     def operator_token(self, operator: Operator, now_ms: int) -> str:
@@ -54,19 +66,19 @@ class Desk:
         return self._tokens.issue(user, now_ms, ttl_s=_OPERATOR_TOKEN_TTL_S)
 
     def remove_operator(self, name_or_id: str) -> bool:
-        for op in self._store.list_operators():
+        for op in self._directory.list_operators():
             if name_or_id in (op.name, op.id):
-                return self._store.delete_operator(op.id)
+                return self._directory.delete_operator(op.id)
         return False
 
     def check_operator(self, user: User) -> None:
         """Operator tokens are revoked by removing the operator: check on every connect."""
-        if user.role is Role.OPERATOR and self._store.get_operator(user.id) is None:
+        if user.role is Role.OPERATOR and self._directory.get_operator(user.id) is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "operator revoked")
 
     def operators_status(self, now_ms: int) -> dict[str, Any]:
-        online = {c.user.id for c in self._store.online_operators(now_ms)}
-        last_seen = now_ms if online else self._store.operator_last_seen()
+        online = {c.user.id for c in self._connections.online_operators(now_ms)}
+        last_seen = now_ms if online else self._directory.operator_last_seen()
         return {"operatorsOnline": len(online), "operatorLastSeen": last_seen}
 
     def operators_status_change(
@@ -79,9 +91,9 @@ class Desk:
         consistent read of each: the role index is eventually consistent on DynamoDB, so it may
         not show yet a connection just written, or may still show one just deleted.
         """
-        others = [c for c in self._store.online_operators(now_ms) if c.id != connection_id]
+        others = [c for c in self._connections.online_operators(now_ms) if c.id != connection_id]
         mine = [c for c in others if c.user.id == operator.id]
-        if any(self._store.get_connection(c.id) is not None for c in mine):
+        if any(self._connections.get_connection(c.id) is not None for c in mine):
             return None
         online = {c.user.id for c in others if c.user.id != operator.id}
         if opened:
@@ -95,13 +107,13 @@ class Desk:
     ) -> dict[str, Any]:
         if operator.role is not Role.OPERATOR:
             raise ProtocolError(ErrorCode.FORBIDDEN, "conversations are for operators")
-        heads = self._store.recent_topics(DESK_INDEX, before_ms, limit + 1, now_ms)
+        heads = self._directory.recent_topics(DESK_INDEX, before_ms, limit + 1, now_ms)
         page, has_more = heads[:limit], len(heads) > limit
-        markers = self._store.read_markers(operator.id, [h.topic for h in page])
+        markers = self._markers.read_markers(operator.id, [h.topic for h in page])
         items = []
         for head in page:
             visitor_id = UserId(head.topic.split("/", 1)[1])
-            visitor = self._store.get_visitor(visitor_id)
+            visitor = self._directory.get_visitor(visitor_id)
             items.append(
                 {
                     "topic": head.topic,
@@ -120,11 +132,11 @@ class Desk:
                     # Query here instead of a `presence` round trip per row from the console
                     "online": any(
                         sub.user.id == visitor_id
-                        for sub in self._store.subscribers(TopicFilter(head.topic))
+                        for sub in self._subscriptions.subscribers(TopicFilter(head.topic))
                     ),
                 }
             )
         return {"type": "conversations", "items": items, "hasMore": has_more}
 
     def mark_read(self, user: User, topic: Topic, seq: int) -> int:
-        return self._store.set_read_marker(user.id, topic, seq)
+        return self._markers.set_read_marker(user.id, topic, seq)

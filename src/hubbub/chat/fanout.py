@@ -15,7 +15,8 @@ from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import filter_matches
 from hubbub.push.port import Push, PushOutcome
-from hubbub.store.port import Message, Store
+from hubbub.store.records import Message
+from hubbub.store.roles import Subscriptions
 
 __all__ = ["FanOut", "FanOutReport", "filters_matching"]
 
@@ -34,15 +35,15 @@ class FanOutReport:
 
 
 class FanOut:
-    def __init__(self, store: Store, push: Push) -> None:
-        self._store = store
+    def __init__(self, subscriptions: Subscriptions, push: Push) -> None:
+        self._subscriptions = subscriptions
         self._push = push
 
     def recipients_of(self, topic: Topic, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
         """Every connection whose filters match ``topic``, once each."""
         seen: dict[ConnectionId, None] = {}
         for topic_filter in filters_matching(topic, wildcards):
-            for connection_id in self._store.subscriber_ids(topic_filter):
+            for connection_id in self._subscriptions.subscriber_ids(topic_filter):
                 seen.setdefault(connection_id, None)
         return list(seen)
 

@@ -17,7 +17,8 @@ from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import TopicClass, is_wildcard, topic_class
 from hubbub.push.port import Push, PushOutcome
-from hubbub.store.port import Store, Subscription, User
+from hubbub.store.records import Subscription, User
+from hubbub.store.roles import Subscriptions
 
 __all__ = ["Presence", "makes_present"]
 
@@ -28,14 +29,14 @@ def makes_present(topic_filter: TopicFilter) -> bool:
 
 
 class Presence:
-    def __init__(self, store: Store, push: Push, fanout: FanOut) -> None:
-        self._store = store
+    def __init__(self, subscriptions: Subscriptions, push: Push, fanout: FanOut) -> None:
+        self._subscriptions = subscriptions
         self._push = push
         self._fanout = fanout
 
     def members(self, topic: Topic) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for sub in self._store.subscribers(TopicFilter(topic)):
+        for sub in self._subscriptions.subscribers(TopicFilter(topic)):
             seen.setdefault(sub.user.id, sub.user.public())
         return sorted(seen.values(), key=lambda m: (m["nickname"] or "", m["id"]))
 
@@ -43,7 +44,7 @@ class Presence:
         """Whether ``user`` is in ``topic`` through a connection other than ``besides``."""
         return any(
             sub.user.id == user.id and sub.connection_id != besides
-            for sub in self._store.subscribers(TopicFilter(topic))
+            for sub in self._subscriptions.subscribers(TopicFilter(topic))
         )
 
     def announce(
@@ -58,7 +59,7 @@ class Presence:
     ) -> PushOutcome:
         """The one path of every ephemeral event (presence, typing, operator status): recipients
         found as a message's are, one push, nothing stored."""
-        wildcards = self._store.wildcard_filters()
+        wildcards = self._subscriptions.wildcard_filters()
         recipients = [c for c in self._fanout.recipients_of(topic, wildcards) if c != exclude]
         if not recipients:
             return PushOutcome()

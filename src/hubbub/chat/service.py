@@ -62,6 +62,10 @@ def guest_for(connection_id: ConnectionId) -> User:
 
 
 class Chat:
+    """The whole chat over the whole Store: it hands each service below only the roles of the
+    store that service uses (the fan-out and presence ``Subscriptions``, the desk its four), and
+    keeps the union for the actions it runs itself."""
+
     def __init__(
         self,
         store: Store,
@@ -78,7 +82,9 @@ class Chat:
         self.limits = self.settings.limits
         self._fanout = FanOut(store, push)
         self.presence = Presence(store, push, self._fanout)
-        self.desk = Desk(store, tokens)
+        self.desk = Desk(
+            tokens, directory=store, markers=store, connections=store, subscriptions=store
+        )
         self._typing = RateLimiter(self.settings.typing_per_s, burst=self.settings.typing_burst)
         self._sends = RateLimiter(self.settings.send_per_s, burst=self.settings.send_burst)
 

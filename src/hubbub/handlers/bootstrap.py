@@ -21,21 +21,46 @@ from hubbub.clock import Clock, OffsetClock, SystemClock
 from hubbub.push.port import Push
 from hubbub.store.port import Store
 
-__all__ = ["build_chat", "chat"]
+__all__ = ["build_chat", "chat", "use_chat"]
 
 
-@cache
+class _Warm:
+    """What this execution environment keeps between invocations: its one ``Chat``."""
+
+    chat: Chat | None = None
+
+
 def chat() -> Chat:
-    return build_chat(os.environ)
+    """The environment's chat: built from ``os.environ`` on first use, then kept while warm."""
+    if _Warm.chat is None:
+        _Warm.chat = build_chat(os.environ)
+    return _Warm.chat
 
 
-def build_chat(env: Mapping[str, str], *, push: Push | None = None) -> Chat:
+def use_chat(service: Chat | None) -> None:
+    """Make ``service`` the chat every handler of this environment uses; None forgets it, so the
+    next invocation builds one from the environment again.
+
+    For a host that composes the chat itself: the handler tests hand in one built by
+    ``build_chat`` on a SQLite store, a manual clock and a recording push.
+    """
+    _Warm.chat = service
+
+
+def build_chat(
+    env: Mapping[str, str],
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    push: Push | None = None,
+) -> Chat:
+    """The chat the environment ``env`` configures; ``store``, ``clock`` and ``push``, when given,
+    replace the adapters it would pick (the settings and the token secret still come from it)."""
     settings = ChatSettings.from_env(env)
-    clock = _clock(env)
     return Chat(
-        store=_store(env),
-        push=push or _push(env),
-        clock=clock,
+        store=_store(env) if store is None else store,
+        push=_push(env) if push is None else push,
+        clock=_clock(env) if clock is None else clock,
         tokens=TokenIssuer(_token_secret_source(env), settings.token_ttl_s),
         settings=settings,
     )

@@ -13,6 +13,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
+    ExceptionInfo,
+    FailureResponse,
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -23,11 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.observability import MetricUnit, metrics
 
-__all__ = ["handler"]
-
-_processor = BatchProcessor(
-    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-)
+__all__ = ["InOrderProcessor", "handler"]
 
 
 class UndeliveredError(Exception):
@@ -44,17 +42,30 @@ class SkippedAfterFailure(Exception):
     """
 
 
-_batch = {"failed": False}
+class InOrderProcessor(BatchProcessor):
+    """Powertools' stream batch processor that stops delivering at a batch's first failure.
 
+    Whether this batch has failed yet is the processor's own state, reset when each batch
+    starts, and every record from the first failure on is still reported in
+    ``batchItemFailures`` (the later ones as ``SkippedAfterFailure``).
+    """
 
-def record_handler(record: DynamoDBRecord) -> None:
-    if _batch["failed"]:
-        raise SkippedAfterFailure(record.dynamodb.sequence_number if record.dynamodb else "")
-    try:
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+        self.failed = False
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+        self.failed = False
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
+        self.failed = True
+        return super().failure_handler(record, exception)
+
+    def record_handler(self, record: DynamoDBRecord) -> None:
+        if self.failed:
+            raise SkippedAfterFailure(record.dynamodb.sequence_number if record.dynamodb else "")
         _deliver(record)
-    except Exception:
-        _batch["failed"] = True
-        raise
 
 
 def _deliver(record: DynamoDBRecord) -> None:
@@ -79,8 +90,8 @@ def _deliver(record: DynamoDBRecord) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = len(event.get("Records") or [])
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=records)
-    _batch["failed"] = False
+    processor = InOrderProcessor()
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=_processor, context=context
+        event=event, record_handler=processor.record_handler, processor=processor, context=context
     )
     return dict(response)

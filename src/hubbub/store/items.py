@@ -1,7 +1,8 @@
 """The single-table item shapes of DESIGN §6, shared by every adapter.
 
 The DynamoDB adapter writes these items; the SQLite adapter emits the same images into its stream
-log, so the fan-out function decodes one shape whichever store produced the record.
+log, so the fan-out function decodes one shape whichever store produced the record. Both build
+the message an append stores and returns with ``new_message``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
-from hubbub.store.port import Message
+from hubbub.store.records import AppendRequest, Message
 
-__all__ = ["MESSAGE_KIND", "message_from_item", "message_item", "message_sk", "topic_pk"]
+__all__ = [
+    "MESSAGE_KIND",
+    "message_from_item",
+    "message_item",
+    "message_sk",
+    "new_message",
+    "topic_pk",
+]
 
 MESSAGE_KIND = "msg"
 
@@ -23,6 +31,22 @@ def topic_pk(topic: str) -> str:
 
 def message_sk(seq: int) -> str:
     return f"M#{seq:012d}"
+
+
+def new_message(request: AppendRequest, seq: int) -> Message:
+    """The message an append stores and answers with, once ``seq`` is won: built here alone so
+    that every adapter stores, streams and returns the very same message."""
+    return Message(
+        topic=request.topic,
+        seq=seq,
+        id=request.message_id,
+        ts=request.now_ms,
+        sender=request.sender,
+        nickname=request.nickname,
+        text=request.text,
+        client_msg_id=request.client_msg_id,
+        expires_at=request.expires_at,
+    )
 
 
 def message_item(message: Message) -> dict[str, Any]:

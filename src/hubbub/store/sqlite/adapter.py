@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub import streamlog
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
-from hubbub.store.items import message_from_item, message_item
+from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.store.items import message_from_item
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -26,7 +26,6 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
-    Role,
     Store,
     StoreUnavailable,
     Subscription,
@@ -34,12 +33,20 @@ from hubbub.store.port import (
     User,
     Visitor,
 )
+from hubbub.store.sqlite.append import append, raise_marker
+from hubbub.store.sqlite.codec import (
+    CONNECTION_COLUMNS,
+    MESSAGE_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    connection_of,
+    message_of,
+    subscription_of,
+)
 from hubbub.store.sqlite.schema import SCHEMA
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-_MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at"
 _SWEEP_EVERY_MS = 60_000
 
 
@@ -120,19 +127,11 @@ class SqliteStore(Store):
     def get_connection(self, connection_id: ConnectionId) -> Connection | None:
         row = self._read(
             lambda db: db.execute(
-                "SELECT id, user_id, role, nickname, connected_at, expires_at FROM connections"
-                " WHERE id = ?",
+                f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ?",
                 (connection_id,),
             ).fetchone()
         )
-        if row is None:
-            return None
-        return Connection(
-            id=ConnectionId(row[0]),
-            user=User(UserId(row[1]), Role(row[2]), row[3]),
-            connected_at=row[4],
-            expires_at=row[5],
-        )
+        return None if row is None else connection_of(row)
 
     def set_connection_user(self, connection_id: ConnectionId, user: User) -> None:
         with self._write() as db:
@@ -149,13 +148,12 @@ class SqliteStore(Store):
     def delete_connection(self, connection_id: ConnectionId) -> list[Subscription]:
         with self._write() as db:
             rows = db.execute(
-                "SELECT connection_id, filter, user_id, role, nickname FROM subscriptions"
-                " WHERE connection_id = ?",
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE connection_id = ?",
                 (connection_id,),
             ).fetchall()
             db.execute("DELETE FROM subscriptions WHERE connection_id = ?", (connection_id,))
             db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
-        return [_subscription(row) for row in rows]
+        return [subscription_of(row) for row in rows]
 
     # subscriptions ----------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription, now_ms: int, expires_at: int) -> bool:
@@ -198,12 +196,11 @@ class SqliteStore(Store):
     def subscribers(self, topic_filter: TopicFilter) -> list[Subscription]:
         rows = self._read(
             lambda db: db.execute(
-                "SELECT connection_id, filter, user_id, role, nickname FROM subscriptions"
-                " WHERE filter = ?",
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE filter = ?",
                 (topic_filter,),
             ).fetchall()
         )
-        return [_subscription(row) for row in rows]
+        return [subscription_of(row) for row in rows]
 
     def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
         rows = self._read(
@@ -224,81 +221,20 @@ class SqliteStore(Store):
     # messages ---------------------------------------------------------------------------------
     def append(self, request: AppendRequest) -> AppendResult:
         with self._write() as db:
-            seen = db.execute(
-                "SELECT seq FROM dedupe WHERE topic = ? AND sender = ? AND cmid = ?"
-                " AND expires_at > ?",
-                (request.topic, request.sender, request.client_msg_id, request.now_ms // 1000),
-            ).fetchone()
-            if seen is not None:
-                row = db.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq = ?",
-                    (request.topic, seen[0]),
-                ).fetchone()
-                if row is not None:
-                    return AppendResult(_message(row), duplicate=True)
-            head = db.execute("SELECT last_seq FROM heads WHERE topic = ?", (request.topic,))
-            found = head.fetchone()
-            seq = (found[0] if found else 0) + 1
-            message = Message(
-                topic=request.topic,
-                seq=seq,
-                id=request.message_id,
-                ts=request.now_ms,
-                sender=request.sender,
-                nickname=request.nickname,
-                text=request.text,
-                client_msg_id=request.client_msg_id,
-                expires_at=request.expires_at,
-            )
-            db.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message.topic,
-                    message.seq,
-                    message.id,
-                    message.ts,
-                    message.sender,
-                    message.nickname,
-                    message.text,
-                    message.client_msg_id,
-                    message.expires_at,
-                ),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO dedupe (topic, sender, cmid, seq, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    request.topic,
-                    request.sender,
-                    request.client_msg_id,
-                    seq,
-                    request.dedupe_expires_at,
-                ),
-            )
-            db.execute(
-                "INSERT INTO heads (topic, last_seq, updated_at, recency_index, title)"
-                " VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (topic) DO UPDATE SET last_seq = excluded.last_seq,"
-                " updated_at = excluded.updated_at, recency_index = excluded.recency_index,"
-                " title = COALESCE(excluded.title, heads.title)",
-                (request.topic, seq, request.now_ms, request.recency_index, request.title),
-            )
-            streamlog.append(db, "INSERT", message_item(message), request.now_ms)
-            if request.mark_read:  # one commit per send, not two
-                _raise_marker(db, request.sender, request.topic, seq)
+            result = append(db, request)
         if request.now_ms >= self._next_sweep_ms:
             self.sweep(request.now_ms)
-        return AppendResult(message, duplicate=False)
+        return result
 
     def read_after(self, topic: Topic, after_seq: int, limit: int, now_ms: int) -> MessagePage:
         rows = self._read(
             lambda db: db.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq > ?"
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq > ?"
                 " AND expires_at > ? ORDER BY seq LIMIT ?",
                 (topic, after_seq, now_ms // 1000, limit + 1),
             ).fetchall()
         )
-        return MessagePage([_message(r) for r in rows[:limit]], has_more=len(rows) > limit)
+        return MessagePage([message_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
     def read_before(
         self, topic: Topic, before_seq: int | None, limit: int, now_ms: int
@@ -306,12 +242,12 @@ class SqliteStore(Store):
         bound = before_seq if before_seq is not None else 2**62
         rows = self._read(
             lambda db: db.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq < ?"
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq < ?"
                 " AND expires_at > ? ORDER BY seq DESC LIMIT ?",
                 (topic, bound, now_ms // 1000, limit + 1),
             ).fetchall()
         )
-        page = [_message(r) for r in rows[:limit]]
+        page = [message_of(r) for r in rows[:limit]]
         page.reverse()
         return MessagePage(page, has_more=len(rows) > limit)
 
@@ -350,7 +286,7 @@ class SqliteStore(Store):
             if head is None:
                 return None, None
             last = db.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq = ?",
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND seq = ?",
                 (topic, head[1]),
             ).fetchone()
             return head, last
@@ -363,13 +299,13 @@ class SqliteStore(Store):
             last_seq=head[1],
             updated_at=head[2],
             title=head[3],
-            last_message=None if last is None else _message(last),
+            last_message=None if last is None else message_of(last),
         )
 
     # read markers -----------------------------------------------------------------------------
     def set_read_marker(self, user_id: UserId, topic: Topic, seq: int) -> int:
         with self._write() as db:
-            _raise_marker(db, user_id, topic, seq)
+            raise_marker(db, user_id, topic, seq)
             row = db.execute(
                 "SELECT seq FROM read_markers WHERE user_id = ? AND topic = ?", (user_id, topic)
             ).fetchone()
@@ -436,15 +372,12 @@ class SqliteStore(Store):
     def online_operators(self, now_ms: int) -> list[Connection]:
         rows = self._read(
             lambda db: db.execute(
-                "SELECT id, user_id, role, nickname, connected_at, expires_at FROM connections"
+                f"SELECT {CONNECTION_COLUMNS} FROM connections"
                 " WHERE role = 'operator' AND expires_at > ?",
                 (now_ms // 1000,),
             ).fetchall()
         )
-        return [
-            Connection(ConnectionId(r[0]), User(UserId(r[1]), Role(r[2]), r[3]), r[4], r[5])
-            for r in rows
-        ]
+        return [connection_of(row) for row in rows]
 
     def set_operator_last_seen(self, now_ms: int) -> None:
         with self._write() as db:
@@ -505,34 +438,3 @@ def _recent_page(
         " ORDER BY updated_at DESC, topic DESC LIMIT ?",
         (index, updated_at, updated_at, topic, limit),
     ).fetchall()
-
-
-def _subscription(row: tuple[Any, ...]) -> Subscription:
-    return Subscription(
-        connection_id=ConnectionId(row[0]),
-        filter=TopicFilter(row[1]),
-        user=User(UserId(row[2]), Role(row[3]), row[4]),
-    )
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    return Message(
-        topic=Topic(row[0]),
-        seq=row[1],
-        id=MessageId(row[2]),
-        ts=row[3],
-        sender=UserId(row[4]),
-        nickname=row[5],
-        text=row[6],
-        client_msg_id=ClientMsgId(row[7]),
-        expires_at=row[8],
-    )
-
-
-def _raise_marker(db: sqlite3.Connection, user_id: str, topic: str, seq: int) -> None:
-    """Read markers only move forward."""
-    db.execute(
-        "INSERT INTO read_markers (user_id, topic, seq) VALUES (?, ?, ?)"
-        " ON CONFLICT (user_id, topic) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-        (user_id, topic, seq),
-    )

@@ -1,0 +1,94 @@
+"""Where each item lives in the one table: its ``pk``/``sk``, and the GSI keys of the recency index.
+
+The layout is the module docstring of ``hubbub.store.dynamodb.adapter``; a topic's partition
+(``T#{topic}``) and its messages' sort keys come from ``hubbub.store.items``, because the SQLite
+adapter writes the same message images into its stream log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubbub.store.items import message_sk, topic_pk
+
+__all__ = [
+    "CONN_SK",
+    "HEAD_SK",
+    "LAST_SEEN_SK",
+    "MAX_SEQ",
+    "MAX_UPDATED_AT",
+    "META_PK",
+    "OPERATORS_PK",
+    "OPERATOR_ROLE_KEY",
+    "VISITOR_SK",
+    "WILDCARDS_PK",
+    "connection_pk",
+    "dedupe_sk",
+    "filter_pk",
+    "is_wildcard",
+    "key",
+    "marker_sk",
+    "message_sk",
+    "recent_pk",
+    "recent_sk",
+    "subscription_sk",
+    "topic_pk",
+    "user_pk",
+]
+
+HEAD_SK = "HEAD"
+CONN_SK = "CONN"
+VISITOR_SK = "VISITOR"
+WILDCARDS_PK = "WILDCARDS"
+OPERATORS_PK = "OPERATORS"
+META_PK = "META"
+LAST_SEEN_SK = "operator_last_seen"
+OPERATOR_ROLE_KEY = "ROLE#operator"
+
+MAX_SEQ = 10**12 - 1
+"""The widest seq ``M#{seq:012d}`` sorts correctly."""
+MAX_UPDATED_AT = 10**13 - 1
+"""The widest epoch-ms ``{updatedAt:013d}`` sorts correctly."""
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    """An item's primary key as the low-level client sends it."""
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"C#{connection_id}"
+
+
+def subscription_sk(topic_filter: str) -> str:
+    return f"S#{topic_filter}"
+
+
+def filter_pk(topic_filter: str) -> str:
+    return f"F#{topic_filter}"
+
+
+def user_pk(user_id: str) -> str:
+    return f"U#{user_id}"
+
+
+def marker_sk(topic: str) -> str:
+    return f"R#{topic}"
+
+
+def dedupe_sk(sender: str, client_msg_id: str) -> str:
+    """``D#{sender}#{cmid}``; escaping ``#`` in the sender keeps two senders from ever colliding."""
+    return f"D#{sender.replace('%', '%25').replace('#', '%23')}#{client_msg_id}"
+
+
+def recent_pk(index: str) -> str:
+    return f"RECENT#{index}"
+
+
+def recent_sk(updated_at: int, topic: str) -> str:
+    return f"{updated_at:013d}#{topic}"
+
+
+def is_wildcard(topic_filter: str) -> bool:
+    """Whether a subscription with this filter also needs an entry in the wildcard registry."""
+    return any(level in ("+", "#") for level in topic_filter.split("/"))

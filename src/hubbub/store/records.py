@@ -1,0 +1,136 @@
+"""The values the Store port speaks in: users, connections, subscriptions, messages, topic heads.
+
+Plain frozen records with no behaviour of their own, so that the chat services, the adapters and
+the role protocols of ``hubbub.store.roles`` can all name them without importing one another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+
+__all__ = [
+    "AppendRequest",
+    "AppendResult",
+    "Connection",
+    "Message",
+    "MessagePage",
+    "Operator",
+    "Role",
+    "StoreUnavailable",
+    "Subscription",
+    "TopicSummary",
+    "User",
+    "Visitor",
+]
+
+
+class StoreUnavailable(Exception):
+    """The backend is busy or unreachable; the caller answers ``unavailable`` and the client
+    retries."""
+
+
+class Role(StrEnum):
+    GUEST = "guest"
+    VISITOR = "visitor"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: UserId
+    role: Role
+    nickname: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "role": self.role.value, "nickname": self.nickname}
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: ConnectionId
+    user: User
+    connected_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    connection_id: ConnectionId
+    filter: TopicFilter
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: Topic
+    seq: int
+    id: MessageId
+    ts: int
+    sender: UserId
+    nickname: str | None
+    text: str
+    client_msg_id: ClientMsgId
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    topic: Topic
+    sender: UserId
+    nickname: str | None
+    text: str
+    client_msg_id: ClientMsgId
+    message_id: MessageId
+    now_ms: int
+    expires_at: int
+    dedupe_expires_at: int
+    recency_index: str | None = None
+    """Name of the recency index the topic is listed in ("room", "desk"), or None."""
+    title: str | None = None
+    """A label for the topic in its recency index (a desk's visitor nickname); None keeps the
+    old."""
+    mark_read: bool = False
+    """Also move the sender's read marker up to the new message (their own message is never
+    unread for them), as part of the append where the store can: not on a duplicate."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSummary:
+    """A topic's head: what a recency listing (active rooms, desk conversations) shows."""
+
+    topic: Topic
+    last_seq: int
+    updated_at: int
+    title: str | None
+    last_message: Message | None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: UserId
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    id: UserId
+    nickname: str
+    email: str | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    message: Message
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: list[Message]
+    has_more: bool

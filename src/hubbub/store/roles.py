@@ -1,0 +1,173 @@
+"""The Store port cut along the roles chat uses it in, one small protocol per role.
+
+A chat service names the roles it needs (the fan-out only ``Subscriptions``, the desk its
+``Directory``, ``ReadMarkers``, ...) so its dependencies show in its signature; ``Store`` in
+``hubbub.store.port`` is their union, which every adapter implements and the contract suite tests.
+
+Each method maps to a GetItem, a Query or one conditional write (transaction) on DynamoDB, so no
+method may assume SQL: no joins, no scans, no counting over a whole table.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.store.records import (
+    AppendRequest,
+    AppendResult,
+    Connection,
+    Message,
+    MessagePage,
+    Operator,
+    Subscription,
+    TopicSummary,
+    User,
+    Visitor,
+)
+
+__all__ = [
+    "ChangeDecoder",
+    "Connections",
+    "Directory",
+    "MessageLog",
+    "ReadMarkers",
+    "Subscriptions",
+]
+
+
+class Connections(Protocol):
+    """Open WebSocket connections and the user each one speaks for."""
+
+    @abstractmethod
+    def put_connection(self, connection: Connection) -> None: ...
+
+    @abstractmethod
+    def get_connection(self, connection_id: ConnectionId) -> Connection | None: ...
+
+    @abstractmethod
+    def set_connection_user(self, connection_id: ConnectionId, user: User) -> None: ...
+
+    @abstractmethod
+    def delete_connection(self, connection_id: ConnectionId) -> list[Subscription]:
+        """Forget a connection and its subscriptions; returns what was removed (for ``left``)."""
+
+    @abstractmethod
+    def online_operators(self, now_ms: int) -> list[Connection]:
+        """Open, unexpired connections of operators (an index on role), for ``operatorsOnline``.
+
+        Expired ones are filtered here because TTL deletes lag by up to two days."""
+
+
+class Subscriptions(Protocol):
+    """Who listens with which topic filter: the lookups of fan-out and presence."""
+
+    @abstractmethod
+    def subscribe(self, subscription: Subscription, now_ms: int, expires_at: int) -> bool:
+        """Record a subscription; True when it is new."""
+
+    @abstractmethod
+    def unsubscribe(self, connection_id: ConnectionId, topic_filter: TopicFilter) -> bool: ...
+
+    @abstractmethod
+    def filters_of(self, connection_id: ConnectionId) -> list[TopicFilter]: ...
+
+    @abstractmethod
+    def subscribers(self, topic_filter: TopicFilter) -> list[Subscription]:
+        """Everyone subscribed with exactly this filter: one Query."""
+
+    @abstractmethod
+    def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
+        """The connections of ``subscribers``, and nothing else: the fan-out's lookup, run for
+        every message, needs no users (building them was a third of its time at 1,000)."""
+
+    @abstractmethod
+    def wildcard_filters(self) -> list[TopicFilter]:
+        """The wildcard filters with at least one subscriber (a small registry, one Query)."""
+
+
+class MessageLog(Protocol):
+    """Each topic's messages in gapless ``seq`` order, and the one write that appends to it."""
+
+    @abstractmethod
+    def append(self, request: AppendRequest) -> AppendResult:
+        """One atomic write: dedupe on (topic, sender, clientMsgId), next gapless seq, the message.
+
+        A lost race for the topic head is retried inside, never surfaced as a lost message.
+        """
+
+    @abstractmethod
+    def read_after(self, topic: Topic, after_seq: int, limit: int, now_ms: int) -> MessagePage:
+        """Messages with seq > after_seq, oldest first, unexpired."""
+
+    @abstractmethod
+    def read_before(
+        self, topic: Topic, before_seq: int | None, limit: int, now_ms: int
+    ) -> MessagePage:
+        """The newest messages with seq < before_seq (all when None), returned oldest first."""
+
+    @abstractmethod
+    def last_seq(self, topic: Topic) -> int: ...
+
+
+class ReadMarkers(Protocol):
+    """How far each user has read each topic; markers only move forward."""
+
+    @abstractmethod
+    def set_read_marker(self, user_id: UserId, topic: Topic, seq: int) -> int:
+        """Move a user's read marker forward (never back); returns the marker now stored."""
+
+    @abstractmethod
+    def read_markers(self, user_id: UserId, topics: list[Topic]) -> dict[Topic, int]:
+        """Markers for these topics (0 where none): a BatchGetItem on DynamoDB."""
+
+
+class Directory(Protocol):
+    """The people (visitors, operators) and the topics listed by recency (rooms, desk)."""
+
+    @abstractmethod
+    def put_visitor(self, visitor: Visitor) -> None: ...
+
+    @abstractmethod
+    def get_visitor(self, user_id: UserId) -> Visitor | None: ...
+
+    @abstractmethod
+    def put_operator(self, operator: Operator) -> None: ...
+
+    @abstractmethod
+    def get_operator(self, user_id: UserId) -> Operator | None: ...
+
+    @abstractmethod
+    def list_operators(self) -> list[Operator]: ...
+
+    @abstractmethod
+    def delete_operator(self, user_id: UserId) -> bool: ...
+
+    @abstractmethod
+    def set_operator_last_seen(self, now_ms: int) -> None: ...
+
+    @abstractmethod
+    def operator_last_seen(self) -> int | None: ...
+
+    @abstractmethod
+    def recent_topics(
+        self, index: str, before_ms: int | None, limit: int, now_ms: int
+    ) -> list[TopicSummary]:
+        """Topics of a recency index, most recently active first, updated before ``before_ms``.
+
+        Topics whose last message has expired are left out.
+        """
+
+    @abstractmethod
+    def topic_summary(self, topic: Topic) -> TopicSummary | None: ...
+
+
+class ChangeDecoder(Protocol):
+    """Reads the store's change stream (DynamoDB Streams, or SQLite's outbox in its shape)."""
+
+    @abstractmethod
+    def decode_change(self, image: Mapping[str, Any]) -> Message | None:
+        """Turn a stream record's NewImage (plain values) into a Message, or None for other
+        items."""
