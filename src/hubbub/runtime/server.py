@@ -25,7 +25,7 @@ from hubbub.runtime.apigateway.connections import add_batch_route, add_connectio
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
 from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
 from hubbub.runtime.apigateway.quotas import Quotas
-from hubbub.runtime.apigateway.websocket import WebSocketGateway
+from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation.template import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
