@@ -22,9 +22,10 @@ from aiohttp import web
 from hubbub.clock import OffsetClock
 from hubbub.runtime import tls
 from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
-from hubbub.runtime.apigateway.httpapi import HTTP_PREFIX, HttpApiGateway
+from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
+from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
 from hubbub.runtime.apigateway.quotas import Quotas
-from hubbub.runtime.apigateway.websocket import WebSocketGateway
+from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hubbub.runtime.apigateway.websocket import WebSocketGateway
+from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 
 __all__ = ["add_batch_route", "add_connections_routes"]
 

@@ -7,7 +7,7 @@ tests validate each emitted kind against Powertools' ``APIGatewayWebSocket*Event
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,3 @@ def _fold(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, l
         single[key] = value
         multi.setdefault(key, []).append(value)
     return single, multi
-
-
-def as_pairs(mapping: Mapping[str, str]) -> list[tuple[str, str]]:
-    return list(mapping.items())

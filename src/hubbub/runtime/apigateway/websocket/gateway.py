@@ -1,0 +1,298 @@
+"""One WebSocket API on the runtime's server: accepts connections, hands each frame to a Lambda
+worker through the function pool, answers route responses, closes idle and old connections, and
+invokes ``$disconnect``.
+
+One aiohttp handler per connection reads frames; the event loop never runs handler code. The
+handshake is :mod:`handshake`, route selection :mod:`routing`, and the open connections with
+their ``@connections`` delivery :mod:`registry`, which this class extends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_websocket import WebSocketError
+
+from hubbub.runtime.apigateway.events import disconnect_event, message_event
+from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket
+from hubbub.runtime.apigateway.websocket.registry import ConnectionRegistry, LiveConnection
+from hubbub.runtime.apigateway.websocket.routing import (
+    DEFAULT_ROUTE,
+    select_route,
+    selection_path,
+)
+from hubbub.runtime.awsids import connection_id, request_id
+from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
+from hubbub.runtime.faults import Faults
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
+
+__all__ = ["WebSocketGateway"]
+
+log = logging.getLogger("hubbub.gateway")
+
+_REASONS = {
+    1000: "Connection Closed Normally",
+    1001: "Going away",
+    1005: "Client-side close frame status not set",
+    1006: "Connection closed abnormally",
+    1009: "Message too big",
+}
+"""``disconnectReason`` for the close codes API Gateway reports."""
+
+
+class WebSocketGateway(ConnectionRegistry):
+    def __init__(
+        self,
+        api: WebSocketApiSpec,
+        pools: dict[str, FunctionPool],
+        quotas: Quotas,
+        faults: Faults,
+    ) -> None:
+        super().__init__(quotas, faults)
+        self.api = api
+        self.pools = pools
+        self._selection_path = selection_path(api.selection_expression)
+        self._reaper: asyncio.Task[None] | None = None
+        self._disconnects: set[asyncio.Task[None]] = set()
+        self._connect_times: list[float] = []
+        self._draining = False
+
+    # lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap())
+
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop taking frames, let in-flight invocations answer, then close everyone with 1001.
+
+        Their ``$disconnect`` invocations are awaited too, so the store is left consistent.
+        """
+        self._draining = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        deadline = time.monotonic() + grace_s
+        in_flight: set[asyncio.Task[Any]] = set()
+        for conn in self.connections.values():
+            in_flight |= conn.tasks
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace_s)
+        for conn in list(self.connections.values()):
+            await self._close(conn, WSCloseCode.GOING_AWAY, "Going away")
+        while (self.connections or self._disconnects) and time.monotonic() < deadline:
+            pending = set(self._disconnects)
+            for conn in self.connections.values():
+                pending |= conn.tasks
+            if not pending:
+                await asyncio.sleep(0.01)
+                continue
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+
+    async def _reap(self) -> None:
+        """API Gateway's idle timeout and maximum connection duration."""
+        period = max(0.05, min(1.0, self.quotas.idle_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in list(self.connections.values()):
+                if now - conn.last_active > self.quotas.idle_timeout_s or (
+                    now - conn.opened > self.quotas.max_connection_s
+                ):
+                    await self._close(conn, WSCloseCode.GOING_AWAY, "Going away")
+
+    # handshake ------------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=426, text="This is a WebSocket endpoint.\n")
+        if self._draining:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        if not self._admit():
+            return web.json_response({"message": "Too Many Requests"}, status=429)
+        now_ms = time.time_ns() // 1_000_000
+        info, refusal = await connect(self.api, self.pools, self.quotas, request, now_ms)
+        if refusal is not None:
+            return refusal
+        cid = info.connection_id
+        ws = open_socket(self.quotas)
+        await ws.prepare(request)
+        now = time.monotonic()
+        conn = LiveConnection(
+            ws=ws,
+            info=info,
+            opened=now,
+            last_active=now,
+            last_active_ms=now_ms,
+            in_flight=asyncio.Semaphore(self.quotas.in_flight_per_connection),
+            transport=request.transport,
+        )
+        self.connections[cid] = conn
+        self.stats["connections_total"] += 1
+        self._gauge_connections()
+        if self.metrics is not None:
+            self.metrics.inc("websocket_connections_total", help="Connections accepted")
+        try:
+            await self._receive_loop(conn)
+        finally:
+            self.connections.pop(cid, None)
+            self._gauge_connections()
+            if conn.tasks:
+                await asyncio.wait(set(conn.tasks))
+            self._schedule_disconnect(conn)
+        return ws
+
+    def _admit(self) -> bool:
+        """API Gateway's new-connections-per-second quota, over a sliding second."""
+        now = time.monotonic()
+        self._connect_times = [t for t in self._connect_times if now - t < 1.0]
+        if len(self._connect_times) >= self.quotas.new_connections_per_s:
+            return False
+        self._connect_times.append(now)
+        return True
+
+    # frames ---------------------------------------------------------------------------------
+    async def _receive_loop(self, conn: LiveConnection) -> None:
+        ws = conn.ws
+        while True:
+            await conn.in_flight.acquire()
+            msg = await ws.receive()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self._draining:
+                conn.in_flight.release()  # shutting down: frames from now on are not taken
+                continue
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                conn.last_active = time.monotonic()
+                conn.last_active_ms = time.time_ns() // 1_000_000
+                self.stats["messages_in"] += 1
+                if self.metrics is not None:
+                    self.metrics.inc("websocket_frames_in_total", help="Frames received")
+                if msg.type is WSMsgType.TEXT:
+                    body, is_b64 = msg.data, False
+                    route_key = select_route(self._selection_path, self.api.routes, body)
+                else:
+                    body, is_b64 = base64.b64encode(msg.data).decode(), True
+                    route_key = DEFAULT_ROUTE
+                task = asyncio.create_task(self._dispatch(conn, route_key, body, is_b64))
+                conn.tasks.add(task)
+                task.add_done_callback(conn.tasks.discard)
+                continue
+            conn.in_flight.release()
+            if (
+                msg.type is WSMsgType.ERROR
+                and isinstance(msg.data, WebSocketError)
+                and conn.server_close is None
+            ):
+                code = int(msg.data.code)
+                conn.server_close = (code, _REASONS.get(code, str(msg.data)))
+            return
+
+    async def _dispatch(
+        self, conn: LiveConnection, route_key: str, body: str, is_b64: bool
+    ) -> None:
+        try:
+            route = self.api.routes.get(route_key)
+            cid = conn.info.connection_id
+            rid = request_id()
+            if route is None or route.function is None:
+                await self._send_text(
+                    conn, {"message": "Forbidden", "connectionId": cid, "requestId": rid}
+                )
+                return
+            event = message_event(
+                conn.info,
+                route_key=route_key,
+                body=body,
+                is_base64=is_b64,
+                message_id=connection_id(),
+                rid=rid,
+                now_ms=time.time_ns() // 1_000_000,
+            )
+            pool = self.pools[route.function]
+            invocation = asyncio.create_task(
+                pool.invoke(event, rid=rid, kill_after=self.faults.kill_after_invoke)
+            )
+            if self.faults.duplicate_invocations:
+                duplicate = asyncio.create_task(pool.invoke(event))
+                conn.tasks.add(duplicate)
+                duplicate.add_done_callback(conn.tasks.discard)
+            done, _ = await asyncio.wait({invocation}, timeout=self.quotas.integration_timeout_s)
+            if not done:
+                await self._send_text(
+                    conn,
+                    {
+                        "message": "Endpoint request timed out",
+                        "connectionId": cid,
+                        "requestId": rid,
+                    },
+                )
+                return
+            result = invocation.result()
+            if not result.ok:
+                await self._send_text(
+                    conn,
+                    {"message": "Internal server error", "connectionId": cid, "requestId": rid},
+                )
+                return
+            await self._route_response(conn, route, result)
+        except Exception:
+            log.exception("dispatch failed")
+        finally:
+            conn.in_flight.release()
+
+    async def _route_response(
+        self, conn: LiveConnection, route: RouteSpec, result: InvokeResult
+    ) -> None:
+        if not route.has_route_response:
+            return
+        payload = result.payload
+        if isinstance(payload, dict):
+            body = payload.get("body")
+            if body is None:
+                return
+            text = body if isinstance(body, str) else json.dumps(body)
+        elif isinstance(payload, str):
+            text = payload
+        elif payload is None:
+            return
+        else:
+            text = json.dumps(payload)
+        await self._send_raw(conn, text.encode())
+
+    async def _send_text(self, conn: LiveConnection, obj: dict[str, Any]) -> None:
+        await self._send_raw(conn, json.dumps(obj).encode())
+
+    # disconnect -----------------------------------------------------------------------------
+    def _schedule_disconnect(self, conn: LiveConnection) -> None:
+        if conn.server_close is not None:
+            code, reason = conn.server_close
+        else:
+            code = conn.ws.close_code or 1005
+            if code == WSCloseCode.ABNORMAL_CLOSURE:
+                code = 1006
+            reason = _REASONS.get(code, "")
+        if self.metrics is not None:
+            self.metrics.inc(
+                "websocket_disconnects_total", labels={"code": str(code)}, help="Disconnects"
+            )
+        route = self.api.routes.get("$disconnect")
+        if route is None or route.function is None or self.faults.drop_disconnect:
+            return
+        event = disconnect_event(
+            conn.info,
+            status_code=int(code),
+            reason=reason,
+            rid=request_id(),
+            now_ms=time.time_ns() // 1_000_000,
+        )
+        task = asyncio.create_task(self._invoke_quietly(route.function, event))
+        self._disconnects.add(task)
+        task.add_done_callback(self._disconnects.discard)
+
+    async def _invoke_quietly(self, function: str, event: dict[str, Any]) -> None:
+        try:
+            await self.pools[function].invoke(event)
+        except Exception:
+            log.exception("$disconnect invocation failed")
