@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.cloudformation.template import StreamMappingSpec
 from hubbub.runtime.lambda_.pool import InvokeResult
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "MalformedReport",
     "Outcome",
     "Retry",
+    "RetrySettings",
     "Succeeded",
     "expired",
     "next_step",
@@ -46,6 +47,22 @@ __all__ = [
 
 TOO_OLD = "record older than maximum age"
 RETRIES_EXHAUSTED = "record failed: retries exhausted"
+
+
+class RetrySettings(Protocol):
+    """The event source mapping's settings the rules read (a ``StreamMappingSpec`` has them)."""
+
+    @property
+    def bisect_on_error(self) -> bool: ...
+
+    @property
+    def maximum_retry_attempts(self) -> int: ...
+
+    @property
+    def maximum_record_age_s(self) -> int: ...
+
+    @property
+    def report_batch_item_failures(self) -> bool: ...
 
 
 # -- what the invocation said ---------------------------------------------------------------
@@ -82,7 +99,7 @@ class ItemsFailed:
 Outcome = Succeeded | FunctionFailed | MalformedReport | ItemsFailed
 
 
-def outcome_of(settings: StreamMappingSpec, sent: Sequence[int], result: InvokeResult) -> Outcome:
+def outcome_of(settings: RetrySettings, sent: Sequence[int], result: InvokeResult) -> Outcome:
     """Read an invocation's result; its response is read only with ReportBatchItemFailures."""
     if not result.ok:
         return FunctionFailed(result.error_type)
@@ -163,7 +180,7 @@ Decision = Advance | Retry | Bisect | GiveUp
 
 
 def next_step(
-    settings: StreamMappingSpec,
+    settings: RetrySettings,
     sent: Sequence[int],
     read_up_to: int,
     outcome: Outcome,
@@ -184,7 +201,7 @@ def next_step(
 
 
 def _batch_failed(
-    settings: StreamMappingSpec, sent: Sequence[int], reason: str, attempts: Attempts
+    settings: RetrySettings, sent: Sequence[int], reason: str, attempts: Attempts
 ) -> Decision:
     tried = attempts.failed(sent[0])
     if settings.bisect_on_error and len(sent) > 1:
@@ -195,7 +212,7 @@ def _batch_failed(
 
 
 def _items_failed(
-    settings: StreamMappingSpec, sent: Sequence[int], lowest: int, attempts: Attempts
+    settings: RetrySettings, sent: Sequence[int], lowest: int, attempts: Attempts
 ) -> Decision:
     index = sent.index(lowest)
     settled = sent[index - 1] if index > 0 else None
@@ -205,14 +222,14 @@ def _items_failed(
     return Retry(tried, settled)
 
 
-def _exhausted(settings: StreamMappingSpec, attempts: Attempts) -> bool:
+def _exhausted(settings: RetrySettings, attempts: Attempts) -> bool:
     """More failures than the first try plus MaximumRetryAttempts retries (-1: retry forever)."""
     limit = settings.maximum_retry_attempts
     return limit != -1 and attempts.count > limit
 
 
 def expired(
-    settings: StreamMappingSpec, created_ms: Sequence[tuple[int, int]], now_ms: int
+    settings: RetrySettings, created_ms: Sequence[tuple[int, int]], now_ms: int
 ) -> list[GiveUp]:
     """Give up, unsent, the records at the head of a batch older than MaximumRecordAgeInSeconds
     (``created_ms``: each record's position and creation time). Only the head: from the first

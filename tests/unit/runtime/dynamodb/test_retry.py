@@ -3,12 +3,12 @@ mapping settings, the batch, the invocation's outcome and the attempts so far ->
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from hubbub.runtime.awsids import sequence_number
-from hubbub.runtime.cloudformation.template import StreamMappingSpec
 from hubbub.runtime.dynamodb.retry import (
     RETRIES_EXHAUSTED,
     TOO_OLD,
@@ -30,8 +30,14 @@ from hubbub.runtime.dynamodb.retry import (
 from hubbub.runtime.lambda_.pool import InvokeResult
 
 
-def settings(**overrides: Any) -> StreamMappingSpec:
-    return StreamMappingSpec(name="Fan.Messages", function="Fan", table="T", **overrides)
+@dataclass(frozen=True)
+class Settings:
+    """A mapping's retry settings, with AWS's defaults."""
+
+    bisect_on_error: bool = False
+    maximum_retry_attempts: int = -1
+    maximum_record_age_s: int = -1
+    report_batch_item_failures: bool = False
 
 
 BOOM = FunctionFailed("Boom")
@@ -238,7 +244,7 @@ def test_next_step(
     attempts: Attempts,
     expected: Decision,
 ) -> None:
-    assert next_step(settings(**overrides), sent, read_up_to, outcome, attempts) == expected
+    assert next_step(Settings(**overrides), sent, read_up_to, outcome, attempts) == expected
 
 
 def ok(payload: Any = None) -> InvokeResult:
@@ -309,7 +315,7 @@ def failures(*identifiers: Any) -> InvokeResult:
     ],
 )
 def test_outcome_of(report: bool, result: InvokeResult, expected: Outcome) -> None:
-    mapping = settings(report_batch_item_failures=report)
+    mapping = Settings(report_batch_item_failures=report)
     assert outcome_of(mapping, [1, 2, 3, 4, 5, 6], result) == expected
 
 
@@ -331,5 +337,5 @@ HOUR_MS = 3600 * 1000
 )
 def test_expired(max_age_s: int, ages_ms: list[int], expected: list[int]) -> None:
     batch = [(seq, NOW_MS - age) for seq, age in enumerate(ages_ms, start=1)]
-    gave_up = expired(settings(maximum_record_age_s=max_age_s), batch, NOW_MS)
+    gave_up = expired(Settings(maximum_record_age_s=max_age_s), batch, NOW_MS)
     assert gave_up == [GiveUp((seq,), TOO_OLD, seq) for seq in expected]
