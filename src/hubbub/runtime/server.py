@@ -29,7 +29,8 @@ from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
-from hubbub.runtime.dynamodb.streams import DynamoStreamSource, SqliteStreamSource, StreamPoller
+from hubbub.runtime.dynamodb.poller import StreamPoller
+from hubbub.runtime.dynamodb.sources import DynamoStreamSource, SqliteStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbub.runtime.cloudformation import AppSpec, StreamMappingSpec
-from hubbub.runtime.dynamodb.streams import (
+from hubbub.runtime.dynamodb.sources import (
     POISON_ITEM,
     DynamoStreamSource,
     SqliteStreamSource,

@@ -228,7 +228,6 @@ class FunctionPool:
         self, event: Any, *, rid: str | None = None, kill_after: bool = False
     ) -> InvokeResult:
         rid = rid or request_id()
-        spec = self.spec
         self.invocations += 1
         worker = await self._acquire()
         init_ms: float | None = None
@@ -240,68 +239,76 @@ class FunctionPool:
                 raise
             init_ms = worker.init_ms
             if worker.init_error is not None:
-                worker.kill()
-                await self._release(None)
+                await self._end(worker)
                 self.errors += 1
                 return self._finish(rid, False, worker.init_error, 0.0, init_ms, None)
         log.info("START RequestId: %s Version: $LATEST", rid)
-        deadline_ms = time.time_ns() // 1_000_000 + int(spec.timeout_s * 1000)
         started = time.perf_counter()
         try:
-            await worker.send(
-                {
-                    "requestId": rid,
-                    "event": event,
-                    "deadlineMs": deadline_ms,
-                    "functionArn": spec.arn,
-                    "traceId": f"Root=1-{int(time.time()):08x}-{rid[:24]}",
-                }
-            )
-            async with asyncio.timeout(spec.timeout_s):
-                answer = await worker.read()
+            answer = await self._exchange(worker, rid, event)
         except TimeoutError:
-            worker.kill()
-            await self._release(None)
+            await self._end(worker)
             self.timeouts += 1
             self.errors += 1
-            elapsed = (time.perf_counter() - started) * 1000
             error = {
                 "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {spec.timeout_s:.2f} seconds",
+                "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
             }
-            return self._finish(rid, False, error, elapsed, init_ms, None)
+            return self._finish(rid, False, error, _ms_since(started), init_ms, None)
         except (WorkerDied, asyncio.CancelledError) as exc:
-            worker.kill()
-            await self._release(None)
+            await self._end(worker)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             self.errors += 1
-            elapsed = (time.perf_counter() - started) * 1000
             error = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited"}
-            return self._finish(rid, False, error, elapsed, init_ms, None)
+            return self._finish(rid, False, error, _ms_since(started), init_ms, None)
+        return await self._answered(worker, rid, answer, init_ms, kill_after)
+
+    async def _exchange(self, worker: _Worker, rid: str, event: Any) -> Any:
+        """Hand the event to the worker and wait, up to the function's Timeout, for its answer."""
+        spec = self.spec
+        await worker.send(
+            {
+                "requestId": rid,
+                "event": event,
+                "deadlineMs": time.time_ns() // 1_000_000 + int(spec.timeout_s * 1000),
+                "functionArn": spec.arn,
+                "traceId": f"Root=1-{int(time.time()):08x}-{rid[:24]}",
+            }
+        )
+        async with asyncio.timeout(spec.timeout_s):
+            return await worker.read()
+
+    async def _answered(
+        self, worker: _Worker, rid: str, answer: Any, init_ms: float | None, kill_after: bool
+    ) -> InvokeResult:
+        """The handler ran: its result, unless the environment does not survive it (an injected
+        kill, or more memory than MemorySize), in which case Lambda reports the runtime's exit."""
         duration = float(answer.get("durationMs", 0.0))
         max_rss = answer.get("maxRssMb")
+        lost: dict[str, str] | None = None
         if kill_after:  # fault injection: the environment dies after the handler's writes
-            worker.kill()
-            await self._release(None)
-            self.errors += 1
-            error = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited (injected)"}
-            return self._finish(rid, False, error, duration, init_ms, max_rss)
-        if max_rss is not None and int(max_rss) > spec.memory_mb:
-            worker.kill()
-            await self._release(None)
-            self.errors += 1
-            error = {
+            lost = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited (injected)"}
+        elif max_rss is not None and int(max_rss) > self.spec.memory_mb:
+            lost = {
                 "errorType": "Runtime.OutOfMemory",
-                "errorMessage": f"Runtime exited: used {max_rss} MB of {spec.memory_mb} MB",
+                "errorMessage": f"Runtime exited: used {max_rss} MB of {self.spec.memory_mb} MB",
             }
-            return self._finish(rid, False, error, duration, init_ms, int(max_rss))
+        if lost is not None:
+            await self._end(worker)
+            self.errors += 1
+            return self._finish(rid, False, lost, duration, init_ms, max_rss)
         await self._release(worker)
         ok = bool(answer.get("ok"))
         if not ok:
             self.errors += 1
         payload = answer.get("result") if ok else answer.get("error")
         return self._finish(rid, ok, payload, duration, init_ms, max_rss)
+
+    async def _end(self, worker: _Worker) -> None:
+        """Kill a worker that must not take another invocation, freeing its slot in the pool."""
+        worker.kill()
+        await self._release(None)
 
     def _finish(
         self,
@@ -347,3 +354,7 @@ class FunctionPool:
             idle, self._idle = self._idle, []
             self._cond.notify_all()
         await asyncio.gather(*(w.stop() for w in idle), return_exceptions=True)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -25,7 +25,8 @@ from moto.server import ThreadedMotoServer
 from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
-from hubbub.runtime.dynamodb.streams import DynamoStreamSource, StreamPoller
+from hubbub.runtime.dynamodb.poller import StreamPoller
+from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.streamlog import LogEntry
 from tests.support.waiting import eventually

@@ -1,4 +1,4 @@
-"""DynamoDB Streams event source mappings (``dynamodb.streams.StreamPoller``), stepped by
+"""DynamoDB Streams event source mappings (``dynamodb.poller.StreamPoller``), stepped by
 hand over an in-memory stream and a fake function."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import FunctionSpec, StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
-from hubbub.runtime.dynamodb.streams import StreamPoller
+from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.streamlog import LogEntry, to_attribute_map
 from tests.conftest import TIMEOUT_FACTOR

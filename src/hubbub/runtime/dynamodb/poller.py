@@ -1,0 +1,269 @@
+"""DynamoDB Streams -> Lambda event source mappings: one poller per mapping.
+
+A poller reads its stream (``dynamodb/sources.py``) in order, so order is kept for every key,
+drops what the mapping's ``FilterCriteria`` do not match, invokes the function with batches of
+DynamoDB Streams records and checkpoints only what succeeded. What follows a failure (retry,
+bisect, give up to the on-failure destination, locally the ``dead_letters`` table) is decided by
+``dynamodb/retry.py``; the poller carries it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, assert_never
+
+from hubbub import streamlog
+from hubbub.runtime.awsids import sequence_number
+from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
+from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from hubbub.runtime.dynamodb.filters import matches_any
+from hubbub.runtime.dynamodb.retry import (
+    Advance,
+    Attempts,
+    Bisect,
+    Decision,
+    GiveUp,
+    MalformedReport,
+    Retry,
+    expired,
+    next_step,
+    outcome_of,
+)
+from hubbub.runtime.dynamodb.sources import StreamSource
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
+from hubbub.runtime.metrics import Registry
+
+__all__ = ["StreamPoller"]
+
+log = logging.getLogger("hubbub.streams")
+
+Sent = tuple[streamlog.LogEntry, dict[str, Any]]
+"""A record of a batch: its log entry and the DynamoDB Streams record built from it."""
+
+
+class StreamPoller:
+    def __init__(
+        self,
+        mapping: StreamMappingSpec,
+        table: TableSpec,
+        stream_arn: str,
+        source: StreamSource,
+        pool: FunctionPool,
+        state: RuntimeState,
+        *,
+        region: str,
+        poll_interval_s: float = 0.25,
+        duplicate_batches: Callable[[], bool] = lambda: False,
+        paused: Callable[[], bool] = lambda: False,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.mapping = mapping
+        self.table = table
+        self.stream_arn = stream_arn
+        self.source = source
+        self.pool = pool
+        self.state = state
+        self.region = region
+        self.poll_interval_s = poll_interval_s
+        self._duplicate = duplicate_batches
+        self._paused = paused
+        self._now_ms = now_ms
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._window = mapping.batch_size
+        self._attempts = Attempts()
+        self.batches = 0
+        self.dead_lettered = 0
+        self.idle = asyncio.Event()
+        self._stopping = False
+        self.metrics: Registry | None = None
+        self._last_created_ms: int | None = None
+
+    def start(self) -> None:
+        position = self.state.checkpoint(self.mapping.name)
+        if position is None:
+            position = (
+                0 if self.mapping.starting_position == "TRIM_HORIZON" else self.source.latest()
+            )
+            self.state.save_checkpoint(self.mapping.name, position)
+        self._task = asyncio.create_task(self._run())
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait until everything written so far has been handed to the function."""
+        deadline = time.monotonic() + timeout_s
+        target = self.source.latest()
+        while (self.state.checkpoint(self.mapping.name) or 0) < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.mapping.name} did not drain")
+            self.poke()
+            await asyncio.sleep(0.01)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                progressed = await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stream mapping %s failed a step", self.mapping.name)
+                progressed = False
+            if progressed:
+                continue
+            self.idle.set()
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval_s):
+                    await self._wake.wait()
+            self.idle.clear()
+
+    async def _step(self) -> bool:
+        """Handle one batch; True when the stream moved (so look again at once)."""
+        if not self.mapping.enabled or self._paused():
+            return False
+        entries = await self._read()
+        if not entries:
+            return False
+        entries = self._drop_expired(entries)
+        if not entries:
+            return True
+        read_up_to = entries[-1].seq
+        batch = self._matching(entries)
+        if not batch:
+            self._advance(read_up_to)
+            return True
+        result = await self._invoke(batch)
+        sent = [entry.seq for entry, _ in batch]
+        outcome = outcome_of(self.mapping, sent, result)
+        if isinstance(outcome, MalformedReport):
+            log.warning("%s: malformed itemIdentifier %r", self.mapping.name, outcome.identifier)
+        decision = next_step(self.mapping, sent, read_up_to, outcome, self._attempts)
+        return self._perform(decision, {entry.seq: (entry, record) for entry, record in batch})
+
+    async def _read(self) -> list[streamlog.LogEntry]:
+        """The next batch after the checkpoint; a short one waits MaximumBatchingWindow first."""
+        position = self.state.checkpoint(self.mapping.name) or 0
+        entries = self.source.read_after(position, self._window)
+        if entries and len(entries) < self._window and self.mapping.maximum_batching_window_s > 0:
+            await asyncio.sleep(self.mapping.maximum_batching_window_s)
+            entries = self.source.read_after(position, self._window)
+        return entries
+
+    def _drop_expired(self, entries: list[streamlog.LogEntry]) -> list[streamlog.LogEntry]:
+        now_ms = self._now_ms()  # the clock the writers used (the runtime's controllable clock)
+        too_old = expired(self.mapping, [(e.seq, e.created_ms) for e in entries], now_ms)
+        head = entries[: len(too_old)]
+        for decision in too_old:
+            self._perform(decision, {e.seq: (e, self._record(e)) for e in head})
+        return entries[len(too_old) :]
+
+    def _matching(self, entries: Sequence[streamlog.LogEntry]) -> list[Sent]:
+        """The records to send: FilterCriteria skip (and so never send) what no filter matches."""
+        batch = [(entry, self._record(entry)) for entry in entries]
+        if not self.mapping.filters:
+            return batch
+        return [(e, r) for e, r in batch if matches_any(self.mapping.filters, r)]
+
+    async def _invoke(self, batch: Sequence[Sent]) -> InvokeResult:
+        self._last_created_ms = batch[0][0].created_ms
+        records = [record for _, record in batch]
+        result = await self.pool.invoke({"Records": records})
+        if self._duplicate():  # fault injection: Lambda's at-least-once delivery
+            await self.pool.invoke({"Records": records})
+        self.batches += 1
+        return result
+
+    def _perform(self, decision: Decision, sent: Mapping[int, Sent]) -> bool:
+        """Carry out a decision; True when the poller should look again at once."""
+        match decision:
+            case Advance(to):
+                self._advance(to)
+                return True
+            case Bisect(window, attempts):
+                self._window = window
+                self._attempts = attempts
+                return True
+            case Retry(attempts, settled):
+                if settled is not None:
+                    self._advance(settled)
+                self._attempts = attempts
+                return settled is not None
+            case GiveUp(records, reason, to, settled):
+                if settled is not None:
+                    self._advance(settled)
+                for seq in records:
+                    self._dead_letter(*sent[seq], reason)
+                self._advance(to)
+                return True
+            case _:
+                assert_never(decision)
+
+    def _advance(self, seq: int) -> None:
+        self.state.save_checkpoint(self.mapping.name, seq)
+        self._window = self.mapping.batch_size
+        self._attempts = Attempts()
+
+    def measure(self) -> None:
+        """Publish this mapping's gauges (iterator age, as CloudWatch's IteratorAge)."""
+        if self.metrics is None:
+            return
+        labels = {"mapping": self.mapping.name}
+        age = 0
+        if self._last_created_ms is not None and self.source.latest() > (
+            self.state.checkpoint(self.mapping.name) or 0
+        ):
+            age = max(0, time.time_ns() // 1_000_000 - self._last_created_ms)
+        self.metrics.set(
+            "stream_iterator_age_ms", age, labels, "Age of the oldest unhandled record"
+        )
+        self.metrics.set("stream_batches", self.batches, labels, "Batches handed to the function")
+        self.metrics.set(
+            "stream_dead_letters", self.dead_lettered, labels, "Records sent to the DLQ"
+        )
+
+    def _dead_letter(self, entry: streamlog.LogEntry, record: dict[str, Any], reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning(
+            "%s: record %s to the on-failure destination (%s)", self.mapping.name, entry.seq, reason
+        )
+        self.state.dead_letter(
+            self.mapping.name, entry.seq, reason, record, time.time_ns() // 1_000_000
+        )
+
+    def _record(self, entry: streamlog.LogEntry) -> dict[str, Any]:
+        view = self.table.stream_view_type or "NEW_IMAGE"
+        body: dict[str, Any] = {
+            "ApproximateCreationDateTime": entry.created_ms // 1000,
+            "Keys": entry.keys,
+            "SequenceNumber": sequence_number(entry.seq),
+            "SizeBytes": entry.size_bytes,
+            "StreamViewType": view,
+        }
+        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and entry.new_image is not None:
+            body["NewImage"] = entry.new_image
+        if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and entry.old_image is not None:
+            body["OldImage"] = entry.old_image
+        return {
+            "eventID": uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stream_arn}/{entry.seq}").hex,
+            "eventName": entry.event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.region,
+            "dynamodb": body,
+            "eventSourceARN": self.stream_arn,
+        }
