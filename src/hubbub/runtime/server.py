@@ -300,7 +300,8 @@ class LocalRuntime:
         if mode == "off" or (mode == "auto" and not tls.available()):
             if mode == "auto":
                 log.warning(
-                    "TLS is off: install the 'cryptography' package for https:// and wss://"
+                    "TLS is off: install the 'cryptography' package (the tls extra) for https://"
+                    " and wss://"
                 )
             return None
         try:
