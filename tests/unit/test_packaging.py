@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from hubbub import cli
-from hubbub.runtime.cloudformation.template import load_app
+from hubbub.runtime.server import LocalRuntime, RuntimeConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,11 @@ def _setup_module() -> ModuleType:
     return module
 
 
+def _spec(template: Path, tmp_path: Path) -> Any:
+    """The template as ``hubbub serve`` reads it (nothing is started)."""
+    return LocalRuntime(RuntimeConfig(template=template, data_dir=tmp_path / "data")).spec
+
+
 def test_the_packaged_template_runs_the_installed_package(tmp_path: Path) -> None:
     """Beside hubbub/__init__.py in site-packages, the functions' code is site-packages."""
     site = tmp_path / "site-packages"
@@ -30,11 +36,11 @@ def test_the_packaged_template_runs_the_installed_package(tmp_path: Path) -> Non
     packaged = site / "hubbub" / "template.yaml"
     packaged.write_text(_setup_module().packaged_template((REPO / "template.yaml").read_text()))
 
-    app = load_app(packaged)
+    app = _spec(packaged, tmp_path)
 
     assert app.functions
     assert {fn.code_dir for fn in app.functions.values()} == {site}
-    checkout = load_app(REPO / "template.yaml")
+    checkout = _spec(REPO / "template.yaml", tmp_path)
     assert set(app.functions) == set(checkout.functions)
     assert {fn.code_dir for fn in checkout.functions.values()} == {REPO / "src"}
 
