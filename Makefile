@@ -8,12 +8,21 @@ PORT ?= 8000
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
-# sam build needs the Lambda runtime's Python (3.12); the machine image keeps one under pyenv
-# (a pyenv shim is on PATH but not usable, so look for the real interpreter first)
-PY312 ?= $(shell p=$$(ls -d /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1); \
-	if [ -n "$$p" ]; then echo "$$p"; else command -v python3.12; fi)
+# sam build needs the Lambda runtime's Python, 3.12: python3.12 on PATH when it runs, else the
+# newest 3.12 that pyenv has installed (its shims may be on PATH without one selected), or the one
+# you name: make sam-check PY312=/path/to/python3.12
+ifndef PY312
+PY312 := $(shell if python3.12 -c '' >/dev/null 2>&1; then command -v python3.12; \
+	elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv latest 3.12 2>/dev/null); then \
+	PYENV_VERSION=$$v pyenv which python3.12 2>/dev/null; fi)
+endif
 
-.PHONY: run test lint typecheck template-check sam-check unit e2e browser bench clean constraints
+# What the tests need from the system: Debian's Chromium (the browser tier) and tmux (the terminal
+# tests). Installed when missing and we may (root, apt-get); otherwise one line says what to run.
+SYSTEM_PACKAGES := chromium tmux
+
+.PHONY: run test system-deps wheel-check lint typecheck template-check sam-check unit e2e browser \
+	bench clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +35,26 @@ run: $(STAMP)
 
 # the e2e tests whose servers take the store under test run again on `--store dynamodb` (moto);
 # the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
-test: lint typecheck template-check sam-check
+test: system-deps lint typecheck template-check sam-check wheel-check
 	$(BIN)/pytest -m "not browser"
 	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 	$(BIN)/pytest -m browser
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing (Debian packages the tests need)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "make test needs$$missing: run  sudo apt-get install --no-install-recommends$$missing"; \
+		exit 1; \
+	fi
+
+# The wheel a user installs, in a fresh venv, serving from an empty directory (about a minute).
+wheel-check: $(STAMP)
+	$(BIN)/python tools/packaging/wheel_check.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
@@ -37,7 +62,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy tools/capacity
+	$(BIN)/mypy tools/capacity tools/packaging
 
 template-check: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -49,7 +74,8 @@ $(SAM_STAMP): tools/sam/requirements.txt
 	touch $(SAM_STAMP)
 
 sam-check: $(STAMP) $(SAM_STAMP)
-	@test -n "$(PY312)" || { echo "sam-check needs python3.12, the Lambda runtime's Python"; exit 1; }
+	@test -n "$(PY312)" || { echo "sam-check needs Python 3.12 (the Lambda runtime's): put" \
+		"python3.12 on PATH, or 'pyenv install 3.12', or make PY312=/path/to/python3.12"; exit 1; }
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	rm -rf build/sam
 	PATH="$(dir $(PY312)):$$PATH" $(SAM_ENV) $(SAM_VENV)/bin/sam build --template template.yaml \

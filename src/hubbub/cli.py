@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
+import importlib.metadata
+import importlib.resources
 import json
 import signal
 import sys
@@ -21,16 +24,43 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def default_template() -> Path:
+    """./template.yaml when there is one; else hubbub's own: the copy a built package carries, or
+    the repository's root template.yaml in a checkout (an editable install)."""
     here = Path.cwd() / "template.yaml"
     if here.exists():
         return here
+    packaged = importlib.resources.files("hubbub").joinpath("template.yaml")
+    if packaged.is_file():
+        return Path(str(packaged))
     return _PACKAGE_DIR.parents[1] / "template.yaml"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hubbub", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def version() -> str:
+    try:
+        return importlib.metadata.version("hubbub")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
 
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hubbub", description="hubbub: serve the chat locally, and the tools around it."
+    )
+    parser.add_argument("--version", action="version", version=f"hubbub {version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    _operator_parser(sub, _admin_target())
+    _client_parsers(sub)
+    rooms = sub.add_parser("rooms", parents=[_admin_target()], help="list rooms by recent activity")
+    rooms.add_argument("--limit", type=int, default=20)
+    _bench_parser(sub)
+    return parser
+
+
+_Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def _serve_parser(sub: _Subparsers) -> None:
     serve = sub.add_parser(
         "serve", help="run the SAM template locally (WebSocket, Lambda, streams)"
     )
@@ -64,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO", help="INFO shows START/END/REPORT lines")
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
+    _serve_store_arguments(serve)
+
+
+def _serve_store_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--store",
         choices=("auto", "sqlite", "dynamodb"),
@@ -84,10 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="port for https:// and wss:// (0 picks a free one; TLS is on by default when the"
-        " cryptography package is installed)",
+        " cryptography package is installed: the tls extra)",
     )
     serve.add_argument("--no-tls", action="store_true", help="serve plain http:// and ws:// only")
 
+
+def _admin_target() -> argparse.ArgumentParser:
+    """The options of the administrative commands: where the chat's data is."""
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--template", type=Path, default=None)
     local.add_argument("--data-dir", type=Path, default=Path("data"))
@@ -101,7 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--aws", action="store_true", help="a deployed stack (your AWS credentials)")
     local.add_argument("--table", default=None, help="with --aws: the stack's TableName output")
     local.add_argument("--token-secret-arn", default=None, help="with --aws: the token secret")
+    return local
 
+
+def _operator_parser(sub: _Subparsers, local: argparse.ArgumentParser) -> None:
     operator = sub.add_parser("operator", help="manage support-desk operators")
     op_sub = operator.add_subparsers(dest="operator_command", required=True)
     add = op_sub.add_parser(
@@ -118,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("name")
 
+
+def _client_parsers(sub: _Subparsers) -> None:
     chat = sub.add_parser("chat", help="chat in a room from the terminal")
     chat.add_argument("url", nargs="?", default="ws://127.0.0.1:8000/ws", help="WebSocket URL")
     chat.add_argument("--room", default="lobby", help="room name (or a full topic)")
@@ -130,9 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--token", default=None)
     tail.add_argument("--since", type=int, default=None, help="start after this seq")
 
-    rooms = sub.add_parser("rooms", parents=[local], help="list rooms by recent activity")
-    rooms.add_argument("--limit", type=int, default=20)
 
+def _bench_parser(sub: _Subparsers) -> None:
     bench = sub.add_parser(
         "bench",
         help="benchmark hubbub against websockets and python-socketio (needs the bench extra)",
@@ -145,7 +186,6 @@ def _parser() -> argparse.ArgumentParser:
         "--only", default="lambda,lat,w1,w4,w3,w0", help="comma list of workloads to run"
     )
     bench.add_argument("--docs", action="store_true", help="also write docs/img/bench and tables")
-    return parser
 
 
 def _assignments(items: list[str]) -> dict[str, str]:
@@ -340,11 +380,30 @@ def operators(args: argparse.Namespace) -> int:
     return 1
 
 
+def readable_time(ms: int, now_ms: int, tz: datetime.tzinfo | None = None) -> str:
+    """An epoch-millisecond time as a person reads it: ISO-8601 to the second, in local time
+    (or ``tz``), and how long ago by ``now_ms`` (the chat's clock, which may run ahead)."""
+    when = datetime.datetime.fromtimestamp(ms / 1000, tz=tz).astimezone(tz)
+    stamp = when.isoformat(sep=" ", timespec="seconds")
+    seconds = abs(now_ms - ms) // 1000
+    if seconds < 1:
+        return f"{stamp} (just now)"
+    return f"{stamp} ({_span(seconds)} ago)" if now_ms > ms else f"{stamp} (in {_span(seconds)})"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def rooms(args: argparse.Namespace) -> int:
     chat = _local(args)
     now = chat.clock.now_ms()
     for head in chat.store.recent_topics("room", None, args.limit, now):
-        print(f"{head.topic}\t{head.last_seq} messages\tlast {head.updated_at}")
+        last = readable_time(head.updated_at, now)
+        print(f"{head.topic}\t{head.last_seq} messages\tlast {last}")
     return 0
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from hubbub.client import HubbubClient
 from tests.support.server import ServerProcess
@@ -58,6 +61,12 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_delivered_once(
     assert len(letters) == 1
     assert letters[0]["record"]["dynamodb"]["NewImage"]["pk"] == {"S": "T#room/poison"}
     assert letters[0]["reason"] == "record failed: retries exhausted"
+    assert letters[0]["replayedMs"] is None
+    with pytest.raises(urllib.error.HTTPError) as refused:  # still poison: the function says so
+        server.admin(f"dead-letters/{letters[0]['id']}/replay", {})
+    refused.value.close()
+    assert refused.value.code == 502
+    assert server.admin("dead-letters")[0]["replayedMs"] is None
     marker = await senders[0].send(topic, "after the poison")
     await watcher.wait_for_seq(topic, marker["seq"])
     assert sorted(watcher.messages[topic]) == list(range(1, 101))

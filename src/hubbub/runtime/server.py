@@ -11,7 +11,6 @@ import os
 import secrets
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from hubbub.clock import OffsetClock
 from hubbub.runtime import tls
+from hubbub.runtime.admin_api import add_admin_routes
 from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
 from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
@@ -30,7 +30,7 @@ from hubbub.runtime.cloudformation import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
-from hubbub.runtime.dynamodb.sources import DynamoStreamSource, SqliteStreamSource
+from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool
@@ -140,27 +140,47 @@ class LocalRuntime:
             raise
 
     async def _start(self) -> None:
-        config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._write_private(config.data_dir / "runtime-key", self.runtime_key)
-        self._write_private(
-            config.data_dir / "runtime-credentials.json",
-            json.dumps(
-                {
-                    "aws_access_key_id": self.access_key_id,
-                    "aws_secret_access_key": self.secret_access_key,
-                }
-            ),
-        )
-        self.state = RuntimeState(config.data_dir / "runtime.sqlite3")
-        self.clock = OffsetClock(config.data_dir / "clock-offset")
-        self._sockets.append(sock := _listen(config.host, config.port))
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_secrets()
+        self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
+        self.clock = OffsetClock(self.config.data_dir / "clock-offset")
+        sites = self._bind()
+        self.backing = await self._start_backing()
+        self._make_pools(self.backing)
+        self._add_routes()
+        await self._make_pollers(self.backing, self.state)
+        await self._serve(*sites)
+        for gateway in self.gateways.values():
+            gateway.start()
+        for poller in self.pollers:
+            poller.start()
+        for logical_id, kind in self.spec.unsupported:
+            log.warning("not emulated: %s (%s)", logical_id, kind)
+
+    def _write_secrets(self) -> None:
+        """The key of the admin API and the made-up AWS credentials, for tools and the CLI."""
+        data_dir = self.config.data_dir
+        self._write_private(data_dir / "runtime-key", self.runtime_key)
+        credentials = {
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+        }
+        self._write_private(data_dir / "runtime-credentials.json", json.dumps(credentials))
+
+    def _bind(self) -> tuple[socket.socket, socket.socket | None, ssl.SSLContext | None]:
+        """Bind the ports first, so port 0 is known before the functions' environment is made."""
+        self._sockets.append(sock := _listen(self.config.host, self.config.port))
         self.port = sock.getsockname()[1]
         tls_context = self._tls()
-        if tls_context is not None:
-            self._sockets.append(tls_sock := _listen(config.host, config.tls_port))
-            self.tls_port = tls_sock.getsockname()[1]
-        self.backing = Backing(
+        if tls_context is None:
+            return sock, None, None
+        self._sockets.append(tls_sock := _listen(self.config.host, self.config.tls_port))
+        self.tls_port = tls_sock.getsockname()[1]
+        return sock, tls_sock, tls_context
+
+    async def _start_backing(self) -> Backing:
+        config = self.config
+        backing = Backing(
             self.spec,
             self.store,
             data_dir=config.data_dir,
@@ -172,37 +192,52 @@ class LocalRuntime:
             },
             endpoint=config.dynamodb_endpoint,
         )
+        self.backing = backing  # stopped by _abandon even when its start fails half-way
         try:
-            await self.backing.start()
+            await backing.start()
         except TablesUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
+        return backing
 
-        runtime_env = {
+    def _function_env(self, backing: Backing) -> dict[str, str]:
+        """What every function sees besides its template's variables: the runtime's endpoints,
+        data dir, clock and credentials, the tables' endpoint, the TLS CA."""
+        data_dir = self.config.data_dir
+        return {
             "HUBBUB_RUNTIME_API": f"{self.base_url}/_runtime",
             "HUBBUB_RUNTIME_KEY": self.runtime_key,
-            "HUBBUB_RUNTIME_DATA_DIR": str(config.data_dir.resolve()),
-            "HUBBUB_CLOCK_OFFSET_FILE": str((config.data_dir / "clock-offset").resolve()),
+            "HUBBUB_RUNTIME_DATA_DIR": str(data_dir.resolve()),
+            "HUBBUB_CLOCK_OFFSET_FILE": str((data_dir / "clock-offset").resolve()),
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
-            **self.backing.function_env(),
+            **backing.function_env(),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
+
+    def _make_pools(self, backing: Backing) -> None:
+        config = self.config
+        runtime_env = self._function_env(backing)
         shared = config.env_overrides.get("Parameters", {})
         for logical_id, fn in self.spec.functions.items():
             localized = {
                 k: local for k, v in fn.environment.items() if (local := self._localize(v)) != v
             }
-            self.pools[logical_id] = FunctionPool(
+            pool = FunctionPool(
                 fn,
                 runtime_env=runtime_env,
                 overrides={**localized, **shared, **config.env_overrides.get(logical_id, {})},
                 max_workers=config.max_workers,
                 region=config.region,
             )
-            self.pools[logical_id].on_complete = self._poke_all
-            self.pools[logical_id].metrics = self.metrics
+            pool.on_complete = self._poke_all
+            pool.metrics = self.metrics
+            self.pools[logical_id] = pool
 
+    def _add_routes(self) -> None:
+        """WebSocket stages and their ``@connections``, the admin API, the HTTP APIs, then the
+        host's own routes."""
+        config = self.config
         for logical_id, api in self.spec.websocket_apis.items():
             gateway = WebSocketGateway(api, self.pools, config.quotas, config.faults)
             gateway.metrics = self.metrics
@@ -210,25 +245,26 @@ class LocalRuntime:
             self.app.router.add_get(f"/{api.stage}", gateway.handle)
             add_connections_routes(self.app, gateway, self.access_key_id)
         add_batch_route(self.app, self.gateways, self.runtime_key)
-        self._admin_routes()
+        add_admin_routes(self.app, self)
         self._http_api_routes()
         if config.mount is not None:
             config.mount(self.app, self)
 
+    async def _make_pollers(self, backing: Backing, state: RuntimeState) -> None:
+        config = self.config
         for mapping in self.spec.mappings:
-            table = self.spec.tables[mapping.table]
-            feed = self.backing.feed(mapping)
-            if self.state.use_source(mapping.name, feed.identity):
+            feed = backing.feed(mapping)
+            if state.use_source(mapping.name, feed.identity):
                 log.info(
                     "%s reads a new stream (%s): checkpoint reset", mapping.name, feed.identity
                 )
             poller = StreamPoller(
                 mapping,
-                table,
+                self.spec.tables[mapping.table],
                 feed.stream_arn,
                 feed.source,
                 self.pools[mapping.function],
-                self.state,
+                state,
                 region=config.region,
                 poll_interval_s=config.poll_interval_s,
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
@@ -245,19 +281,20 @@ class LocalRuntime:
                         f"{mapping.name}: cannot read the stream {feed.stream_arn}: {exc}"
                     ) from exc
 
+    async def _serve(
+        self,
+        sock: socket.socket,
+        tls_sock: socket.socket | None,
+        tls_context: ssl.SSLContext | None,
+    ) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        if tls_context is None:
+        if tls_context is None or tls_sock is None:
             await web.SockSite(self._runner, sock).start()
-        else:  # the main port takes TLS too, so https://{domainName}/{stage} always answers
-            await DualSite(self._runner, sock, tls_context).start()
-            await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
-        for gateway in self.gateways.values():
-            gateway.start()
-        for poller in self.pollers:
-            poller.start()
-        for logical_id, kind in self.spec.unsupported:
-            log.warning("not emulated: %s (%s)", logical_id, kind)
+            return
+        # the main port takes TLS too, so https://{domainName}/{stage} always answers
+        await DualSite(self._runner, sock, tls_context).start()
+        await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
 
     def _tls(self) -> ssl.SSLContext | None:
         """The server's TLS context, with the CA and certificate made on first use."""
@@ -265,7 +302,8 @@ class LocalRuntime:
         if mode == "off" or (mode == "auto" and not tls.available()):
             if mode == "auto":
                 log.warning(
-                    "TLS is off: install the 'cryptography' package for https:// and wss://"
+                    "TLS is off: install the 'cryptography' package (the tls extra) for https://"
+                    " and wss://"
                 )
             return None
         try:
@@ -389,97 +427,6 @@ class LocalRuntime:
                 resource.canonical.split("/")[1] for resource in scratch.router.resources()
             )
         return frozenset(taken)
-
-    # admin ----------------------------------------------------------------------------------
-    def _admin_routes(self) -> None:
-        key = self.runtime_key
-
-        def authorized(request: web.Request) -> bool:
-            return request.headers.get("X-Hubbub-Runtime-Key") == key
-
-        async def faults(request: web.Request) -> web.StreamResponse:
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            if request.method == "POST":
-                try:
-                    self.config.faults.update(await request.json())
-                except (ValueError, TypeError) as exc:
-                    return web.json_response({"message": str(exc)}, status=400)
-            return web.json_response(self.config.faults.as_dict())
-
-        async def clock(request: web.Request) -> web.StreamResponse:
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            path = self.config.data_dir / "clock-offset"
-            if request.method == "POST":
-                body = await request.json()
-                offset = int(body.get("offsetMs", 0))
-                path.write_text(str(offset))
-            offset_ms = int(path.read_text()) if path.exists() else 0
-            return web.json_response({"offsetMs": offset_ms})
-
-        async def dead_letters(request: web.Request) -> web.StreamResponse:
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            assert self.state is not None
-            letters = self.state.dead_letters()
-            return web.json_response(
-                [
-                    {
-                        "id": d.id,
-                        "mapping": d.mapping,
-                        "seq": d.seq,
-                        "reason": d.reason,
-                        "record": d.record,
-                        "replayedMs": d.replayed_ms,
-                    }
-                    for d in letters
-                ]
-            )
-
-        async def stats(request: web.Request) -> web.StreamResponse:
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            return web.json_response(self.stats())
-
-        self.app.router.add_route("*", "/_runtime/faults", faults)
-        self.app.router.add_route("*", "/_runtime/clock", clock)
-        self.app.router.add_get("/_runtime/dead-letters", dead_letters)
-
-        async def poison(request: web.Request) -> web.StreamResponse:
-            """Append an undecodable message record to every stream (fault injection)."""
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            count = 0
-            for poller in self.pollers:
-                if isinstance(poller.source, SqliteStreamSource):
-                    poller.source.append_poison(time.time_ns() // 1_000_000)
-                elif self.backing is None or not await asyncio.to_thread(
-                    self.backing.put_poison, poller.mapping
-                ):
-                    continue
-                poller.poke()
-                if self.backing is not None:
-                    self.backing.poke()
-                count += 1
-            return web.json_response({"poisoned": count})
-
-        async def metrics(request: web.Request) -> web.StreamResponse:
-            for poller in self.pollers:
-                poller.measure()
-            return web.Response(
-                text=self.metrics.render(), content_type="text/plain", charset="utf-8"
-            )
-
-        async def info(request: web.Request) -> web.StreamResponse:
-            if not authorized(request):
-                return web.json_response({"message": "Forbidden"}, status=403)
-            return web.json_response(self.info())
-
-        self.app.router.add_get("/_runtime/info", info)
-        self.app.router.add_get("/_runtime/stats", stats)
-        self.app.router.add_post("/_runtime/poison", poison)
-        self.app.router.add_get("/metrics", metrics)
 
     def stats(self) -> dict[str, Any]:
         return {
