@@ -1,5 +1,6 @@
-// Where the chat server is (config.json) and where the pages keep what they remember (storage
-// that may be blocked, e.g. in a third-party frame with storage partitioning off).
+// Where the chat server is (config.json), and where the pages keep what they remember: storage
+// may be blocked (a frame on another site, with third-party cookies blocked), and then the pages
+// still work, they just forget.
 
 /**
  * The WebSocket URL to use: `explicit` if given, else from config.json (`websocketUrl`, or
