@@ -1,5 +1,7 @@
 // The start page: join a room by name, see active rooms, find the widget demo and the console.
-import { byId, h, resolveWebSocketUrl, shortTime } from "./ui.js";
+import { resolveWebSocketUrl } from "./ui/config.js";
+import { byId, h } from "./ui/dom.js";
+import { shortTime } from "./ui/text.js";
 
 const NAME_RE = /^[A-Za-z0-9_.:@~-]{1,120}$/;
 

@@ -104,16 +104,19 @@
   ]);
   var CLOSE_ICON = svg(["M18 6 6 18M6 6l12 12"]);
 
-  function build() {
+  // The shadow root's host element; a constructed stylesheet needs no 'unsafe-inline' and no
+  // style-src entry on the host page
+  function shadowHost() {
     var host = document.createElement("div");
     host.setAttribute("data-hubbub-widget", "");
     var root = host.attachShadow({ mode: "open" });
-    // a constructed stylesheet needs no 'unsafe-inline' and no style-src entry on the host page
     var sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
     root.adoptedStyleSheets = [sheet];
+    return host;
+  }
 
-    var wrap = document.createElement("div");
+  function launcherButton(badge) {
     var launcher = document.createElement("button");
     launcher.type = "button";
     launcher.className = "launcher";
@@ -121,97 +124,109 @@
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-haspopup", "dialog");
     launcher.appendChild(CHAT_ICON);
-    var badge = document.createElement("span");
-    badge.className = "badge";
-    badge.hidden = true;
     launcher.appendChild(badge);
+    return launcher;
+  }
 
-    var panel = document.createElement("div");
-    panel.className = "panel";
-    panel.hidden = true;
-    wrap.appendChild(launcher);
-    wrap.appendChild(panel);
-    root.appendChild(wrap);
+  // The button, the panel and the frame in it (created on first need), and their state
+  function Widget() {
+    this.host = shadowHost();
+    this.badge = document.createElement("span");
+    this.badge.className = "badge";
+    this.badge.hidden = true;
+    this.launcher = launcherButton(this.badge);
+    this.panel = document.createElement("div");
+    this.panel.className = "panel";
+    this.panel.hidden = true;
+    this.wrap = document.createElement("div");
+    this.wrap.appendChild(this.launcher);
+    this.wrap.appendChild(this.panel);
+    this.host.shadowRoot.appendChild(this.wrap);
+    this.iframe = null;
+    this.isOpen = false;
+    this.ready = false;
+  }
 
-    var iframe = null;
-    var isOpen = false;
-    var ready = false;
-
-    function post(message) {
-      if (iframe && iframe.contentWindow && ready) {
-        iframe.contentWindow.postMessage(message, frameUrl.origin);
-      }
+  Widget.prototype.post = function (message) {
+    if (this.iframe && this.iframe.contentWindow && this.ready) {
+      this.iframe.contentWindow.postMessage(message, frameUrl.origin);
     }
+  };
 
-    function ensureFrame() {
-      if (iframe) return;
-      iframe = document.createElement("iframe");
-      iframe.src = frameUrl.href;
-      iframe.title = script.dataset.hubbubTitle || "Chat with us";
-      iframe.setAttribute("referrerpolicy", "no-referrer");
-      panel.appendChild(iframe);
+  Widget.prototype.ensureFrame = function () {
+    if (this.iframe) return;
+    this.iframe = document.createElement("iframe");
+    this.iframe.src = frameUrl.href;
+    this.iframe.title = script.dataset.hubbubTitle || "Chat with us";
+    this.iframe.setAttribute("referrerpolicy", "no-referrer");
+    this.panel.appendChild(this.iframe);
+  };
+
+  Widget.prototype.setBadge = function (count) {
+    var n = Number(count) || 0;
+    this.badge.hidden = n <= 0 || this.isOpen;
+    this.badge.textContent = n > 9 ? "9+" : String(n);
+    this.launcher.setAttribute(
+      "aria-label",
+      this.isOpen ? "Close chat" : n > 0 ? "Open chat, " + n + " unread" : "Open chat",
+    );
+  };
+
+  Widget.prototype.open = function () {
+    this.ensureFrame();
+    this.isOpen = true;
+    this.panel.hidden = false;
+    this.wrap.className = "is-open";
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.launcher.replaceChild(CLOSE_ICON, this.launcher.firstChild);
+    this.setBadge(0);
+    remember("sessionStorage", OPEN_KEY, true);
+    this.post({ hubbub: "widget", type: "open" });
+    this.iframe.focus();
+  };
+
+  Widget.prototype.close = function (returnFocus) {
+    this.isOpen = false;
+    this.panel.hidden = true;
+    this.wrap.className = "";
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.launcher.replaceChild(CHAT_ICON, this.launcher.firstChild);
+    this.setBadge(0);
+    remember("sessionStorage", OPEN_KEY, false);
+    this.post({ hubbub: "widget", type: "closed" });
+    if (returnFocus) this.launcher.focus();
+  };
+
+  // Only the frame this loader made, from the chat's origin, is listened to
+  Widget.prototype.onMessage = function (event) {
+    if (!this.iframe || event.source !== this.iframe.contentWindow) return;
+    if (event.origin !== frameUrl.origin) return;
+    var data = event.data;
+    if (!data || data.hubbub !== "widget") return;
+    if (data.type === "ready") {
+      this.ready = true;
+      this.post({ hubbub: "widget", type: this.isOpen ? "open" : "closed" });
+    } else if (data.type === "close") {
+      this.close(true);
+    } else if (data.type === "unread") {
+      if (!this.isOpen) this.setBadge(data.count);
+    } else if (data.type === "active") {
+      remember("localStorage", ACTIVE_KEY, Boolean(data.active));
     }
+  };
 
-    function setBadge(count) {
-      var n = Number(count) || 0;
-      badge.hidden = n <= 0 || isOpen;
-      badge.textContent = n > 9 ? "9+" : String(n);
-      launcher.setAttribute(
-        "aria-label",
-        isOpen ? "Close chat" : n > 0 ? "Open chat, " + n + " unread" : "Open chat",
-      );
-    }
-
-    function open() {
-      ensureFrame();
-      isOpen = true;
-      panel.hidden = false;
-      wrap.className = "is-open";
-      launcher.setAttribute("aria-expanded", "true");
-      launcher.replaceChild(CLOSE_ICON, launcher.firstChild);
-      setBadge(0);
-      remember("sessionStorage", OPEN_KEY, true);
-      post({ hubbub: "widget", type: "open" });
-      iframe.focus();
-    }
-
-    function close(returnFocus) {
-      isOpen = false;
-      panel.hidden = true;
-      wrap.className = "";
-      launcher.setAttribute("aria-expanded", "false");
-      launcher.replaceChild(CHAT_ICON, launcher.firstChild);
-      setBadge(0);
-      remember("sessionStorage", OPEN_KEY, false);
-      post({ hubbub: "widget", type: "closed" });
-      if (returnFocus) launcher.focus();
-    }
-
-    launcher.addEventListener("click", function () {
-      if (isOpen) close(false);
-      else open();
+  function build() {
+    var widget = new Widget();
+    widget.launcher.addEventListener("click", function () {
+      if (widget.isOpen) widget.close(false);
+      else widget.open();
     });
-
     window.addEventListener("message", function (event) {
-      if (!iframe || event.source !== iframe.contentWindow) return;
-      if (event.origin !== frameUrl.origin) return;
-      var data = event.data;
-      if (!data || data.hubbub !== "widget") return;
-      if (data.type === "ready") {
-        ready = true;
-        post({ hubbub: "widget", type: isOpen ? "open" : "closed" });
-      } else if (data.type === "close") {
-        close(true);
-      } else if (data.type === "unread") {
-        if (!isOpen) setBadge(data.count);
-      } else if (data.type === "active") {
-        remember("localStorage", ACTIVE_KEY, Boolean(data.active));
-      }
+      widget.onMessage(event);
     });
-
-    document.body.appendChild(host);
-    if (remembered("sessionStorage", OPEN_KEY)) open();
-    else if (remembered("localStorage", ACTIVE_KEY)) ensureFrame(); // to hear replies while closed
+    document.body.appendChild(widget.host);
+    if (remembered("sessionStorage", OPEN_KEY)) widget.open();
+    else if (remembered("localStorage", ACTIVE_KEY)) widget.ensureFrame(); // to hear replies while closed
   }
 
   // Chrome 73+, Firefox 101+, Safari 16.4+ (constructable stylesheets)

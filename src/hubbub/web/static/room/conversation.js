@@ -1,0 +1,86 @@
+// The room's conversation: the transcript (history on join, scroll-back, own messages with their
+// state), who is typing, and the composer. New messages from others are announced and, while the
+// tab is hidden, counted in its title.
+
+import { HubbubError } from "../hubbub.js";
+import { autoGrow, byId, icon, submitOnEnter } from "../ui/dom.js";
+import { ConnectionBanner } from "../ui/status.js";
+import { Transcript } from "../ui/transcript.js";
+
+const PAGE = 50;
+
+/**
+ * @param {object} parts  client, topic, name (the room's), me(), canSend(), typing, announcer,
+ *   title (the TitleBadge), fail(text) when the room cannot be shown
+ */
+export function showConversation(parts) {
+  const { client, topic, name } = parts;
+  const host = byId("transcript");
+  new ConnectionBanner(client, host);
+  const transcript = new Transcript(host, {
+    me: parts.me,
+    label: `Messages in #${name}`,
+    emptyText: `No messages in #${name} yet. Say hello!`,
+    operatorLabel: "Staff",
+    loadOlder: async (before) => client.history(topic, { before, limit: PAGE }),
+    onRetry: (cid) => client.retry(cid),
+    onDiscard: (cid) => client.discard(cid),
+  });
+  follow(transcript, parts);
+  compose(parts);
+  let loaded = false;
+  client
+    .subscribe(topic)
+    .then(async (reply) => {
+      if (loaded) return;
+      loaded = true;
+      const page = await client.history(topic, { before: (reply.lastSeq ?? 0) + 1, limit: PAGE });
+      transcript.setLatest(page.messages || [], page.hasMore);
+    })
+    .catch((err) => {
+      if (err instanceof HubbubError) parts.fail(err.message);
+    });
+}
+
+/** Messages, own unacknowledged sends and typing from the client into the view. */
+function follow(transcript, { client, topic, me, typing, announcer, title }) {
+  client.addEventListener("typing", (e) => {
+    if (e.detail.topic === topic && e.detail.user.id !== me()) typing.saw(e.detail.user);
+  });
+  client.addEventListener("message", (e) => {
+    const { message, source, own } = e.detail;
+    if (message.topic !== topic) return;
+    transcript.add(message);
+    typing.stopped(message.from);
+    if (!own && source === "live") {
+      announcer.say(`${message.nickname || "Guest"}: ${message.text}`);
+      title.bump();
+    }
+  });
+  client.addEventListener("outbox", (e) => {
+    if (e.detail.entry.topic === topic) transcript.showPending(e.detail.entry);
+  });
+  for (const entry of client.outbox(topic)) transcript.showPending(entry);
+}
+
+function compose({ client, topic, name, canSend }) {
+  const composer = byId("composer");
+  const textarea = byId("composer-text");
+  byId("send").append(icon("send"));
+  byId("composer-label").textContent = `Message #${name}`;
+  textarea.placeholder = `Message #${name}`;
+  const fit = autoGrow(textarea);
+  submitOnEnter(textarea, composer);
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = textarea.value;
+    if (!text.trim() || !canSend()) return;
+    client.send(topic, text);
+    textarea.value = "";
+    fit();
+    textarea.focus();
+  });
+  textarea.addEventListener("input", () => {
+    if (textarea.value.trim()) client.typing(topic);
+  });
+}

@@ -1,0 +1,66 @@
+// One message as a row of a transcript: who, when, and the text (links made safe). Own messages
+// the server has not acknowledged yet get their state instead ("Sending…", "Not sent. Retry").
+
+import { h, icon } from "./dom.js";
+import { linkify, timeElement } from "./text.js";
+
+export function roleOf(userId) {
+  if (typeof userId !== "string") return "guest";
+  if (userId.startsWith("o_")) return "operator";
+  if (userId.startsWith("v_")) return "visitor";
+  return "guest";
+}
+
+function bubble(text) {
+  const body = h("div", { class: "bubble" });
+  body.append(linkify(text));
+  return body;
+}
+
+/** The <li> of a delivered message; `me` is the reader's user id, `operatorLabel` the badge. */
+export function messageRow(m, { me, operatorLabel }) {
+  const own = Boolean(me) && m.from === me;
+  const role = roleOf(m.from);
+  const meta = h("div", { class: "meta" });
+  if (!own) {
+    meta.append(h("span", { class: "author", text: m.nickname || "Guest" }));
+    if (role === "operator") meta.append(h("span", { class: "badge", text: operatorLabel }));
+  } else {
+    meta.append(h("span", { class: "sr-only", text: "You" }));
+  }
+  meta.append(timeElement(m.ts));
+  if (own) meta.append(icon("check", "Sent"));
+  const dataset = {
+    seq: String(m.seq),
+    from: m.from || "",
+    ts: String(m.ts),
+    state: own ? "sent" : "received",
+  };
+  return h("li", { class: `msg${own ? " own" : ""} role-${role}`, dataset }, meta, bubble(m.text));
+}
+
+/** The content of an unacknowledged own message's row: its text and its state. */
+export function pendingContent(entry, { onRetry, onDiscard }) {
+  const status = h("div", { class: "status" });
+  if (entry.state === "failed") {
+    status.append(
+      icon("alert"),
+      h("span", { text: "Not sent." }),
+      h("button", {
+        type: "button",
+        class: "link-button",
+        text: "Retry",
+        on: { click: () => onRetry?.(entry.clientMsgId) },
+      }),
+      h("button", {
+        type: "button",
+        class: "link-button subtle",
+        text: "Delete",
+        on: { click: () => onDiscard?.(entry.clientMsgId) },
+      }),
+    );
+  } else {
+    status.append(icon("clock"), h("span", { text: "Sending…" }));
+  }
+  return [bubble(entry.text), status];
+}
