@@ -27,7 +27,7 @@ class ChatSettings:
     connection_ttl_s: int = 2 * 3600 + 600
     token_ttl_s: int = 90 * _DAY_S
     typing_per_s: float = 2.0
-    typing_burst: int = 4
+    typing_burst: int = 6
     send_per_s: float = 10.0
     send_burst: int = 30
     rename_per_s: float = 0.2
