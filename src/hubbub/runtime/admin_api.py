@@ -1,5 +1,5 @@
 """The runtime's own admin endpoints under ``/_runtime`` (faults, clock, dead letters, poison,
-info, stats) and the unauthenticated ``/metrics``.
+info, stats) and ``/metrics`` (open on loopback, behind the same key on any other bind).
 
 The endpoints live in a sub-application mounted at ``/_runtime`` whose one middleware checks the
 ``X-Hubbub-Runtime-Key`` header, so no handler can forget the check. The batch ``@connections``
@@ -19,6 +19,7 @@ from aiohttp import web
 from hubbub.runtime.dynamodb.checkpoints import DeadLetter, RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import SqliteStreamSource
+from hubbub.runtime.exposure import metrics_key_accepted
 
 if TYPE_CHECKING:
     from hubbub.runtime.server import LocalRuntime
@@ -160,6 +161,11 @@ class _Endpoints:
         return web.json_response(self.runtime.stats())
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
+        runtime = self.runtime
+        if runtime.exposed and not metrics_key_accepted(
+            request.headers, runtime.runtime_key, KEY_HEADER
+        ):
+            return web.json_response({"message": "Forbidden"}, status=403)
         for poller in self.runtime.pollers:
             poller.measure()
         return web.Response(

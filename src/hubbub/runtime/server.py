@@ -32,15 +32,22 @@ from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
+from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
 from hubbub.runtime.faults import Faults
+from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
+from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.sites import DualSite
+from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
 
 log = logging.getLogger("hubbub.runtime")
+
+_KEEPALIVE_S = 75.0
+"""An idle kept-alive HTTP connection, or one whose next request head is slow, is closed after
+this (aiohttp's ``run_app`` default; its server alone would wait an hour)."""
 
 
 @dataclass(slots=True)
@@ -73,6 +80,10 @@ class RuntimeConfig:
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client."""
+    tls_hostnames: tuple[str, ...] = ()
+    """Names the server certificate covers besides loopback and ``host``."""
 
 
 class RuntimeStartError(RuntimeError):
@@ -95,7 +106,13 @@ class LocalRuntime:
             endpoint=config.dynamodb_endpoint,
             sqlite_packages=config.sqlite_packages,
         )
-        self.app = web.Application(client_max_size=1024**2)
+        self.trusted_proxies = TrustedProxies(config.trusted_proxies)
+        relayed = [forwarded_middleware(self.trusted_proxies)] if self.trusted_proxies else []
+        self.app = web.Application(client_max_size=1024**2, middlewares=relayed)
+        quotas = config.quotas
+        self.head_guard = HeadGuard(
+            quotas.header_timeout_s, quotas.unfinished_heads_per_address, self.trusted_proxies
+        )
         self.pools: dict[str, FunctionPool] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self.http_apis: dict[str, HttpApiGateway] = {}
@@ -111,6 +128,11 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond loopback: ``/metrics`` then needs the runtime key."""
+        return not is_loopback(self.config.host)
 
     @property
     def base_url(self) -> str:
@@ -287,14 +309,17 @@ class LocalRuntime:
         tls_sock: socket.socket | None,
         tls_context: ssl.SSLContext | None,
     ) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=_KEEPALIVE_S
+        )
         await self._runner.setup()
+        guard = self.head_guard
         if tls_context is None or tls_sock is None:
-            await web.SockSite(self._runner, sock).start()
+            await GuardedSockSite(self._runner, sock, guard).start()
             return
         # the main port takes TLS too, so https://{domainName}/{stage} always answers
-        await DualSite(self._runner, sock, tls_context).start()
-        await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
+        await DualSite(self._runner, sock, tls_context, guard).start()
+        await GuardedSockSite(self._runner, tls_sock, guard, ssl_context=tls_context).start()
 
     def _tls(self) -> ssl.SSLContext | None:
         """The server's TLS context, with the CA and certificate made on first use."""
@@ -307,9 +332,10 @@ class LocalRuntime:
                 )
             return None
         try:
-            self.tls_files = tls.ensure_certificates(
-                self.config.data_dir / "tls", [self.config.host]
-            )
+            host = self.config.host
+            machine = machine_addresses(host) if not is_loopback(host) else []
+            hosts = certificate_hosts(host, self.config.tls_hostnames, machine)
+            self.tls_files = tls.ensure_certificates(self.config.data_dir / "tls", hosts)
             return tls.server_context(self.tls_files)
         except (tls.TlsUnavailable, OSError, ssl.SSLError) as exc:
             raise RuntimeStartError(f"cannot set up TLS: {exc}") from exc
