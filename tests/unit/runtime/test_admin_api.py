@@ -211,9 +211,7 @@ async def test_a_dead_letter_of_a_mapping_gone_from_the_template_is_not_replayed
 async def test_metrics_need_the_key_when_the_runtime_listens_beyond_loopback(
     exposed: bool, headers: dict[str, str], status: int
 ) -> None:
-    runtime: Any = SimpleNamespace(
-        runtime_key=KEY, exposed=exposed, pollers=[], metrics=Registry()
-    )
+    runtime: Any = SimpleNamespace(runtime_key=KEY, exposed=exposed, pollers=[], metrics=Registry())
     app = web.Application()
     add_admin_routes(app, runtime)
     async with TestClient(TestServer(app)) as client:
