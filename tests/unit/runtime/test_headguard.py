@@ -4,17 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from hubbub.runtime import tls
 from hubbub.runtime.forwarded import TrustedProxies
 from hubbub.runtime.headguard import HeadGuard, HeadScanner, UnfinishedHeads
-from hubbub.runtime.sites import GuardedSockSite
+from hubbub.runtime.sites import DualSite, GuardedSockSite
 from tests.conftest import TIMEOUT_FACTOR
+from tests.support.waiting import eventually
 
 HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
@@ -139,3 +144,60 @@ async def test_unfinished_heads_over_the_cap_are_refused_while_others_are_served
         writer.close()
     assert (await _get(port)).startswith(b"HTTP/1.1 200 ")
     assert guard.refused == 1
+
+
+# -- over TLS, and before the main port knows whether a client speaks TLS -----------------------
+
+
+@pytest.fixture
+async def tls_sites(tmp_path: Path) -> AsyncIterator[tuple[int, int, HeadGuard, tls.TlsFiles]]:
+    """The runtime's two sites with one guard: the TLS port and the main (dual) port."""
+    files = tls.ensure_certificates(tmp_path)
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    guard = HeadGuard(timeout_s=TIMEOUT_S, cap=3, trusted=TrustedProxies())
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(2)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    context = tls.server_context(files)
+    await GuardedSockSite(runner, socks[0], guard, ssl_context=context).start()
+    await DualSite(runner, socks[1], context, guard).start()
+    try:
+        yield socks[0].getsockname()[1], socks[1].getsockname()[1], guard, files
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_slow_head_over_tls_meets_the_same_deadline(
+    tls_sites: tuple[int, int, HeadGuard, tls.TlsFiles],
+) -> None:
+    tls_port, _, guard, files = tls_sites
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context)
+    started = time.monotonic()
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5 * TIMEOUT_FACTOR)
+    elapsed = time.monotonic() - started
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert elapsed < TIMEOUT_S + 2 * TIMEOUT_FACTOR
+    await eventually(lambda: guard.heads.unfinished("127.0.0.1") == 0, what="the slot freed")
+
+
+@pytest.mark.parametrize("first", [b"", b"\x16"], ids=["silent", "tls-handshake-never-finished"])
+async def test_the_main_port_closes_a_client_that_never_gets_to_its_head(
+    tls_sites: tuple[int, int, HeadGuard, tls.TlsFiles], first: bytes
+) -> None:
+    """The wait for the first byte and the TLS handshake count against the same deadline, and
+    the slot is held (and freed) from the accept."""
+    _, main_port, guard, _ = tls_sites
+    reader, writer = await asyncio.open_connection("127.0.0.1", main_port)
+    writer.write(first)
+    started = time.monotonic()
+
+    await eventually(lambda: guard.heads.unfinished("127.0.0.1") == 1, what="a slot held")
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(reader.read(), 5 * TIMEOUT_FACTOR)
+    assert time.monotonic() - started < TIMEOUT_S + 2 * TIMEOUT_FACTOR
+    writer.close()
+    await eventually(lambda: guard.heads.unfinished("127.0.0.1") == 0, what="the slot freed")
