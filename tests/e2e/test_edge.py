@@ -222,6 +222,8 @@ async def test_slow_request_heads_are_closed_by_the_deadline_and_capped_per_addr
         assert answer == b"" or answer.startswith((b"HTTP/1.1 408 ", b"HTTP/1.1 429 "))
     timed_out = sum(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results)
     assert 1 <= timed_out <= 5 + 5, "only the capped few waited for their deadline"
+    heads = server.admin("stats")["requestHeads"]
+    assert heads["timedOut"] >= timed_out and heads["refused"] >= 1
     # the attacker's address is served again once its slow heads are gone
     async with await HubbubClient.connect(server.ws_url, local_addr=(ATTACKER, 0)) as back:
         assert (await back.request("hello"))["type"] == "hello"

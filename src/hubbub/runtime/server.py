@@ -470,6 +470,10 @@ class LocalRuntime:
                 name: {**g.stats, "open": len(g.connections)} for name, g in self.gateways.items()
             },
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
+            "requestHeads": {
+                "timedOut": self.head_guard.timed_out,
+                "refused": self.head_guard.refused,
+            },
             "streams": {
                 p.mapping.name: {
                     "batches": p.batches,
