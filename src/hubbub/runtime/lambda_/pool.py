@@ -135,6 +135,13 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
+    async def reap(self) -> None:
+        """Kill the process and collect it, its pipes and its log reader."""
+        self.kill()
+        await self.proc.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._log_task
+
     async def stop(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             self.proc.stdin.close()
@@ -229,7 +236,7 @@ class FunctionPool:
             async with asyncio.timeout(limit_s):
                 ready = await worker.read()
         except TimeoutError:
-            worker.kill()
+            await worker.reap()
             raise InitTimedOut from None
         except BaseException:
             worker.kill()
@@ -398,8 +405,10 @@ class FunctionPool:
 
     async def _end(self, worker: _Worker) -> None:
         """Kill a worker that must not take another invocation, freeing its slot in the pool."""
-        worker.kill()
-        await self._release(None)
+        try:
+            await worker.reap()
+        finally:
+            await self._release(None)
 
     def _finish(
         self,
