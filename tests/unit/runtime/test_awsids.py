@@ -34,7 +34,9 @@ def test_api_gateway_ids_are_sixteen_characters_ending_in_one_equals(make: objec
 
 
 def test_lambda_request_ids_are_uuids() -> None:
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", request_id())
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", request_id()
+    )
 
 
 def test_the_log_stream_name_is_dated_and_names_the_version() -> None:

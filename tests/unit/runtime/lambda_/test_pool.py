@@ -17,14 +17,17 @@ from hubbub.runtime.cloudformation import FunctionSpec
 from hubbub.runtime.lambda_.pool import FunctionPool
 from tests.support.waiting import eventually
 
-HANDLERS = '''
+HANDLERS = """
 import os, time
 from pathlib import Path
 
 def context(event, context):
     return {
         "memory": context.memory_limit_in_mb,
-        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "identity": [
+            context.identity.cognito_identity_id,
+            context.identity.cognito_identity_pool_id,
+        ],
         "identityType": type(context.identity).__name__,
         "clientContext": context.client_context,
         "tenant": context.tenant_id,
@@ -47,22 +50,22 @@ def hold(event, context):
     while not gate.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     return "released"
-'''
+"""
 
-SLOW_INIT = '''
+SLOW_INIT = """
 import os, time
 time.sleep(float(os.environ["IMPORT_SECONDS"]))
 
 def handler(event, context):
     return "ran"
-'''
+"""
 
-BROKEN = '''
+BROKEN = """
 import not_a_module_anywhere_xyz
 
 def handler(event, context):
     return "never"
-'''
+"""
 
 
 def spec(
