@@ -23,7 +23,14 @@ from hubbub.runtime.awsids import connection_id, extended_request_id, trace_head
 from hubbub.runtime.cloudformation import WebSocketApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
-__all__ = ["GuardedWebSocketResponse", "connect", "event_headers", "open_socket", "status_of"]
+__all__ = [
+    "GuardedWebSocketResponse",
+    "connect",
+    "event_headers",
+    "invoke_within",
+    "open_socket",
+    "status_of",
+]
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -100,7 +107,7 @@ _OUTLIVED: set[asyncio.Task[InvokeResult]] = set()
 on Lambda) after the handshake was answered, and is kept referenced until it ends."""
 
 
-async def _within(
+async def invoke_within(
     pool: FunctionPool, event: dict[str, Any], timeout_s: float
 ) -> InvokeResult | None:
     """The invocation's result, or None past API Gateway's integration timeout, which holds
@@ -161,7 +168,7 @@ async def connect(
         event = connect_event(
             info, headers=headers, query=query, rid=extended_request_id(), now_ms=now_ms
         )
-        result = await _within(pools[route.function], event, quotas.integration_timeout_s)
+        result = await invoke_within(pools[route.function], event, quotas.integration_timeout_s)
         if result is None:
             log.info("$connect of %s ran past the integration timeout", info.connection_id)
             return info, web.json_response({"message": "Endpoint request timed out"}, status=504)
