@@ -110,6 +110,11 @@ async def test_the_context_object_and_environment_are_lambdas(probe: ServerProce
     runtime environment variables* (``TZ`` ``:UTC``, the log stream name, ``_X_AMZN_TRACE_ID``)."""
     async with websockets.connect(probe.ws_url) as ws:
         got = await ask(ws, {"action": "describe"})
+    # Lambda's request id is its own UUID, not API Gateway's request id
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", got["aws_request_id"]
+    )
+    assert re.fullmatch(r"[A-Za-z0-9_-]{15}=", got["event_request_id"])
     assert got["memory_limit_in_mb"] == "256"
     assert got["identity"] == {
         "type": "CognitoIdentity",

@@ -20,6 +20,8 @@ def record(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def describe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = {
+        "aws_request_id": context.aws_request_id,
+        "event_request_id": event["requestContext"]["requestId"],
         "memory_limit_in_mb": context.memory_limit_in_mb,
         "identity": {
             "type": type(context.identity).__name__,

@@ -209,7 +209,7 @@ class WebSocketGateway(ConnectionRegistry):
             )
             pool = self.pools[route.function]
             invocation = asyncio.create_task(
-                pool.invoke(event, rid=rid, kill_after=self.faults.kill_after_invoke)
+                pool.invoke(event, kill_after=self.faults.kill_after_invoke)
             )
             if self.faults.duplicate_invocations:
                 duplicate = asyncio.create_task(pool.invoke(event))
