@@ -314,13 +314,19 @@ async def test_no_matching_route_is_not_found(
 async def test_a_status_code_object_is_the_response(
     probe: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
+    """The probe's ``full`` answer also carries ``multiValueHeaders``, which format 2.0 does not
+    have: AWS ignores them (payload format differences in "Create AWS Lambda proxy integrations
+    for HTTP APIs",
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    """
     shape = SHAPES["full"]
     reply = await call(http, probe, "GET", "/shapes/full")
     assert reply.status == shape["statusCode"]
     assert reply.body == shape["body"].encode()
     assert reply.headers["Content-Type"] == shape["headers"]["content-type"]
     assert reply.headers["x-probe"] == shape["headers"]["x-probe"]
-    assert reply.headers.getall("x-multi") == shape["multiValueHeaders"]["x-multi"]
+    assert "x-multi" in shape["multiValueHeaders"]
+    assert "x-multi" not in reply.headers
     assert reply.headers.getall("Set-Cookie") == shape["cookies"]
 
 
