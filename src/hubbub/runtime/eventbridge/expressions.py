@@ -180,8 +180,9 @@ def _cron(fields: list[str]) -> Cron:
     minutes, hours, dom, month, dow, year = fields
     if (dom == "?") == (dow == "?"):
         raise ScheduleError("cron: exactly one of day-of-month and day-of-week must be ?")
-    for name, value in (("minutes", minutes), ("hours", hours), ("month", month), ("year", year)):
-        if any(c in value for c in "?LW#"):
+    plain = (("minutes", minutes), ("hours", hours), ("month", month), ("year", year))
+    for name, value in plain:  # (month names hold L and W: JUL, a bare L is not a value)
+        if any(c in value for c in "?#") or (name != "month" and any(c in value for c in "LW")):
             raise ScheduleError(f"cron {name}: {value!r} uses a wildcard only days take")
     months = frozenset(_values(month, 1, 12, "month", _MONTHS))
     years = frozenset(_values(year, 1970, _LAST_YEAR, "year"))
