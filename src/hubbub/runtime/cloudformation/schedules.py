@@ -17,6 +17,8 @@ from hubbub.runtime.eventbridge.expressions import ScheduleError, parse_expressi
 __all__ = ["SCHEDULE_EVENTS", "read_schedules"]
 
 SCHEDULE_EVENTS = frozenset({"Schedule", "ScheduleV2"})
+_NOT_HONOURED = ("StartDate", "EndDate", "FlexibleTimeWindow", "RetryPolicy", "DeadLetterConfig")
+"""Read by EventBridge but not by the runtime: listed at start-up when a template sets them."""
 
 
 def read_schedules(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:
@@ -29,6 +31,9 @@ def read_schedules(app: AppSpec, resources: Mapping[str, Any], resolver: Resolve
             where = f"{logical_id}.{event_name}"
             props = resolver.resolve(event.get("Properties") or {})
             app.schedules.append(_schedule(str(kind), logical_id, event_name, props, where))
+            for name in _NOT_HONOURED:
+                if props.get(name) and props[name] != {"Mode": "OFF"}:
+                    app.unsupported.append((where, f"{kind} {name} (not honoured)"))
 
 
 def _enabled(kind: str, props: Mapping[str, Any], where: str) -> bool:

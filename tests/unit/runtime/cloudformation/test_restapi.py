@@ -173,3 +173,21 @@ def test_bad_schedules_are_refused_at_load(
     template = write(tmp_path, {"Tick": fn(Events={"E": {"Type": kind, "Properties": props}})})
     with pytest.raises(TemplateError, match=message):
         load_app(template)
+
+
+def test_schedule_settings_the_runtime_does_not_honour_are_listed(tmp_path: Path) -> None:
+    props = {
+        "ScheduleExpression": "rate(1 hour)",
+        "FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5},
+        "RetryPolicy": {"MaximumRetryAttempts": 2},
+    }
+    off = {"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"}}
+    events = {
+        "E": {"Type": "ScheduleV2", "Properties": props},
+        "F": {"Type": "ScheduleV2", "Properties": off},
+    }
+    app = load_app(write(tmp_path, {"Tick": fn(Events=events)}))
+    assert app.unsupported == [
+        ("Tick.E", "ScheduleV2 FlexibleTimeWindow (not honoured)"),
+        ("Tick.E", "ScheduleV2 RetryPolicy (not honoured)"),
+    ]
