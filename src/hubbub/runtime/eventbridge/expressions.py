@@ -53,8 +53,10 @@ DayTest: TypeAlias = Callable[[date], bool]
 class Cron:
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
+    months: frozenset[int]
+    years: frozenset[int]
     day: DayTest
-    """Whether a date matches day-of-month, month, day-of-week and year together."""
+    """Whether a date of those months and years matches day-of-month or day-of-week."""
 
 
 Expression: TypeAlias = Rate | Cron | At
@@ -187,11 +189,9 @@ def _cron(fields: list[str]) -> Cron:
     months = frozenset(_values(month, 1, 12, "month", _MONTHS))
     years = frozenset(_values(year, 1970, _LAST_YEAR, "year"))
     by_day = _day_of_week(dow) if dom == "?" else _day_of_month(dom)
-
-    def day(d: date) -> bool:
-        return d.year in years and d.month in months and by_day(d)
-
-    return Cron(_values(minutes, 0, 59, "minutes"), _values(hours, 0, 23, "hours"), day)
+    return Cron(
+        _values(minutes, 0, 59, "minutes"), _values(hours, 0, 23, "hours"), months, years, by_day
+    )
 
 
 def next_fire(
@@ -206,9 +206,14 @@ def next_fire(
     if isinstance(expression, At):
         when = expression.when.replace(tzinfo=zone)
         return when if when > after else None
-    local = after.astimezone(zone)
-    day = local.date()
+    day = after.astimezone(zone).date()
     while day.year <= _LAST_YEAR:
+        if day.year not in expression.years:  # skip whole years and months that cannot match
+            day = date(day.year + 1, 1, 1)
+            continue
+        if day.month not in expression.months:
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            continue
         if expression.day(day):
             for hour in expression.hours:
                 for minute in expression.minutes:
