@@ -35,6 +35,7 @@ from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
+from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite
 from hubbub.runtime.tls import TlsFiles
 
@@ -102,6 +103,7 @@ class LocalRuntime:
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
+        self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
         self.tls_files: TlsFiles | None = None
@@ -243,7 +245,7 @@ class LocalRuntime:
             gateway.metrics = self.metrics
             self.gateways[logical_id] = gateway
             self.app.router.add_get(f"/{api.stage}", gateway.handle)
-            add_connections_routes(self.app, gateway, self.access_key_id)
+            add_connections_routes(self.app, gateway, self.signatures)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self._http_api_routes()
