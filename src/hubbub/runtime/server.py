@@ -27,6 +27,7 @@ from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
+from hubbub.runtime.datadir import make_private, private_umask
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
@@ -142,7 +143,8 @@ class LocalRuntime:
             raise
 
     async def _start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_umask()  # the workers inherit it: SQLite makes their files with it
+        make_private(self.config.data_dir)
         self._write_secrets()
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
