@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.limits import DEFAULT_LIMITS
+from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
 
 __all__ = [
     "Action",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _L = DEFAULT_LIMITS
-Seq = Annotated[StrictInt, Field(ge=0, le=2**53)]
+Seq = Annotated[StrictInt, Field(ge=0, le=MAX_WIRE_INT)]
 PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
 TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
 
