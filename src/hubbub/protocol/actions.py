@@ -22,6 +22,7 @@ __all__ = [
     "Ping",
     "Presence",
     "Read",
+    "Refresh",
     "Register",
     "Send",
     "Subscribe",
@@ -101,6 +102,13 @@ class Read(_Frame):
     seq: Seq
 
 
+class Refresh(_Frame):
+    """A new token for the connection's user, answered with ``token``: clients renew before their
+    token expires, without reconnecting."""
+
+    action: Literal["refresh"]
+
+
 class Conversations(_Frame):
     action: Literal["conversations"]
     before: Seq | None = None
@@ -119,6 +127,7 @@ Action = (
     | Typing
     | Read
     | Conversations
+    | Refresh
 )
 
 _MODELS: dict[str, type[_Frame]] = {
@@ -133,6 +142,7 @@ _MODELS: dict[str, type[_Frame]] = {
     "typing": Typing,
     "read": Read,
     "conversations": Conversations,
+    "refresh": Refresh,
 }
 ACTIONS: tuple[str, ...] = tuple(_MODELS)
 

@@ -114,11 +114,13 @@ class WebSocketGateway(ConnectionRegistry):
         if not self._admit():
             return web.json_response({"message": "Too Many Requests"}, status=429)
         now_ms = time.time_ns() // 1_000_000
-        info, refusal = await connect(self.api, self.pools, self.quotas, request, now_ms)
+        info, refusal, subprotocol = await connect(
+            self.api, self.pools, self.quotas, request, now_ms
+        )
         if refusal is not None:
             return refusal
         cid = info.connection_id
-        ws = open_socket(self.quotas)
+        ws = open_socket(self.quotas, subprotocol)
         await ws.prepare(request)
         now = time.monotonic()
         conn = LiveConnection(
