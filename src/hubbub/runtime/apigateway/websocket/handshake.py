@@ -11,8 +11,8 @@ WebSocket subprotocol").
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +23,7 @@ from hubbub.runtime.apigateway.authorizers import AuthorizerResult, run_authoriz
 from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
 from hubbub.runtime.apigateway.frameguard import GuardedParser
 from hubbub.runtime.apigateway.quotas import Quotas
-from hubbub.runtime.awsids import connection_id, request_id
+from hubbub.runtime.awsids import connection_id, extended_request_id, trace_header
 from hubbub.runtime.cloudformation import WebSocketApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
@@ -31,6 +31,7 @@ __all__ = [
     "GuardedWebSocketResponse",
     "connect",
     "event_headers",
+    "invoke_within",
     "open_socket",
     "status_of",
     "subprotocol_of",
@@ -86,7 +87,7 @@ def event_headers(request: web.Request) -> list[tuple[str, str]]:
     peer = request.remote or "127.0.0.1"
     port = request.url.port or (443 if request.secure else 80)
     headers += [
-        ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{request_id().replace('-', '')[:24]}"),
+        ("X-Amzn-Trace-Id", trace_header().split(";", 1)[0]),
         ("X-Forwarded-For", peer),
         ("X-Forwarded-Port", str(port)),
         ("X-Forwarded-Proto", "https" if request.secure else "http"),
@@ -120,6 +121,25 @@ def subprotocol_of(result: InvokeResult) -> str | None:
     if not isinstance(found, str) or not found.strip():
         return None
     return found.strip()
+
+
+_OUTLIVED: set[asyncio.Task[InvokeResult]] = set()
+"""``$connect`` invocations that ran past the integration timeout: the function runs on (as
+on Lambda) after the handshake was answered, and is kept referenced until it ends."""
+
+
+async def invoke_within(
+    pool: FunctionPool, event: dict[str, Any], timeout_s: float
+) -> InvokeResult | None:
+    """The invocation's result, or None past API Gateway's integration timeout, which holds
+    ``$connect`` as it holds every route (29 s, *Amazon API Gateway quotas*)."""
+    task = asyncio.create_task(pool.invoke(event))
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if done:
+        return task.result()
+    _OUTLIVED.add(task)
+    task.add_done_callback(_OUTLIVED.discard)
+    return None
 
 
 def _refusal(verdict: AuthorizerResult) -> web.Response:
@@ -167,8 +187,17 @@ async def connect(
             return info, _refusal(verdict), None
         info.authorizer = verdict.context
     if route is not None and route.function is not None:
-        event = connect_event(info, headers=headers, query=query, rid=request_id(), now_ms=now_ms)
-        result = await pools[route.function].invoke(event)
+        event = connect_event(
+            info, headers=headers, query=query, rid=extended_request_id(), now_ms=now_ms
+        )
+        result = await invoke_within(pools[route.function], event, quotas.integration_timeout_s)
+        if result is None:
+            log.info("$connect of %s ran past the integration timeout", info.connection_id)
+            return (
+                info,
+                web.json_response({"message": "Endpoint request timed out"}, status=504),
+                None,
+            )
         status = status_of(result)
         if not 200 <= status < 300:
             log.info("$connect refused %s with %s", info.connection_id, status)
