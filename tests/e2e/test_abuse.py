@@ -78,7 +78,7 @@ async def test_a_removed_operator_can_do_nothing_on_the_still_open_socket(
         await operator.subscribe("desk/+")
         await visitor.subscribe(desk)
         await visitor.send(desk, "my card number is ...")
-        await operator.wait_for_messages(desk, 1)
+        await operator.wait_for_messages(desk, 1, timeout=30 * TIMEOUT_FACTOR)
         assert (await operator.request("conversations"))["items"]
 
         (server.data_dir / "runtime-info.json").unlink()  # the CLI finds no runtime to tell
@@ -92,7 +92,8 @@ async def test_a_removed_operator_can_do_nothing_on_the_still_open_socket(
         assert await outcome(operator, "presence", topic=desk) == "unauthorized"
 
         await visitor.send(desk, "second secret")
-        await visitor.wait_for_seq(desk, 2)  # the fan-out has run: the operator got nothing
+        # once the visitor has it, the fan-out has run: the operator got nothing
+        await visitor.wait_for_seq(desk, 2, timeout=30 * TIMEOUT_FACTOR)
         assert 2 not in operator.messages.get(desk, {})
         with pytest.raises(websockets.InvalidStatus) as refused:
             await HubbubClient.connect(server.ws_url, token=token)
@@ -219,7 +220,7 @@ async def test_300_renames_are_limited_and_a_bystander_does_not_get_300_joined(
         assert set(results) <= {"ok", "rate_limited"}
         assert renamed <= allowed_at_most(DEFAULTS.rename_burst, DEFAULTS.rename_per_s, elapsed)
         await bystander.send(room, "marker")  # arrives after every presence push before it
-        await bystander.wait_for_messages(room, 1)
+        await bystander.wait_for_messages(room, 1, timeout=30 * TIMEOUT_FACTOR)
         joined = []
         while not bystander.events.empty():
             frame = bystander.events.get_nowait()
