@@ -116,11 +116,11 @@ class Rig:
         return self.state.checkpoint(MAPPING)
 
     async def run(self, max_steps: int = 100) -> int:
-        """Step until the stream stops moving (a step returns False twice in a row)."""
-        idle = 0
+        """Step until the whole stream is handled and a step finds nothing more to do (a step
+        that retries also reports no progress: the poller waits before retrying)."""
         for steps in range(1, max_steps + 1):
-            idle = 0 if await self.poller._step() else idle + 1
-            if idle == 2:
+            moved = await self.poller._step()
+            if not moved and self.checkpoint == self.source.latest():
                 return steps
         raise AssertionError(f"the poller was still moving after {max_steps} steps")
 
@@ -459,6 +459,26 @@ async def test_bisect_isolates_a_poison_record_wherever_it_sits(
     await r.run()
     assert r.dead_letters() == [poison]
     assert sorted(r.pool.succeeded()) == [s for s in range(1, 9) if s != poison]
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+async def test_splitting_a_batch_does_not_consume_retry_attempts(
+    rig: Callable[..., Rig], retries: int
+) -> None:
+    """AWS (*Retain discarded records for a DynamoDB event source in Lambda*,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html): splitting
+    batches doesn't consume the retry quota. So the poison record, once alone, is still tried
+    1 + MaximumRetryAttempts times before it is given up."""
+    r = rig(
+        fails_with(5),
+        entries(8),
+        batch_size=8,
+        bisect_on_error=True,
+        maximum_retry_attempts=retries,
+    )
+    await r.run()
+    assert r.pool.batches.count([5]) == 1 + retries
+    assert r.dead_letters() == [5]
 
 
 async def test_without_bisect_exhausted_retries_dead_letter_the_whole_batch(
