@@ -1,5 +1,6 @@
 """Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP APIs, the
-``@connections`` API, stream pollers, and the runtime's own admin endpoints, on one aiohttp app.
+``@connections`` API, stream pollers, queues and topics with their pollers, and the runtime's own
+admin endpoints, on one aiohttp app.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sites import DualSite
+from hubbub.runtime.sqs.service import MessagingService, MessagingUnavailable
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
@@ -104,6 +106,7 @@ class LocalRuntime:
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
+        self.messaging: MessagingService | None = None
         self.tls_files: TlsFiles | None = None
         self.tls_port: int | None = None
         self.metrics = Registry()
@@ -146,14 +149,23 @@ class LocalRuntime:
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
         self.backing = await self._start_backing()
+        messaging = await self._start_messaging(self.backing)
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
+        queue_pollers = messaging.make_pollers(
+            self.pools,
+            max_workers=self.config.max_workers,
+            poll_interval_s=self.config.poll_interval_s,
+            paused=lambda: self.config.faults.streams_paused,
+        )
         await self._serve(*sites)
         for gateway in self.gateways.values():
             gateway.start()
         for poller in self.pollers:
             poller.start()
+        for queue_poller in queue_pollers:
+            queue_poller.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
 
@@ -199,6 +211,25 @@ class LocalRuntime:
             raise RuntimeStartError(str(exc)) from exc
         return backing
 
+    async def _start_messaging(self, backing: Backing) -> MessagingService:
+        """The template's queues and topics: in the tables' embedded moto when there is one,
+        else in a moto of their own."""
+        self.messaging = MessagingService(
+            self.spec,
+            region=self.config.region,
+            credentials={
+                "aws_access_key_id": self.access_key_id,
+                "aws_secret_access_key": self.secret_access_key,
+                "aws_session_token": "local",
+            },
+        )
+        shared = backing.endpoint if backing.embedded is not None else None
+        try:
+            await self.messaging.start(shared)
+        except MessagingUnavailable as exc:
+            raise RuntimeStartError(str(exc)) from exc
+        return self.messaging
+
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
         data dir, clock and credentials, the tables' endpoint, the TLS CA."""
@@ -212,6 +243,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
+            **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -270,6 +302,11 @@ class LocalRuntime:
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
                 paused=lambda: self.config.faults.streams_paused,
                 now_ms=self.clock.now_ms,
+                send_on_failure=(
+                    self.messaging.send_on_failure
+                    if self.messaging is not None and self.messaging.can_send
+                    else None
+                ),
             )
             poller.metrics = self.metrics
             self.pollers.append(poller)
@@ -318,6 +355,8 @@ class LocalRuntime:
         """Undo a start that failed half-way: no child process or socket outlives it."""
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            await self.messaging.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(
@@ -348,6 +387,8 @@ class LocalRuntime:
     def _poke_all(self) -> None:
         if self.backing is not None:
             self.backing.poke()
+        if self.messaging is not None:
+            self.messaging.poke()
         for poller in self.pollers:
             poller.poke()
 
@@ -358,6 +399,9 @@ class LocalRuntime:
         log.info("stopping: stream pollers")
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            log.info("stopping: queues and topics")
+            await self.messaging.stop()
         log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -390,6 +434,7 @@ class LocalRuntime:
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
+            **(self.messaging.info() if self.messaging is not None else {}),
         }
 
     @staticmethod
@@ -451,6 +496,15 @@ class LocalRuntime:
                     "checkpoint": self.state.checkpoint(p.mapping.name) if self.state else None,
                 }
                 for p in self.pollers
+            },
+            "queues": {
+                q.consumer.name: {
+                    "batches": q.batches,
+                    "deleted": q.deleted,
+                    "filtered": q.filtered,
+                    "failed": q.failed,
+                }
+                for q in (self.messaging.pollers if self.messaging is not None else [])
             },
         }
 

@@ -2,7 +2,8 @@
 resources) into the specs the other emulated services run.
 
 ``load_app`` is the way in; ``specs`` is what comes out. One module per resource family
-(``functions``, ``tables``, ``websocket``, ``httpapi``, ``mappings``) reads its resources.
+(``functions``, ``tables``, ``websocket``, ``httpapi``, ``mappings``, ``messaging``) reads its
+resources.
 """
 
 from hubbub.runtime.cloudformation.httpapi import HTTP_METHODS, IMPLICIT_HTTP_API, parse_route_key
@@ -15,9 +16,13 @@ from hubbub.runtime.cloudformation.specs import (
     FunctionSpec,
     HttpApiSpec,
     HttpRouteSpec,
+    QueueMappingSpec,
+    QueueSpec,
     RouteSpec,
     StreamMappingSpec,
+    SubscriptionSpec,
     TableSpec,
+    TopicSpec,
     WebSocketApiSpec,
 )
 
@@ -30,10 +35,14 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "QueueMappingSpec",
+    "QueueSpec",
     "RouteSpec",
     "StreamMappingSpec",
+    "SubscriptionSpec",
     "TableSpec",
     "TemplateError",
+    "TopicSpec",
     "WebSocketApiSpec",
     "load_app",
     "parse_route_key",
