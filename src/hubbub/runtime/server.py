@@ -148,8 +148,7 @@ class LocalRuntime:
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
-        self.backing = await self._start_backing()
-        messaging = await self._start_messaging(self.backing)
+        self.backing, messaging = await self._start_stores()
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
@@ -157,7 +156,7 @@ class LocalRuntime:
             self.pools,
             max_workers=self.config.max_workers,
             poll_interval_s=self.config.poll_interval_s,
-            paused=lambda: self.config.faults.streams_paused,
+            paused=lambda: False,
         )
         await self._serve(*sites)
         for gateway in self.gateways.values():
@@ -190,45 +189,58 @@ class LocalRuntime:
         self.tls_port = tls_sock.getsockname()[1]
         return sock, tls_sock, tls_context
 
-    async def _start_backing(self) -> Backing:
+    async def _start_stores(self) -> tuple[Backing, MessagingService]:
+        """Tables and queues. The queues join the tables' embedded moto when there is one;
+        otherwise their own moto starts while the tables are being created."""
+        credentials = {
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+            "aws_session_token": "local",
+        }
+        self.messaging = messaging = MessagingService(
+            self.spec, region=self.config.region, credentials=credentials
+        )
+        backing = self._new_backing(credentials)
+        if backing.needs_endpoint and backing.endpoint is None:
+            await self._start_backing(backing)
+            await self._start_messaging(messaging, backing.endpoint)
+            return backing, messaging
+        results = await asyncio.gather(
+            self._start_backing(backing),
+            self._start_messaging(messaging, None),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return backing, messaging
+
+    def _new_backing(self, credentials: dict[str, str]) -> Backing:
         config = self.config
         backing = Backing(
             self.spec,
             self.store,
             data_dir=config.data_dir,
             region=config.region,
-            credentials={
-                "aws_access_key_id": self.access_key_id,
-                "aws_secret_access_key": self.secret_access_key,
-                "aws_session_token": "local",
-            },
+            credentials=credentials,
             endpoint=config.dynamodb_endpoint,
         )
         self.backing = backing  # stopped by _abandon even when its start fails half-way
+        return backing
+
+    @staticmethod
+    async def _start_backing(backing: Backing) -> None:
         try:
             await backing.start()
         except TablesUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
-        return backing
 
-    async def _start_messaging(self, backing: Backing) -> MessagingService:
-        """The template's queues and topics: in the tables' embedded moto when there is one,
-        else in a moto of their own."""
-        self.messaging = MessagingService(
-            self.spec,
-            region=self.config.region,
-            credentials={
-                "aws_access_key_id": self.access_key_id,
-                "aws_secret_access_key": self.secret_access_key,
-                "aws_session_token": "local",
-            },
-        )
-        shared = backing.endpoint if backing.embedded is not None else None
+    @staticmethod
+    async def _start_messaging(messaging: MessagingService, shared: str | None) -> None:
         try:
-            await self.messaging.start(shared)
+            await messaging.start(shared)
         except MessagingUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
-        return self.messaging
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
@@ -356,19 +368,25 @@ class LocalRuntime:
         for poller in self.pollers:
             await poller.stop()
         if self.messaging is not None:
-            await self.messaging.stop()
+            await self.messaging.stop_pollers()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
-        if self.backing is not None:
-            await self.backing.stop()
+        await self._stop_stores()
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
             self.state.close()
             self.state = None
+
+    async def _stop_stores(self) -> None:
+        """The tables' and the queues' endpoints, together (each may be a moto to stop)."""
+        await asyncio.gather(
+            *(store.stop() for store in (self.backing,) if store is not None),
+            *(queues.close() for queues in (self.messaging,) if queues is not None),
+        )
 
     def _localize(self, value: str) -> str:
         """Point execute-api URLs of this template's APIs at the local server.
@@ -400,17 +418,16 @@ class LocalRuntime:
         for poller in self.pollers:
             await poller.stop()
         if self.messaging is not None:
-            log.info("stopping: queues and topics")
-            await self.messaging.stop()
+            log.info("stopping: queue pollers")
+            await self.messaging.stop_pollers()
         log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(*(api.shutdown() for api in self.http_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
-        if self.backing is not None:
-            log.info("stopping: tables")
-            await self.backing.stop()
+        log.info("stopping: tables and queues")
+        await self._stop_stores()
         if self.state is not None:
             self.state.close()
         log.info("stopped")

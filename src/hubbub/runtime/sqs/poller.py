@@ -92,19 +92,22 @@ class QueuePoller:
 
     async def _run(self) -> None:
         while True:
+            # a free invocation slot first: a received message's visibility timeout is running
+            await self._slots.acquire()
             try:
                 batch = await self._gather()
             except asyncio.CancelledError:
+                self._slots.release()
                 raise
             except Exception:
                 log.exception("%s: cannot receive", self.consumer.name)
                 batch = []
             if batch:
-                await self._slots.acquire()
                 task = asyncio.create_task(self._handle(batch))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
                 continue
+            self._slots.release()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval_s):

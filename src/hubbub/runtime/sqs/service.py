@@ -175,9 +175,13 @@ class MessagingService:
         for poller in self.pollers:
             poller.poke()
 
-    async def stop(self) -> None:
+    async def stop_pollers(self) -> None:
         for poller in self.pollers:
             await poller.stop()
+
+    async def close(self) -> None:
+        """Stop the pollers and the moto of the queues' own, if they had one."""
+        await self.stop_pollers()
         if self.embedded is not None:
             await self.embedded.stop()
 
