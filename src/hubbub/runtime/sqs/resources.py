@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,11 +86,11 @@ def provision_messaging(sqs: Any, sns: Any, spec: AppSpec) -> Messaging:
         ]
         log.info("topic %s created (%s)", topic.name, logical_id)
     for sub in spec.subscriptions:
-        _subscribe(sqs, sns, out, sub)
+        _subscribe(sqs, sns, spec, out, sub)
     return out
 
 
-def _subscribe(sqs: Any, sns: Any, out: Messaging, sub: SubscriptionSpec) -> None:
+def _subscribe(sqs: Any, sns: Any, spec: AppSpec, out: Messaging, sub: SubscriptionSpec) -> None:
     topic_arn = out.topics[sub.topic]
     attributes = dict(sub.attributes)
     if sub.protocol == "sqs":
@@ -103,7 +104,11 @@ def _subscribe(sqs: Any, sns: Any, out: Messaging, sub: SubscriptionSpec) -> Non
         return
     digest = hashlib.sha256(f"{topic_arn}/{sub.name}".encode()).hexdigest()[:12]
     name = f"hubbub-sns-{sub.endpoint[:40]}-{digest}"
-    carrier = _create_queue(sqs, f"{sub.name}(carrier)", name, {"VisibilityTimeout": "1"})
+    # a notification comes back for a retry once the function's timeout has surely passed
+    retry_after_s = math.ceil(spec.functions[sub.endpoint].timeout_s) + 1
+    carrier = _create_queue(
+        sqs, f"{sub.name}(carrier)", name, {"VisibilityTimeout": str(retry_after_s)}
+    )
     attributes.pop("RawMessageDelivery", None)  # the bridge needs the notification envelope
     answer = sns.subscribe(
         TopicArn=topic_arn,
