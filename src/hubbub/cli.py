@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["main"]
+__all__ = ["main", "runs_hubbub"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -222,6 +222,21 @@ def _web_mount() -> Any:
     return mount
 
 
+HUBBUB_HANDLERS = "hubbub.handlers"
+
+
+def runs_hubbub(spec: Any) -> bool:
+    """Whether the template is hubbub's chat: a WebSocket API and every function one of hubbub's
+    own handlers. Only then is the web client mounted, since it needs that API's routes; for any
+    other template ``/`` lists what the runtime serves instead."""
+    handlers = [str(f.handler) for f in spec.functions.values()]
+    return (
+        bool(spec.websocket_apis)
+        and bool(handlers)
+        and all(h.startswith(f"{HUBBUB_HANDLERS}.") for h in handlers)
+    )
+
+
 def _check_handlers(functions: Iterable[Any]) -> None:
     """Fail at start-up, not at the first request, when a Handler names no module.
 
@@ -266,9 +281,8 @@ def serve(args: argparse.Namespace) -> int:
         parameter_overrides=_assignments(args.parameter_overrides),
         env_overrides=env_overrides,
         max_workers=args.workers,
-        mount=None if args.no_web else _web_mount(),
         store=args.store,
-        sqlite_packages=("hubbub.handlers",),
+        sqlite_packages=(HUBBUB_HANDLERS,),
         dynamodb_endpoint=args.dynamodb_endpoint,
         tls="off" if args.no_tls else ("auto" if args.tls_port is None else "on"),
         tls_port=args.tls_port or 0,
@@ -277,6 +291,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         runtime = LocalRuntime(config)
         _check_handlers(runtime.spec.functions.values())
+        if not args.no_web and runs_hubbub(runtime.spec):
+            runtime.config.mount = _web_mount()
     except (TemplateError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"hubbub: cannot load {template}: {exc}", file=sys.stderr)
         return 2
@@ -303,7 +319,8 @@ async def _serve(runtime: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"hubbub: web        {runtime.base_url}/", flush=True)
+    if runtime.config.mount is not None:
+        print(f"hubbub: web        {runtime.base_url}/", flush=True)
     for name, gateway in runtime.gateways.items():
         print(f"hubbub: websocket  {runtime.websocket_url(name)}", flush=True)
         print(
@@ -311,6 +328,8 @@ async def _serve(runtime: object) -> int:
         )
     for name in runtime.http_apis:
         print(f"hubbub: http api  {runtime.http_api_url(name)}", flush=True)
+    for name in runtime.rest_apis:
+        print(f"hubbub: rest api  {runtime.rest_api_url(name)}", flush=True)
     if runtime.tls_files is not None:
         print(
             f"hubbub: tls        {runtime.tls_base_url} ca={runtime.tls_files.ca_cert}", flush=True

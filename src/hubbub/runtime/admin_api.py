@@ -1,5 +1,5 @@
 """The runtime's own admin endpoints under ``/_runtime`` (faults, clock, dead letters, poison,
-info, stats) and the unauthenticated ``/metrics``.
+schedules, info, stats) and the unauthenticated ``/metrics``.
 
 The endpoints live in a sub-application mounted at ``/_runtime`` whose one middleware checks the
 ``X-Hubbub-Runtime-Key`` header, so no handler can forget the check. The batch ``@connections``
@@ -49,6 +49,8 @@ def add_admin_routes(app: web.Application, runtime: LocalRuntime) -> None:
     admin.router.add_get("/dead-letters", endpoints.dead_letters)
     admin.router.add_post("/dead-letters/{id}/replay", endpoints.replay)
     admin.router.add_post("/poison", endpoints.poison)
+    admin.router.add_get("/schedules", endpoints.schedules)
+    admin.router.add_post("/schedules/{id}/fire", endpoints.fire_schedule)
     admin.router.add_get("/info", endpoints.info)
     admin.router.add_get("/stats", endpoints.stats)
     app.add_subapp("/_runtime", admin)
@@ -152,6 +154,26 @@ class _Endpoints:
                 backing.poke()
             count += 1
         return web.json_response({"poisoned": count})
+
+    async def schedules(self, request: web.Request) -> web.StreamResponse:
+        scheduler = self.runtime.scheduler
+        return web.json_response([] if scheduler is None else scheduler.describe())
+
+    async def fire_schedule(self, request: web.Request) -> web.StreamResponse:
+        """Fire one schedule now (enabled or not) and answer once its function has returned, so
+        a test can check the effect without waiting for the expression's next time."""
+        scheduler = self.runtime.scheduler
+        logical_id = request.match_info["id"]
+        if scheduler is None or logical_id not in scheduler.entries:
+            return web.json_response({"message": f"no schedule {logical_id}"}, status=404)
+        result = await scheduler.fire(logical_id)
+        return web.json_response(
+            {
+                "ok": result.ok,
+                "errorType": result.error_type,
+                "payload": result.payload if result.ok else None,
+            }
+        )
 
     async def info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.runtime.info())

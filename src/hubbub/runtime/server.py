@@ -1,6 +1,6 @@
-"""Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP APIs, the
-``@connections`` API, stream pollers, queues and topics with their pollers, and the runtime's own
-admin endpoints, on one aiohttp app.
+"""Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP and REST
+APIs, the ``@connections`` API, stream pollers, schedules, queues and topics with their pollers,
+and the runtime's own admin endpoints, on one aiohttp app.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from hubbub.runtime import tls
 from hubbub.runtime.admin_api import add_admin_routes
 from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
-from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
+from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX
 from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
@@ -33,7 +34,9 @@ from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
+from hubbub.runtime.eventbridge.scheduler import Scheduler
 from hubbub.runtime.faults import Faults
+from hubbub.runtime.index import add_index_route
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sites import DualSite
@@ -101,6 +104,8 @@ class LocalRuntime:
         self.pools: dict[str, FunctionPool] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self.http_apis: dict[str, HttpApiGateway] = {}
+        self.rest_apis: dict[str, RestApiGateway] = {}
+        self.scheduler: Scheduler | None = None
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
@@ -135,6 +140,10 @@ class LocalRuntime:
         """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
         return f"{self.base_url}{self.http_apis[api].base}"
 
+    def rest_api_url(self, api: str) -> str:
+        """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}``."""
+        return f"{self.base_url}{self.rest_apis[api].base}"
+
     async def start(self) -> None:
         try:
             await self._start()
@@ -165,6 +174,14 @@ class LocalRuntime:
             poller.start()
         for queue_poller in queue_pollers:
             queue_poller.start()
+        self.scheduler = Scheduler(
+            self.spec.schedules,
+            self.pools,
+            self.clock.now_ms,
+            region=self.config.region,
+            account_id=self.spec.account_id,
+        )
+        self.scheduler.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
 
@@ -291,8 +308,11 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self._http_api_routes()
+        self._rest_api_routes()
         if config.mount is not None:
             config.mount(self.app, self)
+        else:
+            add_index_route(self.app, self)
 
     async def _make_pollers(self, backing: Backing, state: RuntimeState) -> None:
         config = self.config
@@ -396,6 +416,7 @@ class LocalRuntime:
         """
         api_ids = [a.api_id for a in self.spec.websocket_apis.values()]
         api_ids += [a.api_id for a in self.spec.http_apis.values()]
+        api_ids += [a.api_id for a in self.spec.rest_apis.values()]
         for api_id in api_ids:
             host = f"{api_id}.execute-api.{self.config.region}.amazonaws.com"
             value = value.replace(f"https://{host}", self.base_url)
@@ -411,6 +432,8 @@ class LocalRuntime:
             poller.poke()
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
@@ -424,6 +447,7 @@ class LocalRuntime:
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(*(api.shutdown() for api in self.http_apis.values()))
+        await asyncio.gather(*(api.shutdown() for api in self.rest_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         log.info("stopping: tables and queues")
@@ -447,6 +471,7 @@ class LocalRuntime:
                 for name in self.gateways
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "restApis": {name: self.rest_api_url(name) for name in self.rest_apis},
             "store": self.store,
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
@@ -476,11 +501,27 @@ class LocalRuntime:
             gateway.mount(self.app)
             self.http_apis[logical_id] = gateway
 
+    def _rest_api_routes(self) -> None:
+        """Each REST API under ``/{stage}``; a stage another API or the server already has moves
+        the API under ``/_rest/{logicalId}``, since two REST APIs share no path space on AWS."""
+        taken = set(self._taken_paths())
+        for logical_id, api in self.spec.rest_apis.items():
+            gateway = RestApiGateway(
+                api,
+                self.pools,
+                self.config.quotas,
+                account_id=self.spec.account_id,
+                reserved=frozenset(taken),
+            )
+            gateway.mount(self.app)
+            self.rest_apis[logical_id] = gateway
+            taken.add(api.stage)
+
     def _taken_paths(self) -> frozenset[str]:
         """First path segments the server already answers: the root page, the runtime's own
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
-        taken = {"", "_runtime", HTTP_PREFIX.strip("/")}
+        taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()
@@ -507,6 +548,8 @@ class LocalRuntime:
                 name: {**g.stats, "open": len(g.connections)} for name, g in self.gateways.items()
             },
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
+            "restApis": {name: api.stats.as_dict() for name, api in self.rest_apis.items()},
+            "schedules": [] if self.scheduler is None else self.scheduler.describe(),
             "streams": {
                 p.mapping.name: {
                     "batches": p.batches,

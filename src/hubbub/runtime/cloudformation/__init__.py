@@ -2,8 +2,8 @@
 resources) into the specs the other emulated services run.
 
 ``load_app`` is the way in; ``specs`` is what comes out. One module per resource family
-(``functions``, ``tables``, ``websocket``, ``httpapi``, ``mappings``, ``messaging``) reads its
-resources.
+(``functions``, ``tables``, ``websocket``, ``httpapi``, ``restapi``, ``schedules``,
+``mappings``, ``messaging``) reads its resources.
 """
 
 from hubbub.runtime.cloudformation.httpapi import HTTP_METHODS, IMPLICIT_HTTP_API, parse_route_key
@@ -18,7 +18,10 @@ from hubbub.runtime.cloudformation.specs import (
     HttpRouteSpec,
     QueueMappingSpec,
     QueueSpec,
+    RestApiSpec,
+    RestCorsSpec,
     RouteSpec,
+    ScheduleSpec,
     StreamMappingSpec,
     SubscriptionSpec,
     TableSpec,
@@ -37,7 +40,10 @@ __all__ = [
     "HttpRouteSpec",
     "QueueMappingSpec",
     "QueueSpec",
+    "RestApiSpec",
+    "RestCorsSpec",
     "RouteSpec",
+    "ScheduleSpec",
     "StreamMappingSpec",
     "SubscriptionSpec",
     "TableSpec",

@@ -1,5 +1,5 @@
-"""From a SAM template to the things the runtime runs: functions, WebSocket and HTTP APIs, tables,
-mappings.
+"""From a SAM template to the things the runtime runs: functions, WebSocket, HTTP and REST APIs,
+schedules, tables, mappings.
 
 The template is the single source of truth: routes, handlers, timeouts, environment, stream
 mappings are read from it and from nowhere else. Resources with no local meaning are listed, not
@@ -24,6 +24,8 @@ from hubbub.runtime.cloudformation.messaging import (
     read_topic,
 )
 from hubbub.runtime.cloudformation.resources import active
+from hubbub.runtime.cloudformation.restapi import REST_API_TYPE, read_rest_apis
+from hubbub.runtime.cloudformation.schedules import read_schedules
 from hubbub.runtime.cloudformation.specs import AppSpec
 from hubbub.runtime.cloudformation.tables import TABLE_TYPES, read_table
 from hubbub.runtime.cloudformation.websocket import read_websocket_apis
@@ -84,6 +86,8 @@ def load_app(
     # APIs and mappings point at functions and tables, so they are read once those are known.
     read_websocket_apis(app, resources, resolver)
     read_http_apis(app, template, resolver)
+    read_rest_apis(app, template, resolver)
+    read_schedules(app, resources, resolver)
     read_mappings(app, resources, resolver)
     read_subscriptions(app, resources, resolver)
     return app
@@ -112,7 +116,7 @@ def _read_resources(
             app.topics[logical_id] = read_topic(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
             app.ignored.append((logical_id, kind))
-        elif kind == HTTP_API_TYPE:
+        elif kind in (HTTP_API_TYPE, REST_API_TYPE):
             pass  # read with the function events that make its routes
         else:
             app.unsupported.append((logical_id, kind))
