@@ -121,6 +121,21 @@ def _serve_store_arguments(serve: argparse.ArgumentParser) -> None:
         " cryptography package is installed: the tls extra)",
     )
     serve.add_argument("--no-tls", action="store_true", help="serve plain http:// and ws:// only")
+    serve.add_argument(
+        "--tls-hostname",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the TLS certificate also covers (the name clients use to reach --host)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client, for"
+        " the per-address limits and sourceIp",
+    )
 
 
 def _admin_target() -> argparse.ArgumentParser:
@@ -264,6 +279,7 @@ def serve(args: argparse.Namespace) -> int:
     from hubbub.runtime.apigateway.quotas import Quotas
     from hubbub.runtime.cloudformation import TemplateError
     from hubbub.runtime.faults import Faults
+    from hubbub.runtime.forwarded import TrustedProxies
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
 
     configure(args.log_level, args.log_format)
@@ -287,7 +303,14 @@ def serve(args: argparse.Namespace) -> int:
         tls="off" if args.no_tls else ("auto" if args.tls_port is None else "on"),
         tls_port=args.tls_port or 0,
         stack_name=args.stack_name,
+        trusted_proxies=tuple(args.trusted_proxy),
+        tls_hostnames=tuple(args.tls_hostname),
     )
+    try:
+        TrustedProxies(config.trusted_proxies)
+    except ValueError as exc:
+        print(f"hubbub: {exc}", file=sys.stderr)
+        return 2
     try:
         runtime = LocalRuntime(config)
         _check_handlers(runtime.spec.functions.values())
@@ -300,6 +323,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(runtime: object) -> int:
+    from hubbub.runtime.exposure import exposure_warning
     from hubbub.runtime.server import LocalRuntime, RuntimeStartError
 
     assert isinstance(runtime, LocalRuntime)
@@ -319,6 +343,9 @@ async def _serve(runtime: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    warning = exposure_warning(runtime.config.host, runtime.port)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     if runtime.config.mount is not None:
         print(f"hubbub: web        {runtime.base_url}/", flush=True)
     for name, gateway in runtime.gateways.items():

@@ -48,3 +48,13 @@ def test_the_operator_status_frames_are_documented_field_for_field(tmp_path: Pat
     assert set(post.frame) == _documented("Operators")
     assert DOC["components"]["messages"]["Operators"]["payload"]["required"] == list(post.frame)
     assert set(subscribed) <= _documented("Subscribed")
+
+
+def test_the_token_reply_is_documented_field_for_field(tmp_path: Path) -> None:
+    with world_in(tmp_path) as world:
+        world.visitor("v")
+        reply = world.reply("v", action="refresh", ref="r1")
+    assert set(reply) == _documented("TokenReply")
+    assert set(DOC["components"]["messages"]["TokenReply"]["payload"]["required"]) == set(reply) - {
+        "ref"
+    }

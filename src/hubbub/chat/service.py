@@ -194,6 +194,8 @@ class Chat:
             case a.Conversations():
                 limit = action.limit or 20
                 reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
+            case a.Refresh():
+                reply = self._refresh(user)
         if reply is not None and action.ref is not None:
             reply["ref"] = action.ref
         return reply
@@ -226,6 +228,15 @@ class Chat:
         if user != current:
             self._reannounce(connection.id, current, user)
         return {"type": "welcome", "user": user.public(), "token": self.tokens.issue(user, now)}
+
+    def _refresh(self, user: User) -> Event:
+        """A fresh token for the connection's user (a removed operator gets none)."""
+        if user.role is Role.GUEST:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "guests have no token: register first")
+        self.desk.check_operator(user)
+        now = self.clock.now_ms()
+        token = self.tokens.issue(user, now)
+        return {"type": "token", "token": token, "expiresAt": self.tokens.expires_at_ms(user, now)}
 
     def _reannounce(self, connection_id: ConnectionId, before: User, after: User) -> None:
         """The connection's rooms learn its new name: ``left`` as before, ``joined`` as after."""

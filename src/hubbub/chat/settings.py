@@ -22,6 +22,7 @@ class ChatSettings:
     dedupe_retention_s: int = _DAY_S
     connection_ttl_s: int = 2 * 3600 + 600
     token_ttl_s: int = 90 * _DAY_S
+    operator_token_ttl_s: int = 12 * 3600
     typing_per_s: float = 2.0
     typing_burst: int = 4
     send_per_s: float = 20.0
@@ -50,6 +51,7 @@ class ChatSettings:
             dedupe_retention_s=seconds("DEDUPE_RETENTION_SECONDS", base.dedupe_retention_s),
             connection_ttl_s=seconds("CONNECTION_TTL_SECONDS", base.connection_ttl_s),
             token_ttl_s=seconds("TOKEN_TTL_SECONDS", base.token_ttl_s),
+            operator_token_ttl_s=seconds("OPERATOR_TOKEN_TTL_SECONDS", base.operator_token_ttl_s),
             send_per_s=float(env.get("SEND_RATE_PER_SECOND") or base.send_per_s),
             send_burst=seconds("SEND_BURST", base.send_burst),
         )

@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "MAX_WIRE_INT", "Limits"]
+
+MAX_WIRE_INT = 2**53
+"""The largest number any channel takes (a sequence number, a timestamp): JSON's exact integer
+range, well inside SQLite's 64-bit one, so no parameter can overflow a query."""
 
 
 @dataclass(frozen=True, slots=True)

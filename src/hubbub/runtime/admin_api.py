@@ -1,5 +1,6 @@
 """The runtime's own admin endpoints under ``/_runtime`` (faults, clock, dead letters, poison,
-schedules, info, stats) and the unauthenticated ``/metrics``.
+schedules, info, stats) and ``/metrics`` (open on loopback, behind the same key on any other
+bind).
 
 The endpoints live in a sub-application mounted at ``/_runtime`` whose one middleware checks the
 ``X-Hubbub-Runtime-Key`` header, so no handler can forget the check. The batch ``@connections``
@@ -10,6 +11,7 @@ sub-application (aiohttp tries the most specific path first) and keeps its own c
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from aiohttp import web
 from hubbub.runtime.dynamodb.checkpoints import DeadLetter, RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import SqliteStreamSource
+from hubbub.runtime.exposure import metrics_key_accepted
 
 if TYPE_CHECKING:
     from hubbub.runtime.server import LocalRuntime
@@ -33,7 +36,8 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _require_key(key: str) -> Any:
     @web.middleware
     async def require_key(request: web.Request, handler: _Handler) -> web.StreamResponse:
-        if request.headers.get(KEY_HEADER) != key:
+        given = request.headers.get(KEY_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, key.encode()):
             return web.json_response({"message": "Forbidden"}, status=403)
         return await handler(request)
 
@@ -182,6 +186,11 @@ class _Endpoints:
         return web.json_response(self.runtime.stats())
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
+        runtime = self.runtime
+        if runtime.exposed and not metrics_key_accepted(
+            request.headers, runtime.runtime_key, KEY_HEADER
+        ):
+            return web.json_response({"message": "Forbidden"}, status=403)
         for poller in self.runtime.pollers:
             poller.measure()
         return web.Response(

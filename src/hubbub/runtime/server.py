@@ -29,23 +29,32 @@ from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
+from hubbub.runtime.datadir import make_private, private_umask
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
-from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.eventbridge.scheduler import Scheduler
+from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
 from hubbub.runtime.faults import Faults
+from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
+from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.index import add_index_route
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.sites import DualSite
-from hubbub.runtime.sqs.service import MessagingService, MessagingUnavailable
+from hubbub.runtime.sigv4 import SigV4Verifier
+from hubbub.runtime.sites import DualSite, GuardedSockSite
+from hubbub.runtime.sqs.service import MessagingService
+from hubbub.runtime.stores import StoresUnavailable, start_stores, stop_stores
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
 
 log = logging.getLogger("hubbub.runtime")
+
+_KEEPALIVE_S = 75.0
+"""An idle kept-alive HTTP connection, or one whose next request head is slow, is closed after
+this (aiohttp's ``run_app`` default; its server alone would wait an hour)."""
 
 
 @dataclass(slots=True)
@@ -78,6 +87,10 @@ class RuntimeConfig:
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client."""
+    tls_hostnames: tuple[str, ...] = ()
+    """Names the server certificate covers besides loopback and ``host``."""
 
 
 class RuntimeStartError(RuntimeError):
@@ -100,7 +113,13 @@ class LocalRuntime:
             endpoint=config.dynamodb_endpoint,
             sqlite_packages=config.sqlite_packages,
         )
-        self.app = web.Application(client_max_size=1024**2)
+        self.trusted_proxies = TrustedProxies(config.trusted_proxies)
+        relayed = [forwarded_middleware(self.trusted_proxies)] if self.trusted_proxies else []
+        self.app = web.Application(client_max_size=1024**2, middlewares=relayed)
+        quotas = config.quotas
+        self.head_guard = HeadGuard(
+            quotas.header_timeout_s, quotas.unfinished_heads_per_address, self.trusted_proxies
+        )
         self.pools: dict[str, FunctionPool] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self.http_apis: dict[str, HttpApiGateway] = {}
@@ -109,6 +128,7 @@ class LocalRuntime:
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
+        self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
         self.messaging: MessagingService | None = None
@@ -119,6 +139,11 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond loopback: ``/metrics`` then needs the runtime key."""
+        return not is_loopback(self.config.host)
 
     @property
     def base_url(self) -> str:
@@ -152,7 +177,8 @@ class LocalRuntime:
             raise
 
     async def _start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_umask()  # the workers inherit it: SQLite makes their files with it
+        make_private(self.config.data_dir)
         self._write_secrets()
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
@@ -207,34 +233,15 @@ class LocalRuntime:
         return sock, tls_sock, tls_context
 
     async def _start_stores(self) -> tuple[Backing, MessagingService]:
-        """Tables and queues. The queues join the tables' embedded moto when there is one;
-        otherwise their own moto starts while the tables are being created."""
+        """Tables and queues (``stores.py``); set on ``self`` first, so ``_abandon`` stops them
+        even when their start fails half-way."""
+        config = self.config
         credentials = {
             "aws_access_key_id": self.access_key_id,
             "aws_secret_access_key": self.secret_access_key,
             "aws_session_token": "local",
         }
-        self.messaging = messaging = MessagingService(
-            self.spec, region=self.config.region, credentials=credentials
-        )
-        backing = self._new_backing(credentials)
-        if backing.needs_endpoint and backing.endpoint is None:
-            await self._start_backing(backing)
-            await self._start_messaging(messaging, backing.endpoint)
-            return backing, messaging
-        results = await asyncio.gather(
-            self._start_backing(backing),
-            self._start_messaging(messaging, None),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return backing, messaging
-
-    def _new_backing(self, credentials: dict[str, str]) -> Backing:
-        config = self.config
-        backing = Backing(
+        self.backing = Backing(
             self.spec,
             self.store,
             data_dir=config.data_dir,
@@ -242,22 +249,12 @@ class LocalRuntime:
             credentials=credentials,
             endpoint=config.dynamodb_endpoint,
         )
-        self.backing = backing  # stopped by _abandon even when its start fails half-way
-        return backing
-
-    @staticmethod
-    async def _start_backing(backing: Backing) -> None:
+        self.messaging = MessagingService(self.spec, region=config.region, credentials=credentials)
         try:
-            await backing.start()
-        except TablesUnavailable as exc:
+            await start_stores(self.backing, self.messaging)
+        except StoresUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
-
-    @staticmethod
-    async def _start_messaging(messaging: MessagingService, shared: str | None) -> None:
-        try:
-            await messaging.start(shared)
-        except MessagingUnavailable as exc:
-            raise RuntimeStartError(str(exc)) from exc
+        return self.backing, self.messaging
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
@@ -304,7 +301,7 @@ class LocalRuntime:
             gateway.metrics = self.metrics
             self.gateways[logical_id] = gateway
             self.app.router.add_get(f"/{api.stage}", gateway.handle)
-            add_connections_routes(self.app, gateway, self.access_key_id)
+            add_connections_routes(self.app, gateway, self.signatures)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self._http_api_routes()
@@ -356,14 +353,17 @@ class LocalRuntime:
         tls_sock: socket.socket | None,
         tls_context: ssl.SSLContext | None,
     ) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=_KEEPALIVE_S
+        )
         await self._runner.setup()
+        guard = self.head_guard
         if tls_context is None or tls_sock is None:
-            await web.SockSite(self._runner, sock).start()
+            await GuardedSockSite(self._runner, sock, guard).start()
             return
         # the main port takes TLS too, so https://{domainName}/{stage} always answers
-        await DualSite(self._runner, sock, tls_context).start()
-        await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
+        await DualSite(self._runner, sock, tls_context, guard).start()
+        await GuardedSockSite(self._runner, tls_sock, guard, ssl_context=tls_context).start()
 
     def _tls(self) -> ssl.SSLContext | None:
         """The server's TLS context, with the CA and certificate made on first use."""
@@ -376,9 +376,10 @@ class LocalRuntime:
                 )
             return None
         try:
-            self.tls_files = tls.ensure_certificates(
-                self.config.data_dir / "tls", [self.config.host]
-            )
+            host = self.config.host
+            machine = machine_addresses(host) if not is_loopback(host) else []
+            hosts = certificate_hosts(host, self.config.tls_hostnames, machine)
+            self.tls_files = tls.ensure_certificates(self.config.data_dir / "tls", hosts)
             return tls.server_context(self.tls_files)
         except (tls.TlsUnavailable, OSError, ssl.SSLError) as exc:
             raise RuntimeStartError(f"cannot set up TLS: {exc}") from exc
@@ -394,19 +395,12 @@ class LocalRuntime:
         await asyncio.gather(
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
-        await self._stop_stores()
+        await stop_stores(self.backing, self.messaging)
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
             self.state.close()
             self.state = None
-
-    async def _stop_stores(self) -> None:
-        """The tables' and the queues' endpoints, together (each may be a moto to stop)."""
-        await asyncio.gather(
-            *(store.stop() for store in (self.backing,) if store is not None),
-            *(queues.close() for queues in (self.messaging,) if queues is not None),
-        )
 
     def _localize(self, value: str) -> str:
         """Point execute-api URLs of this template's APIs at the local server.
@@ -451,7 +445,7 @@ class LocalRuntime:
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         log.info("stopping: tables and queues")
-        await self._stop_stores()
+        await stop_stores(self.backing, self.messaging)
         if self.state is not None:
             self.state.close()
         log.info("stopped")
@@ -550,6 +544,10 @@ class LocalRuntime:
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
             "restApis": {name: api.stats.as_dict() for name, api in self.rest_apis.items()},
             "schedules": [] if self.scheduler is None else self.scheduler.describe(),
+            "requestHeads": {
+                "timedOut": self.head_guard.timed_out,
+                "refused": self.head_guard.refused,
+            },
             "streams": {
                 p.mapping.name: {
                     "batches": p.batches,
@@ -558,15 +556,7 @@ class LocalRuntime:
                 }
                 for p in self.pollers
             },
-            "queues": {
-                q.consumer.name: {
-                    "batches": q.batches,
-                    "deleted": q.deleted,
-                    "filtered": q.filtered,
-                    "failed": q.failed,
-                }
-                for q in (self.messaging.pollers if self.messaging is not None else [])
-            },
+            "queues": {} if self.messaging is None else self.messaging.stats(),
         }
 
 

@@ -185,6 +185,17 @@ class MessagingService:
         if self.embedded is not None:
             await self.embedded.stop()
 
+    def stats(self) -> dict[str, Any]:
+        return {
+            q.consumer.name: {
+                "batches": q.batches,
+                "deleted": q.deleted,
+                "filtered": q.filtered,
+                "failed": q.failed,
+            }
+            for q in self.pollers
+        }
+
     def info(self) -> dict[str, Any]:
         return {
             "sqsEndpoint": self.endpoint,

@@ -1,0 +1,51 @@
+"""The runtime's data services started and stopped together: the tables (``dynamodb/backing.py``)
+and the queues and topics (``sqs/service.py``).
+
+The queues join the tables' embedded moto when there is one (moto's server answers every
+service on one endpoint); otherwise their own moto starts while the tables are being created, so
+a template with both does not wait for one moto after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from hubbub.runtime.dynamodb.backing import Backing
+from hubbub.runtime.dynamodb.tables import TablesUnavailable
+from hubbub.runtime.sqs.service import MessagingService, MessagingUnavailable
+
+__all__ = ["StoresUnavailable", "start_stores", "stop_stores"]
+
+
+class StoresUnavailable(RuntimeError):
+    """The tables or the queues cannot be provided; the message says which and why."""
+
+
+async def _start(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except (TablesUnavailable, MessagingUnavailable) as exc:
+        raise StoresUnavailable(str(exc)) from exc
+
+
+async def start_stores(backing: Backing, messaging: MessagingService) -> None:
+    """Start both; the caller stops both (``stop_stores``) when this raises half-way."""
+    if backing.needs_endpoint and backing.endpoint is None:
+        await _start(backing.start())
+        await _start(messaging.start(backing.endpoint))
+        return
+    results = await asyncio.gather(
+        _start(backing.start()), _start(messaging.start(None)), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def stop_stores(backing: Backing | None, messaging: MessagingService | None) -> None:
+    """Both endpoints, together (each may be a moto to stop)."""
+    await asyncio.gather(
+        *(store.stop() for store in (backing,) if store is not None),
+        *(queues.close() for queues in (messaging,) if queues is not None),
+    )
