@@ -33,6 +33,9 @@ from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.faults import Faults
+from hubbub.runtime.iot.quotas import IotQuotas
+from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
+from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sites import DualSite
@@ -70,6 +73,9 @@ class RuntimeConfig:
     """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
     tls_port: int = 0
     """The HTTPS/WSS port; 0 picks a free one."""
+    mqtt_port: int = 1883
+    """IoT Core's MQTT over plain TCP; 0 picks a free port."""
+    iot_quotas: IotQuotas = field(default_factory=IotQuotas)
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
@@ -111,6 +117,9 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+        self.iot = IotCore(config.iot_quotas)
+        self.mqtt_port = config.mqtt_port
+        self._mqtt_socket: socket.socket | None = None
 
     @property
     def base_url(self) -> str:
@@ -127,6 +136,14 @@ class LocalRuntime:
                 raise RuntimeError("TLS is off")
             return f"wss://{self.host}:{self.tls_port}/{gateway.api.stage}"
         return f"ws://{self.host}:{self.port}/{gateway.api.stage}"
+
+    @property
+    def mqtt_ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{MQTT_PATH}"
+
+    @property
+    def mqtt_tcp_url(self) -> str:
+        return f"mqtt://{self.host}:{self.mqtt_port}"
 
     def http_api_url(self, api: str) -> str:
         """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
@@ -171,6 +188,9 @@ class LocalRuntime:
         """Bind the ports first, so port 0 is known before the functions' environment is made."""
         self._sockets.append(sock := _listen(self.config.host, self.config.port))
         self.port = sock.getsockname()[1]
+        self._sockets.append(mqtt := _listen(self.config.host, self.config.mqtt_port))
+        self._mqtt_socket = mqtt
+        self.mqtt_port = mqtt.getsockname()[1]
         tls_context = self._tls()
         if tls_context is None:
             return sock, None, None
@@ -246,6 +266,7 @@ class LocalRuntime:
             add_connections_routes(self.app, gateway, self.access_key_id)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
+        self.iot.mount(self.app)
         self._http_api_routes()
         if config.mount is not None:
             config.mount(self.app, self)
@@ -289,6 +310,8 @@ class LocalRuntime:
     ) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
+        if self._mqtt_socket is not None:
+            await self.iot.start(self._mqtt_socket)
         if tls_context is None or tls_sock is None:
             await web.SockSite(self._runner, sock).start()
             return
@@ -316,6 +339,7 @@ class LocalRuntime:
 
     async def _abandon(self) -> None:
         """Undo a start that failed half-way: no child process or socket outlives it."""
+        await self.iot.stop()
         for poller in self.pollers:
             await poller.stop()
         if self._runner is not None:
@@ -355,6 +379,7 @@ class LocalRuntime:
         log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
+        await self.iot.stop()
         log.info("stopping: stream pollers")
         for poller in self.pollers:
             await poller.stop()
@@ -386,6 +411,7 @@ class LocalRuntime:
                 for name in self.gateways
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "mqtt": {"ws": self.mqtt_ws_url, "tcp": self.mqtt_tcp_url},
             "store": self.store,
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
@@ -418,7 +444,7 @@ class LocalRuntime:
         """First path segments the server already answers: the root page, the runtime's own
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
-        taken = {"", "_runtime", HTTP_PREFIX.strip("/")}
+        taken = {"", "_runtime", HTTP_PREFIX.strip("/"), MQTT_PATH.strip("/")}
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()
