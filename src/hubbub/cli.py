@@ -312,7 +312,7 @@ async def _serve(runtime: object) -> int:
     except OSError as exc:
         print(
             f"hubbub: cannot listen on {runtime.config.host}:{runtime.config.port}"
-            f" (tls {runtime.config.tls_port}): {exc}",
+            f" (tls {runtime.config.tls_port}, mqtt {runtime.config.mqtt_port}): {exc}",
             file=sys.stderr,
         )
         return 2

@@ -129,7 +129,9 @@ class Connection:
         self.end = self.end or reason
         self._prevent_will = self._prevent_will or prevent_will
         if self.version == MQTT5 and self.connect is not None:
-            self.send(Disconnect(code))
+            # with a reason string: clients read the reason code too then (paho 2.1 skips a
+            # DISCONNECT's reason code when nothing follows it)
+            self.send(Disconnect(code, Properties(((0x1F, problem.value),))))
         self._closing.set()
         self._out.put_nowait(None)
 
