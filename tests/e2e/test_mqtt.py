@@ -18,8 +18,23 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
-from hubbub.runtime.iot.packets import MQTT5, Connect, Disconnect, Pingreq, Pingresp, Will
+from hubbub.runtime.iot.codec import StreamDecoder, encode
+from hubbub.runtime.iot.packets import (
+    MQTT5,
+    Connect,
+    Disconnect,
+    Pingreq,
+    Pingresp,
+    Publish,
+    Subscribe,
+    Subscription,
+    Will,
+)
 from tests.conftest import TIMEOUT_FACTOR
 from tests.support.mqtt import V5, V311, Mqtt, RawMqtt, deadline
 from tests.support.server import ServerProcess
@@ -347,3 +362,36 @@ def test_mosquitto_pub_reaches_paho(broker: ServerProcess) -> None:
     )
     assert sub.expect().payload == b"hi"
     sub.close()
+
+
+def test_websocket_frames_may_split_and_join_packets(broker: ServerProcess) -> None:
+    """MQTT over WebSocket: subprotocol ``mqtt``; a binary frame may hold several packets or part
+    of one (MQTT 5.0 §6); a text frame closes the connection."""
+    topic = unique("frames")
+    connect = encode(Connect(unique("framed"), version=MQTT5), MQTT5)
+    subscribe = encode(Subscribe(1, (Subscription(topic, 1),)), MQTT5)
+    publish = encode(Publish(topic, b"split in two", 1, packet_id=2), MQTT5)
+    decoder = StreamDecoder(1 << 20, MQTT5)
+    with ws_connect(broker.mqtt_ws_url, subprotocols=[Subprotocol("mqtt")]) as ws:
+        assert ws.subprotocol == "mqtt"
+        ws.send(connect + subscribe)  # two packets, one frame
+        ws.send(publish[:5])  # one packet, two frames
+        ws.send(publish[5:])
+        packets: list[object] = []
+        while len(packets) < 4:  # CONNACK, SUBACK, the PUBLISH back, its PUBACK
+            frame = ws.recv(timeout=deadline(10))
+            assert isinstance(frame, bytes)
+            packets += decoder.feed(frame)
+        kinds = sorted(type(p).__name__ for p in packets)
+        assert kinds == ["Ack", "Connack", "Publish", "Suback"]
+        echoed = next(p for p in packets if isinstance(p, Publish))
+        assert echoed.payload == b"split in two"
+        ws.send("text is not MQTT")
+        with pytest.raises(ConnectionClosed):
+            read_until_closed(ws)
+
+
+def read_until_closed(ws: ClientConnection) -> None:
+    """Frames until the server closes (a DISCONNECT may come first)."""
+    while True:
+        ws.recv(timeout=deadline(10))

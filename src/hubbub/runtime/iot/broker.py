@@ -121,24 +121,21 @@ class Broker:
         )
         return session, present
 
-    def detach(self, client: Client, reason: DisconnectReason) -> None:
-        """The connection of ``client`` ended; a clean session ends with it."""
+    def detach(self, client: Client, session: Session, reason: DisconnectReason) -> None:
+        """The connection of ``client`` to ``session`` ended; a clean session ends with it (a
+        connection that was taken over leaves the session to the newer one)."""
         live = self.live.get(client.client_id)
-        if live is None or live.client is not client:
-            session = None  # taken over: the session belongs to the newer connection
-        else:
+        if live is not None and live.client is client:
             del self.live[client.client_id]
-            session = live.session
             if session.expiry_s == 0:
                 self._end_session(session)
             else:
                 session.gone_at = self.monotonic()
-        identifier = session.identifier if session is not None else ""
         self.hooks.lifecycle.disconnected(
             DisconnectedEvent(
                 client.client_id,
                 self.now_ms(),
-                identifier,
+                session.identifier,
                 client.principal,
                 reason is DisconnectReason.CLIENT_INITIATED_DISCONNECT,
                 reason,

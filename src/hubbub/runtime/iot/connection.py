@@ -464,7 +464,7 @@ class Connection:
                     client_id=self.client_id,
                     principal=self.principal,
                 )
-        self.broker.detach(self, reason)
+        self.broker.detach(self, self.session, reason)
 
     async def _write_loop(self) -> None:
         while True:

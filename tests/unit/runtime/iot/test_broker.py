@@ -71,7 +71,7 @@ def test_persistent_session_keeps_qos1_and_redelivers_with_dup() -> None:
     session, present = join(broker, a, "room/+", expiry=3600, clean=False)
     assert not present
     broker.publish("room/x", b"sent, never acked", qos=1)
-    broker.detach(a, DisconnectReason.CONNECTION_LOST)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
     broker.publish("room/x", b"while away", qos=1)
     broker.publish("room/x", b"qos0 while away", qos=0)
     again = FakeClient("a")
@@ -88,7 +88,7 @@ def test_clean_session_forgets_everything() -> None:
     broker, _ = make()
     a = FakeClient("a")
     join(broker, a, "room/+", expiry=3600, clean=False)
-    broker.detach(a, DisconnectReason.CONNECTION_LOST)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
     session, present = broker.attach(FakeClient("a"), True, 0)
     assert not present and not session.subscriptions
     broker.publish("room/x", b"nobody", qos=1)
@@ -99,7 +99,7 @@ def test_persistent_session_expires() -> None:
     broker, clock = make()
     a = FakeClient("a")
     join(broker, a, "room/+", expiry=3600, clean=False)
-    broker.detach(a, DisconnectReason.CONNECTION_LOST)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
     clock.t += 3599
     assert broker.expire_sessions() == 0
     clock.t += 1
@@ -126,7 +126,9 @@ def test_duplicate_client_id_closes_the_older_connection() -> None:
     join(broker, old, "t")
     broker.attach(new, True, 0)
     assert old.closed == [Problem.SESSION_TAKEN_OVER]
-    broker.detach(old, DisconnectReason.DUPLICATE_CLIENTID)  # the old loop ends later
+    broker.detach(
+        old, broker.sessions["same"], DisconnectReason.DUPLICATE_CLIENTID
+    )  # the old loop ends later
     assert broker.live["same"].client is new
     broker.subscribe(new, broker.sessions["same"], [Subscription("t", 0)])
     broker.publish("t", b"x")
@@ -201,7 +203,7 @@ def test_lifecycle_events_in_iot_core_shape() -> None:
     device = FakeClient("device-1", principal="principal-1")
     join(broker, device, "room/lobby")
     broker.unsubscribe(device, broker.sessions["device-1"], ("room/lobby",))
-    broker.detach(device, DisconnectReason.MQTT_KEEP_ALIVE_TIMEOUT)
+    broker.detach(device, broker.sessions["device-1"], DisconnectReason.MQTT_KEEP_ALIVE_TIMEOUT)
     topics = [m.topic for m in watcher.sent]
     assert topics == [
         "$aws/events/presence/connected/device-1",
