@@ -287,12 +287,17 @@ class Broker:
     def client_ids(self) -> list[str]:
         return sorted(self.live)
 
-    def disconnect(self, client_id: str, *, prevent_will: bool = False) -> bool:
+    def disconnect(
+        self, client_id: str, *, clean_session: bool = False, prevent_will: bool = False
+    ) -> bool:
         """``DeleteConnection``: close the client's connection (its will is published unless
-        ``prevent_will``); False when it is not connected."""
+        ``prevent_will``; its session ends too with ``clean_session``); False when it is not
+        connected."""
         live = self.live.get(client_id)
         if live is None:
             return False
+        if clean_session:
+            live.session.expiry_s = 0  # ended by detach when the connection is gone
         live.client.close(Problem.API_DISCONNECT, prevent_will=prevent_will)
         return True
 

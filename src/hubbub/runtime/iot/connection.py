@@ -64,6 +64,7 @@ class Transport(Protocol):
     ip_address: str
     headers: dict[str, str]
     query: dict[str, str]
+    query_string: str
     closed_cleanly: bool
     """The client closed the transport itself (a WebSocket close frame)."""
 
@@ -276,6 +277,7 @@ class Connection:
             connection_id=self.connection_id,
             headers=t.headers,
             query=t.query,
+            query_string=t.query_string,
             clean_start=connect.clean_start,
             keepalive=connect.keepalive,
         )

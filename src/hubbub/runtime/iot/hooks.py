@@ -78,6 +78,9 @@ class ConnectRequest:
     """The WebSocket handshake's headers (empty over TCP)."""
     query: Mapping[str, str] = field(default_factory=dict)
     """The WebSocket URL's query string parameters (empty over TCP)."""
+    query_string: str = ""
+    """The WebSocket URL's query string as sent, without the ``?`` (``protocolData.http``'s
+    ``queryString``)."""
     clean_start: bool = True
     keepalive: int = 0
 

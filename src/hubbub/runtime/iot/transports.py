@@ -28,6 +28,7 @@ class TcpTransport:
         self.ip_address = str(peer[0]) if peer else ""
         self.headers: dict[str, str] = {}
         self.query: dict[str, str] = {}
+        self.query_string = ""
         self.closed_cleanly = False
 
     async def read(self) -> bytes:
@@ -51,6 +52,7 @@ class WebSocketTransport:
         self.ip_address = request.remote or ""
         self.headers = dict(request.headers.items())
         self.query = dict(request.query.items())
+        self.query_string = request.query_string
         self.closed_cleanly = False
         """A WebSocket close frame is, to IoT Core, the client's own disconnect."""
 

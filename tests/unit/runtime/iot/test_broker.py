@@ -247,6 +247,15 @@ def test_api_disconnect_closes_the_client() -> None:
     assert not broker.disconnect("nobody")
 
 
+def test_api_disconnect_can_end_a_persistent_session() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    session, _ = join(broker, a, "t", expiry=3600, clean=False)
+    assert broker.disconnect("a", clean_session=True)
+    broker.detach(a, session, DisconnectReason.API_INITIATED_DISCONNECT)
+    assert "a" not in broker.sessions and len(broker.index) == 0
+
+
 def test_connect_rate_per_client_id() -> None:
     broker, clock = make()
     assert broker.admit("c")
