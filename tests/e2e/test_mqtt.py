@@ -66,6 +66,8 @@ def client(
 
 def test_serve_announces_both_mqtt_endpoints(broker: ServerProcess) -> None:
     assert broker.mqtt_port > 0
+    assert f"hubbub: mqtt       ws://127.0.0.1:{broker.port}/mqtt" in broker.announced
+    assert f"hubbub: mqtt-tcp   mqtt://127.0.0.1:{broker.mqtt_port}" in broker.announced
     info = broker.admin("info")
     assert info["mqtt"] == {
         "ws": f"ws://127.0.0.1:{broker.port}/mqtt",

@@ -47,6 +47,8 @@ class ServerProcess:
         self.port = 0
         self.mqtt_port = 0
         """IoT Core's MQTT over TCP (``--mqtt-port``); kept across a restart, like ``port``."""
+        self.announced: list[str] = []
+        """The ``hubbub:`` lines printed before ``ready``."""
         self.lines: queue.Queue[str] = queue.Queue()
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self._pump_thread: threading.Thread | None = None
@@ -102,6 +104,7 @@ class ServerProcess:
                 line = self.lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
+            self.announced.append(line)
             if line.startswith("hubbub: mqtt-tcp "):
                 self.mqtt_port = int(line.rsplit(":", 1)[1])
             if line.startswith("hubbub: ready "):
