@@ -218,6 +218,23 @@ class SqliteStore(Store):
         )
         return [TopicFilter(row[0]) for row in rows]
 
+    def wildcard_filters_for(self, topic: Topic) -> list[TopicFilter]:
+        # a filter is anchored at P when it starts with "P/+" or "P/#": a level is either a
+        # wildcard or has neither character, so two key ranges of the partial index find them
+        levels = topic.split("/")
+        bounds: list[str] = []
+        for depth in range(1, len(levels) + 1):
+            prefix = "/".join(levels[:depth])
+            bounds += [f"{prefix}/+", f"{prefix}/,", f"{prefix}/#", f"{prefix}/$"]
+        ranges = " OR ".join(["(filter >= ? AND filter < ?)"] * (len(bounds) // 2))
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT DISTINCT filter FROM subscriptions WHERE wildcard = 1 AND ({ranges})",
+                bounds,
+            ).fetchall()
+        )
+        return [TopicFilter(row[0]) for row in rows]
+
     # messages ---------------------------------------------------------------------------------
     def append(self, request: AppendRequest) -> AppendResult:
         with self._write() as db:
