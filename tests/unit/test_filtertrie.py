@@ -61,7 +61,9 @@ def test_discarding_filters_forgets_them_and_only_them(
     filters: list[str], gone: st.DataObject, topic: str
 ) -> None:
     """After discarding some filters, the trie matches as if it had never held them."""
-    removed = gone.draw(st.lists(st.sampled_from(filters), max_size=len(filters))) if filters else []
+    removed = (
+        gone.draw(st.lists(st.sampled_from(filters), max_size=len(filters))) if filters else []
+    )
     trie = FilterTrie(filters)
     for topic_filter in removed:
         trie.discard(topic_filter)
@@ -101,5 +103,7 @@ def test_the_cost_is_bounded_by_the_topic_s_depth_even_with_every_wildcard_prese
     filters |= {"/".join(["+"] * depth), "/".join(levels)}
     filters |= {f"other{i}/+/#" for i in range(1000)}
     match = FilterTrie(filters).match("/".join(levels))
-    assert sorted(match.filters) == sorted(f for f in filters if filter_matches(f, "/".join(levels)))
+    assert sorted(match.filters) == sorted(
+        f for f in filters if filter_matches(f, "/".join(levels))
+    )
     assert match.steps <= 2 ** (depth + 1)
