@@ -63,6 +63,7 @@ def send(
     recency_index: str | None = None,
     title: str | None = None,
     mark_read: bool = False,
+    role: Role = Role.VISITOR,
 ) -> AppendResult:
     n = next(_ids)
     return store.append(
@@ -79,6 +80,7 @@ def send(
             recency_index=recency_index,
             title=title,
             mark_read=mark_read,
+            role=role,
         )
     )
 
@@ -340,6 +342,24 @@ def test_a_wildcard_filter_shared_by_two_connections_stays_until_the_last_leaves
 
 
 # append ---------------------------------------------------------------------------------------
+def test_a_message_keeps_its_sender_s_role_wherever_it_is_read(store: Store) -> None:
+    """The role an append is given comes back from every read: pages, the topic summary, the
+    stream image (issue 15, item 7: clients badge staff from it)."""
+    sent = send(store, sender="o_1", nickname="Olga", role=Role.OPERATOR).message
+    send(store, sender="v_1", nickname="Support (operator)")
+    assert sent.role is Role.OPERATOR
+    page = store.read_after(Topic("room/a"), 0, 10, NOW_MS).messages
+    assert [m.role for m in page] == [Role.OPERATOR, Role.VISITOR]
+    assert [m.role for m in store.read_before(Topic("room/a"), None, 10, NOW_MS).messages] == [
+        Role.OPERATOR,
+        Role.VISITOR,
+    ]
+    summary = store.topic_summary(Topic("room/a"))
+    assert summary is not None and summary.last_message is not None
+    assert summary.last_message.role is Role.VISITOR
+    assert store.decode_change(message_item(sent)) == sent
+
+
 def test_append_assigns_gapless_seqs_and_stores_the_message(store: Store) -> None:
     results = [send(store, text=f"t{i}", now_ms=NOW_MS + i) for i in range(5)]
 

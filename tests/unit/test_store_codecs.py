@@ -87,6 +87,36 @@ def test_is_wildcard(topic_filter: str, wildcard: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("stored", "role"),
+    [
+        pytest.param("operator", Role.OPERATOR, id="an operator's message"),
+        pytest.param("visitor", Role.VISITOR, id="a visitor's message"),
+        pytest.param(None, Role.VISITOR, id="stored before roles were recorded"),
+        pytest.param("admin", Role.VISITOR, id="a role this version does not know"),
+    ],
+)
+def test_a_stored_message_s_role_reads_as_visitor_unless_it_says_otherwise(
+    stored: str | None, role: Role
+) -> None:
+    """Old items (no role) and unknown roles claim nothing: never staff by default."""
+    item = message_item(new_message(REQUEST, 1))
+    del item["role"]
+    if stored is not None:
+        item["role"] = stored
+    decoded = message_from_item(item)
+    assert decoded is not None and decoded.role is role
+    row = (*sqlite_codec.message_row(decoded)[:9], stored)
+    assert sqlite_codec.message_of(row).role is role
+
+
+def test_the_role_of_the_request_is_the_role_stored_in_both_shapes() -> None:
+    operator = new_message(replace(REQUEST, role=Role.OPERATOR), 1)
+    assert operator.role is Role.OPERATOR
+    assert message_from_item(message_item(operator)) == operator
+    assert sqlite_codec.message_of(sqlite_codec.message_row(operator)) == operator
+
+
+@pytest.mark.parametrize(
     ("topic_filter", "pks"),
     [
         ("room/lobby/#", ["W#room/lobby"]),

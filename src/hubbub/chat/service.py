@@ -336,6 +336,7 @@ class Chat:
                 topic=topic,
                 sender=user.id,
                 nickname=user.nickname,
+                role=user.role,
                 text=text,
                 client_msg_id=ClientMsgId(client_msg_id),
                 message_id=MessageId(f"m_{secrets.token_hex(10)}"),

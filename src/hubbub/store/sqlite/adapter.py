@@ -42,7 +42,7 @@ from hubbub.store.sqlite.codec import (
     message_of,
     subscription_of,
 )
-from hubbub.store.sqlite.schema import SCHEMA
+from hubbub.store.sqlite.schema import SCHEMA, upgrade
 
 __all__ = ["SqliteStore"]
 
@@ -74,6 +74,7 @@ class SqliteStore(Store):
         with self._lock:
             try:
                 self._db.executescript(SCHEMA)
+                upgrade(self._db)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc
 
