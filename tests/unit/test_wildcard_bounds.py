@@ -147,3 +147,29 @@ def test_what_a_room_message_reads_does_not_grow_with_other_filters(
         assert (store.candidates, store.lookups) == (1, 2)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "deployment", "signed_in", "guest"),
+    [
+        ({}, 1000, 10, 2),
+        ({"MAX_WILDCARD_FILTERS": "50"}, 50, 10, 2),
+        (
+            {"MAX_WILDCARDS_PER_CONNECTION": "4", "MAX_GUEST_WILDCARDS_PER_CONNECTION": "0"},
+            1000,
+            4,
+            0,
+        ),
+        ({"MAX_WILDCARD_FILTERS": ""}, 1000, 10, 2),
+    ],
+)
+def test_the_bounds_are_chat_settings_read_from_the_environment(
+    env: dict[str, str], deployment: int, signed_in: int, guest: int
+) -> None:
+    settings = ChatSettings.from_env(env)
+    assert settings.max_wildcard_filters == deployment
+    assert (settings.limits.max_wildcards, settings.limits.max_guest_wildcards) == (
+        signed_in,
+        guest,
+    )
+    assert settings.limits.public()["maxGuestWildcards"] == guest
