@@ -66,7 +66,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(
         tmp_path_factory.mktemp("httpprobe") / "data",
         "--quota",
-        f"integration_timeout_s={INTEGRATION_TIMEOUT_S}",
+        f"http_integration_timeout_s={INTEGRATION_TIMEOUT_S}",
         template=PROBE,
     )
     proc.lines = _Tee()

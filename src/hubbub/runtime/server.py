@@ -436,6 +436,7 @@ class LocalRuntime:
                     "errors": p.errors,
                     "coldStarts": p.cold_starts,
                     "timeouts": p.timeouts,
+                    "throttles": p.throttles,
                     "workers": p.size,
                 }
                 for name, p in self.pools.items()

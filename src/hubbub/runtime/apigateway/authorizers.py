@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
-from hubbub.runtime.awsids import request_id
+from hubbub.runtime.awsids import extended_request_id
 from hubbub.runtime.cloudformation import AuthorizerSpec
 from hubbub.runtime.lambda_.pool import FunctionPool
 
@@ -87,7 +87,7 @@ async def run_authorizer(
     account = pool.spec.arn.split(":")[4]
     method_arn = f"arn:aws:execute-api:{region}:{account}:{info.api_id}/{info.stage}/$connect"
     base = connect_event(
-        info, headers=headers, query=query, rid=request_id(), now_ms=info.connected_at
+        info, headers=headers, query=query, rid=extended_request_id(), now_ms=info.connected_at
     )
     event: dict[str, Any] = {"type": "REQUEST", "methodArn": method_arn, **base}
     event["stageVariables"] = {}

@@ -1,7 +1,9 @@
 """API Gateway WebSocket proxy events, built field for field as AWS sends them.
 
 The shapes follow the events AWS delivers (and Powertools captures in its test suite); the e2e
-tests validate each emitted kind against Powertools' ``APIGatewayWebSocket*EventModel``.
+tests validate each emitted kind against Powertools' ``APIGatewayWebSocket*EventModel``. As in
+those captured events, ``requestId`` and ``extendedRequestId`` are one value, an API Gateway id
+(:func:`hubbub.runtime.awsids.extended_request_id`), not a UUID.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from hubbub.runtime.awsids import extended_request_id
 
 __all__ = [
     "ConnectionInfo",
@@ -49,7 +49,7 @@ def _context(
     context: dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
-        "extendedRequestId": extended_request_id(),
+        "extendedRequestId": rid,
         "requestTime": request_time(now_ms),
         "messageDirection": "IN",
         "stage": info.stage,

@@ -1,4 +1,8 @@
-"""API Gateway WebSocket quotas, AWS defaults, each configurable (``hubbub serve --quota ...``)."""
+"""API Gateway quotas, AWS defaults, each configurable (``hubbub serve --quota ...``).
+
+``integration_timeout_s`` is the WebSocket APIs' 29 s (``$connect`` included);
+``http_integration_timeout_s`` is the HTTP APIs' maximum, 30 s (*Amazon API Gateway quotas*).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class Quotas:
     idle_timeout_s: float = 600.0
     max_connection_s: float = 7200.0
     integration_timeout_s: float = 29.0
+    http_integration_timeout_s: float = 30.0
     authorizer_result_bytes: int = 8 * 1024
     new_connections_per_s: float = 500.0
     in_flight_per_connection: int = 32

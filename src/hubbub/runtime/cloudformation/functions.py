@@ -12,10 +12,42 @@ from typing import Any
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
 from hubbub.runtime.cloudformation.specs import AppSpec, FunctionSpec
 
-__all__ = ["FUNCTION_TYPES", "SAM_FUNCTION", "function_events", "read_function"]
+__all__ = [
+    "FUNCTION_TYPES",
+    "RESERVED_ENVIRONMENT",
+    "SAM_FUNCTION",
+    "function_events",
+    "read_function",
+]
 
 SAM_FUNCTION = "AWS::Serverless::Function"
 FUNCTION_TYPES = (SAM_FUNCTION, "AWS::Lambda::Function")
+
+RESERVED_ENVIRONMENT = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+"""The keys Lambda's runtimes set and a function's configuration may not (*Defined runtime
+environment variables*, Lambda developer guide): Lambda refuses a function that sets one, so
+``hubbub serve`` refuses the template. ``TZ``, ``LANG``, ``PATH`` and the like are not reserved."""
 
 
 def read_function(
@@ -72,7 +104,15 @@ def _function(
     code_dir = _code_dir(logical_id, resource["Type"], props, template_path, inline_code_dir)
     name = resolver.physical_name(logical_id)
     variables = {k: _env_string(v) for k, v in (props["Environment"]["Variables"]).items()}
+    taken = sorted(RESERVED_ENVIRONMENT.intersection(variables))
+    if taken:
+        raise TemplateError(
+            f"{logical_id}: Environment sets {', '.join(taken)}, reserved by Lambda "
+            "(AWS refuses to deploy a function that sets them)"
+        )
     reserved = props.get("ReservedConcurrentExecutions")
+    if reserved is not None and int(reserved) < 0:
+        raise TemplateError(f"{logical_id}: ReservedConcurrentExecutions must be 0 or more")
     return FunctionSpec(
         logical_id=logical_id,
         name=name,

@@ -9,6 +9,9 @@ function, and then only carries out the :data:`Decision` :func:`next_step` retur
 * ``batchItemFailures`` (with ``ReportBatchItemFailures``): the checkpoint moves to just before the
   lowest failed sequence number and the next batch starts there; a malformed identifier fails the
   whole batch, as on AWS;
+* a throttled invocation (``TooManyRequestsException``): the batch is retried, and no attempt is
+  counted, since Lambda retries throttles until the records expire (*Lambda event source
+  mappings*, error handling for stream sources);
 * ``MaximumRetryAttempts`` exhausted (-1: never), or a record older than
   ``MaximumRecordAgeInSeconds``: the record goes to the on-failure destination and the stream
   moves on.
@@ -40,6 +43,7 @@ __all__ = [
     "Retry",
     "RetrySettings",
     "Succeeded",
+    "Throttled",
     "expired",
     "next_step",
     "outcome_of",
@@ -96,11 +100,19 @@ class ItemsFailed:
     lowest: int
 
 
-Outcome = Succeeded | FunctionFailed | MalformedReport | ItemsFailed
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """Lambda refused the invocation (the function's reserved concurrency is in use): nothing
+    ran, so nothing failed."""
+
+
+Outcome = Succeeded | FunctionFailed | MalformedReport | ItemsFailed | Throttled
 
 
 def outcome_of(settings: RetrySettings, sent: Sequence[int], result: InvokeResult) -> Outcome:
     """Read an invocation's result; its response is read only with ReportBatchItemFailures."""
+    if result.throttled:
+        return Throttled()
     if not result.ok:
         return FunctionFailed(result.error_type)
     payload = result.payload
@@ -191,6 +203,8 @@ def next_step(
     match outcome:
         case Succeeded():
             return Advance(read_up_to)
+        case Throttled():
+            return Retry(attempts)
         case ItemsFailed(lowest):
             return _items_failed(settings, sent, lowest, attempts)
         case FunctionFailed(error_type):

@@ -4,6 +4,14 @@ A pool per function spawns workers on demand (cold start, with its Init Duration
 between invocations, ends a worker that runs past the function's ``Timeout`` or over its
 ``MemorySize`` (as Lambda does) and replaces it on the next call. Every invocation logs Lambda's
 ``START``/``END``/``REPORT`` lines.
+
+As on Lambda (*Understanding the Lambda execution environment lifecycle*, the Init phase): the
+init phase is limited to 10 s, past which init is retried inside the first invocation under the
+function's own ``Timeout``. ``ReservedConcurrentExecutions`` caps the function's environments:
+over it an invocation is throttled (``TooManyRequestsException``, HTTP 429 from Lambda's Invoke
+API) instead of waiting, and 0 throttles every invocation (*Configuring reserved concurrency*).
+Without it, invocations wait for one of the ``--workers`` environments: a local resource limit,
+where AWS would scale out.
 """
 
 from __future__ import annotations
@@ -19,12 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.runtime.awsids import request_id
+from hubbub.runtime.awsids import log_stream_name, request_id, trace_header
 from hubbub.runtime.cloudformation import FunctionSpec
 from hubbub.runtime.lambda_ import ipc as ipc
 from hubbub.runtime.metrics import Registry
 
-__all__ = ["FunctionPool", "InvokeResult"]
+__all__ = ["INIT_LIMIT_S", "THROTTLED", "FunctionPool", "InvokeResult"]
 
 log = logging.getLogger("hubbub.lambda")
 
@@ -33,11 +41,20 @@ _PASSTHROUGH_ENV = (
     "HOME",
     "LANG",
     "LC_ALL",
-    "TZ",
     "PYTHONPATH",
     "TMPDIR",
     "COVERAGE_PROCESS_START",
 )
+
+INIT_LIMIT_S = 10.0
+"""Lambda's limit on the init phase of an on-demand execution environment."""
+
+THROTTLED = {
+    "errorType": "TooManyRequestsException",
+    "errorMessage": "Rate Exceeded.",
+    "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+}
+"""Lambda's answer to an invocation over the function's reserved concurrency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,9 @@ class InvokeResult:
     """The handler's return value when ok, else Lambda's error object."""
     duration_ms: float
     init_ms: float | None = None
+    throttled: bool = False
+    """Lambda refused the invocation (no environment ran it): callers that retry (stream
+    pollers) retry it without counting an attempt."""
 
     @property
     def error_type(self) -> str | None:
@@ -57,6 +77,14 @@ class InvokeResult:
 
 
 class WorkerDied(Exception):
+    pass
+
+
+class InitTimedOut(Exception):
+    """The handler module was still loading when its time was up."""
+
+
+class _Throttled(Exception):
     pass
 
 
@@ -107,6 +135,13 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
+    async def reap(self) -> None:
+        """Kill the process and collect it, its pipes and its log reader."""
+        self.kill()
+        await self.proc.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._log_task
+
     async def stop(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             self.proc.stdin.close()
@@ -128,9 +163,12 @@ class FunctionPool:
         overrides: Mapping[str, str] | None = None,
         max_workers: int,
         region: str,
+        init_limit_s: float = INIT_LIMIT_S,
     ) -> None:
         self.spec = spec
-        self._max = max(1, spec.reserved_concurrency or max_workers)
+        self._reserved = spec.reserved_concurrency
+        self._max = max(1, max_workers) if self._reserved is None else self._reserved
+        self.init_limit_s = init_limit_s
         self._idle: list[_Worker] = []
         self._count = 0
         self._cond = asyncio.Condition()
@@ -140,6 +178,7 @@ class FunctionPool:
         self.errors = 0
         self.cold_starts = 0
         self.timeouts = 0
+        self.throttles = 0
         self.on_complete: Callable[[], None] | None = None
         self.metrics: Registry | None = None
 
@@ -160,13 +199,13 @@ class FunctionPool:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]hubbub",
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_TASK_ROOT": str(spec.code_dir),
                 "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
                 "_HANDLER": spec.handler,
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
+                "TZ": ":UTC",  # not reserved: a template may set its own, as on Lambda
             }
         )
         env.update(runtime_env)
@@ -178,7 +217,9 @@ class FunctionPool:
     def size(self) -> int:
         return self._count
 
-    async def _spawn(self) -> _Worker:
+    async def _spawn(self, limit_s: float) -> _Worker:
+        """A new environment, its handler loaded within ``limit_s`` (else InitTimedOut)."""
+        env = {**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name()}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -186,12 +227,20 @@ class FunctionPool:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=self._env,
+            env=env,
             cwd=str(self.spec.code_dir),
             limit=2**27,
         )
         worker = _Worker(proc, self.spec.name, self.metrics)
-        ready = await worker.read()
+        try:
+            async with asyncio.timeout(limit_s):
+                ready = await worker.read()
+        except TimeoutError:
+            await worker.reap()
+            raise InitTimedOut from None
+        except BaseException:
+            worker.kill()
+            raise
         worker.init_ms = float(ready["initMs"])
         worker.init_error = ready.get("error")
         self.cold_starts += 1
@@ -204,7 +253,8 @@ class FunctionPool:
         return worker
 
     async def _acquire(self) -> _Worker | None:
-        """An idle worker, or None when the caller may spawn a new one."""
+        """An idle worker, or None when the caller may spawn a new one; _Throttled when the
+        function's reserved concurrency is all in use (Lambda throttles, it does not queue)."""
         async with self._cond:
             while True:
                 if self._closed:
@@ -214,6 +264,8 @@ class FunctionPool:
                 if self._count < self._max:
                     self._count += 1
                     return None
+                if self._reserved is not None:
+                    raise _Throttled
                 await self._cond.wait()
 
     async def _release(self, worker: _Worker | None) -> None:
@@ -228,33 +280,39 @@ class FunctionPool:
         self, event: Any, *, rid: str | None = None, kill_after: bool = False
     ) -> InvokeResult:
         rid = rid or request_id()
+        try:
+            worker = await self._acquire()
+        except _Throttled:
+            return self._throttled(rid)
         self.invocations += 1
-        worker = await self._acquire()
         init_ms: float | None = None
+        budget_s = self.spec.timeout_s
+        started = time.perf_counter()
         if worker is None:
             try:
-                worker = await self._spawn()
+                worker, init_ms = await self._cold_start(rid)
+            except InitTimedOut:
+                await self._release(None)
+                return self._timed_out(rid, started, None)
             except BaseException:
                 await self._release(None)
                 raise
-            init_ms = worker.init_ms
+            if init_ms is None:  # init ran inside this invocation: its time counts
+                budget_s -= time.perf_counter() - started
+            else:
+                log.info("START RequestId: %s Version: $LATEST", rid)
+                started = time.perf_counter()
             if worker.init_error is not None:
                 await self._end(worker)
                 self.errors += 1
                 return self._finish(rid, False, worker.init_error, 0.0, init_ms, None)
-        log.info("START RequestId: %s Version: $LATEST", rid)
-        started = time.perf_counter()
+        else:
+            log.info("START RequestId: %s Version: $LATEST", rid)
         try:
-            answer = await self._exchange(worker, rid, event)
+            answer = await self._exchange(worker, rid, event, budget_s)
         except TimeoutError:
             await self._end(worker)
-            self.timeouts += 1
-            self.errors += 1
-            error = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
-            }
-            return self._finish(rid, False, error, _ms_since(started), init_ms, None)
+            return self._timed_out(rid, started, init_ms)
         except (WorkerDied, asyncio.CancelledError) as exc:
             await self._end(worker)
             if isinstance(exc, asyncio.CancelledError):
@@ -264,19 +322,59 @@ class FunctionPool:
             return self._finish(rid, False, error, _ms_since(started), init_ms, None)
         return await self._answered(worker, rid, answer, init_ms, kill_after)
 
-    async def _exchange(self, worker: _Worker, rid: str, event: Any) -> Any:
-        """Hand the event to the worker and wait, up to the function's Timeout, for its answer."""
+    async def _cold_start(self, rid: str) -> tuple[_Worker, float | None]:
+        """A new environment and its Init Duration; None when init ran past Lambda's init
+        limit and was retried inside this invocation, under the function's Timeout (the
+        START line then comes before that init, and InitTimedOut ends the invocation)."""
+        try:
+            worker = await self._spawn(self.init_limit_s)
+        except InitTimedOut:
+            log.warning(
+                "%s: init ran past the %.0f s init limit; retrying it in the invocation",
+                self.spec.name,
+                self.init_limit_s,
+            )
+        else:
+            return worker, worker.init_ms
+        log.info("START RequestId: %s Version: $LATEST", rid)
+        return await self._spawn(self.spec.timeout_s), None
+
+    def _timed_out(self, rid: str, started: float, init_ms: float | None) -> InvokeResult:
+        self.timeouts += 1
+        self.errors += 1
+        error = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+        }
+        return self._finish(rid, False, error, _ms_since(started), init_ms, None)
+
+    def _throttled(self, rid: str) -> InvokeResult:
+        """No environment runs it, so no START/END/REPORT: Lambda counts a throttle."""
+        self.throttles += 1
+        log.warning(
+            "%s throttled: reserved concurrency %s in use (TooManyRequestsException)",
+            self.spec.name,
+            self._reserved,
+        )
+        if self.metrics is not None:
+            labels = {"function": self.spec.logical_id}
+            self.metrics.inc("lambda_throttles_total", labels=labels, help="Throttled invocations")
+        return InvokeResult(rid, False, dict(THROTTLED), 0.0, None, throttled=True)
+
+    async def _exchange(self, worker: _Worker, rid: str, event: Any, budget_s: float) -> Any:
+        """Hand the event to the worker and wait, up to what is left of the function's Timeout,
+        for its answer."""
         spec = self.spec
         await worker.send(
             {
                 "requestId": rid,
                 "event": event,
-                "deadlineMs": time.time_ns() // 1_000_000 + int(spec.timeout_s * 1000),
+                "deadlineMs": time.time_ns() // 1_000_000 + int(budget_s * 1000),
                 "functionArn": spec.arn,
-                "traceId": f"Root=1-{int(time.time()):08x}-{rid[:24]}",
+                "traceId": trace_header(),
             }
         )
-        async with asyncio.timeout(spec.timeout_s):
+        async with asyncio.timeout(max(0.0, budget_s)):
             return await worker.read()
 
     async def _answered(
@@ -307,8 +405,10 @@ class FunctionPool:
 
     async def _end(self, worker: _Worker) -> None:
         """Kill a worker that must not take another invocation, freeing its slot in the pool."""
-        worker.kill()
-        await self._release(None)
+        try:
+            await worker.reap()
+        finally:
+            await self._release(None)
 
     def _finish(
         self,

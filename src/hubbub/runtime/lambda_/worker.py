@@ -20,32 +20,117 @@ from typing import Any
 
 from hubbub.runtime.lambda_ import ipc as ipc
 
-__all__ = ["LambdaContext", "main"]
+__all__ = ["CognitoIdentity", "LambdaContext", "main"]
+
+
+class CognitoIdentity:
+    """``context.identity`` as Lambda's Python runtime builds it: always an object, its two
+    attributes None unless the caller was a Cognito identity (never, locally)."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self) -> str:
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
 
 
 class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
+    """Lambda's context object, attribute for attribute as the Python runtime interface client
+    (``awslambdaric``) builds it: the function's settings read from the environment as strings
+    (``memory_limit_in_mb`` is ``"128"``, not 128), ``identity`` an object, ``client_context``
+    and ``tenant_id`` None (nothing here invokes with a client context or a tenant)."""
 
     def __init__(self, invoke: dict[str, Any], env: dict[str, str]) -> None:
         self.aws_request_id: str = invoke["requestId"]
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn: str = invoke["functionArn"]
-        self.memory_limit_in_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.identity = None
-        self.client_context = None
+        self.tenant_id: str | None = None
+        self.client_context: Any = None
+        self.identity = CognitoIdentity()
         self._deadline_ms: int = invoke["deadlineMs"]
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - time.time_ns() // 1_000_000)
 
+    def log(self, msg: str) -> None:
+        sys.stdout.write(str(msg))
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},"
+            f"client_context={self.client_context},identity={self.identity},"
+            f"tenant_id={self.tenant_id}])"
+        )
+
+
+class InitError(Exception):
+    """The handler could not be loaded; ``error`` is the answer Lambda gives for it."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["errorMessage"])
+        self.error = error
+
+
+def _fault(error_type: str, message: str, trace: list[str] | None = None) -> InitError:
+    return InitError(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": "",
+            "stackTrace": trace or [],
+        }
+    )
+
 
 def _load(handler: str) -> Any:
+    """The handler function, or the init error Lambda's Python runtime reports for it:
+    ``Runtime.ImportModuleError`` (``Unable to import module 'm': <reason>``),
+    ``Runtime.UserCodeSyntaxError``, ``Runtime.HandlerNotFound``, or the exception the module
+    raised at import."""
     module_name, _, function_name = handler.rpartition(".")
-    module = importlib.import_module(module_name)
-    return getattr(module, function_name)
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise _fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from None
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise _fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", trace
+        ) from None
+    except Exception as exc:
+        raise InitError(_error(exc, type(exc).__name__)) from None
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise _fault(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+        ) from None
+
+
+def _log_error(error: dict[str, Any]) -> None:
+    """An error as the Python runtime logs it: ``[ERROR] <type>: <message>``, then the trace."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    lines.append("Traceback (most recent call last):")
+    for element in error.get("stackTrace") or []:
+        lines.extend(element.rstrip("\n").splitlines())
+    sys.stderr.write("\n".join(lines) + "\n")
 
 
 def _log_stream() -> io.TextIOWrapper:
@@ -90,8 +175,9 @@ def main() -> None:
     handler: Any = None
     try:
         handler = _load(handler_name)
-    except Exception as exc:
-        init_error = _error(exc, "Runtime.ImportModuleError")
+    except InitError as exc:
+        init_error = exc.error
+        _log_error(init_error)
     init_ms = (time.perf_counter() - started) * 1000
     ipc.write_frame_sync(ipc_out, {"ready": True, "initMs": init_ms, "error": init_error})
     if init_error is not None:
@@ -109,10 +195,9 @@ def main() -> None:
             result = handler(invoke["event"], context)
             answer: dict[str, Any] = {"ok": True, "result": result}
         except Exception as exc:
-            error = _error(exc, type(exc).__name__)
+            error = _error(exc, type(exc).__name__, invoke["requestId"])
             answer = {"ok": False, "error": error}
-            sys.stderr.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n")
-            sys.stderr.write("".join(error["stackTrace"]))
+            _log_error(error)
         answer["durationMs"] = (time.perf_counter() - begin) * 1000
         answer["maxRssMb"] = _max_rss_mb()
         try:
@@ -122,11 +207,13 @@ def main() -> None:
             ipc.write_frame_sync(ipc_out, {"ok": False, "error": error, "durationMs": 0})
 
 
-def _error(exc: BaseException, error_type: str) -> dict[str, Any]:
+def _error(exc: BaseException, error_type: str, rid: str = "") -> dict[str, Any]:
+    """Lambda's error object: the frames of the traceback, one formatted entry each."""
     return {
-        "errorType": error_type,
         "errorMessage": str(exc),
-        "stackTrace": traceback.format_exception(exc),
+        "errorType": error_type,
+        "requestId": rid,
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
     }
 
 

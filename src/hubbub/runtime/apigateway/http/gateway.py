@@ -195,14 +195,14 @@ class HttpApiGateway:
         task = asyncio.create_task(self.pools[function].invoke(event))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        done, _ = await asyncio.wait({task}, timeout=self.quotas.integration_timeout_s)
+        done, _ = await asyncio.wait({task}, timeout=self.quotas.http_integration_timeout_s)
         if not done:
             self.stats.timeouts += 1
             log.warning(
                 "HTTP API %s: %s ran past the %.1f s integration timeout: answering 503",
                 self.api.logical_id,
                 function,
-                self.quotas.integration_timeout_s,
+                self.quotas.http_integration_timeout_s,
             )
             return UNAVAILABLE
         try:

@@ -10,7 +10,6 @@ their ``@connections`` delivery :mod:`registry`, which this class extends.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
@@ -23,12 +22,9 @@ from hubbub.runtime.apigateway.events import disconnect_event, message_event
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket
 from hubbub.runtime.apigateway.websocket.registry import ConnectionRegistry, LiveConnection
-from hubbub.runtime.apigateway.websocket.routing import (
-    DEFAULT_ROUTE,
-    select_route,
-    selection_path,
-)
-from hubbub.runtime.awsids import connection_id, request_id
+from hubbub.runtime.apigateway.websocket.replies import reply_text
+from hubbub.runtime.apigateway.websocket.routing import compile_expression, select_route
+from hubbub.runtime.awsids import connection_id, extended_request_id
 from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
@@ -46,6 +42,10 @@ _REASONS = {
 }
 """``disconnectReason`` for the close codes API Gateway reports."""
 
+BINARY_CLOSE = (1003, "Binary frames are not supported")
+"""API Gateway rejects a binary frame and disconnects the client with code 1003 (*Binary media
+types for WebSocket APIs*); the reason text is not documented, so this one is the runtime's."""
+
 
 class WebSocketGateway(ConnectionRegistry):
     def __init__(
@@ -58,7 +58,7 @@ class WebSocketGateway(ConnectionRegistry):
         super().__init__(quotas, faults)
         self.api = api
         self.pools = pools
-        self._selection_path = selection_path(api.selection_expression)
+        self._selection = compile_expression(api.selection_expression)
         self._reaper: asyncio.Task[None] | None = None
         self._disconnects: set[asyncio.Task[None]] = set()
         self._connect_times: list[float] = []
@@ -160,22 +160,21 @@ class WebSocketGateway(ConnectionRegistry):
         while True:
             await conn.in_flight.acquire()
             msg = await ws.receive()
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self._draining:
+            if msg.type is WSMsgType.TEXT and self._draining:
                 conn.in_flight.release()  # shutting down: frames from now on are not taken
                 continue
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            if msg.type is WSMsgType.BINARY:
+                conn.in_flight.release()
+                await self._close(conn, *BINARY_CLOSE)
+                continue
+            if msg.type is WSMsgType.TEXT:
                 conn.last_active = time.monotonic()
                 conn.last_active_ms = time.time_ns() // 1_000_000
                 self.stats["messages_in"] += 1
                 if self.metrics is not None:
                     self.metrics.inc("websocket_frames_in_total", help="Frames received")
-                if msg.type is WSMsgType.TEXT:
-                    body, is_b64 = msg.data, False
-                    route_key = select_route(self._selection_path, self.api.routes, body)
-                else:
-                    body, is_b64 = base64.b64encode(msg.data).decode(), True
-                    route_key = DEFAULT_ROUTE
-                task = asyncio.create_task(self._dispatch(conn, route_key, body, is_b64))
+                route_key = select_route(self._selection, self.api.routes, msg.data)
+                task = asyncio.create_task(self._dispatch(conn, route_key, msg.data))
                 conn.tasks.add(task)
                 task.add_done_callback(conn.tasks.discard)
                 continue
@@ -189,13 +188,11 @@ class WebSocketGateway(ConnectionRegistry):
                 conn.server_close = (code, _REASONS.get(code, str(msg.data)))
             return
 
-    async def _dispatch(
-        self, conn: LiveConnection, route_key: str, body: str, is_b64: bool
-    ) -> None:
+    async def _dispatch(self, conn: LiveConnection, route_key: str, body: str) -> None:
         try:
             route = self.api.routes.get(route_key)
             cid = conn.info.connection_id
-            rid = request_id()
+            rid = extended_request_id()
             if route is None or route.function is None:
                 await self._send_text(
                     conn, {"message": "Forbidden", "connectionId": cid, "requestId": rid}
@@ -205,14 +202,14 @@ class WebSocketGateway(ConnectionRegistry):
                 conn.info,
                 route_key=route_key,
                 body=body,
-                is_base64=is_b64,
+                is_base64=False,
                 message_id=connection_id(),
                 rid=rid,
                 now_ms=time.time_ns() // 1_000_000,
             )
             pool = self.pools[route.function]
             invocation = asyncio.create_task(
-                pool.invoke(event, rid=rid, kill_after=self.faults.kill_after_invoke)
+                pool.invoke(event, kill_after=self.faults.kill_after_invoke)
             )
             if self.faults.duplicate_invocations:
                 duplicate = asyncio.create_task(pool.invoke(event))
@@ -247,19 +244,9 @@ class WebSocketGateway(ConnectionRegistry):
     ) -> None:
         if not route.has_route_response:
             return
-        payload = result.payload
-        if isinstance(payload, dict):
-            body = payload.get("body")
-            if body is None:
-                return
-            text = body if isinstance(body, str) else json.dumps(body)
-        elif isinstance(payload, str):
-            text = payload
-        elif payload is None:
-            return
-        else:
-            text = json.dumps(payload)
-        await self._send_raw(conn, text.encode())
+        text = reply_text(result.payload)
+        if text is not None:
+            await self._send_raw(conn, text.encode())
 
     async def _send_text(self, conn: LiveConnection, obj: dict[str, Any]) -> None:
         await self._send_raw(conn, json.dumps(obj).encode())
@@ -284,7 +271,7 @@ class WebSocketGateway(ConnectionRegistry):
             conn.info,
             status_code=int(code),
             reason=reason,
-            rid=request_id(),
+            rid=extended_request_id(),
             now_ms=time.time_ns() // 1_000_000,
         )
         task = asyncio.create_task(self._invoke_quietly(route.function, event))

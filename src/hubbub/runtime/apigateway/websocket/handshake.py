@@ -7,8 +7,8 @@ authorizer's 401/403/500, or the status ``$connect`` returned when it is not 2xx
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +19,18 @@ from hubbub.runtime.apigateway.authorizers import AuthorizerResult, run_authoriz
 from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
 from hubbub.runtime.apigateway.frameguard import GuardedParser
 from hubbub.runtime.apigateway.quotas import Quotas
-from hubbub.runtime.awsids import connection_id, request_id
+from hubbub.runtime.awsids import connection_id, extended_request_id, trace_header
 from hubbub.runtime.cloudformation import WebSocketApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
-__all__ = ["GuardedWebSocketResponse", "connect", "event_headers", "open_socket", "status_of"]
+__all__ = [
+    "GuardedWebSocketResponse",
+    "connect",
+    "event_headers",
+    "invoke_within",
+    "open_socket",
+    "status_of",
+]
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -73,7 +80,7 @@ def event_headers(request: web.Request) -> list[tuple[str, str]]:
     peer = request.remote or "127.0.0.1"
     port = request.url.port or (443 if request.secure else 80)
     headers += [
-        ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{request_id().replace('-', '')[:24]}"),
+        ("X-Amzn-Trace-Id", trace_header().split(";", 1)[0]),
         ("X-Forwarded-For", peer),
         ("X-Forwarded-Port", str(port)),
         ("X-Forwarded-Proto", "https" if request.secure else "http"),
@@ -93,6 +100,25 @@ def status_of(result: InvokeResult) -> int:
         except (TypeError, ValueError):
             return 500
     return 200
+
+
+_OUTLIVED: set[asyncio.Task[InvokeResult]] = set()
+"""``$connect`` invocations that ran past the integration timeout: the function runs on (as
+on Lambda) after the handshake was answered, and is kept referenced until it ends."""
+
+
+async def invoke_within(
+    pool: FunctionPool, event: dict[str, Any], timeout_s: float
+) -> InvokeResult | None:
+    """The invocation's result, or None past API Gateway's integration timeout, which holds
+    ``$connect`` as it holds every route (29 s, *Amazon API Gateway quotas*)."""
+    task = asyncio.create_task(pool.invoke(event))
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if done:
+        return task.result()
+    _OUTLIVED.add(task)
+    task.add_done_callback(_OUTLIVED.discard)
+    return None
 
 
 def _refusal(verdict: AuthorizerResult) -> web.Response:
@@ -139,8 +165,14 @@ async def connect(
             return info, _refusal(verdict)
         info.authorizer = verdict.context
     if route is not None and route.function is not None:
-        event = connect_event(info, headers=headers, query=query, rid=request_id(), now_ms=now_ms)
-        status = status_of(await pools[route.function].invoke(event))
+        event = connect_event(
+            info, headers=headers, query=query, rid=extended_request_id(), now_ms=now_ms
+        )
+        result = await invoke_within(pools[route.function], event, quotas.integration_timeout_s)
+        if result is None:
+            log.info("$connect of %s ran past the integration timeout", info.connection_id)
+            return info, web.json_response({"message": "Endpoint request timed out"}, status=504)
+        status = status_of(result)
         if not 200 <= status < 300:
             log.info("$connect refused %s with %s", info.connection_id, status)
             return info, web.json_response(
