@@ -35,6 +35,13 @@ from typing import Any
 from hubbub.client import ClientError, HubbubClient
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EDGE_QUOTAS = (
+    *("--quota", "new_connections_per_address_per_s=0"),
+    *("--quota", "connections_per_address=0"),
+    *("--quota", "unfinished_heads_per_address=0"),
+)
+"""The soak's clients all come from 127.0.0.1: the per-address limits, meant for strangers, are
+lifted (as in bench/peers)."""
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -63,6 +70,7 @@ class Server:
                 "--log-level",
                 "WARNING",
                 "--no-web",
+                *EDGE_QUOTAS,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

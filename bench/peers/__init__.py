@@ -20,9 +20,16 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["LIFTED_LIMITS", "PEERS", "PeerProcess", "PeerSpec"]
+__all__ = ["EDGE_QUOTAS", "LIFTED_LIMITS", "PEERS", "PeerProcess", "PeerSpec"]
 
 LIFTED_LIMITS = {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}
+EDGE_QUOTAS = (
+    *("--quota", "new_connections_per_address_per_s=0"),
+    *("--quota", "connections_per_address=0"),
+    *("--quota", "unfinished_heads_per_address=0"),
+)
+"""The load generator is one address opening thousands of connections: the per-address limits,
+meant for strangers, are lifted (the account's 500 new connections per second still holds)."""
 _READY = re.compile(r"ready (?:http://127\.0\.0\.1:)?(\d+)")
 
 
@@ -50,6 +57,7 @@ class PeerSpec:
                 log_level,
                 "--env-vars",
                 str(env_file),
+                *EDGE_QUOTAS,
             ]
         module = {"websockets": "bench.peers.ws_broadcast", "socketio": "bench.peers.sio_server"}
         return [sys.executable, "-m", module[self.name]]

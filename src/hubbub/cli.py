@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["main"]
+__all__ = ["main", "runs_hubbub"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -121,6 +121,21 @@ def _serve_store_arguments(serve: argparse.ArgumentParser) -> None:
         " cryptography package is installed: the tls extra)",
     )
     serve.add_argument("--no-tls", action="store_true", help="serve plain http:// and ws:// only")
+    serve.add_argument(
+        "--tls-hostname",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the TLS certificate also covers (the name clients use to reach --host)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client, for"
+        " the per-address limits and sourceIp",
+    )
 
 
 def _admin_target() -> argparse.ArgumentParser:
@@ -222,6 +237,21 @@ def _web_mount() -> Any:
     return mount
 
 
+HUBBUB_HANDLERS = "hubbub.handlers"
+
+
+def runs_hubbub(spec: Any) -> bool:
+    """Whether the template is hubbub's chat: a WebSocket API and every function one of hubbub's
+    own handlers. Only then is the web client mounted, since it needs that API's routes; for any
+    other template ``/`` lists what the runtime serves instead."""
+    handlers = [str(f.handler) for f in spec.functions.values()]
+    return (
+        bool(spec.websocket_apis)
+        and bool(handlers)
+        and all(h.startswith(f"{HUBBUB_HANDLERS}.") for h in handlers)
+    )
+
+
 def _check_handlers(functions: Iterable[Any]) -> None:
     """Fail at start-up, not at the first request, when a Handler names no module.
 
@@ -249,6 +279,7 @@ def serve(args: argparse.Namespace) -> int:
     from hubbub.runtime.apigateway.quotas import Quotas
     from hubbub.runtime.cloudformation import TemplateError
     from hubbub.runtime.faults import Faults
+    from hubbub.runtime.forwarded import TrustedProxies
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
 
     configure(args.log_level, args.log_format)
@@ -266,17 +297,25 @@ def serve(args: argparse.Namespace) -> int:
         parameter_overrides=_assignments(args.parameter_overrides),
         env_overrides=env_overrides,
         max_workers=args.workers,
-        mount=None if args.no_web else _web_mount(),
         store=args.store,
-        sqlite_packages=("hubbub.handlers",),
+        sqlite_packages=(HUBBUB_HANDLERS,),
         dynamodb_endpoint=args.dynamodb_endpoint,
         tls="off" if args.no_tls else ("auto" if args.tls_port is None else "on"),
         tls_port=args.tls_port or 0,
         stack_name=args.stack_name,
+        trusted_proxies=tuple(args.trusted_proxy),
+        tls_hostnames=tuple(args.tls_hostname),
     )
+    try:
+        TrustedProxies(config.trusted_proxies)
+    except ValueError as exc:
+        print(f"hubbub: {exc}", file=sys.stderr)
+        return 2
     try:
         runtime = LocalRuntime(config)
         _check_handlers(runtime.spec.functions.values())
+        if not args.no_web and runs_hubbub(runtime.spec):
+            runtime.config.mount = _web_mount()
     except (TemplateError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"hubbub: cannot load {template}: {exc}", file=sys.stderr)
         return 2
@@ -284,6 +323,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(runtime: object) -> int:
+    from hubbub.runtime.exposure import exposure_warning
     from hubbub.runtime.server import LocalRuntime, RuntimeStartError
 
     assert isinstance(runtime, LocalRuntime)
@@ -303,7 +343,11 @@ async def _serve(runtime: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"hubbub: web        {runtime.base_url}/", flush=True)
+    warning = exposure_warning(runtime.config.host, runtime.port)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    if runtime.config.mount is not None:
+        print(f"hubbub: web        {runtime.base_url}/", flush=True)
     for name, gateway in runtime.gateways.items():
         print(f"hubbub: websocket  {runtime.websocket_url(name)}", flush=True)
         print(
@@ -311,6 +355,8 @@ async def _serve(runtime: object) -> int:
         )
     for name in runtime.http_apis:
         print(f"hubbub: http api  {runtime.http_api_url(name)}", flush=True)
+    for name in runtime.rest_apis:
+        print(f"hubbub: rest api  {runtime.rest_api_url(name)}", flush=True)
     if runtime.tls_files is not None:
         print(
             f"hubbub: tls        {runtime.tls_base_url} ca={runtime.tls_files.ca_cert}", flush=True

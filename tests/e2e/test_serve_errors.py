@@ -50,3 +50,10 @@ def test_a_missing_handler_is_named_at_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Fn: Handler nowhere_to_be_found.handler" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_trusted_proxy_is_named(tmp_path: Path) -> None:
+    result = serve_to_exit("--trusted-proxy", "not-a-network", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert "--trusted-proxy" in result.stderr and "not-a-network" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """The runtime's own admin endpoints under ``/_runtime`` (faults, clock, dead letters, poison,
-info, stats) and the unauthenticated ``/metrics``.
+schedules, info, stats) and ``/metrics`` (open on loopback, behind the same key on any other
+bind).
 
 The endpoints live in a sub-application mounted at ``/_runtime`` whose one middleware checks the
 ``X-Hubbub-Runtime-Key`` header, so no handler can forget the check. The batch ``@connections``
@@ -19,6 +20,7 @@ from aiohttp import web
 from hubbub.runtime.dynamodb.checkpoints import DeadLetter, RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import SqliteStreamSource
+from hubbub.runtime.exposure import metrics_key_accepted
 
 if TYPE_CHECKING:
     from hubbub.runtime.server import LocalRuntime
@@ -49,6 +51,8 @@ def add_admin_routes(app: web.Application, runtime: LocalRuntime) -> None:
     admin.router.add_get("/dead-letters", endpoints.dead_letters)
     admin.router.add_post("/dead-letters/{id}/replay", endpoints.replay)
     admin.router.add_post("/poison", endpoints.poison)
+    admin.router.add_get("/schedules", endpoints.schedules)
+    admin.router.add_post("/schedules/{id}/fire", endpoints.fire_schedule)
     admin.router.add_get("/info", endpoints.info)
     admin.router.add_get("/stats", endpoints.stats)
     app.add_subapp("/_runtime", admin)
@@ -153,6 +157,26 @@ class _Endpoints:
             count += 1
         return web.json_response({"poisoned": count})
 
+    async def schedules(self, request: web.Request) -> web.StreamResponse:
+        scheduler = self.runtime.scheduler
+        return web.json_response([] if scheduler is None else scheduler.describe())
+
+    async def fire_schedule(self, request: web.Request) -> web.StreamResponse:
+        """Fire one schedule now (enabled or not) and answer once its function has returned, so
+        a test can check the effect without waiting for the expression's next time."""
+        scheduler = self.runtime.scheduler
+        logical_id = request.match_info["id"]
+        if scheduler is None or logical_id not in scheduler.entries:
+            return web.json_response({"message": f"no schedule {logical_id}"}, status=404)
+        result = await scheduler.fire(logical_id)
+        return web.json_response(
+            {
+                "ok": result.ok,
+                "errorType": result.error_type,
+                "payload": result.payload if result.ok else None,
+            }
+        )
+
     async def info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.runtime.info())
 
@@ -160,6 +184,11 @@ class _Endpoints:
         return web.json_response(self.runtime.stats())
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
+        runtime = self.runtime
+        if runtime.exposed and not metrics_key_accepted(
+            request.headers, runtime.runtime_key, KEY_HEADER
+        ):
+            return web.json_response({"message": "Forbidden"}, status=403)
         for poller in self.runtime.pollers:
             poller.measure()
         return web.Response(

@@ -1,5 +1,6 @@
-"""Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP APIs, the
-``@connections`` API, stream pollers, and the runtime's own admin endpoints, on one aiohttp app.
+"""Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP and REST
+APIs, the ``@connections`` API, stream pollers, schedules, and the runtime's own admin endpoints, on
+one aiohttp app.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from hubbub.runtime import tls
 from hubbub.runtime.admin_api import add_admin_routes
 from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
-from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX
+from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX
 from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
@@ -32,15 +34,24 @@ from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
+from hubbub.runtime.eventbridge.scheduler import Scheduler
+from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
 from hubbub.runtime.faults import Faults
+from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
+from hubbub.runtime.headguard import HeadGuard
+from hubbub.runtime.index import add_index_route
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
-from hubbub.runtime.sites import DualSite
+from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
 
 log = logging.getLogger("hubbub.runtime")
+
+_KEEPALIVE_S = 75.0
+"""An idle kept-alive HTTP connection, or one whose next request head is slow, is closed after
+this (aiohttp's ``run_app`` default; its server alone would wait an hour)."""
 
 
 @dataclass(slots=True)
@@ -73,6 +84,10 @@ class RuntimeConfig:
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client."""
+    tls_hostnames: tuple[str, ...] = ()
+    """Names the server certificate covers besides loopback and ``host``."""
 
 
 class RuntimeStartError(RuntimeError):
@@ -95,10 +110,18 @@ class LocalRuntime:
             endpoint=config.dynamodb_endpoint,
             sqlite_packages=config.sqlite_packages,
         )
-        self.app = web.Application(client_max_size=1024**2)
+        self.trusted_proxies = TrustedProxies(config.trusted_proxies)
+        relayed = [forwarded_middleware(self.trusted_proxies)] if self.trusted_proxies else []
+        self.app = web.Application(client_max_size=1024**2, middlewares=relayed)
+        quotas = config.quotas
+        self.head_guard = HeadGuard(
+            quotas.header_timeout_s, quotas.unfinished_heads_per_address, self.trusted_proxies
+        )
         self.pools: dict[str, FunctionPool] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self.http_apis: dict[str, HttpApiGateway] = {}
+        self.rest_apis: dict[str, RestApiGateway] = {}
+        self.scheduler: Scheduler | None = None
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
@@ -111,6 +134,11 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond loopback: ``/metrics`` then needs the runtime key."""
+        return not is_loopback(self.config.host)
 
     @property
     def base_url(self) -> str:
@@ -131,6 +159,10 @@ class LocalRuntime:
     def http_api_url(self, api: str) -> str:
         """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
         return f"{self.base_url}{self.http_apis[api].base}"
+
+    def rest_api_url(self, api: str) -> str:
+        """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}``."""
+        return f"{self.base_url}{self.rest_apis[api].base}"
 
     async def start(self) -> None:
         try:
@@ -154,6 +186,14 @@ class LocalRuntime:
             gateway.start()
         for poller in self.pollers:
             poller.start()
+        self.scheduler = Scheduler(
+            self.spec.schedules,
+            self.pools,
+            self.clock.now_ms,
+            region=self.config.region,
+            account_id=self.spec.account_id,
+        )
+        self.scheduler.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
 
@@ -247,8 +287,11 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self._http_api_routes()
+        self._rest_api_routes()
         if config.mount is not None:
             config.mount(self.app, self)
+        else:
+            add_index_route(self.app, self)
 
     async def _make_pollers(self, backing: Backing, state: RuntimeState) -> None:
         config = self.config
@@ -287,14 +330,17 @@ class LocalRuntime:
         tls_sock: socket.socket | None,
         tls_context: ssl.SSLContext | None,
     ) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=_KEEPALIVE_S
+        )
         await self._runner.setup()
+        guard = self.head_guard
         if tls_context is None or tls_sock is None:
-            await web.SockSite(self._runner, sock).start()
+            await GuardedSockSite(self._runner, sock, guard).start()
             return
         # the main port takes TLS too, so https://{domainName}/{stage} always answers
-        await DualSite(self._runner, sock, tls_context).start()
-        await web.SockSite(self._runner, tls_sock, ssl_context=tls_context).start()
+        await DualSite(self._runner, sock, tls_context, guard).start()
+        await GuardedSockSite(self._runner, tls_sock, guard, ssl_context=tls_context).start()
 
     def _tls(self) -> ssl.SSLContext | None:
         """The server's TLS context, with the CA and certificate made on first use."""
@@ -307,9 +353,10 @@ class LocalRuntime:
                 )
             return None
         try:
-            self.tls_files = tls.ensure_certificates(
-                self.config.data_dir / "tls", [self.config.host]
-            )
+            host = self.config.host
+            machine = machine_addresses(host) if not is_loopback(host) else []
+            hosts = certificate_hosts(host, self.config.tls_hostnames, machine)
+            self.tls_files = tls.ensure_certificates(self.config.data_dir / "tls", hosts)
             return tls.server_context(self.tls_files)
         except (tls.TlsUnavailable, OSError, ssl.SSLError) as exc:
             raise RuntimeStartError(f"cannot set up TLS: {exc}") from exc
@@ -339,6 +386,7 @@ class LocalRuntime:
         """
         api_ids = [a.api_id for a in self.spec.websocket_apis.values()]
         api_ids += [a.api_id for a in self.spec.http_apis.values()]
+        api_ids += [a.api_id for a in self.spec.rest_apis.values()]
         for api_id in api_ids:
             host = f"{api_id}.execute-api.{self.config.region}.amazonaws.com"
             value = value.replace(f"https://{host}", self.base_url)
@@ -352,6 +400,8 @@ class LocalRuntime:
             poller.poke()
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
@@ -362,6 +412,7 @@ class LocalRuntime:
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(*(api.shutdown() for api in self.http_apis.values()))
+        await asyncio.gather(*(api.shutdown() for api in self.rest_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         if self.backing is not None:
@@ -386,6 +437,7 @@ class LocalRuntime:
                 for name in self.gateways
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "restApis": {name: self.rest_api_url(name) for name in self.rest_apis},
             "store": self.store,
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
@@ -414,11 +466,27 @@ class LocalRuntime:
             gateway.mount(self.app)
             self.http_apis[logical_id] = gateway
 
+    def _rest_api_routes(self) -> None:
+        """Each REST API under ``/{stage}``; a stage another API or the server already has moves
+        the API under ``/_rest/{logicalId}``, since two REST APIs share no path space on AWS."""
+        taken = set(self._taken_paths())
+        for logical_id, api in self.spec.rest_apis.items():
+            gateway = RestApiGateway(
+                api,
+                self.pools,
+                self.config.quotas,
+                account_id=self.spec.account_id,
+                reserved=frozenset(taken),
+            )
+            gateway.mount(self.app)
+            self.rest_apis[logical_id] = gateway
+            taken.add(api.stage)
+
     def _taken_paths(self) -> frozenset[str]:
         """First path segments the server already answers: the root page, the runtime's own
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
-        taken = {"", "_runtime", HTTP_PREFIX.strip("/")}
+        taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()
@@ -445,6 +513,12 @@ class LocalRuntime:
                 name: {**g.stats, "open": len(g.connections)} for name, g in self.gateways.items()
             },
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
+            "restApis": {name: api.stats.as_dict() for name, api in self.rest_apis.items()},
+            "schedules": [] if self.scheduler is None else self.scheduler.describe(),
+            "requestHeads": {
+                "timedOut": self.head_guard.timed_out,
+                "refused": self.head_guard.refused,
+            },
             "streams": {
                 p.mapping.name: {
                     "batches": p.batches,

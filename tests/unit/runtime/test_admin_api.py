@@ -57,6 +57,7 @@ async def client(
     )
     runtime: Any = SimpleNamespace(
         runtime_key=KEY,
+        exposed=False,
         config=SimpleNamespace(faults=Faults(), data_dir=tmp_path),
         state=state,
         pollers=[poller],
@@ -112,7 +113,8 @@ async def test_every_admin_endpoint_answers_with_the_key(
 async def test_metrics_and_the_batch_route_are_not_behind_the_admin_check(
     client: TestClient[web.Request, web.Application],
 ) -> None:
-    """``/metrics`` is for scrapers; ``/_runtime/@connections`` (main app) checks its own key."""
+    """``/metrics`` is for scrapers (on loopback, with no key); ``/_runtime/@connections`` (main
+    app) checks its own key."""
     assert (await client.get("/metrics")).status == 200
     response = await client.post("/_runtime/@connections", json={})
     assert await response.json() == {"batch": True}
@@ -191,3 +193,27 @@ async def test_a_dead_letter_of_a_mapping_gone_from_the_template_is_not_replayed
     response = await client.post("/_runtime/dead-letters/2/replay", headers={KEY_HEADER: KEY})
     assert response.status == 404
     assert pool.events == []
+
+
+@pytest.mark.parametrize(
+    ("exposed", "headers", "status"),
+    [
+        (False, {}, 200),  # loopback: only local users reach it
+        (True, {}, 403),  # 0.0.0.0 or a LAN address: the network reaches it
+        (True, {KEY_HEADER: "wrong"}, 403),
+        (True, {"Authorization": "Bearer wrong"}, 403),
+        (True, {"Authorization": f"Basic {KEY}"}, 403),
+        (True, {KEY_HEADER: KEY}, 200),
+        (True, {"Authorization": f"Bearer {KEY}"}, 200),  # Prometheus' credentials_file
+        (True, {"Authorization": f"bearer  {KEY} "}, 200),
+    ],
+)
+async def test_metrics_need_the_key_when_the_runtime_listens_beyond_loopback(
+    exposed: bool, headers: dict[str, str], status: int
+) -> None:
+    runtime: Any = SimpleNamespace(runtime_key=KEY, exposed=exposed, pollers=[], metrics=Registry())
+    app = web.Application()
+    add_admin_routes(app, runtime)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/metrics", headers=headers)
+        assert response.status == status

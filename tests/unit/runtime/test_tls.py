@@ -18,6 +18,8 @@ from aiohttp import web
 from cryptography import x509
 
 from hubbub.runtime import tls
+from hubbub.runtime.forwarded import TrustedProxies
+from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.sites import DualSite
 
 
@@ -104,7 +106,8 @@ async def dual(tmp_path: Path) -> AsyncIterator[tuple[int, tls.TlsFiles]]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    await DualSite(runner, sock, tls.server_context(files)).start()
+    guard = HeadGuard(timeout_s=10.0, cap=0, trusted=TrustedProxies())
+    await DualSite(runner, sock, tls.server_context(files), guard).start()
     try:
         yield port, files
     finally:

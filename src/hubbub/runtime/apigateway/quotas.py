@@ -2,6 +2,9 @@
 
 ``integration_timeout_s`` is the WebSocket APIs' 29 s (``$connect`` included);
 ``http_integration_timeout_s`` is the HTTP APIs' maximum, 30 s (*Amazon API Gateway quotas*).
+
+The last group has no AWS counterpart: API Gateway has no per-client limits (a WAF rate-based rule
+adds one on AWS), but a local server reached by strangers needs them. 0 turns a cap off.
 """
 
 from __future__ import annotations
@@ -24,3 +27,11 @@ class Quotas:
     new_connections_per_s: float = 500.0
     in_flight_per_connection: int = 32
     slow_consumer_bytes: int = 4 * 1024 * 1024
+    new_connections_per_address_per_s: float = 50.0
+    """One source address's share of ``new_connections_per_s`` (a bucket of one second's worth)."""
+    connections_per_address: int = 100
+    """Open WebSocket connections one source address may hold."""
+    header_timeout_s: float = 10.0
+    """The whole request head must arrive within this time of the connection opening."""
+    unfinished_heads_per_address: int = 32
+    """Connections of one source address whose request head has not arrived yet."""

@@ -2,7 +2,8 @@
 resources) into the specs the other emulated services run.
 
 ``load_app`` is the way in; ``specs`` is what comes out. One module per resource family
-(``functions``, ``tables``, ``websocket``, ``httpapi``, ``mappings``) reads its resources.
+(``functions``, ``tables``, ``websocket``, ``httpapi``, ``restapi``, ``schedules``,
+``mappings``) reads its resources.
 """
 
 from hubbub.runtime.cloudformation.httpapi import HTTP_METHODS, IMPLICIT_HTTP_API, parse_route_key
@@ -15,7 +16,10 @@ from hubbub.runtime.cloudformation.specs import (
     FunctionSpec,
     HttpApiSpec,
     HttpRouteSpec,
+    RestApiSpec,
+    RestCorsSpec,
     RouteSpec,
+    ScheduleSpec,
     StreamMappingSpec,
     TableSpec,
     WebSocketApiSpec,
@@ -30,7 +34,10 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "RestApiSpec",
+    "RestCorsSpec",
     "RouteSpec",
+    "ScheduleSpec",
     "StreamMappingSpec",
     "TableSpec",
     "TemplateError",

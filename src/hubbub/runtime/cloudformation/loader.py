@@ -1,5 +1,5 @@
-"""From a SAM template to the things the runtime runs: functions, WebSocket and HTTP APIs, tables,
-mappings.
+"""From a SAM template to the things the runtime runs: functions, WebSocket, HTTP and REST APIs,
+schedules, tables, mappings.
 
 The template is the single source of truth: routes, handlers, timeouts, environment, stream
 mappings are read from it and from nowhere else. Resources with no local meaning are listed, not
@@ -17,6 +17,8 @@ from hubbub.runtime.cloudformation.httpapi import HTTP_API_TYPE, read_http_apis
 from hubbub.runtime.cloudformation.intrinsics import Resolver
 from hubbub.runtime.cloudformation.mappings import read_mappings
 from hubbub.runtime.cloudformation.resources import active
+from hubbub.runtime.cloudformation.restapi import REST_API_TYPE, read_rest_apis
+from hubbub.runtime.cloudformation.schedules import read_schedules
 from hubbub.runtime.cloudformation.specs import AppSpec
 from hubbub.runtime.cloudformation.tables import TABLE_TYPES, read_table
 from hubbub.runtime.cloudformation.websocket import read_websocket_apis
@@ -76,6 +78,8 @@ def load_app(
     # APIs and mappings point at functions and tables, so they are read once those are known.
     read_websocket_apis(app, resources, resolver)
     read_http_apis(app, template, resolver)
+    read_rest_apis(app, template, resolver)
+    read_schedules(app, resources, resolver)
     read_mappings(app, resources, resolver)
     return app
 
@@ -99,7 +103,7 @@ def _read_resources(
             app.tables[logical_id] = read_table(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
             app.ignored.append((logical_id, kind))
-        elif kind == HTTP_API_TYPE:
+        elif kind in (HTTP_API_TYPE, REST_API_TYPE):
             pass  # read with the function events that make its routes
         else:
             app.unsupported.append((logical_id, kind))

@@ -15,12 +15,14 @@ from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
 __all__ = ["read_mappings"]
 
 _EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+_READ_ELSEWHERE = frozenset({"HttpApi", "Api", "Schedule", "ScheduleV2"})
+"""Event types other readers turn into routes (``httpapi``, ``restapi``) and schedules."""
 
 
 def read_mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:
     """Adds the mappings to ``app`` in template order; its tables and functions must have been
-    read already. Events of types with no local source are listed (``HttpApi`` events are read
-    with the HTTP APIs)."""
+    read already. Events of types with no local source are listed (API and schedule events are
+    read by their own readers)."""
     stream_arns = {resolver.get_att(t, "StreamArn"): t for t in app.tables}
     for logical_id, resource in resources.items():
         if resource.get("Type") == _EVENT_SOURCE_MAPPING and active(resource, resolver):
@@ -32,7 +34,7 @@ def read_mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver
             if event.get("Type") == "DynamoDB":
                 props = resolver.resolve(event.get("Properties") or {})
                 _add(app, stream_arns, where, logical_id, props)
-            elif event.get("Type") != "HttpApi":
+            elif event.get("Type") not in _READ_ELSEWHERE:
                 app.unsupported.append((where, f"{event.get('Type')} event"))
 
 

@@ -15,7 +15,10 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "RestApiSpec",
+    "RestCorsSpec",
     "RouteSpec",
+    "ScheduleSpec",
     "StreamMappingSpec",
     "TableSpec",
     "WebSocketApiSpec",
@@ -96,6 +99,53 @@ class HttpApiSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RestCorsSpec:
+    """SAM's ``Cors`` of a REST API: OPTIONS answered by the API itself (a mock integration SAM
+    adds), with these values verbatim; the function's own answers get no CORS header added."""
+
+    allow_origin: str
+    allow_methods: str | None = None
+    """None: the methods the path has, and OPTIONS (what SAM writes)."""
+    allow_headers: str | None = None
+    max_age: str | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestApiSpec:
+    """A REST API (``AWS::Serverless::Api``, or the ``ServerlessRestApi`` SAM makes for ``Api``
+    events), its Lambda proxy methods as routes keyed ``METHOD /resource`` like an HTTP API's."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    """Always a named stage (REST APIs have no ``$default``): served under ``/{stage}``."""
+    routes: dict[str, HttpRouteSpec]
+    cors: RestCorsSpec | None = None
+    stage_variables: dict[str, str] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A ``Schedule`` (EventBridge rule) or ``ScheduleV2`` (EventBridge Scheduler) event."""
+
+    logical_id: str
+    """``Function.EventName``, the name the admin API fires it by."""
+    function: str
+    kind: str
+    """``Schedule`` or ``ScheduleV2``."""
+    expression: str
+    """``rate(...)``, ``cron(...)`` or (ScheduleV2) ``at(...)``, checked at load."""
+    enabled: bool
+    name: str
+    """The rule's or schedule's name, in the rule ARN of a ``Schedule`` event."""
+    input: Any = None
+    """The parsed ``Input`` JSON, or None for the service's default payload."""
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class TableSpec:
     logical_id: str
     name: str
@@ -131,6 +181,8 @@ class AppSpec:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     websocket_apis: dict[str, WebSocketApiSpec] = field(default_factory=dict)
     http_apis: dict[str, HttpApiSpec] = field(default_factory=dict)
+    rest_apis: dict[str, RestApiSpec] = field(default_factory=dict)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     mappings: list[StreamMappingSpec] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)

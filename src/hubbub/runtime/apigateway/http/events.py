@@ -18,7 +18,7 @@ from hubbub.runtime.apigateway.events import request_time
 from hubbub.runtime.apigateway.http.routing import RouteMatch
 from hubbub.runtime.cloudformation import HttpApiSpec
 
-__all__ = ["HttpRequest", "build_event", "gateway_headers"]
+__all__ = ["HttpRequest", "build_event", "encode_body", "gateway_headers", "is_text"]
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
 _GATEWAY_SET = frozenset({"x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port"})
@@ -44,10 +44,17 @@ class HttpRequest:
 
 
 def gateway_headers(
-    received: Iterable[tuple[str, str]], *, source_ip: str, port: int, scheme: str
+    received: Iterable[tuple[str, str]],
+    *,
+    source_ip: str,
+    port: int,
+    scheme: str,
+    keep_case: bool = False,
 ) -> list[tuple[str, str]]:
     """The header lines a function sees: the client's, without hop-by-hop ones, plus the
-    forwarding and tracing headers API Gateway sets (appending the caller to X-Forwarded-For)."""
+    forwarding and tracing headers API Gateway sets (appending the caller to X-Forwarded-For).
+    An HTTP API lower-cases every name; a REST API (``keep_case``) passes the client's names as
+    sent and spells its own ``X-Forwarded-For``."""
     kept: list[tuple[str, str]] = []
     forwarded: list[str] = []
     for name, value in received:
@@ -57,15 +64,15 @@ def gateway_headers(
         elif (
             lower not in _HOP_BY_HOP and lower not in _GATEWAY_SET and lower != "x-forwarded-proto"
         ):
-            kept.append((lower, value))
+            kept.append((name if keep_case else lower, value))
     trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
-    return [
-        *kept,
-        ("x-amzn-trace-id", trace),
-        ("x-forwarded-for", ", ".join([*forwarded, source_ip])),
-        ("x-forwarded-port", str(port)),
-        ("x-forwarded-proto", scheme),
+    added = [
+        ("X-Amzn-Trace-Id", trace),
+        ("X-Forwarded-For", ", ".join([*forwarded, source_ip])),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", scheme),
     ]
+    return [*kept, *((k if keep_case else k.lower(), v) for k, v in added)]
 
 
 def _fold_headers(lines: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
@@ -91,16 +98,16 @@ def _fold_query(raw_query: str) -> dict[str, str]:
     return params
 
 
-def _is_text(content_type: str | None) -> bool:
+def is_text(content_type: str | None) -> bool:
     if not content_type:
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
-def _encode_body(body: bytes, content_type: str | None) -> tuple[str, bool]:
+def encode_body(body: bytes, content_type: str | None) -> tuple[str, bool]:
     """Text media types travel as text; everything else (and text that is not UTF-8) as base64."""
-    if _is_text(content_type):
+    if is_text(content_type):
         try:
             return body.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -134,7 +141,7 @@ def build_event(
     event["requestContext"] = _request_context(api, match, request, account_id, request_id, now_ms)
     is_base64 = False
     if request.body:
-        event["body"], is_base64 = _encode_body(request.body, headers.get("content-type"))
+        event["body"], is_base64 = encode_body(request.body, headers.get("content-type"))
     if match.path_parameters:
         event["pathParameters"] = dict(match.path_parameters)
     event["isBase64Encoded"] = is_base64

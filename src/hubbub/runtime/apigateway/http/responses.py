@@ -1,5 +1,6 @@
 """What the client gets for the function's answer, by payload format 2.0's rules, and the
-gateway's own error responses.
+gateway's own error responses. The checks of one field (status, header value, body) are shared with
+the REST API's format 1.0 (``apigateway/rest/responses.py``).
 
 A function error, a crash, a timeout or a malformed answer is API Gateway's 500, never a stack
 trace; the reason goes to the log.
@@ -24,8 +25,13 @@ __all__ = [
     "UNAVAILABLE",
     "HttpResult",
     "MalformedResponse",
+    "gateway_error",
+    "header_value",
     "map_response",
+    "response_body",
     "result_response",
+    "status_code",
+    "without_framing",
 ]
 
 log = logging.getLogger("hubbub.httpapi")
@@ -41,22 +47,22 @@ class HttpResult:
     body: bytes
 
 
-def _gateway_error(status: int, message: str) -> HttpResult:
+def gateway_error(status: int, message: str) -> HttpResult:
     body = json.dumps({"message": message}, separators=(",", ":")).encode()
     return HttpResult(status, (("content-type", "application/json"),), body)
 
 
-NOT_FOUND = _gateway_error(404, "Not Found")
-TOO_LARGE = _gateway_error(413, "Request Entity Too Large")
-INTERNAL_ERROR = _gateway_error(500, "Internal Server Error")
-UNAVAILABLE = _gateway_error(503, "Service Unavailable")
+NOT_FOUND = gateway_error(404, "Not Found")
+TOO_LARGE = gateway_error(413, "Request Entity Too Large")
+INTERNAL_ERROR = gateway_error(500, "Internal Server Error")
+UNAVAILABLE = gateway_error(503, "Service Unavailable")
 
 
 class MalformedResponse(ValueError):
     """The function answered something API Gateway cannot turn into a response (it answers 500)."""
 
 
-def _header_value(value: Any, name: str) -> str:
+def header_value(value: Any, name: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
@@ -64,7 +70,7 @@ def _header_value(value: Any, name: str) -> str:
     raise MalformedResponse(f"header {name!r} has a {type(value).__name__} value")
 
 
-def _status(value: Any) -> int:
+def status_code(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise MalformedResponse(f"statusCode {value!r} is not an integer")
     try:
@@ -76,27 +82,30 @@ def _status(value: Any) -> int:
     return status
 
 
-def _response_headers(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-    single = payload.get("headers") or {}
-    multi = payload.get("multiValueHeaders") or {}
-    cookies = payload.get("cookies") or []
-    if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
-        raise MalformedResponse("headers and multiValueHeaders must be objects")
-    if not isinstance(cookies, list):
-        raise MalformedResponse("cookies must be a list")
-    lines = [(str(k), _header_value(v, str(k))) for k, v in single.items()]
-    for name, values in multi.items():
-        if not isinstance(values, list):
-            raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
-        lines += [(str(name), _header_value(v, str(name))) for v in values]
-    lines += [("set-cookie", _header_value(c, "cookies")) for c in cookies]
+def without_framing(lines: list[tuple[str, str]], default_type: str) -> list[tuple[str, str]]:
+    """The integration cannot set the framing headers; a response without a content type gets
+    the API type's default."""
     lines = [(k, v) for k, v in lines if k.lower() not in _NOT_FROM_INTEGRATION]
     if not any(k.lower() == "content-type" for k, _ in lines):
-        lines.append(("content-type", "text/plain; charset=utf-8"))
+        lines.append(("content-type", default_type))
     return lines
 
 
-def _response_body(payload: Mapping[str, Any]) -> bytes:
+def _response_headers(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Format 2.0 reads ``headers`` and ``cookies`` only: it has no ``multiValueHeaders``, so a
+    function that still returns them (a format 1.0 habit) has them ignored, as on AWS."""
+    single = payload.get("headers") or {}
+    cookies = payload.get("cookies") or []
+    if not isinstance(single, Mapping):
+        raise MalformedResponse("headers must be an object")
+    if not isinstance(cookies, list):
+        raise MalformedResponse("cookies must be a list")
+    lines = [(str(k), header_value(v, str(k))) for k, v in single.items()]
+    lines += [("set-cookie", header_value(c, "cookies")) for c in cookies]
+    return without_framing(lines, "text/plain; charset=utf-8")
+
+
+def response_body(payload: Mapping[str, Any]) -> bytes:
     body = payload.get("body")
     if body is None:
         return b""
@@ -115,9 +124,9 @@ def map_response(payload: Any) -> HttpResult:
     JSON value is the body of a 200 ``application/json`` response."""
     if isinstance(payload, dict) and "statusCode" in payload:
         return HttpResult(
-            _status(payload["statusCode"]),
+            status_code(payload["statusCode"]),
             tuple(_response_headers(payload)),
-            _response_body(payload),
+            response_body(payload),
         )
     return HttpResult(
         200, (("content-type", "application/json"),), json.dumps(payload).encode("utf-8")

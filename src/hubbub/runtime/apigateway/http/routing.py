@@ -41,9 +41,10 @@ class _Pattern:
             return cls(route, segments[:-1], segments[-1][1:-2])
         return cls(route, segments, None)
 
-    def bind(self, method: str, parts: Sequence[str]) -> dict[str, str] | None:
-        """The path parameters when this route takes the request, else None."""
-        if self.route.method not in ("ANY", method):
+    def bind(self, method: str | None, parts: Sequence[str]) -> dict[str, str] | None:
+        """The path parameters when this route takes the request (of any method when ``method``
+        is None), else None."""
+        if method is not None and self.route.method not in ("ANY", method):
             return None
         fixed = len(self.segments)
         if len(parts) < fixed or (self.greedy is None and len(parts) != fixed):
@@ -97,3 +98,32 @@ class RouteTable:
         if self._default is not None:
             return RouteMatch(self._default, {})
         return None
+
+    def resource(self, path: str) -> tuple[str, dict[str, HttpRouteSpec]] | None:
+        """A REST API's choice, resource first: the most specific resource path that takes the
+        request path, with its methods (``ANY`` among them); the method is looked up after, so
+        a method the chosen resource lacks is not sent on to a less specific one."""
+        parts = path.split("/")[1:]
+        for pattern in self._patterns:
+            if pattern.bind(None, parts) is not None:
+                assert pattern.route.path is not None
+                methods = {
+                    p.route.method: p.route
+                    for p in self._patterns
+                    if p.route.path == pattern.route.path
+                }
+                return pattern.route.path, methods
+        return None
+
+    def match_resource(self, method: str, path: str) -> RouteMatch | None:
+        """The route a REST API gives the request: its resource's method, else its ``ANY``."""
+        found = self.resource(path)
+        if found is None:
+            return None
+        _, methods = found
+        route = methods.get(method.upper()) or methods.get("ANY")
+        if route is None:
+            return None
+        params = _Pattern.of(route).bind(None, path.split("/")[1:])
+        assert params is not None
+        return RouteMatch(route, params)

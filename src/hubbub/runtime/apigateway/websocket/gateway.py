@@ -2,9 +2,10 @@
 worker through the function pool, answers route responses, closes idle and old connections, and
 invokes ``$disconnect``.
 
-One aiohttp handler per connection reads frames; the event loop never runs handler code. The
-handshake is :mod:`handshake`, route selection :mod:`routing`, and the open connections with
-their ``@connections`` delivery :mod:`registry`, which this class extends.
+One aiohttp handler per connection reads frames; the event loop never runs handler code. Who
+may connect is :mod:`admission`, the handshake :mod:`handshake`, route selection :mod:`routing`,
+and the open connections with their ``@connections`` delivery :mod:`registry`, which this class
+extends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp.http_websocket import WebSocketError
 
 from hubbub.runtime.apigateway.events import disconnect_event, message_event
 from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.websocket.admission import Admission, AdmissionLimits
 from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket
 from hubbub.runtime.apigateway.websocket.registry import ConnectionRegistry, LiveConnection
 from hubbub.runtime.apigateway.websocket.replies import reply_text
@@ -61,7 +63,13 @@ class WebSocketGateway(ConnectionRegistry):
         self._selection = compile_expression(api.selection_expression)
         self._reaper: asyncio.Task[None] | None = None
         self._disconnects: set[asyncio.Task[None]] = set()
-        self._connect_times: list[float] = []
+        self.admission = Admission(
+            AdmissionLimits(
+                account_per_s=quotas.new_connections_per_s,
+                address_per_s=quotas.new_connections_per_address_per_s,
+                connections_per_address=quotas.connections_per_address,
+            )
+        )
         self._draining = False
 
     # lifecycle ------------------------------------------------------------------------------
@@ -111,8 +119,23 @@ class WebSocketGateway(ConnectionRegistry):
             return web.Response(status=426, text="This is a WebSocket endpoint.\n")
         if self._draining:
             return web.json_response({"message": "Service Unavailable"}, status=503)
-        if not self._admit():
+        address = request.remote or "127.0.0.1"
+        verdict = self.admission.admit(address, time.monotonic())
+        if not verdict.admitted:
+            if self.metrics is not None:
+                self.metrics.inc(
+                    "websocket_handshakes_throttled_total",
+                    labels={"limit": verdict.name.lower()},
+                    help="Upgrade requests refused with 429, by the limit they hit",
+                )
             return web.json_response({"message": "Too Many Requests"}, status=429)
+        try:
+            return await self._open(request)
+        finally:
+            self.admission.release(address)
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        """An admitted upgrade: ``$connect``, then the connection until it closes."""
         now_ms = time.time_ns() // 1_000_000
         info, refusal = await connect(self.api, self.pools, self.quotas, request, now_ms)
         if refusal is not None:
@@ -144,15 +167,6 @@ class WebSocketGateway(ConnectionRegistry):
                 await asyncio.wait(set(conn.tasks))
             self._schedule_disconnect(conn)
         return ws
-
-    def _admit(self) -> bool:
-        """API Gateway's new-connections-per-second quota, over a sliding second."""
-        now = time.monotonic()
-        self._connect_times = [t for t in self._connect_times if now - t < 1.0]
-        if len(self._connect_times) >= self.quotas.new_connections_per_s:
-            return False
-        self._connect_times.append(now)
-        return True
 
     # frames ---------------------------------------------------------------------------------
     async def _receive_loop(self, conn: LiveConnection) -> None:

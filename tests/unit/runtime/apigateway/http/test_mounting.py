@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, mount_plan
-from tests.unit.runtime.apigateway.http.specs import api
+from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX, mount_plan
+from hubbub.runtime.cloudformation import RestApiSpec
+from tests.unit.runtime.apigateway.http.specs import api, route
 
 TAKEN = frozenset({"", "_runtime", "_http", "ws", "static", "config.json"})
 
@@ -53,3 +54,24 @@ def test_a_stage_named_like_a_server_path_moves_under_a_prefix() -> None:
     plan = mount_plan(api("GET /info", stage="ws"), TAKEN)
     assert plan.base == "/_http/Api/ws"
     assert plan.patterns == ("/_http/Api/ws", "/_http/Api/ws/{_tail:.*}")
+
+
+def _rest_api(stage: str) -> RestApiSpec:
+    routes = {k: route(k) for k in ("ANY /{proxy+}", "GET /")}
+    return RestApiSpec(logical_id="ServerlessRestApi", api_id="x", stage=stage, routes=routes)
+
+
+def test_a_rest_api_owns_its_stage_path() -> None:
+    """A REST API is reached at ``/{stage}/...`` (AWS, "Invoke a REST API in API Gateway":
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-call-api.html), and every
+    path below the stage is its own, so even a greedy root resource stays below it."""
+    plan = mount_plan(_rest_api("Prod"), TAKEN, prefix_root=REST_PREFIX)
+    assert (plan.prefix, plan.stage_path, plan.reason) == ("", "/Prod", None)
+    assert plan.patterns == ("/Prod", "/Prod/{_tail:.*}")
+
+
+def test_a_rest_api_whose_stage_is_taken_moves_under_the_rest_prefix() -> None:
+    plan = mount_plan(_rest_api("ws"), TAKEN, prefix_root=REST_PREFIX)
+    assert plan.prefix == f"{REST_PREFIX}/ServerlessRestApi"
+    assert plan.base == f"{REST_PREFIX}/ServerlessRestApi/ws"
+    assert plan.reason is not None

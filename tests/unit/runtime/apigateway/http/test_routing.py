@@ -96,3 +96,27 @@ def test_default_takes_what_nothing_else_does_and_has_no_parameters() -> None:
 )
 def test_a_variable_segment_is_braced(segment: str, expected: bool) -> None:
     assert is_variable(segment) is expected
+
+
+def test_a_rest_api_picks_the_resource_before_the_method() -> None:
+    """A REST API selects the most specific resource, then its method: a method the resource
+    lacks is not passed on to a greedy resource (the client gets 403), where an HTTP API would
+    fall through to the greedy route. AWS, "Set up a proxy integration with a proxy resource":
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-set-up-simple-proxy.html
+    """
+    table = RouteTable([route("GET /items/{id}"), route("ANY /{proxy+}"), route("GET /")])
+    get = table.match_resource("GET", "/items/7")
+    assert get is not None
+    assert get.route.key == "GET /items/{id}"
+    assert table.match_resource("POST", "/items/7") is None
+    assert table.match("POST", "/items/7") is not None  # the HTTP API's choice
+    anything = table.match_resource("DELETE", "/a/b")
+    assert anything is not None
+    assert anything.path_parameters == {"proxy": "a/b"}
+    root = table.match_resource("GET", "/")
+    assert root is not None
+    assert root.route.key == "GET /"
+    found = table.resource("/items/7")
+    assert found is not None
+    assert found[0] == "/items/{id}"
+    assert set(found[1]) == {"GET"}
