@@ -19,6 +19,7 @@ from hubbub.handlers.bootstrap import build_chat
 from hubbub.ids import ConnectionId
 from hubbub.push.port import Push, PushOutcome
 from hubbub.runtime.cloudformation import load_app
+from hubbub.runtime.datadir import make_private, private_umask
 
 __all__ = ["Target", "admin_chat"]
 
@@ -54,7 +55,8 @@ def admin_chat(target: Target) -> Chat:
         return build_chat(env, push=AdminPush())
     app = load_app(target.template, stack_name=target.stack_name)
     spec = app.functions.get("MessageFunction") or next(iter(app.functions.values()))
-    target.data_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()
+    make_private(target.data_dir)
     env = {
         **spec.environment,
         "HUBBUB_RUNTIME_DATA_DIR": str(target.data_dir.resolve()),

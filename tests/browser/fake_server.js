@@ -8,7 +8,7 @@
     store: {}, // topic -> [message]
     acks: {}, // clientMsgId -> ack fields
     refuse: false, // handshakes fail (server down, or a refused token)
-    refuseTokens: false, // handshakes with ?token= fail, without succeed
+    refuseTokens: false, // handshakes with a token fail, without succeed
     mutePong: false,
     dropAcks: false,
     sendError: null,
@@ -60,6 +60,10 @@
         case "ping":
           if (!this.mutePong) reply({ type: "pong", ts: Date.now() });
           break;
+        case "refresh":
+          this.refreshes = (this.refreshes || 0) + 1;
+          reply({ type: "token", token: this.nextToken, expiresAt: Date.now() + 3600e3 });
+          break;
         case "subscribe": {
           const r = { type: "subscribed", topic: f.topic, lastSeq: list.length };
           if (f.topic === "$sys/operators") Object.assign(r, this.operators);
@@ -102,11 +106,16 @@
   };
 
   class FakeSocket {
-    constructor(url) {
+    constructor(url, protocols = []) {
       this.url = url;
+      this.protocols = [].concat(protocols);
+      // the token, as the server's $connect reads it: a subprotocol or (old clients) the query
+      const carried = this.protocols.find((p) => p.startsWith("hubbub.token."));
+      this.token = carried?.slice("hubbub.token.".length) ?? new URL(url).searchParams.get("token");
+      this.protocol = this.protocols.includes("hubbub.v1") ? "hubbub.v1" : "";
       this.readyState = 0;
       fake.sockets.push(this);
-      const refused = fake.refuse || (fake.refuseTokens && new URL(url).searchParams.has("token"));
+      const refused = fake.refuse || (fake.refuseTokens && Boolean(this.token));
       setTimeout(() => {
         if (this.readyState !== 0) return;
         if (refused) {

@@ -290,11 +290,73 @@ def test_a_refused_token_is_reported_and_dropped(js: Page) -> None:
         c.addEventListener("unauthorized", () => unauthorized++);
         c.connect();
         await until(() => unauthorized === 1 && c.online, 5000);
-        const urls = fake.sockets.map((s) => new URL(s.url).searchParams.has("token"));
+        const carried = fake.sockets.map((s) => s.token === "revoked");
+        const inUrl = fake.sockets.some((s) => new URL(s.url).searchParams.has("token"));
         c.close();
-        return { token: c.token, urls };
+        return { token: c.token, carried, inUrl };
         """,
     )
     assert result["token"] is None
     # with the token twice, a probe without it works, once more with it: refused
-    assert result["urls"][:5] == [True, True, False, True, False]
+    assert result["carried"][:5] == [True, True, False, True, False]
+    assert result["inUrl"] is False
+
+
+def test_the_token_travels_as_a_subprotocol_and_is_refreshed_past_half_its_life(js: Page) -> None:
+    """Issue 15, item 10: no token in the URL; an operator's 12-hour token is renewed with
+    `refresh` on the open connection, kept, and used by the next connection."""
+    result = run(
+        js,
+        """
+        const jwt = (iat, exp) => ["e30", btoa(JSON.stringify({ iat, exp })), "sig"].join(".");
+        const now = Math.floor(Date.now() / 1000);
+        const old = jwt(now - 7 * 3600, now + 5 * 3600); // past half of its 12 hours
+        fake.nextToken = jwt(now, now + 12 * 3600);
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket, token: old });
+        const renewed = [];
+        c.addEventListener("token", (e) => renewed.push(e.detail.token));
+        c.connect();
+        await until(() => renewed.length === 1, 5000);
+        c.reconnect();
+        await until(() => c.online && fake.sockets.length === 2, 5000);
+        const [first, second] = fake.sockets;
+        c.close();
+        return {
+          protocols: [first.protocols, second.protocols],
+          urls: [first.url, second.url],
+          renewed: renewed[0] === fake.nextToken,
+          refreshes: fake.refreshes,
+          token: c.token === fake.nextToken,
+          old,
+          next: fake.nextToken,
+        };
+        """,
+    )
+    assert result["urls"] == ["ws://fake/ws", "ws://fake/ws"]
+    assert result["protocols"] == [
+        ["hubbub.v1", f"hubbub.token.{result['old']}"],
+        ["hubbub.v1", f"hubbub.token.{result['next']}"],
+    ]
+    assert result["renewed"] and result["token"]
+    assert result["refreshes"] == 1  # the fresh token's half-life is hours away: no second one
+
+
+def test_refresh_waits_for_half_the_tokens_life(js: Page) -> None:
+    delays = run(
+        js,
+        """
+        const { refreshDelayMs } = await import("/static/client/tokens.js");
+        const jwt = (iat, exp) => ["e30", btoa(JSON.stringify({ iat, exp })), "sig"].join(".");
+        const t0 = 1_700_000_000;
+        const ms = t0 * 1000;
+        return [
+          refreshDelayMs(jwt(t0, t0 + 2 * 3600), ms),          // half of 2 h: 1 h
+          refreshDelayMs(jwt(t0, t0 + 8 * 60), ms),            // 5 min before expiry: 3 min
+          refreshDelayMs(jwt(t0, t0 + 12 * 3600), ms + 7 * 3600e3),  // past half: now
+          refreshDelayMs(jwt(t0, t0 + 90 * 86400), ms),        // a visitor's 90 days: not now
+          refreshDelayMs("not-a-jwt", ms),
+          refreshDelayMs(null, ms),
+        ];
+        """,
+    )
+    assert delays == [3600_000, 180_000, 0, None, None, None]

@@ -159,6 +159,21 @@ def test_the_widget_shows_operators_coming_and_going_without_a_reload(
     expect(dot).not_to_have_class(re.compile(r"\bon\b"))
 
 
+def test_the_console_signs_in_with_no_token_in_the_url(
+    server: ServerProcess, pages: Pages, operators: dict[str, str]
+) -> None:
+    """Issue 15, item 10: the operator's token travels as a WebSocket subprotocol, which the
+    server answers with hubbub.v1 (else Chromium would drop the connection), never in the URL."""
+    console = pages.page(f"{server.base_url}/console")
+    urls: list[str] = []
+    console.on("websocket", lambda ws: urls.append(ws.url))
+    token = next(iter(operators.values()))
+    sign_in(console, token)
+    # signed in (Chromium fails a handshake whose offered subprotocols get no answer), and no
+    # URL the page opened carries the token
+    assert urls and all("token" not in url and token not in url for url in urls)
+
+
 def test_a_wrong_token_is_refused_at_sign_in(server: ServerProcess, pages: Pages) -> None:
     console = pages.page(f"{server.base_url}/console")
     # the refused handshakes (HTTP 401) are logged by Chromium

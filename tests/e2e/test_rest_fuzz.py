@@ -1,5 +1,9 @@
-"""Property-based fuzzing of the REST command channel: any request gets a typed JSON answer below
-500, never a crash or a stack trace, and the server stays healthy."""
+"""Property-based fuzzing of the REST command channel and the web client's routes: any request
+gets a typed answer below 500, never a crash or a stack trace, and the server stays healthy.
+
+The strategies reach the two 500s an attacker found (issue 15, item 8): a number past SQLite's
+64-bit range in a query (``before=99999999999999999999999``) and a null byte in a static path
+(``/static/hubbub.js%00.html``); both are also pinned as explicit examples."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.server import ServerProcess
@@ -31,7 +35,19 @@ bodies = (
     | st.just("{" * 3000)
 )
 header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
-query_values = st.text(max_size=30) | st.integers(-5, 10**12).map(str)
+odd_text = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("Cc", "Cf", "Co", "Zs", "Mn", "So", "Lo")),
+    max_size=12,
+)
+"""Control characters (the null byte among them), format and private-use characters, combining
+marks, odd spaces: what a careless parser trips on."""
+query_values = (
+    st.text(max_size=30)
+    | odd_text
+    | st.integers(-5, 10**12).map(str)
+    | st.integers(-(10**40), 10**40).map(str)
+    | st.sampled_from(["9" * 23, str(2**63), str(2**64), "-" + str(2**63 + 1), "1e400", "0x10"])
+)
 
 
 def call(
@@ -78,9 +94,14 @@ def test_posting_anything_gets_a_typed_answer(
 @given(
     path=st.sampled_from(["/api/history", "/api/rooms", "/api/conversations", "/api/whoami"]),
     params=st.dictionaries(
-        st.sampled_from(["topic", "before", "after", "limit", "x"]), query_values, max_size=4
+        st.sampled_from(["topic", "before", "after", "limit", "x"]) | odd_text,
+        query_values,
+        max_size=4,
     ),
 )
+@example(path="/api/history", params={"topic": "room/x", "before": "99999999999999999999999"})
+@example(path="/api/history", params={"topic": "room/x", "after": str(2**63)})
+@example(path="/api/conversations", params={"before": "9" * 30})
 def test_reading_with_any_query_gets_a_typed_answer(
     server: ServerProcess, path: str, params: dict[str, str]
 ) -> None:
@@ -88,6 +109,48 @@ def test_reading_with_any_query_gets_a_typed_answer(
     status, payload = call(server, "GET", f"{path}?{query}", None, {})
     assert status < 500, payload
     assert isinstance(payload, dict)
+
+
+def status_of(server: ServerProcess, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"{server.base_url}{path}", timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return int(error.code)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.sampled_from(["/static/", "/r/", "/api/", "/"]),
+    segments=st.lists(
+        st.text(max_size=12) | odd_text | st.sampled_from(["..", ".", "hubbub.js", "%00", ""]),
+        min_size=1,
+        max_size=4,
+    ),
+)
+@example(prefix="/static/", segments=["hubbub.js\x00.html"])
+@example(prefix="/static/", segments=["..", "..", "etc", "passwd"])
+@example(prefix="/static/", segments=["client", "\x00"])
+def test_any_path_gets_an_answer_below_500(
+    server: ServerProcess, prefix: str, segments: list[str]
+) -> None:
+    path = prefix + "/".join(urllib.parse.quote(s, safe="") for s in segments)
+    assert status_of(server, path) < 500, path
+
+
+def test_a_null_byte_in_a_static_path_is_not_found(server: ServerProcess) -> None:
+    assert status_of(server, "/static/hubbub.js%00.html") == 404
+    assert status_of(server, "/static/hubbub.js") == 200
+
+
+def test_a_number_past_64_bits_is_refused_as_a_bad_request(server: ServerProcess) -> None:
+    status, payload = call(
+        server, "GET", "/api/history?topic=room/x&before=99999999999999999999999", None, {}
+    )
+    assert 400 <= status < 500, payload
 
 
 def test_the_http_function_never_failed(server: ServerProcess) -> None:

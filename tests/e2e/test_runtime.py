@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -17,7 +21,10 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
@@ -194,3 +201,81 @@ async def test_connections_api_refuses_other_credentials(probe: ServerProcess) -
         cid = (await ask(ws, {"action": "who"}))["connectionId"]
         with pytest.raises(api.exceptions.ForbiddenException):
             await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b"no")
+
+
+async def test_connections_api_refuses_the_right_key_id_with_a_wrong_secret(
+    probe: ServerProcess,
+) -> None:
+    """Issue 15, item 5: the key id alone proves nothing; the signature is recomputed. API
+    Gateway answers an unauthorized management call with 403 ForbiddenException
+    (apigatewaymanagementapi API reference, PostToConnection, "Errors")."""
+    api = management_client(probe, aws_secret_access_key="guessed-secret")
+    async with websockets.connect(probe.ws_url, user_agent_header="victim-agent") as ws:
+        cid = (await ask(ws, {"action": "who"}))["connectionId"]
+        with pytest.raises(api.exceptions.ForbiddenException):
+            await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b"forged")
+        with pytest.raises(api.exceptions.ForbiddenException):
+            await asyncio.to_thread(api.get_connection, ConnectionId=cid)
+        with pytest.raises(api.exceptions.ForbiddenException):
+            await asyncio.to_thread(api.delete_connection, ConnectionId=cid)
+        # a post is delivered before it is answered: the next frame would be the forged one
+        assert (await ask(ws, {"action": "who"}))["connectionId"] == cid
+
+
+def _forged(server: ServerProcess, method: str, cid: str, *, at: datetime | None = None) -> Any:
+    """A request as the attacker sent it: the runtime's real key id, a signature of zeros (or,
+    with ``at``, a correctly signed request replayed from that time)."""
+    credentials = json.loads((server.data_dir / "runtime-credentials.json").read_text())
+    url = f"http://127.0.0.1:{server.port}/ws/@connections/{cid}"
+    request = AWSRequest(method=method, url=url, data=b"forged" if method == "POST" else b"")
+    signed_at = (at or datetime.now(UTC)).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at):
+        SigV4Auth(
+            Credentials(credentials["aws_access_key_id"], credentials["aws_secret_access_key"]),
+            "execute-api",
+            "us-east-1",
+        ).add_auth(request)
+    headers = dict(request.headers.items())
+    if at is None:
+        auth = headers["Authorization"]
+        headers["Authorization"] = auth[: auth.index("Signature=")] + "Signature=" + "0" * 64
+    return urllib.request.Request(url, data=request.body or None, method=method, headers=headers)
+
+
+def _status(request: Any) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        error.close()
+        return error.code, dict(error.headers), body
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+async def test_a_forged_signature_of_zeros_is_403_and_reveals_nothing(
+    probe: ServerProcess, method: str
+) -> None:
+    async with websockets.connect(probe.ws_url, user_agent_header="victim-agent") as ws:
+        cid = (await ask(ws, {"action": "who"}))["connectionId"]
+        status, headers, body = await asyncio.to_thread(_status, _forged(probe, method, cid))
+        assert status == 403
+        assert headers["x-amzn-ErrorType"] == "ForbiddenException"
+        assert b"victim-agent" not in body and b"127.0.0.1" not in body
+        assert (await ask(ws, {"action": "who"}))["connectionId"] == cid  # still open, no frame
+
+
+async def test_a_signed_request_replayed_after_five_minutes_is_refused(
+    probe: ServerProcess,
+) -> None:
+    """SigV4 requests carry their time; AWS refuses one more than 5 minutes off its clock (IAM
+    user guide, "Elements of an AWS API request signature")."""
+    async with websockets.connect(probe.ws_url) as ws:
+        cid = (await ask(ws, {"action": "who"}))["connectionId"]
+        old = datetime.now(UTC) - timedelta(minutes=6)
+        status, headers, _ = await asyncio.to_thread(_status, _forged(probe, "POST", cid, at=old))
+        assert (status, headers["x-amzn-ErrorType"]) == (403, "ForbiddenException")
+        fresh = datetime.now(UTC) - timedelta(minutes=1)
+        status, _, _ = await asyncio.to_thread(_status, _forged(probe, "POST", cid, at=fresh))
+        assert status == 200
+        assert await asyncio.wait_for(ws.recv(), 10) == "forged"

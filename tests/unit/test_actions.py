@@ -62,6 +62,8 @@ VALID: list[tuple[dict[str, Any], type[Any], dict[str, Any]]] = [
     ({"action": "read", "topic": "desk/v_1", "seq": 3}, a.Read, {"seq": 3}),
     ({"action": "conversations"}, a.Conversations, {"before": None, "limit": None}),
     ({"action": "conversations", "before": 1700000000000, "limit": 5}, a.Conversations, {}),
+    ({"action": "refresh"}, a.Refresh, {}),
+    ({"action": "refresh", "ref": "r1", "extra": 1}, a.Refresh, {"ref": "r1"}),
 ]
 
 

@@ -22,7 +22,6 @@ __all__ = ["DESK_INDEX", "ROOM_INDEX", "Desk", "recency_index"]
 
 DESK_INDEX = "desk"
 ROOM_INDEX = "room"
-_OPERATOR_TOKEN_TTL_S = 365 * 24 * 3600
 
 
 def recency_index(topic: Topic) -> str | None:
@@ -63,7 +62,7 @@ class Desk:
 
     def operator_token(self, operator: Operator, now_ms: int) -> str:
         user = User(operator.id, Role.OPERATOR, operator.name)
-        return self._tokens.issue(user, now_ms, ttl_s=_OPERATOR_TOKEN_TTL_S)
+        return self._tokens.issue(user, now_ms)
 
     def remove_operator(self, name_or_id: str) -> bool:
         for op in self._directory.list_operators():

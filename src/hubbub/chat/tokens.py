@@ -12,8 +12,10 @@ from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.port import Role, User
 
-__all__ = ["TokenIssuer"]
+__all__ = ["OPERATOR_TOKEN_TTL_S", "TokenIssuer"]
 
+OPERATOR_TOKEN_TTL_S = 12 * 3600
+"""An operator's token lasts 12 hours unless configured (``OPERATOR_TOKEN_TTL_SECONDS``)."""
 _ALGORITHM = "HS256"
 _ISSUER = "hubbub"
 
@@ -29,13 +31,29 @@ class TokenIssuer:
     that sign or verify read it (Disconnect and FanOut never do, so their roles may not read
     the secret), and the source decides how long to cache it (Secrets Manager rotation)."""
 
-    def __init__(self, secret: bytes | Callable[[], bytes], ttl_s: int) -> None:
+    def __init__(
+        self,
+        secret: bytes | Callable[[], bytes],
+        ttl_s: int,
+        *,
+        operator_ttl_s: int = OPERATOR_TOKEN_TTL_S,
+    ) -> None:
         if isinstance(secret, bytes):
             key = _checked(secret)
             self._secret: Callable[[], bytes] = lambda: key
         else:
             self._secret = lambda: _checked(secret())
         self._ttl = ttl_s
+        self._operator_ttl = operator_ttl_s
+
+    def lifetime_s(self, user: User) -> int:
+        """How long a token issued now for ``user`` lasts: operators' tokens are short, since
+        they open the desk; the console renews its token with ``refresh`` before it expires."""
+        return self._operator_ttl if user.role is Role.OPERATOR else self._ttl
+
+    def expires_at_ms(self, user: User, now_ms: int) -> int:
+        """When a token issued at ``now_ms`` for ``user`` stops working (ms since the epoch)."""
+        return (now_ms // 1000 + self.lifetime_s(user)) * 1000
 
     def issue(self, user: User, now_ms: int, *, ttl_s: int | None = None) -> str:
         jwt = _jwt()
@@ -46,7 +64,7 @@ class TokenIssuer:
             "role": user.role.value,
             "nick": user.nickname,
             "iat": now,
-            "exp": now + (self._ttl if ttl_s is None else ttl_s),
+            "exp": now + (self.lifetime_s(user) if ttl_s is None else ttl_s),
         }
         token: str = jwt.encode(claims, self._secret(), algorithm=_ALGORITHM)
         return token

@@ -49,9 +49,14 @@ class HubbubClient:
     async def connect(
         cls, url: str, *, token: str | None = None, open_timeout: float = 10.0, **kwargs: Any
     ) -> HubbubClient:
-        target = url if token is None else f"{url}{'&' if '?' in url else '?'}token={token}"
+        """Open a connection; ``token`` travels in the handshake's ``Authorization`` header,
+        never in the URL, where proxies would log it."""
+        if token is not None:
+            headers = dict(kwargs.pop("additional_headers", None) or {})
+            headers["Authorization"] = f"Bearer {token}"
+            kwargs["additional_headers"] = headers
         ws = await websockets.connect(
-            target, open_timeout=open_timeout, max_size=2**20, compression=None, **kwargs
+            url, open_timeout=open_timeout, max_size=2**20, compression=None, **kwargs
         )
         return cls(ws)
 
@@ -141,6 +146,11 @@ class HubbubClient:
         if email is not None:
             fields["email"] = email
         return await self.request("register", **fields)
+
+    async def refresh(self) -> Frame:
+        """A renewed token for this connection's user: ``{"type": "token", "token",
+        "expiresAt"}``."""
+        return await self.request("refresh")
 
     async def subscribe(self, topic: str, since: int | None = None) -> Frame:
         fields: dict[str, Any] = {"topic": topic}

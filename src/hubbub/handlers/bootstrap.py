@@ -61,7 +61,11 @@ def build_chat(
         store=_store(env) if store is None else store,
         push=_push(env) if push is None else push,
         clock=_clock(env) if clock is None else clock,
-        tokens=TokenIssuer(_token_secret_source(env), settings.token_ttl_s),
+        tokens=TokenIssuer(
+            _token_secret_source(env),
+            settings.token_ttl_s,
+            operator_ttl_s=settings.operator_token_ttl_s,
+        ),
         settings=settings,
     )
 

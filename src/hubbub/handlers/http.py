@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from hubbub.handlers.bootstrap import chat
 from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.limits import DEFAULT_LIMITS
+from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
 from hubbub.store.port import Role, StoreUnavailable, User
 
 __all__ = ["app", "handler"]
@@ -123,8 +123,8 @@ def post_message(
 @app.get("/api/history")
 def history(
     topic: Annotated[str, Query(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)],
-    before: Annotated[int | None, Query(ge=0)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_WIRE_INT)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_WIRE_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=DEFAULT_LIMITS.history_page_max)] = 50,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def rooms(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
 
 @app.get("/api/conversations")
 def conversations(
-    before: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_WIRE_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.limits import DEFAULT_LIMITS
+from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
 
 __all__ = [
     "Action",
@@ -22,6 +22,7 @@ __all__ = [
     "Ping",
     "Presence",
     "Read",
+    "Refresh",
     "Register",
     "Send",
     "Subscribe",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 _L = DEFAULT_LIMITS
-Seq = Annotated[StrictInt, Field(ge=0, le=2**53)]
+Seq = Annotated[StrictInt, Field(ge=0, le=MAX_WIRE_INT)]
 PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
 TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
 
@@ -101,6 +102,13 @@ class Read(_Frame):
     seq: Seq
 
 
+class Refresh(_Frame):
+    """A new token for the connection's user, answered with ``token``: clients renew before their
+    token expires, without reconnecting."""
+
+    action: Literal["refresh"]
+
+
 class Conversations(_Frame):
     action: Literal["conversations"]
     before: Seq | None = None
@@ -119,6 +127,7 @@ Action = (
     | Typing
     | Read
     | Conversations
+    | Refresh
 )
 
 _MODELS: dict[str, type[_Frame]] = {
@@ -133,6 +142,7 @@ _MODELS: dict[str, type[_Frame]] = {
     "typing": Typing,
     "read": Read,
     "conversations": Conversations,
+    "refresh": Refresh,
 }
 ACTIONS: tuple[str, ...] = tuple(_MODELS)
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "MAX_WIRE_INT", "Limits"]
+
+MAX_WIRE_INT = 2**53
+"""The largest number any channel takes (a sequence number, a timestamp): JSON's exact integer
+range, well inside SQLite's 64-bit one, so no parameter can overflow a query."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,10 @@ class Limits:
     history_page_max: int = 100
     resume_max_messages: int = 100
     max_subscriptions: int = 50
+    max_wildcards: int = 10
+    """Distinct wildcard filters per connection of a visitor or operator."""
+    max_guest_wildcards: int = 2
+    """Distinct wildcard filters per guest connection: guests cost nothing to open."""
     reply_budget_bytes: int = 96 * 1024
 
     def public(self) -> dict[str, Any]:

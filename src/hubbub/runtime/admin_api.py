@@ -11,6 +11,7 @@ sub-application (aiohttp tries the most specific path first) and keeps its own c
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,8 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _require_key(key: str) -> Any:
     @web.middleware
     async def require_key(request: web.Request, handler: _Handler) -> web.StreamResponse:
-        if request.headers.get(KEY_HEADER) != key:
+        given = request.headers.get(KEY_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, key.encode()):
             return web.json_response({"message": "Forbidden"}, status=403)
         return await handler(request)
 

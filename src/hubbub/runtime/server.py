@@ -29,6 +29,7 @@ from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
+from hubbub.runtime.datadir import make_private, private_umask
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
@@ -45,6 +46,7 @@ from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
+from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.tls import TlsFiles
 
@@ -131,6 +133,7 @@ class LocalRuntime:
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
         self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
+        self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
         self.tls_files: TlsFiles | None = None
@@ -189,7 +192,8 @@ class LocalRuntime:
             raise
 
     async def _start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_umask()  # the workers inherit it: SQLite makes their files with it
+        make_private(self.config.data_dir)
         self._write_secrets()
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
@@ -303,7 +307,7 @@ class LocalRuntime:
             gateway.metrics = self.metrics
             self.gateways[logical_id] = gateway
             self.app.router.add_get(f"/{api.stage}", gateway.handle)
-            add_connections_routes(self.app, gateway, self.access_key_id)
+            add_connections_routes(self.app, gateway, self.signatures)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)

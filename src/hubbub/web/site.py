@@ -32,6 +32,7 @@ __all__ = [
     "content_security_policy",
     "mount",
     "security_headers",
+    "static_file",
 ]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -107,6 +108,22 @@ def security_headers(
     return headers
 
 
+def static_file(name: str) -> Path | None:
+    """The file of ``static/`` a request names, or None: a name with a control character (a
+    null byte would make the file system call raise), a ``..`` step or an absolute path names
+    nothing, rather than a file outside ``static/`` or a server error."""
+    if not name or any(ord(c) < 32 or c == "\x7f" for c in name) or name.startswith("/"):
+        return None
+    if ".." in name.replace("\\", "/").split("/"):
+        return None
+    try:
+        target = (STATIC_DIR / name).resolve()
+        found = target.is_relative_to(STATIC_DIR) and target.is_file()
+    except (OSError, ValueError):
+        return None
+    return target if found else None
+
+
 def mount(app: web.Application, runtime: Any) -> None:
     external_ws = os.environ.get("HUBBUB_WEB_WEBSOCKET_URL", "").strip()
     external_origin = _origin(external_ws) if external_ws else None
@@ -114,8 +131,8 @@ def mount(app: web.Application, runtime: Any) -> None:
     ancestors = os.environ.get("HUBBUB_WIDGET_ANCESTORS", "").strip() or "*"
 
     def file_response(name: str) -> web.StreamResponse:
-        target = (STATIC_DIR / name).resolve()
-        if not target.is_relative_to(STATIC_DIR) or not target.is_file():
+        target = static_file(name)
+        if target is None:
             raise web.HTTPNotFound()
         headers = security_headers(target.name, connect=connect, widget_ancestors=ancestors)
         return web.FileResponse(target, headers=headers)

@@ -2,23 +2,28 @@
 
 ``POST`` delivers (200), ``GET`` describes (200), ``DELETE`` closes (204); an unknown or closed
 connection answers 410 ``GoneException``, an oversized post 413 ``PayloadTooLargeException``, a
-post the client cannot take 429 ``LimitExceededException``, and a request not signed with the
-runtime's credentials 403 ``ForbiddenException`` (the signature itself is not verified).
+post the client cannot take 429 ``LimitExceededException``, and a request whose SigV4 signature
+is not the runtime's credentials' (recomputed and compared, ``runtime/sigv4.py``) 403
+``ForbiddenException``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
+from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier, forbidden_response
 
 __all__ = ["add_batch_route", "add_connections_routes"]
 
+log = logging.getLogger("hubbub.gateway")
+
 _ERRORS = {
-    403: ("ForbiddenException", "Forbidden"),
     410: ("GoneException", "Gone"),
     413: ("PayloadTooLargeException", "Request entity too large"),
     429: ("LimitExceededException", "Too many requests"),
@@ -27,6 +32,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int) -> web.Response:
+    if status == 403:
+        return forbidden_response()
     error_type, message = _ERRORS[status]
     return web.Response(
         status=status,
@@ -37,21 +44,27 @@ def _error(status: int) -> web.Response:
 
 
 def add_connections_routes(
-    app: web.Application, gateway: WebSocketGateway, access_key_id: str
+    app: web.Application, gateway: WebSocketGateway, verifier: SigV4Verifier
 ) -> None:
-    def signed(request: web.Request) -> bool:
-        auth = request.headers.get("Authorization", "")
-        return f"Credential={access_key_id}/" in auth
+    """``verifier`` knows the credentials allowed to call ``execute-api`` (the runtime's)."""
+
+    async def signed(request: web.Request) -> bool:
+        try:
+            await verifier.verify_request(request)
+        except SignatureRejected as exc:
+            log.warning("@connections %s refused: %s", request.method, exc)
+            return False
+        return True
 
     async def post(request: web.Request) -> web.StreamResponse:
-        if not signed(request):
+        if not await signed(request):
             return _error(403)
         data = await request.read()
         status = await gateway.post(request.match_info["cid"], data)
         return web.Response(status=200) if status == 200 else _error(status)
 
     async def get(request: web.Request) -> web.StreamResponse:
-        if not signed(request):
+        if not await signed(request):
             return _error(403)
         info = gateway.describe(request.match_info["cid"])
         if info is None:
@@ -59,7 +72,7 @@ def add_connections_routes(
         return web.json_response(info)
 
     async def delete(request: web.Request) -> web.StreamResponse:
-        if not signed(request):
+        if not await signed(request):
             return _error(403)
         if not await gateway.delete(request.match_info["cid"]):
             return _error(410)
@@ -78,7 +91,9 @@ def add_batch_route(
     adapter."""
 
     async def batch(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("X-Hubbub-Runtime-Key") != runtime_key:
+        if not hmac.compare_digest(
+            request.headers.get("X-Hubbub-Runtime-Key", "").encode(), runtime_key.encode()
+        ):
             return _error(403)
         body = await request.json()
         data = str(body["data"]).encode("utf-8")

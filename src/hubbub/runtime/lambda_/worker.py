@@ -161,6 +161,7 @@ def _max_rss_mb() -> int:
 
 
 def main() -> None:
+    os.umask(os.umask(0o077) | 0o077)  # what the function writes in the data dir is owner-only
     ipc_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr = _log_stream()

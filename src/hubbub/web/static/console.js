@@ -77,6 +77,11 @@ function signIn({ url, token, tokens, announcer, remember, fromForm = false }) {
         : "That token was refused. Check that you pasted all of it.",
     );
   });
+  client.addEventListener("token", (event) => {
+    if (!started) return;
+    token = event.detail.token; // renewed: an operator's token lasts 12 hours
+    (remember ? tokens.local : tokens.session).set("token", token);
+  });
   client.addEventListener("session", () => {
     if (started) return;
     if (client.user?.role !== "operator") {

@@ -26,6 +26,7 @@
 //   operators                                       the server frame (to followers of
 //                                                   $sys/operators): the operator status changed
 //   unauthorized {}                                 the server refused the token (dropped)
+//   token     {token, expiresAt}                    the token was renewed (`refresh`): keep it
 //   error     {frame}                               an error nobody was waiting for
 
 import { Outbox } from "./client/outbox.js";
@@ -33,6 +34,7 @@ import { ConnectionLost, HubbubError, isWildcard, newId } from "./client/protoco
 import { Requests } from "./client/requests.js";
 import { STATES, Socket } from "./client/socket.js";
 import { Subscriptions } from "./client/subscriptions.js";
+import { refreshDelayMs } from "./client/tokens.js";
 import { Topics } from "./client/topics.js";
 
 export { ConnectionLost, HubbubError, STATES, isWildcard, newId };
@@ -59,7 +61,7 @@ export class HubbubClient extends EventTarget {
   /**
    * @param {string} url  ws:// or wss:// URL of the WebSocket endpoint
    * @param {object} [options]
-   * @param {string|null} [options.token]  visitor or operator token, sent as ?token=
+   * @param {string|null} [options.token]  visitor or operator token, sent as a subprotocol
    * @param {Storage|null} [options.storage]  where to keep the outbox across page loads
    * @param {string} [options.storageKey]  the key of the outbox in `storage`
    */
@@ -74,6 +76,7 @@ export class HubbubClient extends EventTarget {
     this.hello = null;
     this.user = null;
     this._typingAt = new Map(); // topic -> ms
+    this._refreshTimer = null;
     this._wire();
   }
 
@@ -144,6 +147,7 @@ export class HubbubClient extends EventTarget {
 
   /** Stop for good: close the socket, stop retrying. The outbox is kept (and persisted). */
   close() {
+    clearTimeout(this._refreshTimer);
     this._outbox.stop();
     this._socket.close();
   }
@@ -151,6 +155,28 @@ export class HubbubClient extends EventTarget {
   /** Use this token from the next connection on (null: connect as a guest). */
   setToken(token) {
     this._socket.token = token || null;
+    if (this._socket.inSession) this._scheduleRefresh();
+  }
+
+  /** Ask for a fresh token before this one expires (operators' last 12 hours). */
+  _scheduleRefresh() {
+    clearTimeout(this._refreshTimer);
+    const delay = refreshDelayMs(this._socket.token, Date.now());
+    if (delay === null) return;
+    this._refreshTimer = setTimeout(() => this._refresh(), delay);
+  }
+
+  async _refresh() {
+    const asked = this._socket.token;
+    let reply;
+    try {
+      reply = await this.request("refresh");
+    } catch {
+      return; // offline or refused: the next session schedules again
+    }
+    if (this._socket.token !== asked) return; // the page switched tokens meanwhile
+    this.setToken(reply.token);
+    this._emit("token", { token: reply.token, expiresAt: reply.expiresAt });
   }
 
   /** Drop the current connection (if any) and connect again now, e.g. with a new token. */
@@ -185,6 +211,7 @@ export class HubbubClient extends EventTarget {
     }
     if (socket.ws !== ws) return;
     socket.sessionReady();
+    this._scheduleRefresh();
     this._emit("session", { hello: this.hello, resumed });
     this._outbox.flush();
   }

@@ -69,6 +69,11 @@ async function main() {
   const people = new People({ client, topic, me, typing });
   const rejoined = () => people.refresh();
   membership = new Membership(identity, { client, topic, store, rejoined });
+  client.addEventListener("token", (event) => {
+    if (!membership.identity) return;
+    membership.identity = { ...membership.identity, token: event.detail.token };
+    store.set("identity", membership.identity);
+  });
   membership.show(false);
   client.connect();
   if (!identity) byId("nickname").focus({ preventScroll: true });

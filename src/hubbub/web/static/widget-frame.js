@@ -41,6 +41,11 @@ async function main() {
   const typing = new TypingIndicator(byId("typing"));
   const status = new OperatorStatus({ client, topic: () => chat.topic });
   chat = new VisitorChat(identity, { client, store, host, typing, announcer });
+  client.addEventListener("token", (event) => {
+    if (!chat.identity) return;
+    chat.identity = { ...chat.identity, token: event.detail.token };
+    store.set("identity", chat.identity);
+  });
   client.addEventListener("session", () => {
     status.render();
     if (!chat.identity) return;

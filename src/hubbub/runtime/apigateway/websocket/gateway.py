@@ -137,11 +137,13 @@ class WebSocketGateway(ConnectionRegistry):
     async def _open(self, request: web.Request) -> web.StreamResponse:
         """An admitted upgrade: ``$connect``, then the connection until it closes."""
         now_ms = time.time_ns() // 1_000_000
-        info, refusal = await connect(self.api, self.pools, self.quotas, request, now_ms)
+        info, refusal, subprotocol = await connect(
+            self.api, self.pools, self.quotas, request, now_ms
+        )
         if refusal is not None:
             return refusal
         cid = info.connection_id
-        ws = open_socket(self.quotas)
+        ws = open_socket(self.quotas, subprotocol)
         await ws.prepare(request)
         now = time.monotonic()
         conn = LiveConnection(

@@ -2,7 +2,11 @@
 and the socket that enforces API Gateway's frame quota.
 
 A refusal is an HTTP answer to the upgrade request, before any socket exists, as on AWS: the
-authorizer's 401/403/500, or the status ``$connect`` returned when it is not 2xx.
+authorizer's 401/403/500, or the status ``$connect`` returned when it is not 2xx. An accepted
+handshake echoes the ``Sec-WebSocket-Protocol`` that ``$connect`` put in its response headers, as
+API Gateway does; a client that offered subprotocols gets none echoed otherwise, and a browser
+then drops the connection (API Gateway developer guide, "Set up a $connect route that requires a
+WebSocket subprotocol").
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "invoke_within",
     "open_socket",
     "status_of",
+    "subprotocol_of",
 ]
 
 log = logging.getLogger("hubbub.gateway")
@@ -61,10 +66,12 @@ class GuardedWebSocketResponse(web.WebSocketResponse):
         )
 
 
-def open_socket(quotas: Quotas) -> GuardedWebSocketResponse:
+def open_socket(quotas: Quotas, subprotocol: str | None = None) -> GuardedWebSocketResponse:
     """The socket of an accepted connection: frame and message quotas, no compression (the
-    fan-out writes its own uncompressed frames), pings answered by aiohttp."""
+    fan-out writes its own uncompressed frames), pings answered by aiohttp, and the subprotocol
+    ``$connect`` chose (echoed when the client offered it)."""
     return GuardedWebSocketResponse(
+        protocols=() if subprotocol is None else (subprotocol,),
         frame_bytes=quotas.frame_bytes,
         max_msg_size=quotas.message_bytes,
         autoping=True,
@@ -102,6 +109,20 @@ def status_of(result: InvokeResult) -> int:
     return 200
 
 
+def subprotocol_of(result: InvokeResult) -> str | None:
+    """The ``Sec-WebSocket-Protocol`` of ``$connect``'s response headers (any case), if any."""
+    payload = result.payload if result.ok else None
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    found = next(
+        (v for k, v in headers.items() if str(k).lower() == "sec-websocket-protocol"), None
+    )
+    if not isinstance(found, str) or not found.strip():
+        return None
+    return found.strip()
+
+
 _OUTLIVED: set[asyncio.Task[InvokeResult]] = set()
 """``$connect`` invocations that ran past the integration timeout: the function runs on (as
 on Lambda) after the handshake was answered, and is kept referenced until it ends."""
@@ -131,8 +152,9 @@ async def connect(
     quotas: Quotas,
     request: web.Request,
     now_ms: int,
-) -> tuple[ConnectionInfo, web.Response | None]:
-    """``$connect`` (and its authorizer): the connection's info, or the handshake's refusal.
+) -> tuple[ConnectionInfo, web.Response | None, str | None]:
+    """``$connect`` (and its authorizer): the connection's info, or the handshake's refusal, and
+    the subprotocol to echo.
 
     A function of its own so that the ``$connect`` event, the header lists and the result do not
     stay referenced by the frame of the gateway's handler, which lives as long as the connection:
@@ -162,7 +184,7 @@ async def connect(
             limit_bytes=quotas.authorizer_result_bytes,
         )
         if not verdict.allowed:
-            return info, _refusal(verdict)
+            return info, _refusal(verdict), None
         info.authorizer = verdict.context
     if route is not None and route.function is not None:
         event = connect_event(
@@ -171,12 +193,21 @@ async def connect(
         result = await invoke_within(pools[route.function], event, quotas.integration_timeout_s)
         if result is None:
             log.info("$connect of %s ran past the integration timeout", info.connection_id)
-            return info, web.json_response({"message": "Endpoint request timed out"}, status=504)
+            return (
+                info,
+                web.json_response({"message": "Endpoint request timed out"}, status=504),
+                None,
+            )
         status = status_of(result)
         if not 200 <= status < 300:
             log.info("$connect refused %s with %s", info.connection_id, status)
-            return info, web.json_response(
-                {"message": "Forbidden" if status in (401, 403) else "Internal server error"},
-                status=status,
+            return (
+                info,
+                web.json_response(
+                    {"message": "Forbidden" if status in (401, 403) else "Internal server error"},
+                    status=status,
+                ),
+                None,
             )
-    return info, None
+        return info, None, subprotocol_of(result)
+    return info, None, None

@@ -5,6 +5,8 @@
 // sees a handshake's 401). What a session is made of (hello, subscriptions, the outbox) is not its
 // business: it hands each opened socket and each frame to its owner through `hooks`.
 
+import { subprotocols } from "./tokens.js";
+
 export const SOCKET_OPEN = 1;
 
 export const STATES = Object.freeze({
@@ -162,11 +164,13 @@ export class Socket {
     }
     this.retryAt = null;
     this._setState(this.everOnline ? STATES.RECONNECTING : STATES.CONNECTING);
-    const target = new URL(this.url);
-    if (this.token && this._authCheck !== "probing") target.searchParams.set("token", this.token);
+    // the token travels as a subprotocol, never in the URL (where proxies log it)
+    const protocols = subprotocols(this._authCheck === "probing" ? null : this.token);
     let ws;
     try {
-      ws = new this.options.WebSocket(target.toString());
+      ws = protocols.length
+        ? new this.options.WebSocket(this.url, protocols)
+        : new this.options.WebSocket(this.url);
     } catch (err) {
       this._afterClose(false, `cannot connect: ${err}`);
       return;

@@ -1,0 +1,164 @@
+"""Verifying AWS Signature Version 4 on the runtime's AWS-shaped APIs (``@connections``, and any
+other service that answers boto3 clients).
+
+Naming a known access key id proves nothing: the runtime recomputes the signature from the request
+it received with botocore's own signer (the canonical request over method, path, query, signed
+headers and the payload's hash) and compares the two in constant time. As on AWS, a request whose
+``X-Amz-Date`` is more than five minutes from the server's clock is refused, so a captured request
+cannot be replayed later, and a payload hash header that does not match the body is refused, so a
+signed request's body cannot be swapped. Query-string (presigned) signatures are not accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+__all__ = [
+    "MAX_SKEW_S",
+    "SigV4Verifier",
+    "SignatureRejected",
+    "forbidden_response",
+]
+
+MAX_SKEW_S = 300
+"""AWS refuses a request signed more than 5 minutes away from its clock."""
+
+_AUTH = re.compile(
+    r"^AWS4-HMAC-SHA256\s+"
+    r"Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)"
+    r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;_.-]+),\s*Signature=(?P<sig>[0-9a-f]{64})$"
+)
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_PAYLOAD_HASH = "x-amz-content-sha256"
+
+
+class SignatureRejected(Exception):
+    """The request is not signed by a key this service knows; the reason is for the log only
+    (AWS says no more than "Forbidden" to the caller)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    key_id: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def _parse(authorization: str) -> _Parsed:
+    match = _AUTH.match(authorization.strip())
+    if match is None:
+        raise SignatureRejected("no SigV4 Authorization header")
+    headers = tuple(match["headers"].split(";"))
+    if "host" not in headers:
+        raise SignatureRejected("the host header is not signed")
+    return _Parsed(
+        match["key"], match["date"], match["region"], match["service"], headers, match["sig"]
+    )
+
+
+class SigV4Verifier:
+    """Checks requests against the secrets of the access keys it knows, for one service name
+    (``execute-api`` for API Gateway's management API)."""
+
+    def __init__(
+        self,
+        secrets: Mapping[str, str],
+        service: str,
+        *,
+        max_skew_s: int = MAX_SKEW_S,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._secrets = dict(secrets)
+        self._service = service
+        self._max_skew_s = max_skew_s
+        self._now = now
+
+    def verify(
+        self,
+        method: str,
+        raw_path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> str:
+        """The access key id that signed the request; raises :class:`SignatureRejected`.
+
+        ``raw_path`` is the path and query exactly as received (still percent-encoded), since
+        that is what the client signed. ``headers`` maps each (case-insensitive) name to its
+        value, repeated headers joined with commas.
+        """
+        lower = {k.lower(): v for k, v in headers.items()}
+        parsed = _parse(lower.get("authorization", ""))
+        secret = self._secrets.get(parsed.key_id)
+        if secret is None:
+            raise SignatureRejected("unknown access key id")
+        if parsed.service != self._service:
+            raise SignatureRejected(f"signed for {parsed.service}, not {self._service}")
+        timestamp = self._timestamp(lower, parsed)
+        missing = [h for h in parsed.signed_headers if h not in lower]
+        if missing:
+            raise SignatureRejected(f"signed headers missing: {missing}")
+        payload_hash = hashlib.sha256(body).hexdigest()
+        claimed = lower.get(_PAYLOAD_HASH)
+        if claimed is not None and claimed != payload_hash:
+            raise SignatureRejected("the payload hash does not match the body")
+        signer = SigV4Auth(Credentials(parsed.key_id, secret), parsed.service, parsed.region)
+        request = AWSRequest(
+            method=method.upper(),
+            url=f"http://{lower['host']}{raw_path}",
+            headers={h: lower[h] for h in parsed.signed_headers},
+            data=body,
+        )
+        request.context["timestamp"] = timestamp
+        canonical = signer.canonical_request(request)
+        if signer.signed_headers(signer.headers_to_sign(request)) != ";".join(
+            parsed.signed_headers
+        ):
+            raise SignatureRejected("signed headers the signer would not sign")
+        expected = signer.signature(signer.string_to_sign(request, canonical), request)
+        if not hmac.compare_digest(expected, parsed.signature):
+            raise SignatureRejected("signature mismatch")
+        return parsed.key_id
+
+    def _timestamp(self, headers: Mapping[str, str], parsed: _Parsed) -> str:
+        raw = headers.get("x-amz-date", "")
+        try:
+            signed_at = datetime.strptime(raw, _AMZ_DATE).replace(tzinfo=UTC)
+        except ValueError:
+            raise SignatureRejected("no valid X-Amz-Date") from None
+        if raw[:8] != parsed.date:
+            raise SignatureRejected("the credential scope's date is not the request's")
+        if abs(self._now() - signed_at.timestamp()) > self._max_skew_s:
+            raise SignatureRejected("signed too far from the server's clock")
+        return raw
+
+    async def verify_request(self, request: web.Request) -> str:
+        """:meth:`verify` for an aiohttp request (reads the body, which aiohttp keeps)."""
+        body = await request.read()
+        headers = {k: ",".join(request.headers.getall(k)) for k in request.headers}
+        return self.verify(request.method, request.raw_path, headers, body)
+
+
+def forbidden_response(message: str = "Forbidden") -> web.Response:
+    """API Gateway's refusal as boto3 reads it: 403 with ``x-amzn-ErrorType:
+    ForbiddenException``, so the client raises ``ForbiddenException``."""
+    return web.Response(
+        status=403,
+        text=json.dumps({"message": message}),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": "ForbiddenException"},
+    )
