@@ -4,7 +4,7 @@ by the composition root, so the same code runs with the template's values on AWS
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hubbub.protocol.limits import DEFAULT_LIMITS, Limits
 from hubbub.protocol.topics import TopicClass, topic_class
@@ -27,6 +27,9 @@ class ChatSettings:
     typing_burst: int = 4
     send_per_s: float = 20.0
     send_burst: int = 100
+    max_wildcard_filters: int = 1000
+    """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
+    subscribe that would add one more is refused, one already in use is always accepted."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -54,4 +57,12 @@ class ChatSettings:
             operator_token_ttl_s=seconds("OPERATOR_TOKEN_TTL_SECONDS", base.operator_token_ttl_s),
             send_per_s=float(env.get("SEND_RATE_PER_SECOND") or base.send_per_s),
             send_burst=seconds("SEND_BURST", base.send_burst),
+            max_wildcard_filters=seconds("MAX_WILDCARD_FILTERS", base.max_wildcard_filters),
+            limits=replace(
+                base.limits,
+                max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),
+                max_guest_wildcards=seconds(
+                    "MAX_GUEST_WILDCARDS_PER_CONNECTION", base.limits.max_guest_wildcards
+                ),
+            ),
         )

@@ -40,12 +40,15 @@ from hubbub.runtime.faults import Faults
 from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
 from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.index import add_index_route
+from hubbub.runtime.iot.quotas import IotQuotas
+from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
+from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.sqs.service import MessagingService
-from hubbub.runtime.stores import StoresUnavailable, start_stores, stop_stores
+from hubbub.runtime.stores import StoresUnavailable, build_stores, start_stores, stop_stores
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
@@ -84,6 +87,9 @@ class RuntimeConfig:
     """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
     tls_port: int = 0
     """The HTTPS/WSS port; 0 picks a free one."""
+    mqtt_port: int = 1883
+    """IoT Core's MQTT over plain TCP; 0 picks a free port."""
+    iot_quotas: IotQuotas = field(default_factory=IotQuotas)
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
@@ -139,6 +145,9 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+        self.iot = IotCore(config.iot_quotas)
+        self.mqtt_port = config.mqtt_port
+        self._mqtt_socket: socket.socket | None = None
 
     @property
     def exposed(self) -> bool:
@@ -160,6 +169,14 @@ class LocalRuntime:
                 raise RuntimeError("TLS is off")
             return f"wss://{self.host}:{self.tls_port}/{gateway.api.stage}"
         return f"ws://{self.host}:{self.port}/{gateway.api.stage}"
+
+    @property
+    def mqtt_ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{MQTT_PATH}"
+
+    @property
+    def mqtt_tcp_url(self) -> str:
+        return f"mqtt://{self.host}:{self.mqtt_port}"
 
     def http_api_url(self, api: str) -> str:
         """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
@@ -187,19 +204,16 @@ class LocalRuntime:
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
-        queue_pollers = messaging.make_pollers(
-            self.pools,
-            max_workers=self.config.max_workers,
-            poll_interval_s=self.config.poll_interval_s,
-            paused=lambda: False,
-        )
         await self._serve(*sites)
         for gateway in self.gateways.values():
             gateway.start()
         for poller in self.pollers:
             poller.start()
-        for queue_poller in queue_pollers:
-            queue_poller.start()
+        messaging.start_pollers(
+            self.pools,
+            max_workers=self.config.max_workers,
+            poll_interval_s=self.config.poll_interval_s,
+        )
         self.scheduler = Scheduler(
             self.spec.schedules,
             self.pools,
@@ -225,6 +239,9 @@ class LocalRuntime:
         """Bind the ports first, so port 0 is known before the functions' environment is made."""
         self._sockets.append(sock := _listen(self.config.host, self.config.port))
         self.port = sock.getsockname()[1]
+        self._sockets.append(mqtt := _listen(self.config.host, self.config.mqtt_port))
+        self._mqtt_socket = mqtt
+        self.mqtt_port = mqtt.getsockname()[1]
         tls_context = self._tls()
         if tls_context is None:
             return sock, None, None
@@ -235,21 +252,14 @@ class LocalRuntime:
     async def _start_stores(self) -> tuple[Backing, MessagingService]:
         """Tables and queues (``stores.py``); set on ``self`` first, so ``_abandon`` stops them
         even when their start fails half-way."""
-        config = self.config
-        credentials = {
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self.secret_access_key,
-            "aws_session_token": "local",
-        }
-        self.backing = Backing(
+        self.backing, self.messaging = build_stores(
             self.spec,
             self.store,
-            data_dir=config.data_dir,
-            region=config.region,
-            credentials=credentials,
-            endpoint=config.dynamodb_endpoint,
+            key=(self.access_key_id, self.secret_access_key),
+            data_dir=self.config.data_dir,
+            region=self.config.region,
+            endpoint=self.config.dynamodb_endpoint,
         )
-        self.messaging = MessagingService(self.spec, region=config.region, credentials=credentials)
         try:
             await start_stores(self.backing, self.messaging)
         except StoresUnavailable as exc:
@@ -304,6 +314,7 @@ class LocalRuntime:
             add_connections_routes(self.app, gateway, self.signatures)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
+        self.iot.mount(self.app)
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
@@ -331,11 +342,7 @@ class LocalRuntime:
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
                 paused=lambda: self.config.faults.streams_paused,
                 now_ms=self.clock.now_ms,
-                send_on_failure=(
-                    self.messaging.send_on_failure
-                    if self.messaging is not None and self.messaging.can_send
-                    else None
-                ),
+                send_on_failure=None if self.messaging is None else self.messaging.sender,
             )
             poller.metrics = self.metrics
             self.pollers.append(poller)
@@ -357,6 +364,8 @@ class LocalRuntime:
             self.app, access_log=None, handle_signals=False, keepalive_timeout=_KEEPALIVE_S
         )
         await self._runner.setup()
+        if self._mqtt_socket is not None:
+            await self.iot.start(self._mqtt_socket)
         guard = self.head_guard
         if tls_context is None or tls_sock is None:
             await GuardedSockSite(self._runner, sock, guard).start()
@@ -386,6 +395,7 @@ class LocalRuntime:
 
     async def _abandon(self) -> None:
         """Undo a start that failed half-way: no child process or socket outlives it."""
+        await self.iot.stop()
         for poller in self.pollers:
             await poller.stop()
         if self.messaging is not None:
@@ -431,11 +441,11 @@ class LocalRuntime:
         log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
-        log.info("stopping: stream pollers")
+        await self.iot.stop()
+        log.info("stopping: stream and queue pollers")
         for poller in self.pollers:
             await poller.stop()
         if self.messaging is not None:
-            log.info("stopping: queue pollers")
             await self.messaging.stop_pollers()
         log.info("stopping: HTTP server")
         if self._runner is not None:
@@ -465,6 +475,7 @@ class LocalRuntime:
                 for name in self.gateways
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "mqtt": {"ws": self.mqtt_ws_url, "tcp": self.mqtt_tcp_url},
             "restApis": {name: self.rest_api_url(name) for name in self.rest_apis},
             "store": self.store,
             "stackName": self.config.stack_name,
@@ -516,6 +527,7 @@ class LocalRuntime:
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
         taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
+        taken.add(MQTT_PATH.strip("/"))
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()
@@ -543,6 +555,7 @@ class LocalRuntime:
             },
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
             "restApis": {name: api.stats.as_dict() for name, api in self.rest_apis.items()},
+            "mqtt": {"connected": len(self.iot.broker.live), **self.iot.broker.stats},
             "schedules": [] if self.scheduler is None else self.scheduler.describe(),
             "requestHeads": {
                 "timedOut": self.head_guard.timed_out,

@@ -10,16 +10,45 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from pathlib import Path
 
+from hubbub.runtime.cloudformation import AppSpec
 from hubbub.runtime.dynamodb.backing import Backing
 from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.sqs.service import MessagingService, MessagingUnavailable
 
-__all__ = ["StoresUnavailable", "start_stores", "stop_stores"]
+__all__ = ["StoresUnavailable", "build_stores", "start_stores", "stop_stores"]
 
 
 class StoresUnavailable(RuntimeError):
     """The tables or the queues cannot be provided; the message says which and why."""
+
+
+def build_stores(
+    spec: AppSpec,
+    store: str,
+    *,
+    key: tuple[str, str],
+    data_dir: Path,
+    region: str,
+    endpoint: str | None,
+) -> tuple[Backing, MessagingService]:
+    """Both, not started: the tables' ``store`` backing (at ``endpoint`` if given) and the
+    queues, reached with the runtime's access ``key`` (id and secret)."""
+    credentials = {
+        "aws_access_key_id": key[0],
+        "aws_secret_access_key": key[1],
+        "aws_session_token": "local",
+    }
+    backing = Backing(
+        spec,
+        store,
+        data_dir=data_dir,
+        region=region,
+        credentials=credentials,
+        endpoint=endpoint,
+    )
+    return backing, MessagingService(spec, region=region, credentials=credentials)
 
 
 async def _start(step: Awaitable[None]) -> None:

@@ -115,6 +115,20 @@ class MessagingService:
     def can_send(self) -> bool:
         return self._destinations is not None
 
+    @property
+    def sender(self) -> Callable[[str, Mapping[str, Any]], None] | None:
+        """``send_on_failure`` when there are queues to send to, else None."""
+        return self.send_on_failure if self.can_send else None
+
+    def start_pollers(
+        self, pools: Mapping[str, FunctionPool], *, max_workers: int, poll_interval_s: float
+    ) -> None:
+        """Make and start the pollers of the SQS event sources and of the functions' topics."""
+        for poller in self.make_pollers(
+            pools, max_workers=max_workers, poll_interval_s=poll_interval_s, paused=lambda: False
+        ):
+            poller.start()
+
     def make_pollers(
         self,
         pools: Mapping[str, FunctionPool],
