@@ -55,6 +55,8 @@ class PeerSpec:
                 "-m",
                 "hubbub.cli",
                 "serve",
+                "--mqtt-port",
+                "0",
                 "--port",
                 "0",
                 "--data-dir",

@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.protocol.topics import filter_matches
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import table_definition
 from hubbub.store.items import message_item
@@ -62,6 +63,7 @@ def send(
     recency_index: str | None = None,
     title: str | None = None,
     mark_read: bool = False,
+    role: Role = Role.VISITOR,
 ) -> AppendResult:
     n = next(_ids)
     return store.append(
@@ -78,6 +80,7 @@ def send(
             recency_index=recency_index,
             title=title,
             mark_read=mark_read,
+            role=role,
         )
     )
 
@@ -271,7 +274,92 @@ def test_wildcard_filters_survive_a_failed_unsubscribe(store: Store) -> None:
     assert store.wildcard_filters() == ["desk/+"]
 
 
+ANCHORED = ["room/+", "room/#", "room/+/#", "room/a/#", "room/ab/#", "room/+/x", "desk/+"]
+ANCHORED += ["$sys/+", "$sys/a/#", "a/+/c"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "candidates"),
+    [
+        ("room/a", {"room/+", "room/#", "room/+/#", "room/a/#", "room/+/x"}),
+        ("room/ab", {"room/+", "room/#", "room/+/#", "room/ab/#", "room/+/x"}),
+        ("room/b", {"room/+", "room/#", "room/+/#", "room/+/x"}),
+        ("desk/v_1", {"desk/+"}),
+        ("$sys/operators", {"$sys/+"}),
+        ("$sys/a/b", {"$sys/+", "$sys/a/#"}),
+        ("a/b/c", {"a/+/c"}),
+        ("user/v_1", set()),
+    ],
+)
+def test_wildcard_filters_for_a_topic_are_those_anchored_at_its_prefixes(
+    store: Store, topic: str, candidates: set[str]
+) -> None:
+    """The registry answers with the filters whose levels before the first wildcard are a prefix
+    of the topic: every filter that matches is among them, none anchored elsewhere is."""
+    for index, topic_filter in enumerate(ANCHORED):
+        connect(store, f"c{index}")
+        subscribe(store, f"c{index}", topic_filter)
+    found = store.wildcard_filters_for(Topic(topic))
+    assert sorted(found) == sorted(candidates)
+    assert {f for f in ANCHORED if filter_matches(f, topic)} <= set(found)
+
+
+def test_what_a_topic_reads_from_the_registry_does_not_grow_with_filters_anchored_elsewhere(
+    store: Store,
+) -> None:
+    """The attack of issue 15 (item 4): many distinct wildcard filters. A message on room/a is
+    answered the same two filters whether 0 or 60 other rooms have a filter of their own, and a
+    filter leaves the answer with its last subscriber."""
+    connect(store, "c0")
+    subscribe(store, "c0", "room/+")
+    subscribe(store, "c0", "room/a/#")
+    before = sorted(store.wildcard_filters_for(Topic("room/a")))
+    for index in range(60):
+        connect(store, f"g{index}")
+        subscribe(store, f"g{index}", f"room/x{index}/#")
+    assert sorted(store.wildcard_filters_for(Topic("room/a"))) == before == ["room/+", "room/a/#"]
+    assert sorted(store.wildcard_filters_for(Topic("room/x7"))) == ["room/+", "room/x7/#"]
+    assert len(store.wildcard_filters()) == 62
+    store.unsubscribe(ConnectionId("c0"), TopicFilter("room/a/#"))
+    assert store.wildcard_filters_for(Topic("room/a")) == ["room/+"]
+    store.delete_connection(ConnectionId("g7"))
+    assert store.wildcard_filters_for(Topic("room/x7")) == ["room/+"]
+    assert len(store.wildcard_filters()) == 60
+
+
+def test_a_wildcard_filter_shared_by_two_connections_stays_until_the_last_leaves(
+    store: Store,
+) -> None:
+    for cid in ["c1", "c2"]:
+        connect(store, cid)
+        subscribe(store, cid, "desk/+")
+    store.delete_connection(ConnectionId("c1"))
+    assert store.wildcard_filters_for(Topic("desk/v_1")) == ["desk/+"]
+    assert store.wildcard_filters() == ["desk/+"]
+    store.unsubscribe(ConnectionId("c2"), TopicFilter("desk/+"))
+    assert store.wildcard_filters_for(Topic("desk/v_1")) == []
+    assert store.wildcard_filters() == []
+
+
 # append ---------------------------------------------------------------------------------------
+def test_a_message_keeps_its_sender_s_role_wherever_it_is_read(store: Store) -> None:
+    """The role an append is given comes back from every read: pages, the topic summary, the
+    stream image (issue 15, item 7: clients badge staff from it)."""
+    sent = send(store, sender="o_1", nickname="Olga", role=Role.OPERATOR).message
+    send(store, sender="v_1", nickname="Support (operator)")
+    assert sent.role is Role.OPERATOR
+    page = store.read_after(Topic("room/a"), 0, 10, NOW_MS).messages
+    assert [m.role for m in page] == [Role.OPERATOR, Role.VISITOR]
+    assert [m.role for m in store.read_before(Topic("room/a"), None, 10, NOW_MS).messages] == [
+        Role.OPERATOR,
+        Role.VISITOR,
+    ]
+    summary = store.topic_summary(Topic("room/a"))
+    assert summary is not None and summary.last_message is not None
+    assert summary.last_message.role is Role.VISITOR
+    assert store.decode_change(message_item(sent)) == sent
+
+
 def test_append_assigns_gapless_seqs_and_stores_the_message(store: Store) -> None:
     results = [send(store, text=f"t{i}", now_ms=NOW_MS + i) for i in range(5)]
 

@@ -26,7 +26,7 @@ from tests.unit.fakes import FUTURE_MS, SECRET, RecordingPush
 __all__ = ["MESSAGE_FIELDS", "World", "make_world", "world_in"]
 
 
-MESSAGE_FIELDS = {"topic", "id", "seq", "ts", "from", "nickname", "text", "clientMsgId"}
+MESSAGE_FIELDS = {"topic", "id", "seq", "ts", "from", "nickname", "role", "text", "clientMsgId"}
 
 
 @dataclass

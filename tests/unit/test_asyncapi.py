@@ -58,3 +58,22 @@ def test_the_token_reply_is_documented_field_for_field(tmp_path: Path) -> None:
     assert set(DOC["components"]["messages"]["TokenReply"]["payload"]["required"]) == set(reply) - {
         "ref"
     }
+
+
+def test_the_message_schema_has_exactly_the_fields_of_a_message_and_every_role(
+    tmp_path: Path,
+) -> None:
+    """A pushed message is documented field for field, role included (required: every message
+    carries it), with every role a sender can have."""
+    schema = DOC["components"]["schemas"]["Message"]
+    with world_in(tmp_path) as world:
+        world.visitor("v", nickname="Support (operator)")
+        world.send("v", "room/a", "hi", "c1")
+        (stored,) = world.stored("room/a")
+        world.connect("g")
+        world.reply("g", action="subscribe", topic="room/a")
+        world.chat.deliver(stored)
+        (post,) = world.push.frames_of_type("message")
+    assert set(post.frame) - {"type"} == set(schema["properties"])
+    assert "role" in schema["required"]
+    assert set(schema["properties"]["role"]["enum"]) == {role.value for role in Role}

@@ -11,11 +11,22 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.protocol.topics import filter_matches
 from hubbub.store.dynamodb import codec as dynamo_codec
 from hubbub.store.dynamodb.expressions import optional, placeholders, update
-from hubbub.store.dynamodb.keys import dedupe_sk, is_wildcard, key, recent_sk
+from hubbub.store.dynamodb.keys import (
+    REGISTRY_REPLICAS,
+    dedupe_sk,
+    is_wildcard,
+    key,
+    recent_sk,
+    wildcard_read_pks,
+    wildcard_write_pks,
+)
 from hubbub.store.items import message_from_item, message_item, new_message
 from hubbub.store.port import AppendRequest, Connection, Message, Role, Subscription, User
 from hubbub.store.sqlite import codec as sqlite_codec
@@ -73,6 +84,87 @@ def test_two_senders_never_share_a_dedupe_key(a: tuple[str, str], b: tuple[str, 
 )
 def test_is_wildcard(topic_filter: str, wildcard: bool) -> None:
     assert is_wildcard(topic_filter) is wildcard
+
+
+@pytest.mark.parametrize(
+    ("stored", "role"),
+    [
+        pytest.param("operator", Role.OPERATOR, id="an operator's message"),
+        pytest.param("visitor", Role.VISITOR, id="a visitor's message"),
+        pytest.param(None, Role.VISITOR, id="stored before roles were recorded"),
+        pytest.param("admin", Role.VISITOR, id="a role this version does not know"),
+    ],
+)
+def test_a_stored_message_s_role_reads_as_visitor_unless_it_says_otherwise(
+    stored: str | None, role: Role
+) -> None:
+    """Old items (no role) and unknown roles claim nothing: never staff by default."""
+    item = message_item(new_message(REQUEST, 1))
+    del item["role"]
+    if stored is not None:
+        item["role"] = stored
+    decoded = message_from_item(item)
+    assert decoded is not None and decoded.role is role
+    row = (*sqlite_codec.message_row(decoded)[:9], stored)
+    assert sqlite_codec.message_of(row).role is role
+
+
+def test_the_role_of_the_request_is_the_role_stored_in_both_shapes() -> None:
+    operator = new_message(replace(REQUEST, role=Role.OPERATOR), 1)
+    assert operator.role is Role.OPERATOR
+    assert message_from_item(message_item(operator)) == operator
+    assert sqlite_codec.message_of(sqlite_codec.message_row(operator)) == operator
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "pks"),
+    [
+        ("room/lobby/#", ["W#room/lobby"]),
+        ("room/a/+/#", ["W#room/a"]),
+        ("$sys/a/b/#", ["W#$sys/a/b"]),
+        ("room/+", [f"W#room#{r}" for r in range(REGISTRY_REPLICAS)]),
+        ("desk/#", [f"W#desk#{r}" for r in range(REGISTRY_REPLICAS)]),
+    ],
+)
+def test_a_registry_entry_lives_under_its_anchor(topic_filter: str, pks: list[str]) -> None:
+    """Under the levels before the first wildcard; a one-level anchor in every replica."""
+    assert wildcard_write_pks(topic_filter) == pks
+
+
+def test_a_message_reads_one_registry_partition_per_level_and_spreads_the_class_level() -> None:
+    """A room message reads two small partitions, not the whole registry; which replica of
+    W#room it reads depends on the topic, so the rooms together spread over all of them."""
+    reads = [wildcard_read_pks(f"room/r{i}") for i in range(200)]
+    assert all(len(pks) == 2 and pks[1] == f"W#room/r{i}" for i, pks in enumerate(reads))
+    assert {pks[0] for pks in reads} == set(wildcard_write_pks("room/+"))
+    assert wildcard_read_pks("$sys/a/b") == [
+        wildcard_read_pks("$sys/a/b")[0],
+        "W#$sys/a",
+        "W#$sys/a/b",
+    ]
+
+
+_LEVEL = st.sampled_from(["room", "desk", "$sys", "a", "b"])
+
+
+@st.composite
+def _filters(draw: st.DrawFn) -> str:
+    levels = [draw(_LEVEL)]
+    levels += draw(st.lists(st.sampled_from(["a", "b", "+"]), max_size=3))
+    if draw(st.booleans()):
+        levels.append("#")
+    return "/".join(levels)
+
+
+@settings(max_examples=300, deadline=None)
+@given(topic_filter=_filters(), topic=st.lists(_LEVEL, min_size=1, max_size=4).map("/".join))
+def test_every_filter_that_matches_a_topic_is_in_a_partition_the_topic_reads(
+    topic_filter: str, topic: str
+) -> None:
+    """The registry can only be spread if nothing is lost: a matching filter is always written to
+    a partition the topic's message reads."""
+    if filter_matches(topic_filter, topic):
+        assert set(wildcard_write_pks(topic_filter)) & set(wildcard_read_pks(topic))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.limits import Limits
 from hubbub.protocol.topics import (
     TopicClass,
+    anchor_of,
+    can_match_a_topic,
     filter_matches,
     is_wildcard,
     parse_filter,
@@ -243,3 +245,63 @@ def test_a_first_level_wildcard_never_matches_a_sys_topic(
 def test_a_concrete_filter_matches_only_its_own_topic(a: list[str], b: list[str]) -> None:
     """A filter without wildcards matches a topic exactly when they are equal."""
     assert filter_matches("/".join(a), "/".join(b)) is (a == b)
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "anchor"),
+    [
+        ("room/+", "room"),
+        ("room/lobby/#", "room/lobby"),
+        ("room/+/x", "room"),
+        ("$sys/a/+/b", "$sys/a"),
+        ("+/x", ""),
+        ("#", ""),
+        ("room/lobby", "room/lobby"),
+    ],
+)
+def test_a_filter_is_anchored_at_the_levels_before_its_first_wildcard(
+    topic_filter: str, anchor: str
+) -> None:
+    assert anchor_of(topic_filter) == anchor
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "possible"),
+    [
+        ("room/+", True),
+        ("room/#", True),
+        ("room/+/#", True),
+        ("room/lobby/#", True),
+        ("desk/+", True),
+        ("room/+/+", False),
+        ("room/+/x", False),
+        ("room/a/b/#", False),
+        ("desk/+/+/#", False),
+        ("user/v_1/+", False),
+        ("$sys/+/+/+", True),
+        ("$sys/#", True),
+    ],
+)
+def test_a_filter_that_no_valid_topic_can_match(topic_filter: str, possible: bool) -> None:
+    """Room, desk and inbox topics have exactly two levels; $sys topics any number."""
+    assert can_match_a_topic(topic_filter) is possible
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cls=st.sampled_from(["room", "desk", "user"]),
+    rest=st.lists(st.sampled_from(["a", "+", "#"]), min_size=1, max_size=4),
+    name=_NAME,
+)
+def test_a_filter_said_to_match_nothing_matches_no_valid_topic(
+    cls: str, rest: list[str], name: str
+) -> None:
+    """Whatever can_match_a_topic refuses matches no valid two-level topic, and whatever it
+    accepts matches some."""
+    if "#" in rest:
+        rest = rest[: rest.index("#") + 1]
+    topic_filter = "/".join([cls, *rest])
+    candidates = [f"{cls}/{name}", f"{cls}/a"]
+    assert can_match_a_topic(topic_filter) is any(
+        filter_matches(topic_filter, t) for t in candidates
+    )

@@ -1,8 +1,10 @@
 """Deliver stored messages to every matching subscription, once per connection.
 
 Subscribers are found by one lookup per matching filter (the exact topic plus the registered
-wildcard filters that match it), never by scanning connections. The frame is encoded once per
-message.
+wildcard filters that match it), never by scanning connections. The wildcard filters come from
+the registry entries anchored at the topic's own prefixes, matched through a ``FilterTrie``, so a
+message costs the same however many filters are anchored elsewhere. The frame is encoded once
+per message.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from hubbub.chat.views import message_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
-from hubbub.protocol.topics import filter_matches
+from hubbub.protocol.filtertrie import FilterTrie
 from hubbub.push.port import Push, PushOutcome
 from hubbub.store.records import Message
 from hubbub.store.roles import Subscriptions
@@ -24,7 +26,7 @@ __all__ = ["FanOut", "FanOutReport", "filters_matching"]
 def filters_matching(topic: Topic, wildcards: Iterable[TopicFilter]) -> list[TopicFilter]:
     """The filters a subscriber of ``topic`` may hold: the topic itself and each registered
     wildcard that matches it (one lookup each, never a scan)."""
-    return [TopicFilter(topic), *(f for f in wildcards if filter_matches(f, topic))]
+    return [TopicFilter(topic), *FilterTrie(wildcards).matching(topic)]
 
 
 @dataclass(slots=True)
@@ -39,16 +41,21 @@ class FanOut:
         self._subscriptions = subscriptions
         self._push = push
 
-    def recipients_of(self, topic: Topic, wildcards: Iterable[TopicFilter]) -> list[ConnectionId]:
+    def filters_of_topic(self, topic: Topic) -> list[TopicFilter]:
+        """The filters that match ``topic`` among those subscribed with: the topic itself and the
+        registry's wildcard filters anchored at its prefixes that match it."""
+        return filters_matching(topic, self._subscriptions.wildcard_filters_for(topic))
+
+    def recipients_of(self, topic: Topic) -> list[ConnectionId]:
         """Every connection whose filters match ``topic``, once each."""
         seen: dict[ConnectionId, None] = {}
-        for topic_filter in filters_matching(topic, wildcards):
+        for topic_filter in self.filters_of_topic(topic):
             for connection_id in self._subscriptions.subscriber_ids(topic_filter):
                 seen.setdefault(connection_id, None)
         return list(seen)
 
-    def deliver(self, message: Message, wildcards: Iterable[TopicFilter]) -> FanOutReport:
-        recipients = self.recipients_of(message.topic, wildcards)
+    def deliver(self, message: Message) -> FanOutReport:
+        recipients = self.recipients_of(message.topic)
         report = FanOutReport()
         if not recipients:
             return report

@@ -59,8 +59,7 @@ class Presence:
     ) -> PushOutcome:
         """The one path of every ephemeral event (presence, typing, operator status): recipients
         found as a message's are, one push, nothing stored."""
-        wildcards = self._subscriptions.wildcard_filters()
-        recipients = [c for c in self._fanout.recipients_of(topic, wildcards) if c != exclude]
+        recipients = [c for c in self._fanout.recipients_of(topic) if c != exclude]
         if not recipients:
             return PushOutcome()
         return self._push.post_many(encode(event).encode("utf-8"), recipients)

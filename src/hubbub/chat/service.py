@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
-from hubbub.chat.fanout import FanOut, FanOutReport, filters_matching
+from hubbub.chat.fanout import FanOut, FanOutReport
 from hubbub.chat.presence import Presence, makes_present
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
@@ -21,12 +21,13 @@ from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import (
     OPERATORS_TOPIC,
     TopicClass,
+    can_match_a_topic,
     is_wildcard,
     parse_filter,
     parse_topic,
@@ -286,6 +287,8 @@ class Chat:
         now = self.clock.now_ms()
         reply: Event = {"type": "subscribed", "topic": topic_filter}
         if is_wildcard(topic_filter):
+            if topic_filter not in current:
+                self._check_wildcard_bounds(connection.user, topic_filter, current)
             self.store.subscribe(
                 Subscription(connection.id, topic_filter, connection.user),
                 now,
@@ -314,6 +317,35 @@ class Chat:
             reply["hasMore"] = page.has_more or clipped
         return reply
 
+    def _check_wildcard_bounds(
+        self, user: User, topic_filter: TopicFilter, current: list[TopicFilter]
+    ) -> None:
+        """Every distinct wildcard filter is looked up for the messages it may match, and the
+        registry holds them all: a filter that can match nothing is refused, and so is one more
+        than the connection's share (guests' smaller) or the deployment's bound (issue 15, item
+        4). A filter someone already uses adds nothing to the registry, so only the per
+        connection share applies to it."""
+        if not can_match_a_topic(topic_filter):
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                "this filter matches no topic: room, desk and user topics have two levels",
+            )
+        guest = user.role is Role.GUEST
+        share = self.limits.max_guest_wildcards if guest else self.limits.max_wildcards
+        if sum(1 for f in current if is_wildcard(f)) >= share:
+            who = "guest connection; register for more" if guest else "connection"
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"at most {share} wildcard filters per {who}")
+        bound = self.settings.max_wildcard_filters
+        if (
+            not self.store.subscriber_ids(topic_filter)
+            and len(self.store.wildcard_filters()) >= bound
+        ):
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN,
+                f"the server already follows its {bound} distinct wildcard filters: subscribe to"
+                " exact topics, or to a filter in use such as room/+",
+            )
+
     def _unsubscribe(self, connection: Connection, action: a.Unsubscribe) -> Event:
         topic_filter = parse_filter(action.topic, self.limits)
         removed = self.store.unsubscribe(connection.id, topic_filter)
@@ -339,6 +371,7 @@ class Chat:
                 topic=topic,
                 sender=user.id,
                 nickname=user.nickname,
+                role=user.role,
                 text=text,
                 client_msg_id=ClientMsgId(client_msg_id),
                 message_id=MessageId(f"m_{secrets.token_hex(10)}"),
@@ -433,7 +466,7 @@ class Chat:
         badge. Best effort: one that is gone is left for the fan-out to forget."""
         others = {
             sub.connection_id
-            for topic_filter in filters_matching(topic, self.store.wildcard_filters())
+            for topic_filter in self._fanout.filters_of_topic(topic)
             for sub in self.store.subscribers(topic_filter)
             if sub.user.id == connection.user.id and sub.connection_id != connection.id
         }
@@ -463,7 +496,7 @@ class Chat:
     # fan-out ----------------------------------------------------------------------------------
     def deliver(self, message: Message) -> FanOutReport:
         """Push one stored message to its subscribers and forget the connections found gone."""
-        report = self._fanout.deliver(message, self.store.wildcard_filters())
+        report = self._fanout.deliver(message)
         if report.gone:
             self.forget(report.gone)
         return report

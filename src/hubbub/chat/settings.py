@@ -8,7 +8,7 @@ channel and execution environment (``hubbub.chat.ratelimit``); docs/protocol.md 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hubbub.protocol.limits import DEFAULT_LIMITS, Limits
 from hubbub.protocol.topics import TopicClass, topic_class
@@ -36,6 +36,9 @@ class ChatSettings:
     guest_register_per_s: float = 1.0
     guest_register_burst: int = 30
     operator_recheck_s: float = 5.0
+    max_wildcard_filters: int = 1000
+    """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
+    subscribe that would add one more is refused, one already in use is always accepted."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -79,4 +82,12 @@ class ChatSettings:
             operator_recheck_s=float(env.get("OPERATOR_RECHECK_SECONDS") or 0)
             if env.get("OPERATOR_RECHECK_SECONDS") not in (None, "")
             else base.operator_recheck_s,
+            max_wildcard_filters=seconds("MAX_WILDCARD_FILTERS", base.max_wildcard_filters),
+            limits=replace(
+                base.limits,
+                max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),
+                max_guest_wildcards=seconds(
+                    "MAX_GUEST_WILDCARDS_PER_CONNECTION", base.limits.max_guest_wildcards
+                ),
+            ),
         )

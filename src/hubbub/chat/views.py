@@ -17,6 +17,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "ts": message.ts,
         "from": message.sender,
         "nickname": message.nickname,
+        "role": message.role.value,
         "text": message.text,
         "clientMsgId": message.client_msg_id,
     }

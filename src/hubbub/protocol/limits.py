@@ -26,6 +26,10 @@ class Limits:
     history_page_max: int = 100
     resume_max_messages: int = 100
     max_subscriptions: int = 50
+    max_wildcards: int = 10
+    """Distinct wildcard filters per connection of a visitor or operator."""
+    max_guest_wildcards: int = 2
+    """Distinct wildcard filters per guest connection: guests cost nothing to open."""
     reply_budget_bytes: int = 96 * 1024
 
     def public(self) -> dict[str, Any]:

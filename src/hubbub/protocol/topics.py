@@ -17,6 +17,8 @@ from hubbub.protocol.limits import DEFAULT_LIMITS, Limits
 __all__ = [
     "OPERATORS_TOPIC",
     "TopicClass",
+    "anchor_of",
+    "can_match_a_topic",
     "filter_matches",
     "is_wildcard",
     "parse_filter",
@@ -83,6 +85,29 @@ def filter_matches(topic_filter: TopicFilter | str, topic: Topic | str) -> bool:
         if f_level != "+" and f_level != t_levels[index]:
             return False
     return len(f_levels) == len(t_levels)
+
+
+def can_match_a_topic(topic_filter: TopicFilter | str) -> bool:
+    """Whether some valid topic matches the filter. Room, desk and inbox topics have exactly two
+    levels, so ``room/+/x`` or ``room/a/b/#`` can match nothing: refusing them at subscribe keeps
+    the filters anchored at ``room`` or ``desk`` to a handful (``+``, ``#``, ``+/#``), which is what
+    bounds the wildcard filters any one message is matched against."""
+    levels = topic_filter.split("/")
+    if topic_class(levels[0]) in (TopicClass.ROOM, TopicClass.DESK, TopicClass.USER):
+        return len(levels) == 2 or (len(levels) == 3 and levels[2] == "#")
+    return True
+
+
+def anchor_of(topic_filter: TopicFilter | str) -> str:
+    """The levels of a filter before its first wildcard (``room`` for ``room/+``, ``room/a`` for
+    ``room/a/#``): only topics under that prefix can match it, so the wildcard registry is kept
+    per anchor and a message reads the anchors of its own prefixes only. Empty when the first
+    level is a wildcard, which the policy refuses."""
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if level in _WILDCARDS:
+            return "/".join(levels[:index])
+    return topic_filter
 
 
 def topic_class(topic: Topic | TopicFilter | str) -> TopicClass | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
-from hubbub.store.records import AppendRequest, Message
+from hubbub.store.records import AppendRequest, Message, Role
 
 __all__ = [
     "MESSAGE_KIND",
@@ -19,6 +19,7 @@ __all__ = [
     "message_item",
     "message_sk",
     "new_message",
+    "role_of",
     "topic_pk",
 ]
 
@@ -46,6 +47,7 @@ def new_message(request: AppendRequest, seq: int) -> Message:
         text=request.text,
         client_msg_id=request.client_msg_id,
         expires_at=request.expires_at,
+        role=request.role,
     )
 
 
@@ -62,6 +64,7 @@ def message_item(message: Message) -> dict[str, Any]:
         "text": message.text,
         "cmid": message.client_msg_id,
         "expiresAt": message.expires_at,
+        "role": message.role.value,
     }
     if message.nickname is not None:
         item["nick"] = message.nickname
@@ -82,4 +85,14 @@ def message_from_item(item: Mapping[str, Any]) -> Message | None:
         text=str(item["text"]),
         client_msg_id=ClientMsgId(str(item["cmid"])),
         expires_at=int(item["expiresAt"]),
+        role=role_of(item.get("role")),
     )
+
+
+def role_of(stored: object) -> Role:
+    """A stored message's sender role; one stored before roles were (or with a role this
+    version does not know) reads as ``visitor``: never staff by default."""
+    try:
+        return Role(str(stored)) if stored is not None else Role.VISITOR
+    except ValueError:
+        return Role.VISITOR

@@ -75,6 +75,10 @@ class Message:
     text: str
     client_msg_id: ClientMsgId
     expires_at: int
+    role: Role = Role.VISITOR
+    """The sender's role when they sent it, from their authenticated identity: what a client
+    badges staff by. Messages stored before roles were recorded read as ``visitor``, which
+    claims nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ class AppendRequest:
     title: str | None = None
     """A label for the topic in its recency index (a desk's visitor nickname); None keeps the
     old."""
+    role: Role = Role.VISITOR
+    """The sender's role, from the connection's or the token's identity, never from a frame."""
     mark_read: bool = False
     """Also move the sender's read marker up to the new message (their own message is never
     unread for them), as part of the append where the store can: not on a duplicate."""

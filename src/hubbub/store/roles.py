@@ -87,7 +87,17 @@ class Subscriptions(Protocol):
 
     @abstractmethod
     def wildcard_filters(self) -> list[TopicFilter]:
-        """The wildcard filters with at least one subscriber (a small registry, one Query)."""
+        """Every wildcard filter with at least one subscriber, each once. Not on the message
+        path: a subscribe that would add a filter counts them against the registry's bound (on
+        DynamoDB an eventually consistent index Query)."""
+
+    @abstractmethod
+    def wildcard_filters_for(self, topic: Topic) -> list[TopicFilter]:
+        """The registered wildcard filters anchored at a prefix of ``topic`` (the levels before
+        a filter's first wildcard: ``room`` for ``room/+``): the only ones that can match it, so
+        what a message reads does not grow with the filters anchored elsewhere. Every matching
+        filter is among them; some may not match (``room/+/x``), so the caller still matches.
+        Filters whose first level is a wildcard are not registered (the policy refuses them)."""
 
 
 class MessageLog(Protocol):

@@ -12,7 +12,9 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - connection: ``C#{id}`` | ``CONN`` | operator connections also gsi1pk ``ROLE#operator``.
 - subscription, two items written in one transaction: ``C#{id}`` | ``S#{filter}`` (for
   ``filters_of`` and ``delete_connection``) and ``F#{filter}`` | ``C#{id}`` (for ``subscribers``).
-- wildcard registry: ``WILDCARDS`` | ``{filter}`` | ver, a fresh random number per subscribe.
+- wildcard registry: ``W#{anchor}`` (``W#{anchor}#{replica}`` for a one-level anchor) |
+  ``{filter}`` | ver, a fresh random number per subscribe; the first copy also gsi1pk
+  ``WILDCARDS`` (see ``registry``).
 - read marker: ``U#{user}`` | ``R#{topic}`` | seq.
 - visitor: ``U#{id}`` | ``VISITOR``.  operator: ``OPERATORS`` | ``{id}``.
 - meta: ``META`` | ``operator_last_seen`` | value.
@@ -22,12 +24,8 @@ A topic's messages, head and dedupe records share one partition so ``append`` is
 transaction on one item collection. Every request-path access is a GetItem, a Query, a
 BatchGetItem or a conditional write; nothing scans.
 
-Wildcard registry: fan-out reads it to learn which wildcard filters to look up. An entry is
-written in the same transaction as the subscription, and removed when an unsubscribe or
-``delete_connection`` finds the filter without subscribers. The removal is conditional on the
-entry's ``ver`` being the one read before counting subscribers, so a concurrent subscribe keeps it.
-Entries may still be stale (subscriptions deleted by TTL, a removal that failed); fan-out
-tolerates that, because a stale filter only costs one Query that finds nobody.
+Wildcard registry: fan-out reads it to learn which wildcard filters to look up; how it is spread
+over partitions, and kept, is the docstring of ``registry``.
 
 Not atomic, unlike SQLite: ``delete_connection`` removes each subscription in its own transaction
 (each reported by exactly one caller, so a racing ``$disconnect`` and 410 never both announce
@@ -45,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -77,7 +74,6 @@ from hubbub.store.dynamodb.keys import (
     OPERATOR_ROLE_KEY,
     OPERATORS_PK,
     VISITOR_SK,
-    WILDCARDS_PK,
     connection_pk,
     filter_pk,
     is_wildcard,
@@ -89,6 +85,7 @@ from hubbub.store.dynamodb.keys import (
     topic_pk,
     user_pk,
 )
+from hubbub.store.dynamodb.registry import WildcardRegistry
 from hubbub.store.dynamodb.schema import GSI1
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
@@ -100,7 +97,6 @@ from hubbub.store.port import (
     Operator,
     Rate,
     Store,
-    StoreUnavailable,
     Subscription,
     TopicSummary,
     User,
@@ -125,6 +121,7 @@ class DynamoStore(Store):
         self._table = Table(table_name, client=client, endpoint_url=endpoint_url, limits=limits)
         self._appender = Appender(self._table, max_append_attempts, self.set_read_marker)
         self._buckets = DynamoBuckets(self._table)
+        self._wildcards = WildcardRegistry(self._table)
 
     def close(self) -> None:
         """Close the client this store made; a client passed in belongs to the caller."""
@@ -209,7 +206,7 @@ class DynamoStore(Store):
             Key=key(connection_pk(connection_id), CONN_SK),
         )
         for topic_filter in sorted({s.filter for s in removed if is_wildcard(s.filter)}):
-            self._forget_wildcard_if_unused(topic_filter)
+            self._wildcards.forget_if_unused(topic_filter)
         return removed
 
     # subscriptions ----------------------------------------------------------------------------
@@ -246,27 +243,13 @@ class DynamoStore(Store):
             {"Put": {"TableName": self._table.name, "Item": {**by_filter, **dump(body)}}},
         ]
         if is_wildcard(subscription.filter):
-            items.append(self._register_wildcard(subscription.filter))
+            items.extend(self._wildcards.register(subscription.filter))
         return self._table.transact_conditions(items) is None
-
-    def _register_wildcard(self, topic_filter: str) -> dict[str, Any]:
-        """The registry write of a subscribe; a fresh ``ver`` tells a concurrent remover to stop."""
-        expression, values = update(
-            {"kind": "wildcard", "filter": topic_filter, "ver": random.getrandbits(63)}
-        )
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": key(WILDCARDS_PK, topic_filter),
-                "UpdateExpression": expression,
-                **placeholders(expression, **values),
-            }
-        }
 
     def unsubscribe(self, connection_id: ConnectionId, topic_filter: TopicFilter) -> bool:
         removed = self._remove_subscription(connection_id, topic_filter)
         if removed and is_wildcard(topic_filter):
-            self._forget_wildcard_if_unused(topic_filter)
+            self._wildcards.forget_if_unused(topic_filter)
         return removed
 
     def _remove_subscription(self, connection_id: str, topic_filter: str) -> bool:
@@ -285,37 +268,6 @@ class DynamoStore(Store):
             {"Delete": {"TableName": self._table.name, "Key": by_filter}},
         ]
         return self._table.transact_conditions(items) is None
-
-    def _forget_wildcard_if_unused(self, topic_filter: str) -> None:
-        """Drop a registry entry nobody subscribes with; best effort, since stale is harmless."""
-        try:
-            entry = self._table.get(WILDCARDS_PK, topic_filter)
-            if entry is None or self._has_subscriber(topic_filter):
-                return
-            unchanged = "#ver = :ver"
-            self._table.call(
-                "delete_item",
-                TableName=self._table.name,
-                Key=key(WILDCARDS_PK, topic_filter),
-                ConditionExpression=unchanged,
-                **placeholders(unchanged, ver=entry["ver"]),
-            )
-        except ConditionFailed:
-            pass  # subscribed again meanwhile: the entry is needed
-        except StoreUnavailable as exc:
-            log.warning("wildcard registry entry %r left stale: %s", topic_filter, exc)
-
-    def _has_subscriber(self, topic_filter: str) -> bool:
-        condition = "#pk = :pk"
-        page = self._table.call(
-            "query",
-            TableName=self._table.name,
-            KeyConditionExpression=condition,
-            ConsistentRead=True,
-            Limit=1,
-            **placeholders(condition, pk=filter_pk(topic_filter)),
-        )
-        return bool(page.get("Items"))
 
     def filters_of(self, connection_id: ConnectionId) -> list[TopicFilter]:
         items = self._table.partition(connection_pk(connection_id), "S#")
@@ -336,7 +288,10 @@ class DynamoStore(Store):
         return [ConnectionId(str(item["cid"])) for item in self._table.query(request)]
 
     def wildcard_filters(self) -> list[TopicFilter]:
-        return [TopicFilter(str(item["filter"])) for item in self._table.partition(WILDCARDS_PK)]
+        return self._wildcards.all_filters()
+
+    def wildcard_filters_for(self, topic: Topic) -> list[TopicFilter]:
+        return self._wildcards.filters_for(topic)
 
     # messages ---------------------------------------------------------------------------------
     def append(self, request: AppendRequest) -> AppendResult:

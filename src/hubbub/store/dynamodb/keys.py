@@ -7,8 +7,10 @@ adapter writes the same message images into its stream log.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+from hubbub.protocol.topics import anchor_of
 from hubbub.store.items import message_sk, topic_pk
 
 __all__ = [
@@ -20,8 +22,9 @@ __all__ = [
     "META_PK",
     "OPERATORS_PK",
     "OPERATOR_ROLE_KEY",
+    "REGISTRY_REPLICAS",
     "VISITOR_SK",
-    "WILDCARDS_PK",
+    "WILDCARDS_INDEX_KEY",
     "connection_pk",
     "dedupe_sk",
     "filter_pk",
@@ -34,12 +37,18 @@ __all__ = [
     "subscription_sk",
     "topic_pk",
     "user_pk",
+    "wildcard_read_pks",
+    "wildcard_write_pks",
 ]
 
 HEAD_SK = "HEAD"
 CONN_SK = "CONN"
 VISITOR_SK = "VISITOR"
-WILDCARDS_PK = "WILDCARDS"
+WILDCARDS_INDEX_KEY = "WILDCARDS"
+"""gsi1pk of one copy of each wildcard registry entry: the listing a new filter is counted by."""
+REGISTRY_REPLICAS = 8
+"""Copies of a registry entry anchored at a topic class (``room/+``, ``desk/#``): every message
+of that class reads one, so the reads spread over eight partitions instead of heating one."""
 OPERATORS_PK = "OPERATORS"
 META_PK = "META"
 LAST_SEEN_SK = "operator_last_seen"
@@ -92,3 +101,28 @@ def recent_sk(updated_at: int, topic: str) -> str:
 def is_wildcard(topic_filter: str) -> bool:
     """Whether a subscription with this filter also needs an entry in the wildcard registry."""
     return any(level in ("+", "#") for level in topic_filter.split("/"))
+
+
+def _wildcard_pk(anchor: str, replica: int | None = None) -> str:
+    return f"W#{anchor}" if replica is None else f"W#{anchor}#{replica}"
+
+
+def wildcard_write_pks(topic_filter: str) -> list[str]:
+    """Where a filter's registry entry lives: under its anchor (the levels before its first
+    wildcard), in every replica when the anchor is a single level. The first is the copy the
+    listing index holds."""
+    anchor = anchor_of(topic_filter)
+    if "/" in anchor:
+        return [_wildcard_pk(anchor)]
+    return [_wildcard_pk(anchor, replica) for replica in range(REGISTRY_REPLICAS)]
+
+
+def wildcard_read_pks(topic: str) -> list[str]:
+    """The registry partitions a message on ``topic`` reads: one per prefix of the topic (two for
+    ``room/lobby``: a replica of ``W#room``, chosen by the topic, and ``W#room/lobby``). Only
+    filters anchored at those prefixes can match the topic."""
+    levels = topic.split("/")
+    replica = zlib.crc32(topic.encode()) % REGISTRY_REPLICAS
+    pks = [_wildcard_pk(levels[0], replica)]
+    pks += [_wildcard_pk("/".join(levels[:depth])) for depth in range(2, len(levels) + 1)]
+    return pks

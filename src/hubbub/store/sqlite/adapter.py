@@ -44,7 +44,7 @@ from hubbub.store.sqlite.codec import (
     message_of,
     subscription_of,
 )
-from hubbub.store.sqlite.schema import SCHEMA
+from hubbub.store.sqlite.schema import SCHEMA, upgrade
 
 __all__ = ["SqliteStore"]
 
@@ -76,6 +76,7 @@ class SqliteStore(Store):
         with self._lock:
             try:
                 self._db.executescript(SCHEMA + BUCKETS_SCHEMA)
+                upgrade(self._db)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc
 
@@ -216,6 +217,23 @@ class SqliteStore(Store):
         rows = self._read(
             lambda db: db.execute(
                 "SELECT DISTINCT filter FROM subscriptions WHERE wildcard = 1"
+            ).fetchall()
+        )
+        return [TopicFilter(row[0]) for row in rows]
+
+    def wildcard_filters_for(self, topic: Topic) -> list[TopicFilter]:
+        # a filter is anchored at P when it starts with "P/+" or "P/#": a level is either a
+        # wildcard or has neither character, so two key ranges of the partial index find them
+        levels = topic.split("/")
+        bounds: list[str] = []
+        for depth in range(1, len(levels) + 1):
+            prefix = "/".join(levels[:depth])
+            bounds += [f"{prefix}/+", f"{prefix}/,", f"{prefix}/#", f"{prefix}/$"]
+        ranges = " OR ".join(["(filter >= ? AND filter < ?)"] * (len(bounds) // 2))
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT DISTINCT filter FROM subscriptions WHERE wildcard = 1 AND ({ranges})",
+                bounds,
             ).fetchall()
         )
         return [TopicFilter(row[0]) for row in rows]

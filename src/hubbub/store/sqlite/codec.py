@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.store.items import role_of
 from hubbub.store.records import Connection, Message, Role, Subscription, User
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "subscription_of",
 ]
 
-MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at"
+MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role"
 CONNECTION_COLUMNS = "id, user_id, role, nickname, connected_at, expires_at"
 SUBSCRIPTION_COLUMNS = "connection_id, filter, user_id, role, nickname"
 
@@ -37,6 +38,7 @@ def message_of(row: tuple[Any, ...]) -> Message:
         text=row[6],
         client_msg_id=ClientMsgId(row[7]),
         expires_at=row[8],
+        role=role_of(row[9]),
     )
 
 
@@ -52,6 +54,7 @@ def message_row(message: Message) -> tuple[Any, ...]:
         message.text,
         message.client_msg_id,
         message.expires_at,
+        message.role.value,
     )
 
 

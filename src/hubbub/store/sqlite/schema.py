@@ -3,9 +3,29 @@ kind."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from hubbub import streamlog
 
-__all__ = ["SCHEMA"]
+__all__ = ["SCHEMA", "upgrade"]
+
+_ADDED_COLUMNS = [("messages", "role", "TEXT")]
+"""Columns added since a data directory may have been created: (table, column, type)."""
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Add the columns an older data directory lacks (``CREATE TABLE IF NOT EXISTS`` keeps an old
+    table as it was). Workers open the store at once, so losing the race to add one is fine."""
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column in present:
+            continue
+        try:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
+
 
 SCHEMA = (
     """
@@ -42,6 +62,7 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     cmid TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
+    role TEXT,
     PRIMARY KEY (topic, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_at);

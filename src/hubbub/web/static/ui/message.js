@@ -4,11 +4,15 @@
 import { h, icon } from "./dom.js";
 import { linkify, timeElement } from "./text.js";
 
-export function roleOf(userId) {
-  if (typeof userId !== "string") return "guest";
-  if (userId.startsWith("o_")) return "operator";
-  if (userId.startsWith("v_")) return "visitor";
-  return "guest";
+const ROLES = new Set(["operator", "visitor", "guest"]);
+
+/**
+ * The sender's role as the server stamped it on the message (`m.role`, from the sender's
+ * authenticated identity). Never from the nickname, which is free text ("Support (operator)"),
+ * nor from the shape of an id; a message without one (or with an unknown one) claims nothing.
+ */
+export function roleOf(m) {
+  return ROLES.has(m?.role) ? m.role : "visitor";
 }
 
 function bubble(text) {
@@ -20,7 +24,7 @@ function bubble(text) {
 /** The <li> of a delivered message; `me` is the reader's user id, `operatorLabel` the badge. */
 export function messageRow(m, { me, operatorLabel }) {
   const own = Boolean(me) && m.from === me;
-  const role = roleOf(m.from);
+  const role = roleOf(m);
   const meta = h("div", { class: "meta" });
   if (!own) {
     meta.append(h("span", { class: "author", text: m.nickname || "Guest" }));
