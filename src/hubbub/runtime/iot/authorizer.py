@@ -105,9 +105,7 @@ def _token(request: ConnectRequest, key: str | None) -> str | None:
         return None
     headers = {k.lower(): v for k, v in request.headers.items()}
     return (
-        headers.get(key.lower())
-        or _query(request).get(key)
-        or _username_params(request).get(key)
+        headers.get(key.lower()) or _query(request).get(key) or _username_params(request).get(key)
     )
 
 
@@ -139,7 +137,7 @@ def build_event(request: ConnectRequest, config: AuthorizerConfig) -> dict[str, 
     return event
 
 
-def _ttl(answer: Mapping[str, Any], key: str) -> int | None | Refused:
+def _ttl(answer: Mapping[str, Any], key: str) -> int | Refused | None:
     value = answer.get(key)
     if value is None:
         return None

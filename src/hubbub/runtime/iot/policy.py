@@ -121,9 +121,7 @@ def parse_policy(document: str | Mapping[str, Any]) -> Policy:
 
 
 def _wildcard_regex(pattern: str) -> str:
-    return "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
 
 
 def _resource_regex(pattern: str, variables: Mapping[str, str]) -> re.Pattern[str] | None:

@@ -23,9 +23,9 @@ from hubbub.runtime.iot.topics import BASIC_INGEST_PREFIX, matches
 
 __all__ = [
     "NOT_EMULATED_ACTIONS",
+    "Routed",
     "Rule",
     "RuleEngine",
-    "Routed",
     "route",
 ]
 

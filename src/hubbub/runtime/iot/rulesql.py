@@ -166,7 +166,7 @@ def _tokenize(text: str) -> _Tokens:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise RuleSqlError(f"cannot read the SQL at {text[position:position + 20]!r}")
+            raise RuleSqlError(f"cannot read the SQL at {text[position : position + 20]!r}")
         kind = match.lastgroup
         assert kind is not None
         items.append((kind, match.group(kind)))

@@ -24,12 +24,19 @@ def _authorizer(**props: Any) -> dict[str, Any]:
 
 
 def _rule(sql: str = "SELECT * FROM 'room/+'", **payload: Any) -> dict[str, Any]:
-    actions = payload.pop("Actions", [{"Lambda": {"FunctionArn": {"Fn::GetAtt": ["SendFn", "Arn"]}}}])
+    actions = payload.pop(
+        "Actions", [{"Lambda": {"FunctionArn": {"Fn::GetAtt": ["SendFn", "Arn"]}}}]
+    )
     return {
         "Type": "AWS::IoT::TopicRule",
         "Properties": {
             "RuleName": "hubbub",
-            "TopicRulePayload": {"Sql": sql, "AwsIotSqlVersion": "2016-03-23", "Actions": actions, **payload},
+            "TopicRulePayload": {
+                "Sql": sql,
+                "AwsIotSqlVersion": "2016-03-23",
+                "Actions": actions,
+                **payload,
+            },
         },
     }
 
@@ -65,7 +72,10 @@ def test_a_signing_authorizer_is_listed_as_not_emulated(tmp_path: Path) -> None:
     ("resource", "message"),
     [
         ({"Type": "AWS::IoT::Authorizer", "Properties": {}}, "AuthorizerFunctionArn"),
-        (_authorizer(SigningDisabled=True, AuthorizerFunctionArn="arn:aws:lambda:x"), "names no function"),
+        (
+            _authorizer(SigningDisabled=True, AuthorizerFunctionArn="arn:aws:lambda:x"),
+            "names no function",
+        ),
         (_authorizer(SigningDisabled=True, Status="ON"), "Status"),
         (_authorizer(SigningDisabled="yes"), "SigningDisabled"),
         (_authorizer(), "TokenKeyName"),
@@ -115,7 +125,10 @@ def test_a_rule_without_a_version_is_listed(tmp_path: Path) -> None:
 
 
 def test_a_sam_iot_rule_event(tmp_path: Path) -> None:
-    event = {"Type": "IoTRule", "Properties": {"Sql": "SELECT * FROM 'a/#'", "AwsIotSqlVersion": "2016-03-23"}}
+    event = {
+        "Type": "IoTRule",
+        "Properties": {"Sql": "SELECT * FROM 'a/#'", "AwsIotSqlVersion": "2016-03-23"},
+    }
     app = load_app(write(tmp_path, {"Fn": fn(Events={"Ingest": event})}))
     (rule,) = app.topic_rules
     assert (rule.logical_id, rule.name, rule.functions, rule.sql) == (

@@ -26,7 +26,9 @@ from hubbub.runtime.iot.authorizer import (
 )
 from hubbub.runtime.iot.hooks import ConnectRequest
 
-CONFIG = AuthorizerConfig(name="Auth", function="AuthFn", signing_disabled=True, token_key_name="token")
+CONFIG = AuthorizerConfig(
+    name="Auth", function="AuthFn", signing_disabled=True, token_key_name="token"
+)
 ARN = "arn:aws:iot:us-east-1:123456789012"
 
 
@@ -182,7 +184,10 @@ def vars_of(config: AuthorizerConfig) -> dict[str, Any]:
 
 
 def test_granted_connection_carries_principal_permissions_and_ttl() -> None:
-    answer = {**GOOD, "policyDocuments": [_policy(f"{ARN}:client/${{iot:ClientId}}", f"{ARN}:topic/room/*")]}
+    answer = {
+        **GOOD,
+        "policyDocuments": [_policy(f"{ARN}:client/${{iot:ClientId}}", f"{ARN}:topic/room/*")],
+    }
     authorizer, seen = _authorizer(answer)
     result = asyncio.run(authorizer.authenticate(_request()))
     assert result.allowed

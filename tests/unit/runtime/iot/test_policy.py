@@ -51,19 +51,49 @@ CASES: list[tuple[str, str, str, str, bool]] = [
     ("connect other client", f"{ARN}:client/alice-1", "connect", "alice-2", False),
     ("ClientId variable", f"{ARN}:client/${{iot:ClientId}}", "connect", "alice-1", True),
     ("ClientId variable other", f"{ARN}:client/${{iot:ClientId}}", "connect", "bob", False),
-    ("variable in topic", f"{ARN}:topic/user/${{iot:ClientId}}/*", "publish", "user/alice-1/x", True),
-    ("variable other user", f"{ARN}:topic/user/${{iot:ClientId}}/*", "publish", "user/bob/x", False),
-    ("unresolved thing name", f"{ARN}:client/${{iot:Connection.Thing.ThingName}}", "connect", "alice-1", False),
+    (
+        "variable in topic",
+        f"{ARN}:topic/user/${{iot:ClientId}}/*",
+        "publish",
+        "user/alice-1/x",
+        True,
+    ),
+    (
+        "variable other user",
+        f"{ARN}:topic/user/${{iot:ClientId}}/*",
+        "publish",
+        "user/bob/x",
+        False,
+    ),
+    (
+        "unresolved thing name",
+        f"{ARN}:client/${{iot:Connection.Thing.ThingName}}",
+        "connect",
+        "alice-1",
+        False,
+    ),
     ("unknown variable", f"{ARN}:topic/${{iot:Nope}}", "publish", "", False),
     ("literal star variable", f"{ARN}:topic/a${{*}}", "publish", "a*", True),
     ("literal star not wildcard", f"{ARN}:topic/a${{*}}", "publish", "ab", False),
-    ("IsAttached false for custom auth", f"{ARN}:topic/${{iot:Connection.Thing.IsAttached}}", "publish", "false", True),
+    (
+        "IsAttached false for custom auth",
+        f"{ARN}:topic/${{iot:Connection.Thing.IsAttached}}",
+        "publish",
+        "false",
+        True,
+    ),
     ("other region", "arn:aws:iot:eu-west-1:123456789012:topic/a", "publish", "a", False),
     ("other account", "arn:aws:iot:us-east-1:999999999999:topic/a", "publish", "a", False),
     ("wildcard region", "arn:aws:iot:*:*:topic/a", "publish", "a", True),
     ("resource star", "*", "publish", "anything/at/all", True),
     ("case-sensitive resource", f"{ARN}:topic/Room", "publish", "room", False),
-    ("basic ingest topic", f"{ARN}:topic/$aws/rules/hubbub/*", "publish", "$aws/rules/hubbub/room/a", True),
+    (
+        "basic ingest topic",
+        f"{ARN}:topic/$aws/rules/hubbub/*",
+        "publish",
+        "$aws/rules/hubbub/room/a",
+        True,
+    ),
 ]
 
 
@@ -129,7 +159,10 @@ def test_deny_of_subtopics_does_not_deny_the_parent() -> None:
 
 
 def test_statement_may_be_a_single_object() -> None:
-    doc = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "iot:*", "Resource": "*"},
+    }
     assert PolicySet([parse_policy(doc)], CTX).can_publish("a")
 
 
@@ -138,17 +171,36 @@ BAD: list[tuple[Any, str]] = [
     ("[]", "object"),
     (json.dumps({"Version": "2020-01-01", "Statement": []}), "Version"),
     (json.dumps({"Statement": []}), "Statement"),
-    (json.dumps({"Statement": [{"Effect": "Maybe", "Action": "iot:*", "Resource": "*"}]}), "Effect"),
-    (json.dumps({"Statement": [{"Effect": "Allow", "Resource": "*"}]}), "Action"),
-    (json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": []}]}), "Resource"),
-    (json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": [1]}]}), "Resource"),
     (
-        json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "NotResource": "x", "Resource": "*"}]}),
+        json.dumps({"Statement": [{"Effect": "Maybe", "Action": "iot:*", "Resource": "*"}]}),
+        "Effect",
+    ),
+    (json.dumps({"Statement": [{"Effect": "Allow", "Resource": "*"}]}), "Action"),
+    (
+        json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": []}]}),
+        "Resource",
+    ),
+    (
+        json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": [1]}]}),
+        "Resource",
+    ),
+    (
+        json.dumps(
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "iot:*", "NotResource": "x", "Resource": "*"}
+                ]
+            }
+        ),
         "NotResource",
     ),
     (
         json.dumps(
-            {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*", "Condition": {}}]}
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "iot:*", "Resource": "*", "Condition": {}}
+                ]
+            }
         ),
         "Condition",
     ),

@@ -18,7 +18,9 @@ from hubbub.runtime.iot.hooks import InboundMessage
 from hubbub.runtime.iot.rules import Rule, RuleEngine, route
 from hubbub.runtime.iot.rulesql import MessageContext, RuleSqlError, parse_sql
 
-CTX = MessageContext(topic="room/lobby/x", client_id="alice-1", principal="alice1", timestamp_ms=1700)
+CTX = MessageContext(
+    topic="room/lobby/x", client_id="alice-1", principal="alice1", timestamp_ms=1700
+)
 PAYLOAD = json.dumps(
     {"text": "hi", "n": 3, "f": 2.5, "b": {"c": "deep"}, "ok": True, "kind": "chat"}
 ).encode()
@@ -64,7 +66,11 @@ EVAL: list[tuple[str, bytes, Any]] = [
     ("SELECT * FROM 'x'", b"[1, 2]", b"[1, 2]"),
     ("SELECT *, principal() AS p FROM 'x'", b"plain", None),
     ("SELECT *, principal() AS p FROM 'x'", b"", {"p": "alice1"}),
-    ("SELECT encode(*, 'base64') AS data, timestamp() AS ts FROM 'x'", b"hi", {"data": "aGk=", "ts": 1700}),
+    (
+        "SELECT encode(*, 'base64') AS data, timestamp() AS ts FROM 'x'",
+        b"hi",
+        {"data": "aGk=", "ts": 1700},
+    ),
     ("SELECT * FROM 'x' WHERE text = 'hi'", b"not json", None),
 ]
 
@@ -132,8 +138,13 @@ def test_route(topic: str, expected: list[tuple[str, str]]) -> None:
 
 def _message(topic: str, payload: bytes = b'{"text": "hi"}') -> InboundMessage:
     return InboundMessage(
-        topic=topic, payload=payload, qos=1, retain=False, client_id="alice-1",
-        principal="alice1", timestamp_ms=1700,
+        topic=topic,
+        payload=payload,
+        qos=1,
+        retain=False,
+        client_id="alice-1",
+        principal="alice1",
+        timestamp_ms=1700,
     )
 
 
@@ -145,7 +156,13 @@ def test_engine_invokes_lambda_actions_and_consumes_basic_ingest() -> None:
 
     async def scenario() -> tuple[bool, bool, bool]:
         engine = RuleEngine(
-            [Rule.from_text("hubbub", "SELECT *, topic() AS topic, clientid() AS cid FROM 'room/+'", ["SendFn"])],
+            [
+                Rule.from_text(
+                    "hubbub",
+                    "SELECT *, topic() AS topic, clientid() AS cid FROM 'room/+'",
+                    ["SendFn"],
+                )
+            ],
             invoke,
         )
         consumed_ingest = engine.offer(_message("$aws/rules/hubbub/room/lobby"))
