@@ -44,6 +44,7 @@ from hubbub.runtime.index import add_index_route
 from hubbub.runtime.iot.quotas import IotQuotas
 from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
+from hubbub.runtime.iot.wiring import dataplane_env, wire_iot
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sigv4 import SigV4Verifier
@@ -276,6 +277,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
+            **dataplane_env(self.base_url),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -311,6 +313,8 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
+        secrets = {self.access_key_id: self.secret_access_key}
+        wire_iot(self.iot, self.app, self.spec, self.pools, secrets)
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
