@@ -386,6 +386,9 @@ async def _serve(runtime: object) -> int:
     if backing is not None and backing.endpoint is not None:
         where = "embedded moto" if backing.embedded is not None else "external"
         print(f"hubbub: dynamodb   {backing.endpoint} ({where})", flush=True)
+    messaging = runtime.messaging
+    if messaging is not None and messaging.endpoint is not None:
+        print(f"hubbub: sqs/sns    {messaging.endpoint} (embedded moto)", flush=True)
     if runtime.spec.tables:
         print(f"hubbub: store      {runtime.store}", flush=True)
     print(f"hubbub: ready {runtime.base_url}", flush=True)

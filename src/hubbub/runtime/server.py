@@ -1,6 +1,6 @@
 """Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP and REST
-APIs, the ``@connections`` API, stream pollers, schedules, and the runtime's own admin endpoints, on
-one aiohttp app.
+APIs, the ``@connections`` API, stream pollers, schedules, queues and topics with their pollers,
+and the runtime's own admin endpoints, on one aiohttp app.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
-from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.eventbridge.scheduler import Scheduler
 from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
 from hubbub.runtime.faults import Faults
@@ -44,11 +43,12 @@ from hubbub.runtime.index import add_index_route
 from hubbub.runtime.iot.quotas import IotQuotas
 from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
-from hubbub.runtime.iot.wiring import dataplane_env, wire_iot
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
+from hubbub.runtime.sqs.service import MessagingService
+from hubbub.runtime.stores import StoresUnavailable, build_stores, start_stores, stop_stores
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
@@ -137,6 +137,7 @@ class LocalRuntime:
         self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
+        self.messaging: MessagingService | None = None
         self.tls_files: TlsFiles | None = None
         self.tls_port: int | None = None
         self.metrics = Registry()
@@ -199,7 +200,7 @@ class LocalRuntime:
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
-        self.backing = await self._start_backing()
+        self.backing, messaging = await self._start_stores()
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
@@ -208,6 +209,11 @@ class LocalRuntime:
             gateway.start()
         for poller in self.pollers:
             poller.start()
+        messaging.start_pollers(
+            self.pools,
+            max_workers=self.config.max_workers,
+            poll_interval_s=self.config.poll_interval_s,
+        )
         self.scheduler = Scheduler(
             self.spec.schedules,
             self.pools,
@@ -243,26 +249,22 @@ class LocalRuntime:
         self.tls_port = tls_sock.getsockname()[1]
         return sock, tls_sock, tls_context
 
-    async def _start_backing(self) -> Backing:
-        config = self.config
-        backing = Backing(
+    async def _start_stores(self) -> tuple[Backing, MessagingService]:
+        """Tables and queues (``stores.py``); set on ``self`` first, so ``_abandon`` stops them
+        even when their start fails half-way."""
+        self.backing, self.messaging = build_stores(
             self.spec,
             self.store,
-            data_dir=config.data_dir,
-            region=config.region,
-            credentials={
-                "aws_access_key_id": self.access_key_id,
-                "aws_secret_access_key": self.secret_access_key,
-                "aws_session_token": "local",
-            },
-            endpoint=config.dynamodb_endpoint,
+            key=(self.access_key_id, self.secret_access_key),
+            data_dir=self.config.data_dir,
+            region=self.config.region,
+            endpoint=self.config.dynamodb_endpoint,
         )
-        self.backing = backing  # stopped by _abandon even when its start fails half-way
         try:
-            await backing.start()
-        except TablesUnavailable as exc:
+            await start_stores(self.backing, self.messaging)
+        except StoresUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
-        return backing
+        return self.backing, self.messaging
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
@@ -277,7 +279,8 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
-            **dataplane_env(self.base_url),
+            **self.iot.function_env(self.base_url),
+            **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -313,8 +316,7 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
-        secrets = {self.access_key_id: self.secret_access_key}
-        wire_iot(self.iot, self.app, self.spec, self.pools, secrets)
+        self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
@@ -342,6 +344,7 @@ class LocalRuntime:
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
                 paused=lambda: self.config.faults.streams_paused,
                 now_ms=self.clock.now_ms,
+                send_on_failure=None if self.messaging is None else self.messaging.sender,
             )
             poller.metrics = self.metrics
             self.pollers.append(poller)
@@ -397,13 +400,14 @@ class LocalRuntime:
         await self.iot.stop()
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            await self.messaging.stop_pollers()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
-        if self.backing is not None:
-            await self.backing.stop()
+        await stop_stores(self.backing, self.messaging)
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
@@ -428,6 +432,8 @@ class LocalRuntime:
     def _poke_all(self) -> None:
         if self.backing is not None:
             self.backing.poke()
+        if self.messaging is not None:
+            self.messaging.poke()
         for poller in self.pollers:
             poller.poke()
 
@@ -438,9 +444,11 @@ class LocalRuntime:
         for gateway in self.gateways.values():
             await gateway.shutdown()
         await self.iot.stop()
-        log.info("stopping: stream pollers")
+        log.info("stopping: stream and queue pollers")
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            await self.messaging.stop_pollers()
         log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -448,9 +456,8 @@ class LocalRuntime:
         await asyncio.gather(*(api.shutdown() for api in self.rest_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
-        if self.backing is not None:
-            log.info("stopping: tables")
-            await self.backing.stop()
+        log.info("stopping: tables and queues")
+        await stop_stores(self.backing, self.messaging)
         if self.state is not None:
             self.state.close()
         log.info("stopped")
@@ -476,6 +483,7 @@ class LocalRuntime:
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
+            **(self.messaging.info() if self.messaging is not None else {}),
         }
 
     @staticmethod
@@ -563,6 +571,7 @@ class LocalRuntime:
                 }
                 for p in self.pollers
             },
+            "queues": {} if self.messaging is None else self.messaging.stats(),
         }
 
 

@@ -8,7 +8,7 @@ Without ``AWS::IoT::Authorizer`` the broker keeps its open door (see ``hooks.Ope
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -16,10 +16,12 @@ from hubbub.runtime.cloudformation.specs import AppSpec
 from hubbub.runtime.iot.authorizer import AuthorizerConfig, CustomAuthorizer
 from hubbub.runtime.iot.dataplane import SIGNING_NAME, add_dataplane_routes
 from hubbub.runtime.iot.rules import Rule, RuleEngine
-from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.sigv4 import SigV4Verifier
 
-__all__ = ["FunctionFailed", "dataplane_env", "wire_iot"]
+if TYPE_CHECKING:
+    from hubbub.runtime.iot.service import IotCore
+
+__all__ = ["FunctionFailed", "Pool", "dataplane_env", "wire_iot"]
 
 
 class FunctionFailed(Exception):
@@ -34,7 +36,7 @@ class _Result(Protocol):
     def payload(self) -> Any: ...
 
 
-class _Pool(Protocol):
+class Pool(Protocol):
     async def invoke(self, event: Any) -> _Result: ...
 
 
@@ -48,7 +50,7 @@ def wire_iot(
     iot: IotCore,
     app: web.Application,
     spec: AppSpec,
-    pools: Mapping[str, _Pool],
+    pools: Mapping[str, Pool],
     secrets: Mapping[str, str],
 ) -> None:
     async def invoke(function: str, event: Any) -> Any:
