@@ -66,7 +66,7 @@ def test_basic_ingest_reaches_the_rule_and_no_subscriber(probe: ServerProcess) -
     room = f"r{uuid.uuid4().hex[:8]}"
     listener = _client(probe, "open-sesame", "tcp", V311)
     assert listener.connect()[0] == 0
-    assert listener.subscribe("chat/+", "echo/+", qos=1) == [1, 1]
+    assert listener.subscribe("chat/+", f"echo/{room}", qos=1) == [1, 1]
     sender = _client(probe, "open-sesame", "websockets", V5)
     assert sender.connect()[0] == 0
     sender.publish(f"$aws/rules/Ingest/chat/{room}", b'{"text": "drop me"}', qos=1)
@@ -87,3 +87,24 @@ def test_basic_ingest_reaches_the_rule_and_no_subscriber(probe: ServerProcess) -
         listener.messages.get_nowait()
     listener.close()
     sender.close()
+
+
+def test_a_rule_on_lifecycle_events(probe: ServerProcess) -> None:
+    """*Lifecycle events*: the connected event goes through the rules engine like any message."""
+    listener = _client(probe, "open-sesame", "tcp", V311)
+    assert listener.connect()[0] == 0
+    assert listener.subscribe("echo/presence", qos=1) == [1]
+    newcomer = _client(probe, "open-sesame", "websockets", V5)
+    assert newcomer.connect()[0] == 0
+    while True:
+        event = json.loads(listener.expect_topic("echo/presence", timeout=30).payload)
+        if event["clientId"] == newcomer.client_id:
+            break
+    assert event == {
+        "eventType": "connected",
+        "clientId": newcomer.client_id,
+        "principalIdentifier": "probe",
+        "room": "presence",
+    }
+    newcomer.close()
+    listener.close()
