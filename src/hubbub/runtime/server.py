@@ -282,6 +282,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
+            **self.iot.function_env(self.base_url),
             **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
@@ -318,6 +319,7 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
+        self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
