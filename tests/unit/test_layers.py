@@ -18,7 +18,13 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "hubbub"
 
 IO_LIBRARIES = ("boto3", "botocore", "sqlite3", "aiohttp", "websockets", "moto")
-ADAPTERS = ("hubbub.store.sqlite", "hubbub.store.dynamodb", "hubbub.push.aws", "hubbub.push.local")
+ADAPTERS = (
+    "hubbub.store.sqlite",
+    "hubbub.store.dynamodb",
+    "hubbub.push.aws",
+    "hubbub.push.local",
+    "hubbub.push.iot",
+)
 
 # (package, prefixes its modules must not import, why)
 RULES = [

@@ -19,7 +19,7 @@ from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
-from hubbub.chat.views import message_view
+from hubbub.chat.views import message_event, message_view
 from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -33,7 +33,7 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Push, PushOutcome
+from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -76,9 +76,11 @@ class Chat:
         clock: Clock,
         tokens: TokenIssuer,
         settings: ChatSettings | None = None,
+        broadcast: Broadcast | None = None,
     ) -> None:
         self.store = store
         self.push = push
+        self.broadcast = broadcast or NoBroadcast()
         self.clock = clock
         self.tokens = tokens
         self.settings = settings or ChatSettings()
@@ -495,10 +497,14 @@ class Chat:
 
     # fan-out ----------------------------------------------------------------------------------
     def deliver(self, message: Message) -> FanOutReport:
-        """Push one stored message to its subscribers and forget the connections found gone."""
+        """Push one stored message to its subscribers and forget the connections found gone;
+        then publish it once on its topic to the MQTT broker (which raises if it was not taken,
+        so the record is retried: WebSocket clients drop the repeat by ``seq``)."""
         report = self._fanout.deliver(message)
         if report.gone:
             self.forget(report.gone)
+        if not report.failed:
+            self.broadcast.publish(message.topic, encode(message_event(message)).encode("utf-8"))
         return report
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:

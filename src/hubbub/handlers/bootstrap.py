@@ -18,7 +18,7 @@ from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import Clock, OffsetClock, SystemClock
-from hubbub.push.port import Push
+from hubbub.push.port import Broadcast, NoBroadcast, Push
 from hubbub.store.port import Store
 
 __all__ = ["build_chat", "chat", "use_chat"]
@@ -53,9 +53,11 @@ def build_chat(
     store: Store | None = None,
     clock: Clock | None = None,
     push: Push | None = None,
+    broadcast: Broadcast | None = None,
 ) -> Chat:
-    """The chat the environment ``env`` configures; ``store``, ``clock`` and ``push``, when given,
-    replace the adapters it would pick (the settings and the token secret still come from it)."""
+    """The chat the environment ``env`` configures; ``store``, ``clock``, ``push`` and
+    ``broadcast``, when given, replace the adapters it would pick (the settings and the token
+    secret still come from it)."""
     settings = ChatSettings.from_env(env)
     return Chat(
         store=_store(env) if store is None else store,
@@ -67,6 +69,20 @@ def build_chat(
             operator_ttl_s=settings.operator_token_ttl_s,
         ),
         settings=settings,
+        broadcast=_broadcast(env) if broadcast is None else broadcast,
+    )
+
+
+def _broadcast(env: Mapping[str, str]) -> Broadcast:
+    """IoT Core's data plane when the stack has the MQTT edge (``IOT_FANOUT=true``, set by the
+    template's condition); its endpoint is the standard ``AWS_ENDPOINT_URL_IOT_DATA_PLANE``."""
+    if env.get("IOT_FANOUT", "false") != "true":
+        return NoBroadcast()
+    from hubbub.push.iot.adapter import IotDataBroadcast
+
+    return IotDataBroadcast(
+        connect_timeout_s=_number(env, "PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
+        read_timeout_s=_number(env, "PUSH_READ_TIMEOUT_SECONDS", 2.0),
     )
 
 

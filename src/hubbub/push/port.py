@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hubbub.ids import ConnectionId
 
-__all__ = ["Hangup", "Push", "PushOutcome"]
+__all__ = ["Broadcast", "Hangup", "NoBroadcast", "Push", "PushOutcome"]
 
 
 @dataclass(slots=True)
@@ -46,3 +46,22 @@ class Hangup(ABC):
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""
+
+
+class Broadcast(ABC):
+    """Publish one frame once on a topic to a broker that fans it out itself (IoT Core), beside
+    the per-connection ``Push``: MQTT subscribers get each stored message from the broker."""
+
+    @abstractmethod
+    def publish(self, topic: str, data: bytes) -> None:
+        """Raises when the broker did not take it: the stream record is retried."""
+
+    def close(self) -> None:
+        """Release pools and sockets; the default has none."""
+
+
+class NoBroadcast(Broadcast):
+    """A stack without the MQTT edge: there is no broker to publish to."""
+
+    def publish(self, topic: str, data: bytes) -> None:
+        return None

@@ -1,0 +1,66 @@
+"""IoT Core's custom authorizer for the MQTT edge: the MQTT password is a hubbub token.
+
+Any username; a token as the password; no password is a guest. A bad or expired token is
+refused (CONNACK "not authorized"). The answer's policy documents are the chat's policy for the
+user the token names (``chat/mqtt.py``), so IoT Core enforces it on every subscribe, receive and
+publish without calling hubbub again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+from hubbub.chat.mqtt import REFRESH_AFTER_S, SESSION_S, iot_policy, principal_of
+from hubbub.handlers.bootstrap import chat
+from hubbub.handlers.observability import logger
+from hubbub.ids import UserId
+from hubbub.protocol.errors import ProtocolError
+from hubbub.store.port import Role, StoreUnavailable, User
+
+__all__ = ["handler"]
+
+_REFUSED = {"isAuthenticated": False, "principalId": "refused", "policyDocuments": []}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    mqtt = (event.get("protocolData") or {}).get("mqtt") or {}
+    client_id = str(mqtt.get("clientId") or "")
+    try:
+        user = _user(mqtt.get("password"), client_id)
+    except ProtocolError as exc:
+        logger.info("mqtt connect refused", extra={"clientId": client_id, "why": exc.message})
+        return _REFUSED
+    except StoreUnavailable:
+        logger.warning("mqtt connect refused: store unavailable", extra={"clientId": client_id})
+        return _REFUSED
+    return {
+        "isAuthenticated": True,
+        "principalId": principal_of(user),
+        "policyDocuments": [json.dumps(iot_policy(user, _arn_prefix(context)))],
+        "disconnectAfterInSeconds": SESSION_S,
+        "refreshAfterInSeconds": REFRESH_AFTER_S,
+    }
+
+
+def _user(password: Any, client_id: str) -> User:
+    """The token's user; a guest of its own (per client id) without a password."""
+    if not password:
+        digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
+        return User(UserId(f"g_{digest}"), Role.GUEST, None)
+    try:
+        token = base64.b64decode(str(password), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        token = ""
+    user = chat().authenticate(token or "-")
+    assert user is not None  # a token was given, so a user or an error
+    return user
+
+
+def _arn_prefix(context: Any) -> str:
+    """``arn:PARTITION:iot:REGION:ACCOUNT`` of this function's own account and region."""
+    parts = str(context.invoked_function_arn).split(":")
+    return f"arn:{parts[1]}:iot:{parts[3]}:{parts[4]}"

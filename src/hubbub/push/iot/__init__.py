@@ -1,0 +1,1 @@
+"""Broadcast through IoT Core's data plane (``iot-data`` Publish)."""
