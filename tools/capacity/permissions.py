@@ -17,6 +17,7 @@ never used) is privilege to take away.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +27,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from hubbub.chat.mqtt import parse_ingest, principal_of, sender_of
 from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
@@ -33,6 +35,7 @@ from hubbub.clock import SystemClock
 from hubbub.ids import ConnectionId, UserId
 from hubbub.protocol.actions import parse_action
 from hubbub.push.aws.adapter import ApiGatewayPush
+from hubbub.push.port import Broadcast
 from hubbub.runtime.cloudformation.yamltags import load_template
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
@@ -63,6 +66,8 @@ FUNCTIONS = (
     "MessageFunction",
     "FanOutFunction",
     "HttpFunction",
+    "MqttAuthorizerFunction",
+    "MqttIngestFunction",
 )
 
 CONFIGURED: dict[str, set[Grant]] = {"FanOutFunction": {("sqs:SendMessage", "dead-letter-queue")}}
@@ -112,10 +117,14 @@ def _resource(value: Any) -> str:
         return "dead-letter-queue"
     if "TokenSecret" in text:
         return "token-secret"
+    if ":topic/" in text:
+        return "topic/" + text.rsplit(":topic/", 1)[1].split('"')[0]
     return text
 
 
 def _statement_grants(statement: Mapping[str, Any]) -> set[Grant]:
+    if "Fn::If" in statement:  # a statement of an optional part: granted as when it is there
+        statement = statement["Fn::If"][1]
     if statement.get("Effect") != "Allow":
         return set()
     actions = statement.get("Action", [])
@@ -148,6 +157,17 @@ def granted_by_template(template: Path) -> dict[str, set[Grant]]:
 
 
 # what the paths use ---------------------------------------------------------------------------
+class _RecordingBroadcast(Broadcast):
+    """IoT Core's data plane as the fan-out uses it: each publish needs ``iot:Publish`` on the
+    topic."""
+
+    def __init__(self, topics: list[str]) -> None:
+        self._topics = topics
+
+    def publish(self, topic: str, data: bytes) -> None:
+        self._topics.append(topic)
+
+
 class _Bench:
     """A fresh table, one operator, a metered ``Chat``; ``path()`` marks what a function does."""
 
@@ -161,7 +181,9 @@ class _Bench:
         self.table = f"permissions-{secrets.token_hex(3)}"
         create_table(self.probe, self.table)
         self.push = ApiGatewayPush("https://capacity.invalid/ws", client=self.connections)
+        self.published: list[str] = []
         self.chat = Chat(
+            broadcast=_RecordingBroadcast(self.published),
             store=DynamoStore(self.table, client=self.metered),
             push=self.push,
             clock=SystemClock(),
@@ -178,6 +200,7 @@ class _Bench:
     def path(self) -> Iterator[None]:
         """What runs inside is the function's own work (the rest is setup by other functions)."""
         posts = self.connections.snapshot()[0]
+        published = len(self.published)
         self._in_path = True
         try:
             with self.meter.measure() as tally:
@@ -187,6 +210,7 @@ class _Bench:
         self.used |= tally.iam
         if self.connections.snapshot()[0] > posts:
             self.used.add(("execute-api:ManageConnections", "connections"))
+        self.used |= {("iot:Publish", f"topic/{t}") for t in self.published[published:]}
 
     def _secret(self) -> bytes:
         """The token issuer's secret source: a read inside a path is the path's to grant."""
@@ -267,11 +291,17 @@ def _fanout(bench: _Bench) -> None:
     bench.act(gone, action="subscribe", topic="room/+")
     visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
     message = bench.chat.send(visitor, "room/lobby", "hello", "m1").message
+    # with the MQTT edge each message is also published on its topic: a desk and an inbox too
+    others = [
+        bench.chat.send(visitor, "desk/v_1", "help", "m2").message,
+        bench.chat.send(visitor, f"user/{bench.operator.id}", "hi", "m3").message,
+    ]
     bench.connections.gone.add(gone)
     with bench.path():
-        decoded = bench.chat.decode_change(message_item(message))
-        assert decoded is not None
-        bench.chat.deliver(decoded)
+        for stored in (message, *others):
+            decoded = bench.chat.decode_change(message_item(stored))
+            assert decoded is not None
+            bench.chat.deliver(decoded)
 
 
 def _disconnect(bench: _Bench) -> None:
@@ -303,12 +333,39 @@ def _http(bench: _Bench) -> None:
         chat.desk.conversations(operator, None, 20, bench.now())  # conversations
 
 
+def _mqtt_authorizer(bench: _Bench) -> None:
+    """handlers/mqtt_authorizer.py: ``authenticate`` of the password's token (an operator's is
+    checked against the directory); a guest needs nothing."""
+    with bench.path():
+        operator = bench.chat.authenticate(bench.operator_token)
+        assert operator is not None
+        principal_of(operator)
+
+
+def _mqtt_ingest(bench: _Bench) -> None:
+    """handlers/mqtt_ingest.py: the sender from the directory, then ``send`` (a visitor to a
+    room, an operator to a desk)."""
+    visitor = bench.guest()
+    bench.act(visitor, action="register", nickname="Ann")
+    ann = bench.chat.store.get_connection(visitor)
+    assert ann is not None
+    sends = [(principal_of(ann.user), f"desk/{ann.user.id}"), ("o0123456789abcdef", "room/a")]
+    with bench.path():
+        for principal, topic in sends:
+            data = base64.b64encode(b"hello").decode()
+            send = parse_ingest({"data": data, "topic": topic, "clientId": "c1"})
+            user = sender_of(principal, bench.chat.store)
+            bench.chat.send(user, send.topic, send.text, send.client_msg_id)
+
+
 _PATHS: dict[str, Callable[[_Bench], None]] = {
     "ConnectFunction": _connect,
     "DisconnectFunction": _disconnect,
     "MessageFunction": _message,
     "FanOutFunction": _fanout,
     "HttpFunction": _http,
+    "MqttAuthorizerFunction": _mqtt_authorizer,
+    "MqttIngestFunction": _mqtt_ingest,
 }
 
 
