@@ -187,3 +187,36 @@ def stream_record(
 
 def stream_event(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"Records": [dict(r) for r in records]}
+
+
+def iot_authorizer_event(
+    client_id: str, password: bytes | None, *, username: str | None = "anyone"
+) -> dict[str, Any]:
+    """IoT Core's custom authorizer event for an MQTT CONNECT over TLS with signing disabled
+    (*Defining your Lambda function*): the password base64-encoded, no token."""
+    mqtt: dict[str, Any] = {"clientId": client_id}
+    if username is not None:
+        mqtt["username"] = username
+    if password is not None:
+        mqtt["password"] = base64.b64encode(password).decode()
+    return {
+        "signatureVerified": False,
+        "protocols": ["tls", "mqtt"],
+        "protocolData": {
+            "tls": {"serverName": "example-ats.iot.us-east-1.amazonaws.com"},
+            "mqtt": mqtt,
+        },
+        "connectionMetadata": {"id": str(uuid.uuid4())},
+    }
+
+
+def iot_ingest_event(payload: bytes, topic: str, client_id: str, principal: str) -> dict[str, Any]:
+    """What the template's ``hubbub`` rule hands its Lambda action: the SQL's output object
+    (``encode(*, 'base64') AS data, topic() AS topic, clientid() AS clientId, principal() AS
+    principal``)."""
+    return {
+        "data": base64.b64encode(payload).decode(),
+        "topic": topic,
+        "clientId": client_id,
+        "principal": principal,
+    }
