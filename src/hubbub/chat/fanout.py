@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hubbub.chat.views import message_event
+from hubbub.chat.views import change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
@@ -54,12 +54,16 @@ class FanOut:
                 seen.setdefault(connection_id, None)
         return list(seen)
 
-    def deliver(self, message: Message) -> FanOutReport:
-        recipients = self.recipients_of(message.topic)
+    def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
+        """Push a new message (``inserted``), or the ``edited``/``deleted`` of a rewritten one."""
         report = FanOutReport()
+        event = change_event(message, inserted=inserted)
+        if event is None:
+            return report
+        recipients = self.recipients_of(message.topic)
         if not recipients:
             return report
-        data = encode(message_event(message)).encode("utf-8")
+        data = encode(event).encode("utf-8")
         outcome: PushOutcome = self._push.post_many(data, recipients)
         report.gone = outcome.gone
         report.failed = outcome.failed

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
+from hubbub.chat.editing import Editing
 from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.moderation import Moderation
 from hubbub.chat.presence import Presence, makes_present
 from hubbub.chat.ratelimit import RateLimiter
 from hubbub.chat.settings import ChatSettings
@@ -85,6 +87,15 @@ class Chat:
         self.presence = Presence(store, push, self._fanout)
         self.desk = Desk(
             tokens, directory=store, markers=store, connections=store, subscriptions=store
+        )
+        self.editing = Editing(store, clock, self.limits)
+        self.moderation = Moderation(
+            sanctions=store,
+            subscriptions=store,
+            directory=store,
+            presence=self.presence,
+            push=push,
+            clock=clock,
         )
         self._typing = RateLimiter(self.settings.typing_per_s, burst=self.settings.typing_burst)
         self._sends = RateLimiter(self.settings.send_per_s, burst=self.settings.send_burst)
@@ -197,6 +208,19 @@ class Chat:
                 reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
             case a.Refresh():
                 reply = self._refresh(user)
+            case a.Edit():
+                reply = self.edit(user, action.topic, action.id, action.text)
+            case a.Delete():
+                reply = self.delete(user, action.topic, action.id)
+            case a.Moderate():
+                topic = self.topic(action.topic)
+                target = UserId(action.user_id)
+                reply = self.moderation.moderate(
+                    user, topic, target, action.sanction, action.seconds
+                )
+            case a.Sanctions():
+                listed = None if action.topic is None else self.topic(action.topic)
+                reply = self.moderation.list(user, listed)
         if reply is not None and action.ref is not None:
             reply["ref"] = action.ref
         return reply
@@ -275,6 +299,7 @@ class Chat:
             )
             return reply
         topic = parse_topic(topic_filter, self.limits)
+        self.moderation.check(connection.user, topic, sending=False)
         present = makes_present(topic_filter)
         already = present and self.presence.is_present(
             topic, connection.user, besides=connection.id
@@ -336,6 +361,7 @@ class Chat:
         """Store one message (idempotently); the stream delivers it. Also the REST path."""
         topic = parse_topic(raw_topic, self.limits)
         policy.check_send(user, topic)
+        self.moderation.check(user, topic, sending=True)
         if not text.strip():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must not be blank")
         if len(text) > self.limits.max_text_chars:
@@ -374,11 +400,23 @@ class Chat:
             "duplicate": result.duplicate,
         }
 
+    def edit(self, user: User, raw_topic: str, message_id: str, text: str) -> Event:
+        """The author's new text (``edited``); the stream pushes it. Also the REST path."""
+        topic = parse_topic(raw_topic, self.limits)
+        policy.check_send(user, topic)
+        self.moderation.check(user, topic, sending=True)
+        return self.editing.edit(user, topic, message_id, text)
+
+    def delete(self, user: User, raw_topic: str, message_id: str) -> Event:
+        """A tombstone in the message's place (``deleted``); the stream pushes it. Also REST."""
+        return self.editing.delete(user, parse_topic(raw_topic, self.limits), message_id)
+
     def history(
         self, user: User, raw_topic: str, before: int | None, after: int | None, limit: int
     ) -> Event:
         topic = parse_topic(raw_topic, self.limits)
         policy.check_read(user, topic)
+        self.moderation.check(user, topic, sending=False)
         if before is not None and after is not None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "give 'before' or 'after', not both")
         now = self.clock.now_ms()
@@ -406,6 +444,7 @@ class Chat:
         topic = parse_topic(action.topic, self.limits)
         policy.check_send(connection.user, topic)
         self._limit(self._typing, f"{connection.id} {topic}", "typing too often")
+        self.moderation.check(connection.user, topic, sending=True)
         self.presence.announce("typing", topic, connection.user, exclude=connection.id)
         if action.ref is None:
             return None
@@ -462,9 +501,10 @@ class Chat:
         return [views[i] for i in kept], True
 
     # fan-out ----------------------------------------------------------------------------------
-    def deliver(self, message: Message) -> FanOutReport:
-        """Push one stored message to its subscribers and forget the connections found gone."""
-        report = self._fanout.deliver(message)
+    def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
+        """Push one stored message (or its edit or delete, when not ``inserted``) to its
+        subscribers and forget the connections found gone."""
+        report = self._fanout.deliver(message, inserted=inserted)
         if report.gone:
             self.forget(report.gone)
         return report

@@ -17,6 +17,8 @@ from hubbub.store.records import (
     MessagePage,
     Operator,
     Role,
+    Sanction,
+    SanctionKind,
     StoreUnavailable,
     Subscription,
     TopicSummary,
@@ -29,6 +31,7 @@ from hubbub.store.roles import (
     Directory,
     MessageLog,
     ReadMarkers,
+    Sanctions,
     Subscriptions,
 )
 
@@ -45,6 +48,9 @@ __all__ = [
     "Operator",
     "ReadMarkers",
     "Role",
+    "Sanction",
+    "SanctionKind",
+    "Sanctions",
     "Store",
     "StoreUnavailable",
     "Subscription",
@@ -55,7 +61,16 @@ __all__ = [
 ]
 
 
-class Store(Connections, Subscriptions, MessageLog, ReadMarkers, Directory, ChangeDecoder, ABC):
+class Store(
+    Connections,
+    Subscriptions,
+    MessageLog,
+    ReadMarkers,
+    Directory,
+    Sanctions,
+    ChangeDecoder,
+    ABC,
+):
     """One behaviour, several backends: tests/contract runs the same suite against every adapter."""
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
@@ -22,6 +22,8 @@ from hubbub.store.records import (
     Message,
     MessagePage,
     Operator,
+    Sanction,
+    SanctionKind,
     Subscription,
     TopicSummary,
     User,
@@ -34,6 +36,7 @@ __all__ = [
     "Directory",
     "MessageLog",
     "ReadMarkers",
+    "Sanctions",
     "Subscriptions",
 ]
 
@@ -120,6 +123,49 @@ class MessageLog(Protocol):
 
     @abstractmethod
     def last_seq(self, topic: Topic) -> int: ...
+
+    @abstractmethod
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        """The message at ``seq`` (tombstone included), unexpired: one GetItem on its key."""
+
+    @abstractmethod
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        """Replace the text of the live message ``message_id`` at ``seq`` sent by ``author`` and
+        stamp ``edited_at``: one conditional write, which the change stream carries (a MODIFY of
+        the message item). None, with nothing written, when no such message is there (gone,
+        another id, deleted, someone else's): the caller reads it to say which."""
+
+    @abstractmethod
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        """Turn the live message ``message_id`` at ``seq`` into a tombstone (text removed, its
+        ``seq`` kept): one conditional write the stream carries. None when there is no live
+        message of that id, so a second delete writes nothing and streams nothing."""
+
+
+class Sanctions(Protocol):
+    """Mutes and bans of a user on a topic, each with an optional end (a TTL)."""
+
+    @abstractmethod
+    def put_sanction(self, sanction: Sanction) -> None:
+        """Store (or replace) the sanction of its kind for its (topic, user)."""
+
+    @abstractmethod
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        """Remove it; True when one was stored (expired or not)."""
+
+    @abstractmethod
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        """The user's unexpired sanctions on the topic: on the send path, so one read (a
+        Query of at most two small items in the topic's partition, as costly as a GetItem)."""
+
+    @abstractmethod
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        """Unexpired sanctions on one topic, or on every topic (an index Query), for the
+        console; not on the message path."""
 
 
 class ReadMarkers(Protocol):

@@ -18,6 +18,8 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - read marker: ``U#{user}`` | ``R#{topic}`` | seq.
 - visitor: ``U#{id}`` | ``VISITOR``.  operator: ``OPERATORS`` | ``{id}``.
 - meta: ``META`` | ``operator_last_seen`` | value.
+- sanction: ``T#{topic}`` | ``X#{user}#{mute|ban}`` | untilMs, expiresAt; gsi1pk ``SANCTIONS``
+  (see ``revisions``, which also holds edits and deletes of messages).
 
 A topic's messages, head and dedupe records share one partition so ``append`` is a single
 transaction on one item collection. Every request-path access is a GetItem, a Query, a
@@ -45,7 +47,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.dynamodb.append import Appender
 from hubbub.store.dynamodb.client import ClientLimits, ConditionFailed, Table
 from hubbub.store.dynamodb.codec import (
@@ -84,6 +86,7 @@ from hubbub.store.dynamodb.keys import (
     user_pk,
 )
 from hubbub.store.dynamodb.registry import WildcardRegistry
+from hubbub.store.dynamodb.revisions import Revisions
 from hubbub.store.dynamodb.schema import GSI1
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
@@ -93,6 +96,8 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
+    Sanction,
+    SanctionKind,
     Store,
     Subscription,
     TopicSummary,
@@ -118,6 +123,7 @@ class DynamoStore(Store):
         self._table = Table(table_name, client=client, endpoint_url=endpoint_url, limits=limits)
         self._appender = Appender(self._table, max_append_attempts, self.set_read_marker)
         self._wildcards = WildcardRegistry(self._table)
+        self._revisions = Revisions(self._table)
 
     def close(self) -> None:
         """Close the client this store made; a client passed in belongs to the caller."""
@@ -494,6 +500,34 @@ class DynamoStore(Store):
     def operator_last_seen(self) -> int | None:
         item = self._table.get(META_PK, LAST_SEEN_SK)
         return None if item is None else to_int(item["value"])
+
+    # edits and sanctions (``revisions``) --------------------------------------------------------
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        return self._revisions.get_message(topic, seq, now_ms)
+
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        return self._revisions.revise(
+            topic, seq, message_id, author=author, text=text, now_ms=now_ms
+        )
+
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        return self._revisions.revise(topic, seq, message_id, author=None, text=None, now_ms=now_ms)
+
+    def put_sanction(self, sanction: Sanction) -> None:
+        self._revisions.put_sanction(sanction)
+
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        return self._revisions.lift_sanction(topic, user_id, kind)
+
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._revisions.sanctions_on(topic, user_id, now_ms)
+
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        return self._revisions.list_sanctions(topic, now_ms)
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub import streamlog
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
     AppendRequest,
@@ -26,6 +26,8 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
+    Sanction,
+    SanctionKind,
     Store,
     StoreUnavailable,
     Subscription,
@@ -42,6 +44,7 @@ from hubbub.store.sqlite.codec import (
     message_of,
     subscription_of,
 )
+from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 
 __all__ = ["SqliteStore"]
@@ -413,6 +416,52 @@ class SqliteStore(Store):
         )
         return None if row is None else int(row[0])
 
+    # edits and sanctions ------------------------------------------------------------------------
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        return self._read(lambda db: find_message(db, topic, seq, now_ms))
+
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        with self._write() as db:
+            return revise(db, topic, seq, message_id, author=author, text=text, now_ms=now_ms)
+
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        with self._write() as db:
+            return revise(db, topic, seq, message_id, author=None, text=None, now_ms=now_ms)
+
+    def put_sanction(self, sanction: Sanction) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sanctions (topic, user_id, kind, until_ms, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    sanction.topic,
+                    sanction.user_id,
+                    sanction.kind.value,
+                    sanction.until_ms,
+                    sanction.created_at,
+                ),
+            )
+
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "DELETE FROM sanctions WHERE topic = ? AND user_id = ? AND kind = ?",
+                    (topic, user_id, kind.value),
+                ).rowcount
+                > 0
+            )
+
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._read(lambda db: sanctions_on(db, topic, user_id, now_ms))
+
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        return self._read(lambda db: list_sanctions(db, topic, now_ms))
+
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
         return message_from_item(image)
@@ -439,6 +488,7 @@ class SqliteStore(Store):
             removed += db.execute(
                 "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
             ).rowcount
+            removed += db.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,)).rowcount
             streamlog.trim(db, now_ms - 24 * 3600 * 1000)
         return removed
 

@@ -9,7 +9,11 @@ from hubbub import streamlog
 
 __all__ = ["SCHEMA", "upgrade"]
 
-_ADDED_COLUMNS = [("messages", "role", "TEXT")]
+_ADDED_COLUMNS = [
+    ("messages", "role", "TEXT"),
+    ("messages", "edited_at", "INTEGER"),
+    ("messages", "deleted", "INTEGER NOT NULL DEFAULT 0"),
+]
 """Columns added since a data directory may have been created: (table, column, type)."""
 
 
@@ -63,6 +67,8 @@ CREATE TABLE IF NOT EXISTS messages (
     cmid TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     role TEXT,
+    edited_at INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_at);
@@ -106,6 +112,15 @@ CREATE TABLE IF NOT EXISTS operators (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS sanctions (
+    topic TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    until_ms INTEGER,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, user_id, kind)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS meta (
