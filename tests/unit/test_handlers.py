@@ -7,12 +7,10 @@ handlers', so nothing leaves the process.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 

@@ -28,8 +28,8 @@ from hubbub.store.dynamodb.keys import (
     wildcard_write_pks,
 )
 from hubbub.store.items import message_from_item, message_item, new_message, revised
-from hubbub.store.records import seq_of_message_id
 from hubbub.store.port import AppendRequest, Connection, Message, Role, Subscription, User
+from hubbub.store.records import seq_of_message_id
 from hubbub.store.sqlite import codec as sqlite_codec
 
 REQUEST = AppendRequest(
