@@ -55,7 +55,17 @@ const DEFAULTS = Object.freeze({
 });
 
 /** Server frames that reach the page as events of the same name (unless they answer a request). */
-const FORWARDED = new Set(["joined", "left", "presence", "read", "operators", "typing"]);
+const FORWARDED = new Set([
+  "joined",
+  "left",
+  "presence",
+  "read",
+  "operators",
+  "typing",
+  "edited",
+  "deleted",
+  "moderated",
+]);
 
 export class HubbubClient extends EventTarget {
   /**
@@ -237,6 +247,28 @@ export class HubbubClient extends EventTarget {
 
   presence(topic) {
     return this.request("presence", { topic });
+  }
+
+  /** Replace the text of one's own message; resolves with `edited` (also pushed to all). */
+  edit(topic, id, text) {
+    return this.request("edit", { topic, id, text });
+  }
+
+  /** Leave a tombstone in a message's place; resolves with `deleted` (also pushed to all). */
+  deleteMessage(topic, id) {
+    return this.request("delete", { topic, id });
+  }
+
+  /** Operators: mute, unmute, ban, unban or kick a user on a topic; resolves with `moderated`. */
+  moderate(topic, userId, sanction, seconds) {
+    const fields = { topic, userId, sanction };
+    if (seconds) fields.seconds = seconds;
+    return this.request("moderate", fields);
+  }
+
+  /** Operators: the sanctions in force, on one topic or all. */
+  sanctions(topic) {
+    return this.request("sanctions", topic ? { topic } : {});
   }
 
   read(topic, seq) {
