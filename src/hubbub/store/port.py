@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC
 
+from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
@@ -30,6 +31,7 @@ from hubbub.store.roles import (
     Connections,
     Directory,
     MessageLog,
+    RateBuckets,
     ReadMarkers,
     Sanctions,
     Subscriptions,
@@ -46,6 +48,8 @@ __all__ = [
     "MessageLog",
     "MessagePage",
     "Operator",
+    "Rate",
+    "RateBuckets",
     "ReadMarkers",
     "Role",
     "Sanction",
@@ -68,6 +72,7 @@ class Store(
     ReadMarkers,
     Directory,
     Sanctions,
+    RateBuckets,
     ChangeDecoder,
     ABC,
 ):

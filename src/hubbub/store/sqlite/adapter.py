@@ -28,6 +28,7 @@ from hubbub.store.port import (
     Operator,
     Sanction,
     SanctionKind,
+    Rate,
     Store,
     StoreUnavailable,
     Subscription,
@@ -36,6 +37,7 @@ from hubbub.store.port import (
     Visitor,
 )
 from hubbub.store.sqlite.append import append, raise_marker
+from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, take_token
 from hubbub.store.sqlite.codec import (
     CONNECTION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -76,7 +78,7 @@ class SqliteStore(Store):
     def _apply_schema(self) -> None:
         with self._lock:
             try:
-                self._db.executescript(SCHEMA)
+                self._db.executescript(SCHEMA + BUCKETS_SCHEMA)
                 upgrade(self._db)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc
@@ -462,6 +464,11 @@ class SqliteStore(Store):
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: list_sanctions(db, topic, now_ms))
 
+    # rate limits ------------------------------------------------------------------------------
+    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
+        with self._write() as db:
+            return take_token(db, bucket, rate, now_ms)
+
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
         return message_from_item(image)
@@ -489,6 +496,9 @@ class SqliteStore(Store):
                 "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
             ).rowcount
             removed += db.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,)).rowcount
+            removed += db.execute(
+                "DELETE FROM rate_buckets WHERE expires_at <= ?", (now_s,)
+            ).rowcount
             streamlog.trim(db, now_ms - 24 * 3600 * 1000)
         return removed
 
