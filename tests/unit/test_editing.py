@@ -15,6 +15,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from hubbub import streamlog
+from hubbub.chat.settings import ChatSettings
 from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode
 from hubbub.store.items import message_from_item
@@ -218,3 +219,15 @@ def test_a_fan_out_of_a_modify_that_neither_edits_nor_deletes_pushes_nothing(
     world.push.posts.clear()
     report = world.chat.deliver(message, inserted=False)
     assert report.delivered == 0 and world.push.posts == []
+
+
+def test_edits_draw_on_the_send_allowance(tmp_path: Path) -> None:
+    """Each edit is pushed to the whole topic as a message is, so a flood of edits is held to
+    the send rate: past the burst an edit is refused with rate_limited and nothing is written."""
+    with world_in(tmp_path / "limited", ChatSettings(send_per_s=0.001, send_burst=2)) as w:
+        w.visitor("v")
+        ack = w.send("v", "room/a", "one", "c1")
+        w.reply("v", action="edit", topic="room/a", id=ack["id"], text="two")
+        error = w.refusal("v", action="edit", topic="room/a", id=ack["id"], text="three")
+        assert error.code is ErrorCode.RATE_LIMITED
+        assert [m.text for m in w.stored("room/a")] == ["two"]
