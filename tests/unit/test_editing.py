@@ -224,7 +224,7 @@ def test_a_fan_out_of_a_modify_that_neither_edits_nor_deletes_pushes_nothing(
 def test_edits_draw_on_the_send_allowance(tmp_path: Path) -> None:
     """Each edit is pushed to the whole topic as a message is, so a flood of edits is held to
     the send rate: past the burst an edit is refused with rate_limited and nothing is written."""
-    with world_in(tmp_path / "limited", ChatSettings(send_per_s=0.001, send_burst=2)) as w:
+    with world_in(tmp_path, ChatSettings(send_per_s=0.001, send_burst=2)) as w:
         w.visitor("v")
         ack = w.send("v", "room/a", "one", "c1")
         w.reply("v", action="edit", topic="room/a", id=ack["id"], text="two")
