@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC
 
+from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
@@ -28,6 +29,7 @@ from hubbub.store.roles import (
     Connections,
     Directory,
     MessageLog,
+    RateBuckets,
     ReadMarkers,
     Subscriptions,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "MessageLog",
     "MessagePage",
     "Operator",
+    "Rate",
+    "RateBuckets",
     "ReadMarkers",
     "Role",
     "Store",
@@ -55,7 +59,16 @@ __all__ = [
 ]
 
 
-class Store(Connections, Subscriptions, MessageLog, ReadMarkers, Directory, ChangeDecoder, ABC):
+class Store(
+    Connections,
+    Subscriptions,
+    MessageLog,
+    ReadMarkers,
+    Directory,
+    RateBuckets,
+    ChangeDecoder,
+    ABC,
+):
     """One behaviour, several backends: tests/contract runs the same suite against every adapter."""
 
     def close(self) -> None:
