@@ -27,6 +27,7 @@ from hubbub.store.roles import (
     ChangeDecoder,
     Connections,
     Directory,
+    Headcounts,
     MessageLog,
     ReadMarkers,
     Subscriptions,
@@ -39,6 +40,7 @@ __all__ = [
     "Connection",
     "Connections",
     "Directory",
+    "Headcounts",
     "Message",
     "MessageLog",
     "MessagePage",
@@ -55,7 +57,16 @@ __all__ = [
 ]
 
 
-class Store(Connections, Subscriptions, MessageLog, ReadMarkers, Directory, ChangeDecoder, ABC):
+class Store(
+    Connections,
+    Subscriptions,
+    Headcounts,
+    MessageLog,
+    ReadMarkers,
+    Directory,
+    ChangeDecoder,
+    ABC,
+):
     """One behaviour, several backends: tests/contract runs the same suite against every adapter."""
 
     def close(self) -> None:
