@@ -1,5 +1,6 @@
-"""Chat settings: retention per topic class, token lifetime, keepalive. Read from the environment
-by the composition root, so the same code runs with the template's values on AWS and locally."""
+"""Chat settings: retention per topic class, token lifetime, keepalive, presence at scale. Read from
+the environment by the composition root, so the same code runs with the template's values on AWS
+and locally."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ class ChatSettings:
     max_wildcard_filters: int = 1000
     """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
     subscribe that would add one more is refused, one already in use is always accepted."""
+    presence_threshold: int = 100
+    """A room with more exact subscriptions than this stops pushing ``joined``/``left`` per
+    member and pushes a ``presence {topic, count}`` summary instead."""
+    presence_summary_every_s: float = 5.0
+    """At most one summary per room in this many seconds, whichever process pushes it."""
+    idle_timeout_s: float = 600.0
+    """How long the gateway keeps a silent connection: API Gateway's 10 minutes on AWS, the local
+    runtime's ``idle_timeout_s`` quota locally (``HUBBUB_RUNTIME_IDLE_TIMEOUT_S``)."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -58,6 +67,12 @@ class ChatSettings:
             send_per_s=float(env.get("SEND_RATE_PER_SECOND") or base.send_per_s),
             send_burst=seconds("SEND_BURST", base.send_burst),
             max_wildcard_filters=seconds("MAX_WILDCARD_FILTERS", base.max_wildcard_filters),
+            presence_threshold=seconds("PRESENCE_THRESHOLD", base.presence_threshold),
+            presence_summary_every_s=float(
+                env.get("PRESENCE_SUMMARY_SECONDS") or base.presence_summary_every_s
+            ),
+            # the local runtime says what its gateway does; API Gateway's is fixed (10 minutes)
+            idle_timeout_s=float(env.get("HUBBUB_RUNTIME_IDLE_TIMEOUT_S") or base.idle_timeout_s),
             limits=replace(
                 base.limits,
                 max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),

@@ -245,9 +245,12 @@ class LocalRuntime:
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
-        data dir, clock and credentials, the tables' endpoint, the TLS CA."""
+        data dir, clock and credentials, the tables' endpoint, the TLS CA, and the gateway's
+        idle timeout (a function that tells clients how often to ping needs the one it runs
+        behind; API Gateway's is a fixed 10 minutes)."""
         data_dir = self.config.data_dir
         return {
+            "HUBBUB_RUNTIME_IDLE_TIMEOUT_S": f"{self.config.quotas.idle_timeout_s:g}",
             "HUBBUB_RUNTIME_API": f"{self.base_url}/_runtime",
             "HUBBUB_RUNTIME_KEY": self.runtime_key,
             "HUBBUB_RUNTIME_DATA_DIR": str(data_dir.resolve()),

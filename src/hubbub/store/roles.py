@@ -80,6 +80,14 @@ class Subscriptions(Protocol):
         """Everyone subscribed with exactly this filter: one Query."""
 
     @abstractmethod
+    def subscribers_page(
+        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
+    ) -> tuple[list[Subscription], ConnectionId | None]:
+        """Up to ``limit`` subscriptions of the filter whose connection id sorts after ``after``,
+        in connection id order, and the cursor of the next page (None on the last): one bounded
+        Query, for listing a large room a page at a time."""
+
+    @abstractmethod
     def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
         """The connections of ``subscribers``, and nothing else: the fan-out's lookup, run for
         every message, needs no users (building them was a third of its time at 1,000)."""
@@ -118,14 +126,6 @@ class Headcounts(Protocol):
         (Lambda execution environment, local worker) gets there first pushes and every other
         one in the same window does not. Returns the count to announce, or None when the window
         is already taken."""
-
-    @abstractmethod
-    def subscribers_page(
-        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
-    ) -> tuple[list[Subscription], ConnectionId | None]:
-        """Up to ``limit`` subscriptions of the filter whose connection id sorts after ``after``,
-        in connection id order, and the cursor of the next page (None on the last): one bounded
-        Query, for listing a large room a page at a time."""
 
 
 class MessageLog(Protocol):
