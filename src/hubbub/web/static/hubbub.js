@@ -235,8 +235,9 @@ export class HubbubClient extends EventTarget {
     return this.request("history", fields);
   }
 
-  presence(topic) {
-    return this.request("presence", { topic });
+  /** Who is in `topic`; a large room answers {count, large, members (a page), next}. */
+  presence(topic, page = {}) {
+    return this.request("presence", { topic, ...page });
   }
 
   read(topic, seq) {
