@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+MQTT_PORT ?= 1883
 
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
@@ -17,9 +18,10 @@ PY312 := $(shell if python3.12 -c '' >/dev/null 2>&1; then command -v python3.12
 	PYENV_VERSION=$$v pyenv which python3.12 2>/dev/null; fi)
 endif
 
-# What the tests need from the system: Debian's Chromium (the browser tier) and tmux (the terminal
-# tests). Installed when missing and we may (root, apt-get); otherwise one line says what to run.
-SYSTEM_PACKAGES := chromium tmux
+# What the tests need from the system, as Debian package:command pairs: Chromium (the browser
+# tier), tmux (the terminal tests), mosquitto-clients (mosquitto_pub/mosquitto_sub, the MQTT tests).
+# Installed when a command is missing and we may (root, apt-get); otherwise one line says what to run.
+SYSTEM_PACKAGES := chromium:chromium tmux:tmux mosquitto-clients:mosquitto_pub
 
 .PHONY: run test system-deps wheel-check lint typecheck template-check sam-check unit e2e browser \
 	bench clean constraints
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hubbub serve --port $(PORT)
+	$(BIN)/hubbub serve --port $(PORT) --mqtt-port $(MQTT_PORT)
 
 # the e2e tests whose servers take the store under test run again on `--store dynamodb` (moto);
 # the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
@@ -41,7 +43,8 @@ test: system-deps lint typecheck template-check sam-check wheel-check
 	$(BIN)/pytest -m browser
 
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for pc in $(SYSTEM_PACKAGES); do \
+		command -v $${pc##*:} >/dev/null 2>&1 || missing="$$missing $${pc%%:*}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing$$missing (Debian packages the tests need)"; \

@@ -61,6 +61,8 @@ class Server:
                 "-m",
                 "hubbub.cli",
                 "serve",
+                "--mqtt-port",
+                "0",
                 "--port",
                 str(self.port),
                 "--data-dir",

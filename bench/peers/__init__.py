@@ -49,6 +49,8 @@ class PeerSpec:
                 "-m",
                 "hubbub.cli",
                 "serve",
+                "--mqtt-port",
+                "0",
                 "--port",
                 "0",
                 "--data-dir",

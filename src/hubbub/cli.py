@@ -70,6 +70,13 @@ def _serve_parser(sub: _Subparsers) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     serve.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=1883,
+        help="IoT Core's MQTT over plain TCP (0 picks a free port); MQTT over WebSocket is at"
+        " /mqtt on --port",
+    )
+    serve.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="durable state lives here"
     )
     serve.add_argument("--workers", type=int, default=4, help="execution environments per function")
@@ -88,6 +95,13 @@ def _serve_parser(sub: _Subparsers) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="override an API Gateway quota, e.g. idle_timeout_s=30",
+    )
+    serve.add_argument(
+        "--iot-quota",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an IoT Core quota, e.g. publishes_per_second=200",
     )
     serve.add_argument(
         "--fault", action="append", default=[], metavar="NAME=VALUE", help="inject a fault"
@@ -280,6 +294,7 @@ def serve(args: argparse.Namespace) -> int:
     from hubbub.runtime.cloudformation import TemplateError
     from hubbub.runtime.faults import Faults
     from hubbub.runtime.forwarded import TrustedProxies
+    from hubbub.runtime.iot.quotas import IotQuotas
     from hubbub.runtime.server import LocalRuntime, RuntimeConfig
 
     configure(args.log_level, args.log_format)
@@ -292,6 +307,8 @@ def serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir.resolve(),
         host=args.host,
         port=args.port,
+        mqtt_port=args.mqtt_port,
+        iot_quotas=IotQuotas(**_typed(IotQuotas, _assignments(args.iot_quota))),  # type: ignore[arg-type]
         quotas=Quotas(**_typed(Quotas, _assignments(args.quota))),  # type: ignore[arg-type]
         faults=Faults(**_typed(Faults, _assignments(args.fault))),  # type: ignore[arg-type]
         parameter_overrides=_assignments(args.parameter_overrides),
@@ -335,7 +352,7 @@ async def _serve(runtime: object) -> int:
     except OSError as exc:
         print(
             f"hubbub: cannot listen on {runtime.config.host}:{runtime.config.port}"
-            f" (tls {runtime.config.tls_port}): {exc}",
+            f" (tls {runtime.config.tls_port}, mqtt {runtime.config.mqtt_port}): {exc}",
             file=sys.stderr,
         )
         return 2
@@ -357,6 +374,8 @@ async def _serve(runtime: object) -> int:
         print(f"hubbub: http api  {runtime.http_api_url(name)}", flush=True)
     for name in runtime.rest_apis:
         print(f"hubbub: rest api  {runtime.rest_api_url(name)}", flush=True)
+    print(f"hubbub: mqtt       {runtime.mqtt_ws_url}", flush=True)
+    print(f"hubbub: mqtt-tcp   {runtime.mqtt_tcp_url}", flush=True)
     if runtime.tls_files is not None:
         print(
             f"hubbub: tls        {runtime.tls_base_url} ca={runtime.tls_files.ca_cert}", flush=True
@@ -367,6 +386,9 @@ async def _serve(runtime: object) -> int:
     if backing is not None and backing.endpoint is not None:
         where = "embedded moto" if backing.embedded is not None else "external"
         print(f"hubbub: dynamodb   {backing.endpoint} ({where})", flush=True)
+    messaging = runtime.messaging
+    if messaging is not None and messaging.endpoint is not None:
+        print(f"hubbub: sqs/sns    {messaging.endpoint} (embedded moto)", flush=True)
     if runtime.spec.tables:
         print(f"hubbub: store      {runtime.store}", flush=True)
     print(f"hubbub: ready {runtime.base_url}", flush=True)

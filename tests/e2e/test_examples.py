@@ -1,10 +1,21 @@
-"""Other people's SAM WebSocket apps, run unmodified by a real ``hubbub serve --template ...``.
+"""Other people's SAM apps, run unmodified by a real ``hubbub serve --template ...``.
 
-The three apps in ``examples/`` were written for AWS, each in another style, and import nothing
+The four apps in ``examples/`` were written for AWS, each in another style, and import nothing
 from hubbub; the authorizer probe in ``apps/authprobe`` pins REQUEST authorizers down. What they
-lean on is checked here through real WebSocket clients: tables created for boto3 code, streams
-read through ``dynamodbstreams``, TLS for ``https://{domainName}/{stage}``, authorizers, route
-responses, Parameters, Conditions, ``--env-vars``, and the start-up list of what is not emulated.
+lean on is checked here through real WebSocket and HTTP clients: tables created for boto3 code,
+streams read through ``dynamodbstreams``, TLS for ``https://{domainName}/{stage}``, authorizers,
+route responses, Parameters, Conditions, ``--env-vars``, the start-up list of what is not
+emulated, and (order-queue) a REST API, an SQS worker with partial batch failures and a
+dead-letter queue, and a schedule.
+
+AWS pages order-queue is checked against: "Lambda proxy integrations in API Gateway"
+https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html;
+"Handling errors for an SQS event source in Lambda"
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html; "Using dead-letter
+queues in Amazon SQS"
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html;
+"Creating an Amazon EventBridge rule that runs on a schedule"
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html.
 """
 
 from __future__ import annotations
@@ -13,6 +24,8 @@ import asyncio
 import json
 import queue
 import ssl
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +51,7 @@ EXAMPLES = REPO / "examples"
 ECHO = EXAMPLES / "echo-router" / "template.yaml"
 ROOMS = EXAMPLES / "authorized-rooms" / "template.yaml"
 ROUTES = EXAMPLES / "route-responses" / "template.yaml"
+ORDERS = EXAMPLES / "order-queue" / "template.yaml"
 AUTHPROBE = Path(__file__).parent / "apps" / "authprobe" / "template.yaml"
 REPLY_TIMEOUT_S = 20 * TIMEOUT_FACTOR
 
@@ -312,6 +326,144 @@ def test_a_parameter_override_outside_allowed_values_is_refused(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert "EnableAdmin='maybe' is not one of" in result.stderr
+
+
+# -- order-queue: a REST API, an SQS worker with partial batch failures and a DLQ, a schedule -----
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Failed orders come back after 5 s (the template's floor) instead of 30."""
+    proc = serve(
+        tmp_path_factory.mktemp("orders") / "data",
+        ORDERS,
+        "--parameter-overrides",
+        "RetryAfterSeconds=5",
+    )
+    yield proc
+    proc.stop()
+
+
+def rest(proc: ServerProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """A client's call on the Prod stage: the status and the JSON body, errors included."""
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    request = urllib.request.Request(f"{proc.base_url}/Prod{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=REPLY_TIMEOUT_S) as response:
+            assert response.headers["Content-Type"] == "application/json"
+            assert response.headers["x-amzn-RequestId"]
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
+def order_status(proc: ServerProcess, order_id: str) -> dict[str, Any]:
+    status, order = rest(proc, "GET", f"/orders/{order_id}")
+    assert status == 200, order
+    assert order["orderId"] == order_id
+    return dict(order)
+
+
+def sqs(proc: ServerProcess) -> Any:
+    info = proc.admin("info")
+    credentials = json.loads((proc.data_dir / "runtime-credentials.json").read_text())
+    return boto3.client(
+        "sqs", endpoint_url=info["sqsEndpoint"], region_name="us-east-1", **credentials
+    )
+
+
+def queue_depth(proc: ServerProcess, queue_name: str) -> int:
+    """Messages waiting plus in flight, as SQS counts them."""
+    url = proc.admin("info")["queues"][queue_name]
+    attributes = sqs(proc).get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+async def test_order_queue_refuses_bad_requests_and_unknown_orders(orders: ServerProcess) -> None:
+    """The POST body arrives as the 1.0 event's string ``body``, the id as ``pathParameters``;
+    the function's ``statusCode`` and ``headers`` come back as they were answered."""
+    assert rest(orders, "POST", "/orders", b"not json") == (
+        400,
+        {"message": "the body must be JSON"},
+    )
+    status, answer = rest(orders, "POST", "/orders", {"items": [{"sku": "tea", "quantity": 0}]})
+    assert (status, answer["message"]) == (
+        400,
+        "each line needs a sku and a positive whole quantity",
+    )
+    assert rest(orders, "GET", "/orders/nope") == (404, {"message": "no order nope"})
+    assert rest(orders, "DELETE", "/orders/nope")[0] == 403  # no such method on the resource
+    assert queue_depth(orders, "OrderQueue") == 0
+
+
+async def test_order_queue_prices_good_orders_and_dead_letters_a_bad_one(
+    orders: ServerProcess,
+) -> None:
+    """Three orders in one batch window: the two good ones are priced once and deleted; the one
+    naming an unknown product is reported in ``batchItemFailures``, comes back after the
+    visibility timeout (``attempts`` 2), and after maxReceiveCount (3) receives the redrive
+    policy moves it to the dead-letter queue. The hourly schedule, fired through the admin API,
+    then marks it failed and writes the report GET /report answers."""
+    placed = [
+        rest(orders, "POST", "/orders", {"items": items})
+        for items in (
+            [{"sku": "tea", "quantity": 2}, {"sku": "mug", "quantity": 1}],
+            [{"sku": "unicorn", "quantity": 1}, {"sku": "tea", "quantity": 1}],
+            [{"sku": "beans", "quantity": 3}],
+        )
+    ]
+    assert [(status, answer["status"]) for status, answer in placed] == [(202, "queued")] * 3
+    good, bad, other = (answer["orderId"] for _, answer in placed)
+
+    for order_id, total in ((good, 2 * 450 + 1200), (other, 3 * 1650)):
+        done = await eventually(
+            lambda order_id=order_id: (
+                (o := order_status(orders, order_id))["status"] == "done" and o
+            ),
+            timeout=REPLY_TIMEOUT_S,
+            what=f"order {order_id} done",
+        )
+        assert (done["totalCents"], done["attempts"]) == (total, 1)
+
+    retrying = await eventually(
+        lambda: (o := order_status(orders, bad))["attempts"] >= 2 and o,
+        timeout=REPLY_TIMEOUT_S,
+        what="the bad order tried again after the visibility timeout",
+    )
+    assert retrying["status"] == "retrying"
+    assert retrying["lastError"] == "not in the catalogue: unicorn"
+    await eventually(
+        lambda: queue_depth(orders, "OrderDeadLetters") == 1,
+        timeout=REPLY_TIMEOUT_S * 2,
+        what="the bad order moved to the dead-letter queue",
+    )
+    assert order_status(orders, bad)["attempts"] == 3
+    dead_letters = orders.admin("info")["queues"]["OrderDeadLetters"]
+    (dead,) = sqs(orders).receive_message(
+        QueueUrl=dead_letters, AttributeNames=["All"], VisibilityTimeout=0
+    )["Messages"]  # a peek: visible again at once, for the schedule to find
+    assert json.loads(dead["Body"])["orderId"] == bad
+    assert dead["Attributes"]["ApproximateReceiveCount"] == "4"  # 3 by the worker, 1 here
+    assert queue_depth(orders, "OrderQueue") == 0
+    assert rest(orders, "GET", "/report") == (404, {"message": "no report yet"})
+
+    fired = orders.admin("schedules/ReportFunction.Hourly/fire", {})
+    assert fired == {
+        "ok": True,
+        "errorType": None,
+        "payload": {"settledDeadLetters": 1, "orders": {"done": 2, "failed": 1}},
+    }
+    failed = order_status(orders, bad)
+    assert failed["status"] == "failed"
+    assert queue_depth(orders, "OrderDeadLetters") == 0
+    status, report = rest(orders, "GET", "/report")
+    assert status == 200
+    assert report["orders"] == {"done": 2, "failed": 1}
+    assert report["settledDeadLetters"] == 1
+    assert report["generatedAt"].endswith("Z")  # the Scheduled Event's time
 
 
 # -- REQUEST authorizers: identity sources, policies, context, the 8 KB limit ---------------------

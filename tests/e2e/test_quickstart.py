@@ -26,7 +26,7 @@ def test_make_run_serves_the_web_client_from_a_fresh_clone(tmp_path: Path) -> No
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
     proc = subprocess.Popen(
-        ["make", "run", "PORT=0"],
+        ["make", "run", "PORT=0", "MQTT_PORT=0"],
         cwd=clone,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -21,6 +21,17 @@ def test_a_busy_port_is_named(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_busy_mqtt_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = serve_to_exit("--mqtt-port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert f"mqtt {port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unreadable_template_is_named(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text("Resources: [unclosed\n")

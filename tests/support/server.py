@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def serve_to_exit(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """``hubbub serve`` expected to refuse to start: its exit code and what it printed."""
     return subprocess.run(
-        [sys.executable, "-m", "hubbub.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "hubbub.cli", "serve", "--port", "0", "--mqtt-port", "0", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -45,6 +45,10 @@ class ServerProcess:
         self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.mqtt_port = 0
+        """IoT Core's MQTT over TCP (``--mqtt-port``); kept across a restart, like ``port``."""
+        self.announced: list[str] = []
+        """The ``hubbub:`` lines printed before ``ready``."""
         self.lines: queue.Queue[str] = queue.Queue()
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self._pump_thread: threading.Thread | None = None
@@ -57,6 +61,10 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    @property
+    def mqtt_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/mqtt"
+
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -66,6 +74,8 @@ class ServerProcess:
             "serve",
             "--port",
             str(self.port),
+            "--mqtt-port",
+            str(self.mqtt_port),
             "--data-dir",
             str(self.data_dir),
             "--template",
@@ -94,6 +104,9 @@ class ServerProcess:
                 line = self.lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
+            self.announced.append(line)
+            if line.startswith("hubbub: mqtt-tcp "):
+                self.mqtt_port = int(line.rsplit(":", 1)[1])
             if line.startswith("hubbub: ready "):
                 self.port = int(line.rsplit(":", 1)[1])
                 return self

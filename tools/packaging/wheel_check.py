@@ -60,7 +60,16 @@ def serve_and_ask_health(bin_dir: Path, work: Path) -> None:
     empty = work / "empty"
     empty.mkdir()
     proc = subprocess.Popen(
-        [bin_dir / "hubbub", "serve", "--port", "0", "--data-dir", work / "data"],
+        [
+            bin_dir / "hubbub",
+            "serve",
+            "--port",
+            "0",
+            "--mqtt-port",
+            "0",
+            "--data-dir",
+            work / "data",
+        ],
         cwd=empty,
         env=_clean_env(bin_dir),
         stdout=subprocess.PIPE,

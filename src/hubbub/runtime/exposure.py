@@ -43,7 +43,8 @@ def exposure_warning(host: str, port: int) -> str | None:
     where = "every interface" if host in _WILDCARDS else "a non-loopback address"
     return (
         f"hubbub: WARNING: listening on {host}:{port} ({where}): the web client, the WebSocket"
-        " and HTTP APIs and @connections are reachable from the network; /metrics now needs the"
+        " and HTTP APIs, @connections and the MQTT broker (open to every client unless the"
+        " template has an authorizer) are reachable from the network; /metrics now needs the"
         " runtime key (data-dir/runtime-key); put a TLS proxy in front (docs/operations.md)"
     )
 

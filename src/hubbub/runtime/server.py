@@ -1,6 +1,6 @@
 """Assembles the local runtime from a template: function pools, WebSocket gateways, HTTP and REST
-APIs, the ``@connections`` API, stream pollers, schedules, and the runtime's own admin endpoints, on
-one aiohttp app.
+APIs, the ``@connections`` API, stream pollers, schedules, queues and topics with their pollers,
+and the runtime's own admin endpoints, on one aiohttp app.
 """
 
 from __future__ import annotations
@@ -34,17 +34,21 @@ from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
-from hubbub.runtime.dynamodb.tables import TablesUnavailable
 from hubbub.runtime.eventbridge.scheduler import Scheduler
 from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
 from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.index import add_index_route
+from hubbub.runtime.iot.quotas import IotQuotas
+from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
+from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
+from hubbub.runtime.sqs.service import MessagingService
+from hubbub.runtime.stores import StoresUnavailable, build_stores, start_stores, stop_stores
 from hubbub.runtime.tls import TlsFiles
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
@@ -83,6 +87,9 @@ class RuntimeConfig:
     """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
     tls_port: int = 0
     """The HTTPS/WSS port; 0 picks a free one."""
+    mqtt_port: int = 1883
+    """IoT Core's MQTT over plain TCP; 0 picks a free port."""
+    iot_quotas: IotQuotas = field(default_factory=IotQuotas)
     stack_name: str = "local"
     """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
     ``dynamodb_endpoint`` as they share an account on AWS."""
@@ -130,6 +137,7 @@ class LocalRuntime:
         self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
+        self.messaging: MessagingService | None = None
         self.tls_files: TlsFiles | None = None
         self.tls_port: int | None = None
         self.metrics = Registry()
@@ -137,6 +145,9 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
+        self.iot = IotCore(config.iot_quotas)
+        self.mqtt_port = config.mqtt_port
+        self._mqtt_socket: socket.socket | None = None
 
     @property
     def exposed(self) -> bool:
@@ -158,6 +169,14 @@ class LocalRuntime:
                 raise RuntimeError("TLS is off")
             return f"wss://{self.host}:{self.tls_port}/{gateway.api.stage}"
         return f"ws://{self.host}:{self.port}/{gateway.api.stage}"
+
+    @property
+    def mqtt_ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{MQTT_PATH}"
+
+    @property
+    def mqtt_tcp_url(self) -> str:
+        return f"mqtt://{self.host}:{self.mqtt_port}"
 
     def http_api_url(self, api: str) -> str:
         """The local stand-in for ``https://{apiId}.execute-api.{region}.amazonaws.com``."""
@@ -181,7 +200,7 @@ class LocalRuntime:
         self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
-        self.backing = await self._start_backing()
+        self.backing, messaging = await self._start_stores()
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
@@ -190,6 +209,11 @@ class LocalRuntime:
             gateway.start()
         for poller in self.pollers:
             poller.start()
+        messaging.start_pollers(
+            self.pools,
+            max_workers=self.config.max_workers,
+            poll_interval_s=self.config.poll_interval_s,
+        )
         self.scheduler = Scheduler(
             self.spec.schedules,
             self.pools,
@@ -215,6 +239,9 @@ class LocalRuntime:
         """Bind the ports first, so port 0 is known before the functions' environment is made."""
         self._sockets.append(sock := _listen(self.config.host, self.config.port))
         self.port = sock.getsockname()[1]
+        self._sockets.append(mqtt := _listen(self.config.host, self.config.mqtt_port))
+        self._mqtt_socket = mqtt
+        self.mqtt_port = mqtt.getsockname()[1]
         tls_context = self._tls()
         if tls_context is None:
             return sock, None, None
@@ -222,26 +249,22 @@ class LocalRuntime:
         self.tls_port = tls_sock.getsockname()[1]
         return sock, tls_sock, tls_context
 
-    async def _start_backing(self) -> Backing:
-        config = self.config
-        backing = Backing(
+    async def _start_stores(self) -> tuple[Backing, MessagingService]:
+        """Tables and queues (``stores.py``); set on ``self`` first, so ``_abandon`` stops them
+        even when their start fails half-way."""
+        self.backing, self.messaging = build_stores(
             self.spec,
             self.store,
-            data_dir=config.data_dir,
-            region=config.region,
-            credentials={
-                "aws_access_key_id": self.access_key_id,
-                "aws_secret_access_key": self.secret_access_key,
-                "aws_session_token": "local",
-            },
-            endpoint=config.dynamodb_endpoint,
+            key=(self.access_key_id, self.secret_access_key),
+            data_dir=self.config.data_dir,
+            region=self.config.region,
+            endpoint=self.config.dynamodb_endpoint,
         )
-        self.backing = backing  # stopped by _abandon even when its start fails half-way
         try:
-            await backing.start()
-        except TablesUnavailable as exc:
+            await start_stores(self.backing, self.messaging)
+        except StoresUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
-        return backing
+        return self.backing, self.messaging
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
@@ -259,6 +282,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
+            **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -293,6 +317,7 @@ class LocalRuntime:
             add_connections_routes(self.app, gateway, self.signatures)
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
+        self.iot.mount(self.app)
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
@@ -320,6 +345,7 @@ class LocalRuntime:
                 duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
                 paused=lambda: self.config.faults.streams_paused,
                 now_ms=self.clock.now_ms,
+                send_on_failure=None if self.messaging is None else self.messaging.sender,
             )
             poller.metrics = self.metrics
             self.pollers.append(poller)
@@ -341,6 +367,8 @@ class LocalRuntime:
             self.app, access_log=None, handle_signals=False, keepalive_timeout=_KEEPALIVE_S
         )
         await self._runner.setup()
+        if self._mqtt_socket is not None:
+            await self.iot.start(self._mqtt_socket)
         guard = self.head_guard
         if tls_context is None or tls_sock is None:
             await GuardedSockSite(self._runner, sock, guard).start()
@@ -370,15 +398,17 @@ class LocalRuntime:
 
     async def _abandon(self) -> None:
         """Undo a start that failed half-way: no child process or socket outlives it."""
+        await self.iot.stop()
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            await self.messaging.stop_pollers()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
-        if self.backing is not None:
-            await self.backing.stop()
+        await stop_stores(self.backing, self.messaging)
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
@@ -403,6 +433,8 @@ class LocalRuntime:
     def _poke_all(self) -> None:
         if self.backing is not None:
             self.backing.poke()
+        if self.messaging is not None:
+            self.messaging.poke()
         for poller in self.pollers:
             poller.poke()
 
@@ -412,9 +444,12 @@ class LocalRuntime:
         log.info("stopping: closing connections")
         for gateway in self.gateways.values():
             await gateway.shutdown()
-        log.info("stopping: stream pollers")
+        await self.iot.stop()
+        log.info("stopping: stream and queue pollers")
         for poller in self.pollers:
             await poller.stop()
+        if self.messaging is not None:
+            await self.messaging.stop_pollers()
         log.info("stopping: HTTP server")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -422,9 +457,8 @@ class LocalRuntime:
         await asyncio.gather(*(api.shutdown() for api in self.rest_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
-        if self.backing is not None:
-            log.info("stopping: tables")
-            await self.backing.stop()
+        log.info("stopping: tables and queues")
+        await stop_stores(self.backing, self.messaging)
         if self.state is not None:
             self.state.close()
         log.info("stopped")
@@ -444,11 +478,13 @@ class LocalRuntime:
                 for name in self.gateways
             },
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
+            "mqtt": {"ws": self.mqtt_ws_url, "tcp": self.mqtt_tcp_url},
             "restApis": {name: self.rest_api_url(name) for name in self.rest_apis},
             "store": self.store,
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
+            **(self.messaging.info() if self.messaging is not None else {}),
         }
 
     @staticmethod
@@ -494,6 +530,7 @@ class LocalRuntime:
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
         taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
+        taken.add(MQTT_PATH.strip("/"))
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()
@@ -521,6 +558,7 @@ class LocalRuntime:
             },
             "httpApis": {name: api.stats.as_dict() for name, api in self.http_apis.items()},
             "restApis": {name: api.stats.as_dict() for name, api in self.rest_apis.items()},
+            "mqtt": {"connected": len(self.iot.broker.live), **self.iot.broker.stats},
             "schedules": [] if self.scheduler is None else self.scheduler.describe(),
             "requestHeads": {
                 "timedOut": self.head_guard.timed_out,
@@ -534,6 +572,7 @@ class LocalRuntime:
                 }
                 for p in self.pollers
             },
+            "queues": {} if self.messaging is None else self.messaging.stats(),
         }
 
 

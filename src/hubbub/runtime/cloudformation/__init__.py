@@ -3,7 +3,7 @@ resources) into the specs the other emulated services run.
 
 ``load_app`` is the way in; ``specs`` is what comes out. One module per resource family
 (``functions``, ``tables``, ``websocket``, ``httpapi``, ``restapi``, ``schedules``,
-``mappings``) reads its resources.
+``mappings``, ``messaging``) reads its resources.
 """
 
 from hubbub.runtime.cloudformation.httpapi import HTTP_METHODS, IMPLICIT_HTTP_API, parse_route_key
@@ -16,12 +16,16 @@ from hubbub.runtime.cloudformation.specs import (
     FunctionSpec,
     HttpApiSpec,
     HttpRouteSpec,
+    QueueMappingSpec,
+    QueueSpec,
     RestApiSpec,
     RestCorsSpec,
     RouteSpec,
     ScheduleSpec,
     StreamMappingSpec,
+    SubscriptionSpec,
     TableSpec,
+    TopicSpec,
     WebSocketApiSpec,
 )
 
@@ -34,13 +38,17 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "QueueMappingSpec",
+    "QueueSpec",
     "RestApiSpec",
     "RestCorsSpec",
     "RouteSpec",
     "ScheduleSpec",
     "StreamMappingSpec",
+    "SubscriptionSpec",
     "TableSpec",
     "TemplateError",
+    "TopicSpec",
     "WebSocketApiSpec",
     "load_app",
     "parse_route_key",

@@ -118,9 +118,14 @@ class Resolver:
             "AWS::DynamoDB::Table": "TableName",
             "AWS::Serverless::SimpleTable": "TableName",
             "AWS::SQS::Queue": "QueueName",
+            "AWS::SNS::Topic": "TopicName",
         }.get(kind)
         if name_prop and props.get(name_prop) is not None:
             return str(self.resolve(props[name_prop]))
+        if kind in ("AWS::SQS::Queue", "AWS::SNS::Topic") and self.resolve(
+            props.get("FifoQueue" if kind == "AWS::SQS::Queue" else "FifoTopic", False)
+        ) in (True, "true", "True"):
+            return f"{self.stack_name}-{logical_id}.fifo"
         if kind.startswith("AWS::ApiGatewayV2::") or kind == "AWS::Serverless::WebSocketApi":
             return local_api_id(logical_id)
         return f"{self.stack_name}-{logical_id}"
@@ -128,6 +133,11 @@ class Resolver:
     def ref(self, name: str) -> Any:
         if name in self.parameters:
             return self.parameters[name]
+        kind = (self.resources.get(name) or {}).get("Type")
+        if kind == "AWS::SQS::Queue":  # a queue's Ref is its URL, a topic's its ARN
+            return self.get_att(name, "QueueUrl")
+        if kind == "AWS::SNS::Topic":
+            return self.get_att(name, "TopicArn")
         return self.physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
@@ -159,6 +169,11 @@ class Resolver:
                 return name
             if attribute == "QueueUrl":
                 return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+        if kind == "AWS::SNS::Topic":
+            if attribute == "TopicArn":
+                return f"arn:aws:sns:{region}:{account}:{name}"
+            if attribute == "TopicName":
+                return name
         return f"arn:aws:local:{region}:{account}:{logical_id}/{attribute}"
 
     # evaluation -------------------------------------------------------------------------------

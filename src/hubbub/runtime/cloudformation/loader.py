@@ -16,6 +16,13 @@ from hubbub.runtime.cloudformation.functions import FUNCTION_TYPES, read_functio
 from hubbub.runtime.cloudformation.httpapi import HTTP_API_TYPE, read_http_apis
 from hubbub.runtime.cloudformation.intrinsics import Resolver
 from hubbub.runtime.cloudformation.mappings import read_mappings
+from hubbub.runtime.cloudformation.messaging import (
+    QUEUE_TYPE,
+    TOPIC_TYPE,
+    read_queue,
+    read_subscriptions,
+    read_topic,
+)
 from hubbub.runtime.cloudformation.resources import active
 from hubbub.runtime.cloudformation.restapi import REST_API_TYPE, read_rest_apis
 from hubbub.runtime.cloudformation.schedules import read_schedules
@@ -42,14 +49,15 @@ _NO_LOCAL_EFFECT = frozenset(
         "AWS::ApiGatewayV2::Authorizer",
         "AWS::ApiGatewayV2::Api",
         "AWS::Lambda::EventSourceMapping",
-        "AWS::SQS::Queue",
-        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::TopicPolicy",
         "AWS::SecretsManager::Secret",
         "AWS::SSM::Parameter",
     }
 )
-"""Listed as ignored: nothing to run locally, or (APIs, routes, mappings) read in a later pass
-that needs the functions first."""
+"""Listed as ignored: nothing to run locally, or (APIs, routes, mappings, subscriptions) read in
+a later pass that needs the functions first."""
 
 
 def load_app(
@@ -81,6 +89,7 @@ def load_app(
     read_rest_apis(app, template, resolver)
     read_schedules(app, resources, resolver)
     read_mappings(app, resources, resolver)
+    read_subscriptions(app, resources, resolver)
     return app
 
 
@@ -101,6 +110,10 @@ def _read_resources(
             read_function(app, logical_id, resource, globals_fn, resolver, inline_code_dir)
         elif kind in TABLE_TYPES:
             app.tables[logical_id] = read_table(logical_id, resource, resolver)
+        elif kind == QUEUE_TYPE:
+            app.queues[logical_id] = read_queue(logical_id, resource, resolver)
+        elif kind == TOPIC_TYPE:
+            app.topics[logical_id] = read_topic(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
             app.ignored.append((logical_id, kind))
         elif kind in (HTTP_API_TYPE, REST_API_TYPE):

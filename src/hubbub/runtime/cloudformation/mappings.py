@@ -1,5 +1,7 @@
-"""Stream mappings: the ``DynamoDB`` events of SAM functions and ``AWS::Lambda::EventSourceMapping``
-resources on a table's stream, with Lambda's defaults for every setting left out."""
+"""Event source mappings: the ``DynamoDB`` events of SAM functions and
+``AWS::Lambda::EventSourceMapping`` resources on a table's stream, with Lambda's defaults for every
+setting left out; those on a queue (and SAM's ``SQS`` and ``SNS`` events) are read by
+``messaging.py``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
+from hubbub.runtime.cloudformation.messaging import queue_mapping, queue_of, sns_event
 from hubbub.runtime.cloudformation.resources import active
 from hubbub.runtime.cloudformation.specs import AppSpec, StreamMappingSpec
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
@@ -31,9 +34,11 @@ def read_mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver
             _add(app, stream_arns, logical_id, function, props)
         for event_name, event in function_events(app, logical_id, resource):
             where = f"{logical_id}.{event_name}"
-            if event.get("Type") == "DynamoDB":
+            if event.get("Type") in ("DynamoDB", "SQS"):
                 props = resolver.resolve(event.get("Properties") or {})
                 _add(app, stream_arns, where, logical_id, props)
+            elif event.get("Type") == "SNS":
+                sns_event(app, where, logical_id, resolver.resolve(event.get("Properties") or {}))
             elif event.get("Type") not in _READ_ELSEWHERE:
                 app.unsupported.append((where, f"{event.get('Type')} event"))
 
@@ -54,8 +59,13 @@ def _add(
     function: str,
     props: Mapping[str, Any],
 ) -> None:
-    """Only table streams of this template are emulated; any other source is listed."""
-    source = str(props.get("Stream") or props.get("EventSourceArn") or "")
+    """Only table streams and queues of this template are emulated; any other source is
+    listed."""
+    source = str(props.get("Stream") or props.get("Queue") or props.get("EventSourceArn") or "")
+    queue = queue_of(app, source)
+    if queue is not None:
+        app.queue_mappings.append(queue_mapping(name, function, queue, props))
+        return
     table = stream_arns.get(source)
     if table is None:
         app.unsupported.append((name, f"event source {source!r}"))

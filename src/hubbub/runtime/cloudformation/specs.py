@@ -15,12 +15,16 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "QueueMappingSpec",
+    "QueueSpec",
     "RestApiSpec",
     "RestCorsSpec",
     "RouteSpec",
     "ScheduleSpec",
     "StreamMappingSpec",
+    "SubscriptionSpec",
     "TableSpec",
+    "TopicSpec",
     "WebSocketApiSpec",
 ]
 
@@ -174,6 +178,60 @@ class StreamMappingSpec:
     """``FilterCriteria`` patterns (``dynamodb/filters.py``); records none matches are skipped."""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """``AWS::SQS::Queue``: created in the embedded moto with its attributes (``sqs/``)."""
+
+    logical_id: str
+    name: str
+    arn: str
+    url: str
+    """What ``Ref`` gives on AWS: ``https://sqs.{region}.amazonaws.com/{account}/{name}``."""
+    attributes: dict[str, str]
+    """CreateQueue attributes (VisibilityTimeout, RedrivePolicy...), as SQS spells them."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """``AWS::SNS::Topic``."""
+
+    logical_id: str
+    name: str
+    arn: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """A subscription of a topic: ``sqs`` (a queue ARN) or ``lambda`` (a function logical id)."""
+
+    name: str
+    topic: str
+    """The topic's logical id."""
+    protocol: str
+    endpoint: str
+    """The queue's ARN for ``sqs``; the function's logical id for ``lambda``."""
+    attributes: dict[str, str] = field(default_factory=dict)
+    """FilterPolicy, FilterPolicyScope, RawMessageDelivery, as SNS spells them."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMappingSpec:
+    """An SQS event source: SAM's ``SQS`` event or an ``AWS::Lambda::EventSourceMapping`` on a
+    queue ARN, with Lambda's defaults for every setting left out."""
+
+    name: str
+    function: str
+    queue: str
+    """The queue's logical id."""
+    batch_size: int = 10
+    maximum_batching_window_s: float = 0.0
+    report_batch_item_failures: bool = False
+    enabled: bool = True
+    filters: tuple[dict[str, Any], ...] = ()
+    maximum_concurrency: int | None = None
+
+
 @dataclass(slots=True)
 class AppSpec:
     path: Path
@@ -185,6 +243,10 @@ class AppSpec:
     schedules: list[ScheduleSpec] = field(default_factory=list)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     mappings: list[StreamMappingSpec] = field(default_factory=list)
+    queues: dict[str, QueueSpec] = field(default_factory=dict)
+    topics: dict[str, TopicSpec] = field(default_factory=dict)
+    subscriptions: list[SubscriptionSpec] = field(default_factory=list)
+    queue_mappings: list[QueueMappingSpec] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
     unsupported: list[tuple[str, str]] = field(default_factory=list)
     region: str = "us-east-1"

@@ -3,11 +3,19 @@
 A mapping may carry up to five filters; a record goes to the function when any filter matches,
 and a record that none matches is dropped: the mapping moves past it as if it had been handled.
 A pattern is a JSON object that mirrors the record; its leaves are arrays of matchers, any of
-which may match. The matchers are the ones Lambda documents: literal values (strings, numbers,
-booleans, ``null``, ``""``), ``prefix``, ``suffix``, ``equals-ignore-case``, ``anything-but``,
-``numeric`` (equality and ranges) and ``exists``. A record value that is an array matches when
-one of its elements does. Patterns are checked when the template is read, so a typo fails
-``hubbub serve`` instead of silently dropping every record.
+which may match. Lambda takes its rule syntax from EventBridge, and so its semantics:
+
+- a record is seen as its *leaves* (scalars, and arrays of scalars); objects are intermediate
+  nodes. ``{"exists": true}`` matches only a leaf that is there; ``{"exists": false}`` matches
+  wherever there is no leaf, so under an absent parent, and on an object too.
+- ``numeric`` and number literals match only JSON numbers. DynamoDB JSON carries numbers as
+  strings (``{"N": "5"}``), so a numeric filter on a stream image never matches; match the
+  string (``{"N": ["5"]}``) instead, as on AWS. ``300`` and ``300.0`` are not equal.
+- strings match character for character; a record value that is an array matches when one of
+  its elements does, and a sub-pattern under an array of objects when one of them matches.
+
+Patterns are checked when the template is read, so a typo fails ``hubbub serve`` instead of
+silently dropping every record.
 """
 
 from __future__ import annotations
@@ -111,15 +119,31 @@ def matches(pattern: Mapping[str, Any], record: Any) -> bool:
     for key, expected in pattern.items():
         actual = record.get(key, _MISSING) if isinstance(record, Mapping) else _MISSING
         if isinstance(expected, Mapping):
-            if actual is _MISSING or not matches(expected, actual):
+            if not _nested(expected, actual):
                 return False
         elif not _leaf(expected, actual):
             return False
     return True
 
 
+def _nested(pattern: Mapping[str, Any], actual: Any) -> bool:
+    """A sub-pattern: against an object, or any object of an array; an absent or scalar node
+    has no leaves below it, which only ``{"exists": false}`` matchers accept."""
+    if isinstance(actual, Mapping):
+        return matches(pattern, actual)
+    if isinstance(actual, list) and any(isinstance(v, Mapping) for v in actual):
+        return any(matches(pattern, v) for v in actual if isinstance(v, Mapping))
+    return matches(pattern, {})
+
+
+def _is_leaf(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and not any(isinstance(v, Mapping | list) for v in value)
+    return not isinstance(value, Mapping)
+
+
 def _leaf(matchers: Sequence[Any], actual: Any) -> bool:
-    if actual is _MISSING:
+    if actual is _MISSING or not _is_leaf(actual):
         return any(isinstance(m, Mapping) and m.get("exists") is False for m in matchers)
     values = actual if isinstance(actual, list) else [actual]
     return any(_one(m, v) for m in matchers for v in values)
@@ -143,35 +167,29 @@ def _one(matcher: Any, value: Any) -> bool:
         excluded = arg if isinstance(arg, list) else [arg]
         return not any(_equal(e, value) for e in excluded)
     if name == "numeric":
-        number = _as_number(value)
-        if number is None:
+        if not _is_number(value):
             return False
+        number = float(value)
         return all(_compare(number, op, bound) for op, bound in _numeric_terms(arg, "numeric"))
     return False
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number: not a bool, not a string holding digits (DynamoDB's ``N``)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def _equal(expected: Any, value: Any) -> bool:
     if expected is None or isinstance(expected, bool) or isinstance(value, bool):
         return expected is value
     if isinstance(expected, int | float):
-        number = _as_number(value)
-        return number is not None and number == float(expected)
+        # numbers compare by their JSON form: 300 and 300.0 differ, "300" is a string
+        return _is_number(value) and type(value) is type(expected) and value == expected
     return isinstance(value, str) and value == expected
-
-
-def _as_number(value: Any) -> float | None:
-    """Numbers, and the decimal strings DynamoDB JSON carries numbers in (``{"N": "5"}``)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 def _compare(number: float, op: str, bound: float) -> bool:

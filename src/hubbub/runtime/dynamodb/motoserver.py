@@ -8,9 +8,11 @@ stdin closes, which happens when the runtime stops or dies: it never outlives th
 
 Four things are added around moto, all for a server that runs for hours rather than one test:
 
-- requests are handled one at a time. moto's DynamoDB is not thread-safe (a cancelled transaction is
-  rolled back by restoring a copy of the whole table, which can undo a write another thread made
-  meanwhile); DynamoDB itself serialises conflicting writes, and so does this.
+- DynamoDB requests are handled one at a time. moto's DynamoDB is not thread-safe (a cancelled
+  transaction is rolled back by restoring a copy of the whole table, which can undo a write
+  another thread made meanwhile); DynamoDB itself serialises conflicting writes, and so does this.
+  The other services the same server answers (SQS and SNS, for the template's queues and topics)
+  are not held by it: an SQS long poll waits for a message another request sends.
 - moto keeps every shard iterator it ever handed out; a stream poller asks for a new one several
   times a second, so only the most recent ones are kept (on AWS an iterator expires after 15
   minutes anyway).
@@ -40,7 +42,8 @@ _PRUNE_EVERY = 200
 
 
 class _OneAtATime:
-    """WSGI middleware: one request at a time, and a periodic prune of moto's shard iterators."""
+    """WSGI middleware: one DynamoDB request at a time, and a periodic prune of moto's shard
+    iterators."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
@@ -48,6 +51,8 @@ class _OneAtATime:
         self._served = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+            return list(self._app(environ, start_response))
         with self._lock:
             body = list(self._app(environ, start_response))
             self._served += 1

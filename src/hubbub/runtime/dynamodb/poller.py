@@ -3,8 +3,10 @@
 A poller reads its stream (``dynamodb/sources.py``) in order, so order is kept for every key,
 drops what the mapping's ``FilterCriteria`` do not match, invokes the function with batches of
 DynamoDB Streams records and checkpoints only what succeeded. What follows a failure (retry,
-bisect, give up to the on-failure destination, locally the ``dead_letters`` table) is decided by
-``dynamodb/retry.py``; the poller carries it out.
+bisect, give up) is decided by ``dynamodb/retry.py``; the poller carries it out. Records given up
+go to the runtime's own ``dead_letters`` table (whole, for replay), and, when the mapping names
+an on-failure destination, AWS's invocation record (``dynamodb/onfailure.py``: metadata, not the
+records) goes to that SQS queue or SNS topic.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.filters import matches_any
+from hubbub.runtime.dynamodb.onfailure import FailedInvocation, invocation_record
 from hubbub.runtime.dynamodb.retry import (
+    TOO_OLD,
     Advance,
     Attempts,
     Bisect,
@@ -61,7 +65,10 @@ class StreamPoller:
         duplicate_batches: Callable[[], bool] = lambda: False,
         paused: Callable[[], bool] = lambda: False,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        send_on_failure: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
+        """``send_on_failure(arn, document)`` (blocking) delivers to the mapping's on-failure
+        destination; without it only the local dead-letter table keeps what is given up."""
         self.mapping = mapping
         self.table = table
         self.stream_arn = stream_arn
@@ -83,6 +90,11 @@ class StreamPoller:
         self._stopping = False
         self.metrics: Registry | None = None
         self._last_created_ms: int | None = None
+        self._send_on_failure = send_on_failure
+        self._outbox: list[dict[str, Any]] = []
+        self._invokes = 0
+        self._last_result: InvokeResult | None = None
+        self.destination_sent = 0
 
     def start(self) -> None:
         position = self.state.checkpoint(self.mapping.name)
@@ -134,6 +146,26 @@ class StreamPoller:
 
     async def _step(self) -> bool:
         """Handle one batch; True when the stream moved (so look again at once)."""
+        try:
+            return await self._handle_batch()
+        finally:
+            await self._flush_outbox()
+
+    async def _flush_outbox(self) -> None:
+        """Send the invocation records of what was given up to the on-failure destination. A
+        send that fails is logged: the records stay in the local dead-letter table."""
+        destination = self.mapping.on_failure
+        outbox, self._outbox = self._outbox, []
+        if destination is None or self._send_on_failure is None:
+            return
+        for document in outbox:
+            try:
+                await asyncio.to_thread(self._send_on_failure, destination, document)
+                self.destination_sent += 1
+            except Exception:
+                log.exception("%s: cannot send to %s", self.mapping.name, destination)
+
+    async def _handle_batch(self) -> bool:
         if not self.mapping.enabled or self._paused():
             return False
         entries = await self._read()
@@ -183,6 +215,8 @@ class StreamPoller:
         self._last_created_ms = batch[0][0].created_ms
         records = [record for _, record in batch]
         result = await self.pool.invoke({"Records": records})
+        self._invokes += 1
+        self._last_result = result
         if self._duplicate():  # fault injection: Lambda's at-least-once delivery
             await self.pool.invoke({"Records": records})
         self.batches += 1
@@ -204,6 +238,7 @@ class StreamPoller:
                 self._attempts = attempts
                 return settled is not None
             case GiveUp(records, reason, to, settled):
+                self._report(records, reason, sent)
                 if settled is not None:
                     self._advance(settled)
                 for seq in records:
@@ -217,6 +252,32 @@ class StreamPoller:
         self.state.save_checkpoint(self.mapping.name, seq)
         self._window = self.mapping.batch_size
         self._attempts = Attempts()
+        self._invokes = 0
+
+    def _report(self, records: Sequence[int], reason: str, sent: Mapping[int, Sent]) -> None:
+        """Queue AWS's invocation record for the records given up, while the invocation that
+        failed them is still the last one counted."""
+        if self.mapping.on_failure is None:
+            return
+        last = self._last_result
+        invocation = None
+        if reason != TOO_OLD and last is not None:
+            invocation = FailedInvocation(
+                request_id=last.request_id,
+                invoke_count=self._invokes,
+                function_error=None if last.ok else "Unhandled",
+            )
+        self._outbox.append(
+            invocation_record(
+                records=[sent[seq][1] for seq in records],
+                reason=reason,
+                function_arn=self.pool.spec.arn,
+                stream_arn=self.stream_arn,
+                invocation=invocation,
+                now_ms=self._now_ms(),
+                request_id=str(uuid.uuid4()),
+            )
+        )
 
     def measure(self) -> None:
         """Publish this mapping's gauges (iterator age, as CloudWatch's IteratorAge)."""

@@ -5,7 +5,9 @@ by row, without an event loop, a stream or a function: the poller reads a batch,
 function, and then only carries out the :data:`Decision` :func:`next_step` returns.
 
 * function error: the batch is retried; with ``BisectBatchOnFunctionError`` it is split in two
-  first, until a failing record stands alone;
+  first, until a failing record stands alone. Splitting does not count against
+  ``MaximumRetryAttempts`` (AWS: "Splitting a batch does not count towards the retry quota"): only
+  the failures of a batch that can no longer be split are counted;
 * ``batchItemFailures`` (with ``ReportBatchItemFailures``): the checkpoint moves to just before the
   lowest failed sequence number and the next batch starts there; a malformed identifier fails the
   whole batch, as on AWS;
@@ -169,8 +171,8 @@ class Retry:
 
 @dataclass(frozen=True, slots=True)
 class Bisect:
-    """Offer only the first ``window`` records of the failed batch next, with ``attempts``
-    counted, to close in on the record that fails it."""
+    """Offer only the first ``window`` records of the failed batch next, to close in on the
+    record that fails it; ``attempts`` are carried unchanged, since a split is not a retry."""
 
     window: int
     attempts: Attempts
@@ -217,9 +219,9 @@ def next_step(
 def _batch_failed(
     settings: RetrySettings, sent: Sequence[int], reason: str, attempts: Attempts
 ) -> Decision:
-    tried = attempts.failed(sent[0])
     if settings.bisect_on_error and len(sent) > 1:
-        return Bisect(len(sent) // 2, tried)
+        return Bisect(len(sent) // 2, attempts)
+    tried = attempts.failed(sent[0])
     if _exhausted(settings, tried):
         return GiveUp(tuple(sent), reason, sent[-1])
     return Retry(tried)

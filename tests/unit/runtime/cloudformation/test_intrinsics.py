@@ -38,6 +38,7 @@ TEMPLATE: dict[str, Any] = {
         "Ws": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "WEBSOCKET"}},
         "Http": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}},
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "news"}},
     },
 }
 
@@ -76,12 +77,16 @@ def r() -> Resolver:
         ("Fn", "demo-Fn"),
         ("Anon", "demo-Anon"),
         ("Ws", local_api_id("Ws")),
+        ("Queue", f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/demo-Queue"),
+        ("Topic", f"arn:aws:sns:{REGION}:{ACCOUNT}:news"),
     ],
 )
 def test_ref_names_parameters_pseudo_parameters_and_resources(
     r: Resolver, name: str, expected: object
 ) -> None:
-    """Ref gives a parameter's value, a pseudo parameter's, or a resource's physical name."""
+    """Ref gives a parameter's value, a pseudo parameter's, or a resource's physical name;
+    for a queue its URL and for a topic its ARN, as CloudFormation's Ref of AWS::SQS::Queue and
+    AWS::SNS::Topic return (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sqs-queue.html#aws-resource-sqs-queue-return-values)."""
     assert r.resolve({"Ref": name}) == expected
 
 
@@ -164,6 +169,8 @@ def test_an_override_of_an_undeclared_parameter_is_a_template_error() -> None:
         (["Queue", "Arn"], f"arn:aws:sqs:{REGION}:{ACCOUNT}:demo-Queue"),
         (["Queue", "QueueName"], "demo-Queue"),
         (["Queue", "QueueUrl"], f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/demo-Queue"),
+        (["Topic", "TopicArn"], f"arn:aws:sns:{REGION}:{ACCOUNT}:news"),
+        (["Topic", "TopicName"], "news"),
     ],
 )
 def test_get_att_gives_aws_shaped_attributes(r: Resolver, target: object, expected: str) -> None:

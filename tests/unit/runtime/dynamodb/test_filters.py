@@ -1,6 +1,15 @@
 """Lambda event filtering of stream records (``FilterCriteria``, ``dynamodb.filters``):
 the matchers Lambda documents, over records in DynamoDB JSON, and patterns refused when the
-template is read."""
+template is read.
+
+AWS: *Lambda event filtering* (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)
+says Lambda's rules are EventBridge's; *Content filtering in Amazon EventBridge event patterns*
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html)
+says numeric matching works only on JSON numbers and exists matching only on leaf nodes; *Using
+event filtering with a DynamoDB event source*
+(https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html) shows ``exists`` applied
+to the type key (``{"S": [{"exists": true}]}``), since the attribute itself is an intermediate
+node of DynamoDB JSON."""
 
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ RECORD: dict[str, Any] = {
     "eventName": "INSERT",
     "eventSource": "aws:dynamodb",
     "dynamodb": {
+        "SizeBytes": 26,
         "Keys": {"pk": {"S": "ROOM#lobby"}, "sk": {"S": "MSG#0001"}},
         "NewImage": {
             "pk": {"S": "ROOM#lobby"},
@@ -26,6 +36,7 @@ RECORD: dict[str, Any] = {
             "size": {"N": "42"},
             "flag": {"BOOL": True},
             "tags": {"SS": ["a", "b"]},
+            "orgs": {"L": [{"S": "acme"}, {"S": "globex"}]},
         },
     },
 }
@@ -49,16 +60,38 @@ def new_image(**leaf: Any) -> dict[str, Any]:
         (new_image(kind={"S": [{"anything-but": ["conn", "head"]}]}), True),
         (new_image(kind={"S": [{"anything-but": "msg"}]}), False),
         (new_image(sk={"S": [{"anything-but": {"prefix": "MSG#"}}]}), False),
-        (new_image(size={"N": [{"numeric": [">", 10, "<=", 42]}]}), True),
-        (new_image(size={"N": [{"numeric": ["=", 41]}]}), False),
-        (new_image(size={"N": [42]}), True),
+        # numbers: numeric and number literals match JSON numbers only; DynamoDB's N is a string
+        ({"dynamodb": {"SizeBytes": [{"numeric": [">", 10, "<=", 26]}]}}, True),
+        ({"dynamodb": {"SizeBytes": [{"numeric": ["=", 27]}]}}, False),
+        ({"dynamodb": {"SizeBytes": [26]}}, True),
+        ({"dynamodb": {"SizeBytes": [26.0]}}, False),  # 26 and 26.0 are not equal
+        ({"dynamodb": {"SizeBytes": ["26"]}}, False),
+        (new_image(size={"N": [{"numeric": [">", 10, "<=", 42]}]}), False),
+        (new_image(size={"N": [{"numeric": ["=", 42]}]}), False),
+        (new_image(size={"N": [42]}), False),
+        (new_image(size={"N": ["42"]}), True),
+        (new_image(size={"N": [{"prefix": "4"}]}), True),
+        (new_image(size={"N": [{"anything-but": 42}]}), True),  # "42" is not the number 42
         (new_image(flag={"BOOL": [True]}), True),
         (new_image(flag={"BOOL": [False]}), False),
         (new_image(tags={"SS": ["b"]}), True),  # an array matches when one element does
+        (new_image(tags={"SS": [{"exists": True}]}), True),  # an array of scalars is a leaf
+        (new_image(orgs={"L": {"S": ["globex"]}}), True),  # one object of an array matches
+        (new_image(orgs={"L": {"S": ["initech"]}}), False),
+        (new_image(orgs={"L": {"S": [{"exists": True}]}}), True),
+        # exists: leaves only
         (new_image(missing=[{"exists": False}]), True),
-        (new_image(kind=[{"exists": True}]), True),
+        (new_image(kind={"S": [{"exists": True}]}), True),
+        (new_image(kind=[{"exists": True}]), False),  # {"S": ...} is not a leaf
+        (new_image(orgs=[{"exists": True}]), False),
+        (new_image(kind=[{"exists": False}]), True),  # no leaf at an intermediate node
+        (new_image(kind={"S": [{"exists": False}]}), False),
+        (new_image(missing={"S": [{"exists": False}]}), True),  # absent parent: no leaf
+        ({"dynamodb": {"OldImage": {"kind": {"S": [{"exists": False}]}}}}, True),
+        (new_image(missing={"S": [{"exists": True}]}), False),
         (new_image(missing=[{"exists": True}]), False),
         (new_image(missing={"S": ["x"]}), False),
+        (new_image(missing={"S": [{"anything-but": "x"}]}), False),
         ({"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": ["ROOM#other"]}}}}, False),
     ],
 )

@@ -3,6 +3,7 @@ hand over an in-memory stream and a fake function."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -116,11 +117,11 @@ class Rig:
         return self.state.checkpoint(MAPPING)
 
     async def run(self, max_steps: int = 100) -> int:
-        """Step until the stream stops moving (a step returns False twice in a row)."""
-        idle = 0
+        """Step until the whole stream is handled and a step finds nothing more to do (a step
+        that retries also reports no progress: the poller waits before retrying)."""
         for steps in range(1, max_steps + 1):
-            idle = 0 if await self.poller._step() else idle + 1
-            if idle == 2:
+            moved = await self.poller._step()
+            if not moved and self.checkpoint == self.source.latest():
                 return steps
         raise AssertionError(f"the poller was still moving after {max_steps} steps")
 
@@ -144,6 +145,7 @@ def rig(state: RuntimeState) -> Callable[..., Rig]:
         view: str | None = "NEW_IMAGE",
         poll_interval_s: float = 0.25,
         paused: Callable[[], bool] = lambda: False,
+        send_on_failure: Callable[[str, dict[str, Any]], None] | None = None,
         **settings: Any,
     ) -> Rig:
         mapping = replace(
@@ -163,6 +165,7 @@ def rig(state: RuntimeState) -> Callable[..., Rig]:
             region="us-east-1",
             poll_interval_s=poll_interval_s,
             paused=paused,
+            send_on_failure=send_on_failure,
         )
         state.save_checkpoint(MAPPING, 0)
         return Rig(poller, source, pool, state)
@@ -461,6 +464,26 @@ async def test_bisect_isolates_a_poison_record_wherever_it_sits(
     assert sorted(r.pool.succeeded()) == [s for s in range(1, 9) if s != poison]
 
 
+@pytest.mark.parametrize("retries", [0, 1, 3])
+async def test_splitting_a_batch_does_not_consume_retry_attempts(
+    rig: Callable[..., Rig], retries: int
+) -> None:
+    """AWS (*Retain discarded records for a DynamoDB event source in Lambda*,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html): splitting
+    batches doesn't consume the retry quota. So the poison record, once alone, is still tried
+    1 + MaximumRetryAttempts times before it is given up."""
+    r = rig(
+        fails_with(5),
+        entries(8),
+        batch_size=8,
+        bisect_on_error=True,
+        maximum_retry_attempts=retries,
+    )
+    await r.run()
+    assert r.pool.batches.count([5]) == 1 + retries
+    assert r.dead_letters() == [5]
+
+
 async def test_without_bisect_exhausted_retries_dead_letter_the_whole_batch(
     rig: Callable[..., Rig],
 ) -> None:
@@ -516,6 +539,138 @@ async def test_records_within_the_maximum_age_are_delivered(rig: Callable[..., R
     await r.run()
     assert r.dead_letters() == []
     assert r.pool.batches == [[1]]
+
+
+# -- the on-failure destination -------------------------------------------------------------
+
+DLQ = "arn:aws:sqs:us-east-1:123456789012:fan-dlq"
+
+
+async def test_given_up_records_send_their_metadata_to_the_destination(
+    rig: Callable[..., Rig],
+) -> None:
+    """AWS (*Retain discarded records for a DynamoDB event source in Lambda*,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html): the destination
+    gets an invocation record (requestContext, responseContext, version, timestamp and
+    DDBStreamBatchInfo of the discarded batch), not the records; the records themselves stay in
+    the runtime's dead-letter table."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    r = rig(
+        fails_with(2),
+        entries(3),
+        batch_size=3,
+        maximum_retry_attempts=1,
+        on_failure=DLQ,
+        send_on_failure=lambda arn, doc: sent.append((arn, doc)),
+    )
+    await r.run()
+    ((arn, document),) = sent
+    assert arn == DLQ
+    assert set(document) == {
+        "requestContext",
+        "responseContext",
+        "version",
+        "timestamp",
+        "DDBStreamBatchInfo",
+    }
+    assert document["requestContext"] == {
+        "requestId": "rid",
+        "functionArn": r.pool.spec.arn,
+        "condition": "RetryAttemptsExhausted",
+        "approximateInvokeCount": 2,
+    }
+    assert document["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    info = document["DDBStreamBatchInfo"]
+    assert info["startSequenceNumber"] == sequence_number(1)
+    assert info["endSequenceNumber"] == sequence_number(3)
+    assert info["batchSize"] == 3
+    assert info["streamArn"] == STREAM_ARN
+    assert info["shardId"].startswith("shardId-")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info["approximateArrivalOfFirstRecord"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", document["timestamp"])
+    assert r.dead_letters() == [1, 2, 3]
+
+
+async def test_a_reported_failure_given_up_has_no_function_error(
+    rig: Callable[..., Rig],
+) -> None:
+    """A record failed through batchItemFailures was not an error of the function: the
+    responseContext has no functionError, and the batch info covers that record alone."""
+    sent: list[dict[str, Any]] = []
+    r = rig(
+        lambda seqs: (
+            ok({"batchItemFailures": [{"itemIdentifier": sequence_number(2)}]})
+            if 2 in seqs
+            else ok()
+        ),
+        entries(3),
+        report_batch_item_failures=True,
+        maximum_retry_attempts=0,
+        on_failure=DLQ,
+        send_on_failure=lambda arn, doc: sent.append(doc),
+    )
+    await r.run()
+    (document,) = sent
+    assert "functionError" not in document["responseContext"]
+    assert document["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert document["DDBStreamBatchInfo"]["startSequenceNumber"] == sequence_number(2)
+
+
+async def test_records_too_old_are_reported_with_their_age_condition(
+    rig: Callable[..., Rig],
+) -> None:
+    """Records dropped for MaximumRecordAgeInSeconds were never sent: the condition says so and
+    no invocation is counted."""
+    sent: list[dict[str, Any]] = []
+    r = rig(
+        lambda seqs: ok(),
+        [entry(1, age_s=7200), entry(2)],
+        maximum_record_age_s=3600,
+        on_failure=DLQ,
+        send_on_failure=lambda arn, doc: sent.append(doc),
+    )
+    await r.run()
+    (document,) = sent
+    assert document["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert document["requestContext"]["approximateInvokeCount"] == 0
+    assert "functionError" not in document["responseContext"]
+
+
+async def test_a_destination_that_fails_loses_nothing_locally(rig: Callable[..., Rig]) -> None:
+    """When the destination refuses, the record is still in the dead-letter table and the
+    stream moves on."""
+
+    def refuse(arn: str, document: dict[str, Any]) -> None:
+        raise ConnectionError("endpoint down")
+
+    r = rig(
+        fails_with(1),
+        entries(2),
+        maximum_retry_attempts=0,
+        on_failure=DLQ,
+        send_on_failure=refuse,
+    )
+    await r.run()
+    assert r.dead_letters() == [1, 2]
+    assert r.checkpoint == 2
+    assert r.poller.destination_sent == 0
+
+
+async def test_without_a_destination_nothing_is_sent(rig: Callable[..., Rig]) -> None:
+    sent: list[dict[str, Any]] = []
+    r = rig(
+        fails_with(1),
+        entries(1),
+        maximum_retry_attempts=0,
+        send_on_failure=lambda arn, doc: sent.append(doc),
+    )
+    await r.run()
+    assert sent == []
+    assert r.dead_letters() == [1]
 
 
 # -- the running poller ---------------------------------------------------------------------

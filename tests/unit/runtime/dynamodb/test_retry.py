@@ -1,5 +1,10 @@
 """Lambda's rules for what follows a batch of stream records (``dynamodb.retry``), row by row:
-mapping settings, the batch, the invocation's outcome and the attempts so far -> the decision."""
+mapping settings, the batch, the invocation's outcome and the attempts so far -> the decision.
+
+AWS: *Retain discarded records for a DynamoDB event source in Lambda*
+(https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html): a failed batch is
+retried until MaximumRetryAttempts; BisectBatchOnFunctionError splits it, and "splitting batches
+doesn't consume the retry quota"."""
 
 from __future__ import annotations
 
@@ -140,8 +145,8 @@ REPORTS = {"report_batch_item_failures": True}
             4,
             BOOM,
             Attempts(),
-            Bisect(2, Attempts(1, 1)),
-            id="error with bisect: halve",
+            Bisect(2, Attempts()),
+            id="error with bisect: halve, without counting an attempt",
         ),
         pytest.param(
             {"bisect_on_error": True},
@@ -149,7 +154,7 @@ REPORTS = {"report_batch_item_failures": True}
             5,
             BOOM,
             Attempts(),
-            Bisect(1, Attempts(3, 1)),
+            Bisect(1, Attempts()),
             id="error with bisect: an odd batch keeps the smaller half",
         ),
         pytest.param(
@@ -158,7 +163,7 @@ REPORTS = {"report_batch_item_failures": True}
             2,
             BOOM,
             Attempts(1, 4),
-            Bisect(1, Attempts(1, 5)),
+            Bisect(1, Attempts(1, 4)),
             id="error with bisect: splits while it can, whatever the retries",
         ),
         pytest.param(
@@ -169,6 +174,15 @@ REPORTS = {"report_batch_item_failures": True}
             Attempts(3, 1),
             Retry(Attempts(3, 2)),
             id="error with bisect down to a single record: retry it",
+        ),
+        pytest.param(
+            {"bisect_on_error": True, "maximum_retry_attempts": 0},
+            [3],
+            3,
+            BOOM,
+            Attempts(),
+            GiveUp((3,), BOOM_REASON, 3),
+            id="no retries: the splits to a single record were free, its one failure ends it",
         ),
         pytest.param(
             {"bisect_on_error": True, "maximum_retry_attempts": 1},

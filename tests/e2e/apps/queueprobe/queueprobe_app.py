@@ -1,0 +1,42 @@
+"""Functions of the queue probe app. Each reports the event it got to SeenQueue (boto3, through
+the endpoint the runtime hands it), so the test sees exactly what Lambda delivered.
+
+Imports nothing from hubbub: it is an app as any other, run by ``hubbub serve --template``.
+"""
+
+import json
+import os
+
+import boto3
+
+_sqs = boto3.client("sqs")
+
+
+def _report(source, event):
+    _sqs.send_message(
+        QueueUrl=os.environ["SEEN_QUEUE_URL"],
+        MessageBody=json.dumps({"source": source, "event": event}),
+    )
+
+
+def work(event, context):
+    """Fails the messages whose body says so, through a partial batch response."""
+    _report("sqs", event)
+    failed = [
+        {"itemIdentifier": record["messageId"]}
+        for record in event["Records"]
+        if json.loads(record["body"]).get("fail")
+    ]
+    return {"batchItemFailures": failed}
+
+
+def stream(event, context):
+    """Raises on a batch holding a poison item: bisect isolates it, retries run out."""
+    _report("stream", event)
+    for record in event["Records"]:
+        if "poison" in record["dynamodb"].get("NewImage", {}):
+            raise RuntimeError("poison item")
+
+
+def notify(event, context):
+    _report("sns", event)

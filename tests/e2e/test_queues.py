@@ -1,0 +1,232 @@
+"""The runtime's SQS queues, SNS topics and their event sources, through a real ``hubbub serve``
+of the queue probe app (``apps/queueprobe``), driven with boto3 from the host.
+
+AWS pages each behaviour is checked against:
+
+- *Using Lambda with Amazon SQS* (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html):
+  the event shape, batching, deleting on success, messages returning after the visibility
+  timeout and moving to the dead-letter queue after ``maxReceiveCount``;
+- *Handling errors for an SQS event source in Lambda*
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html): with
+  ``ReportBatchItemFailures`` only the reported messages become visible again;
+- *Lambda event filtering* (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html):
+  a message no filter matches is deleted without invoking the function;
+- *Retain discarded records for a DynamoDB event source in Lambda*
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html): the on-failure
+  destination gets an invocation record with ``DDBStreamBatchInfo``, not the records;
+- *Invoking Lambda functions with Amazon SNS notifications*
+  (https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html): the SNS event shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    DynamoDBStreamModel,
+    SnsModel,
+    SqsModel,
+)
+
+from tests.support.server import ServerProcess
+from tests.support.waiting import eventually
+
+PROBE = Path(__file__).parent / "apps" / "queueprobe" / "template.yaml"
+WAIT_S = 30.0
+
+
+@dataclass
+class Probe:
+    server: ServerProcess
+    info: dict[str, Any]
+    sqs: Any
+    sns: Any
+    dynamodb: Any
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def url(self, queue: str) -> str:
+        return str(self.info["queues"][queue])
+
+    def drain_seen(self) -> list[dict[str, Any]]:
+        """What the functions reported so far (SeenQueue, emptied as it is read)."""
+        while True:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.url("SeenQueue"), MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = answer.get("Messages") or []
+            if not messages:
+                return self.seen
+            for message in messages:
+                self.seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.url("SeenQueue"), ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def events(self, source: str) -> list[dict[str, Any]]:
+        return [s["event"] for s in self.drain_seen() if s["source"] == source]
+
+    def receive_all(self, queue: str) -> list[dict[str, Any]]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.url(queue),
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            WaitTimeSeconds=0,
+        )
+        return list(answer.get("Messages") or [])
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
+    server = ServerProcess(tmp_path_factory.mktemp("queueprobe") / "data", template=PROBE)
+    server.start()
+    try:
+        info = server.admin("info")
+        session = boto3.session.Session(
+            region_name="us-east-1",
+            aws_access_key_id="AKIALOCALTEST",
+            aws_secret_access_key="local",
+        )
+        yield Probe(
+            server,
+            info,
+            session.client("sqs", endpoint_url=info["sqsEndpoint"]),
+            session.client("sns", endpoint_url=info["snsEndpoint"]),
+            session.client("dynamodb", endpoint_url=info["dynamodbEndpoint"]),
+        )
+    finally:
+        server.stop()
+
+
+async def test_the_endpoint_is_announced_and_queue_urls_keep_their_aws_shape(probe: Probe) -> None:
+    """The host learns the SQS/SNS endpoint from ``/_runtime/info``; functions reach the same
+    queues with the AWS-shaped URL ``!Ref`` gives (their SEEN_QUEUE_URL), which boto3 sends to
+    AWS_ENDPOINT_URL_SQS: every other test depends on the functions' reports arriving."""
+    assert probe.info["sqsEndpoint"].startswith("http://127.0.0.1:")
+    assert set(probe.info["queues"]) >= {"WorkQueue", "WorkDeadLetters", "SeenQueue"}
+    assert probe.info["topics"]["Announcements"].startswith("arn:aws:sns:us-east-1:")
+    aws_url = "https://sqs.us-east-1.amazonaws.com/123456789012/local-SeenQueue"
+    probe.sqs.send_message(QueueUrl=aws_url, MessageBody=json.dumps({"source": "host"}))
+    await eventually(
+        lambda: any(s.get("source") == "host" for s in probe.drain_seen()), timeout=WAIT_S
+    )
+
+
+async def test_sqs_batches_partial_failures_filters_and_redrive(probe: Probe) -> None:
+    """Five messages: three jobs that succeed, one job the function reports failed, one that
+    the filter drops. The good ones are delivered once and deleted; the dropped one is deleted
+    unseen; the failed one comes back after the 5 s visibility timeout (receive count 2), fails
+    again and moves to the dead-letter queue at maxReceiveCount 2."""
+    bodies = [
+        {"kind": "job", "id": 1},
+        {"kind": "job", "id": 2, "fail": True},
+        {"kind": "job", "id": 3},
+        {"kind": "other", "id": 4},
+        {"kind": "job", "id": 5},
+    ]
+    probe.sqs.send_message_batch(
+        QueueUrl=probe.url("WorkQueue"),
+        Entries=[
+            {
+                "Id": str(b["id"]),
+                "MessageBody": json.dumps(b),
+                "MessageAttributes": {"n": {"DataType": "Number", "StringValue": str(b["id"])}},
+            }
+            for b in bodies
+        ],
+    )
+
+    def in_dead_letters() -> list[dict[str, Any]]:
+        return probe.receive_all("WorkDeadLetters")
+
+    dead = await eventually(in_dead_letters, timeout=WAIT_S)
+    assert [json.loads(m["Body"])["id"] for m in dead] == [2]
+
+    records: list[dict[str, Any]] = []
+    for event in probe.events("sqs"):
+        SqsModel.model_validate(event)
+        records += event["Records"]
+    by_id: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        by_id.setdefault(json.loads(record["body"])["id"], []).append(record)
+    assert sorted(by_id) == [1, 2, 3, 5]  # 4 was filtered out, never delivered
+    deliveries = {i: [r["attributes"]["ApproximateReceiveCount"] for r in by_id[i]] for i in by_id}
+    assert all(len(by_id[i]) == 1 for i in (1, 3, 5)), deliveries  # delivered once, then deleted
+    counts = [int(r["attributes"]["ApproximateReceiveCount"]) for r in by_id[2]]
+    assert counts == [1, 2]  # only the failed one became visible again
+    first = by_id[1][0]
+    assert first["eventSource"] == "aws:sqs"
+    assert first["eventSourceARN"].endswith(":local-WorkQueue")
+    assert first["messageAttributes"]["n"]["stringValue"] == "1"
+    attributes = probe.sqs.get_queue_attributes(
+        QueueUrl=probe.url("WorkQueue"), AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+async def test_a_failing_stream_record_sends_its_metadata_to_the_on_failure_queue(
+    probe: Probe,
+) -> None:
+    """Bisect isolates the poison item; after 1 + MaximumRetryAttempts tries alone it is given
+    up: StreamFailures gets AWS's invocation record (DDBStreamBatchInfo of that one record),
+    the runtime's dead-letter table keeps the record itself, and the others were delivered."""
+    table = probe.info["tables"]["Items"]
+    for key in ("a", "b", "c"):
+        item = {"id": {"S": key}}
+        if key == "b":
+            item["poison"] = {"BOOL": True}
+        probe.dynamodb.put_item(TableName=table, Item=item)
+
+    def failure_records() -> list[dict[str, Any]]:
+        return probe.receive_all("StreamFailures")
+
+    (message,) = await eventually(failure_records, timeout=WAIT_S)
+    document = json.loads(message["Body"])
+    info = document["DDBStreamBatchInfo"]
+    assert document["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert document["requestContext"]["functionArn"].endswith(":function:local-StreamFunction")
+    assert document["responseContext"]["functionError"] == "Unhandled"
+    assert document["version"] == "1.0"
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"]
+    assert info["streamArn"].startswith("arn:aws:dynamodb:us-east-1:")
+    assert "Records" not in document
+
+    events = probe.events("stream")
+    for event in events:
+        DynamoDBStreamModel.model_validate(event)
+    poison = [
+        r for e in events for r in e["Records"] if "poison" in r["dynamodb"].get("NewImage", {})
+    ]
+    assert {r["dynamodb"]["SequenceNumber"] for r in poison} == {info["startSequenceNumber"]}
+    alone = [e for e in events if len(e["Records"]) == 1 and e["Records"][0] in poison]
+    assert len(alone) == 2  # 1 + MaximumRetryAttempts tries once alone; splitting was free
+    letters = probe.server.admin("dead-letters")
+    assert [letter["record"]["dynamodb"]["SequenceNumber"] for letter in letters] == [
+        info["startSequenceNumber"]
+    ]
+
+
+async def test_a_topic_delivers_to_its_queue_and_its_function(probe: Probe) -> None:
+    """A publish reaches the SQS subscription (the notification envelope) and the function
+    subscribed by a SAM SNS event (an SNS event)."""
+    topic = probe.info["topics"]["Announcements"]
+    probe.sns.publish(TopicArn=topic, Message="hello", Subject="greeting")
+
+    (copy,) = await eventually(lambda: probe.receive_all("TopicCopies"), timeout=WAIT_S)
+    assert json.loads(copy["Body"])["Message"] == "hello"
+
+    events = await eventually(lambda: probe.events("sns"), timeout=WAIT_S)
+    (event,) = events
+    SnsModel.model_validate(event)
+    (record,) = event["Records"]
+    assert record["EventSource"] == "aws:sns"
+    assert record["Sns"]["Message"] == "hello"
+    assert record["Sns"]["TopicArn"] == topic
+    assert record["EventSubscriptionArn"].startswith(topic + ":")

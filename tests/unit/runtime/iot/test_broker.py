@@ -1,0 +1,265 @@
+"""The broker's routing and sessions, driven without sockets: persistent sessions keep QoS 1
+messages for an absent client and send unacknowledged ones again with DUP; the in-flight window;
+a second connection with the same client id takes over; retained messages reach exact filters
+only; Basic Ingest never reaches subscribers; the hooks see what they should.
+
+Sources: *MQTT* (persistent sessions, retained messages, differences from the specification),
+*Lifecycle events*, *Basic Ingest*, *AWS IoT Core endpoints and quotas*.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hubbub.runtime.iot.broker import Broker
+from hubbub.runtime.iot.decisions import Problem
+from hubbub.runtime.iot.hooks import ALLOW_ALL, DisconnectReason, InboundMessage, Permissions
+from hubbub.runtime.iot.lifecycle import LifecyclePublisher
+from hubbub.runtime.iot.packets import Publish, Subscription
+from hubbub.runtime.iot.quotas import IotQuotas
+
+
+@dataclass
+class FakeClient:
+    client_id: str
+    principal: str = "p"
+    permissions: Permissions = ALLOW_ALL
+    ip_address: str = "127.0.0.1"
+    inflight_limit: int = 100
+    sent: list[Publish] = field(default_factory=list)
+    closed: list[Problem] = field(default_factory=list)
+
+    def send_publish(self, message: Publish) -> bool:
+        self.sent.append(message)
+        return True
+
+    def close(self, problem: Problem, *, prevent_will: bool = False) -> None:
+        self.closed.append(problem)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make() -> tuple[Broker, Clock]:
+    clock = Clock()
+    return Broker(IotQuotas(), monotonic=clock, now_ms=lambda: 1_700_000_000_000), clock
+
+
+def join(broker: Broker, client: FakeClient, *filters: str, expiry: int = 0, clean: bool = True):  # type: ignore[no-untyped-def]
+    session, present = broker.attach(client, clean, expiry)
+    broker.subscribe(client, session, [Subscription(f, 1) for f in filters])
+    return session, present
+
+
+def test_each_subscriber_gets_a_message_once_at_the_best_qos() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    join(broker, a, "room/+", "room/lobby")
+    broker.publish("room/lobby", b"hi", qos=1)
+    assert [(m.topic, m.qos) for m in a.sent] == [("room/lobby", 1)]
+
+
+def test_persistent_session_keeps_qos1_and_redelivers_with_dup() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    session, present = join(broker, a, "room/+", expiry=3600, clean=False)
+    assert not present
+    broker.publish("room/x", b"sent, never acked", qos=1)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
+    broker.publish("room/x", b"while away", qos=1)
+    broker.publish("room/x", b"qos0 while away", qos=0)
+    again = FakeClient("a")
+    session2, present = broker.attach(again, False, 3600)
+    assert present and session2 is session
+    assert session2.filters() == {"room/+"}
+    redelivered = session2.redeliveries()
+    assert [(m.payload, m.dup) for m in redelivered] == [(b"sent, never acked", True)]
+    broker.pump(again, session2)
+    assert [m.payload for m in again.sent] == [b"while away"]
+
+
+def test_clean_session_forgets_everything() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    join(broker, a, "room/+", expiry=3600, clean=False)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
+    session, present = broker.attach(FakeClient("a"), True, 0)
+    assert not present and not session.subscriptions
+    broker.publish("room/x", b"nobody", qos=1)
+    assert len(broker.index) == 0
+
+
+def test_persistent_session_expires() -> None:
+    broker, clock = make()
+    a = FakeClient("a")
+    join(broker, a, "room/+", expiry=3600, clean=False)
+    broker.detach(a, broker.sessions["a"], DisconnectReason.CONNECTION_LOST)
+    clock.t += 3599
+    assert broker.expire_sessions() == 0
+    clock.t += 1
+    assert broker.expire_sessions() == 1
+    assert "a" not in broker.sessions and len(broker.index) == 0
+
+
+def test_inflight_window_holds_the_rest_until_acked() -> None:
+    broker, _ = make()
+    a = FakeClient("a", inflight_limit=2)
+    session, _ = join(broker, a, "t")
+    for i in range(5):
+        broker.publish("t", str(i).encode(), qos=1)
+    assert [m.payload for m in a.sent] == [b"0", b"1"]
+    assert a.sent[0].packet_id is not None
+    session.acknowledge(a.sent[0].packet_id)
+    broker.pump(a, session)
+    assert [m.payload for m in a.sent] == [b"0", b"1", b"2"]
+
+
+def test_duplicate_client_id_closes_the_older_connection() -> None:
+    broker, _ = make()
+    old, new = FakeClient("same"), FakeClient("same")
+    join(broker, old, "t")
+    broker.attach(new, True, 0)
+    assert old.closed == [Problem.SESSION_TAKEN_OVER]
+    broker.detach(
+        old, broker.sessions["same"], DisconnectReason.DUPLICATE_CLIENTID
+    )  # the old loop ends later
+    assert broker.live["same"].client is new
+    broker.subscribe(new, broker.sessions["same"], [Subscription("t", 0)])
+    broker.publish("t", b"x")
+    assert [m.payload for m in new.sent] == [b"x"] and old.sent == []
+
+
+def test_retained_message_reaches_exact_filters_only() -> None:
+    broker, _ = make()
+    broker.publish("config/a", b"v1", retain=True, qos=1)
+    exact, wild = FakeClient("e"), FakeClient("w")
+    s1, _ = broker.attach(exact, True, 0)
+    s2, _ = broker.attach(wild, True, 0)
+    got = broker.subscribe(exact, s1, [Subscription("config/a", 1)])
+    assert [(m.payload, m.retain) for m in got] == [(b"v1", True)]
+    assert broker.subscribe(wild, s2, [Subscription("config/+", 1)]) == []
+    broker.publish("config/a", b"", retain=True)  # an empty retained payload deletes it
+    assert "config/a" not in broker.retained
+
+
+def test_basic_ingest_never_reaches_subscribers() -> None:
+    offered: list[InboundMessage] = []
+
+    class Rules:
+        def offer(self, message: InboundMessage) -> bool:
+            offered.append(message)
+            return message.topic == "consumed/by/rule"
+
+    broker, _ = make()
+    broker.hooks.publish_sink = Rules()
+    spy = FakeClient("spy")
+    join(broker, spy, "$aws/rules/hubbub/room/lobby", "consumed/by/rule", "plain")
+    broker.publish("$aws/rules/hubbub/room/lobby", b"x", client_id="c", principal="pr")
+    broker.publish("consumed/by/rule", b"y")
+    broker.publish("plain", b"z")
+    assert [m.payload for m in spy.sent] == [b"z"]
+    assert next((m.topic, m.client_id, m.principal) for m in offered) == (
+        "$aws/rules/hubbub/room/lobby",
+        "c",
+        "pr",
+    )
+    assert len(offered) == 3
+
+
+def test_receive_permission_filters_delivery() -> None:
+    class NoSecrets:
+        def can_connect(self, client_id: str) -> bool:
+            return True
+
+        def can_publish(self, topic: str) -> bool:
+            return True
+
+        def can_subscribe(self, topic_filter: str) -> bool:
+            return True
+
+        def can_receive(self, topic: str) -> bool:
+            return not topic.startswith("secret")
+
+    broker, _ = make()
+    a = FakeClient("a", permissions=NoSecrets())
+    join(broker, a, "#")
+    broker.publish("secret", b"no")
+    broker.publish("open", b"yes")
+    assert [m.payload for m in a.sent] == [b"yes"]
+
+
+def test_lifecycle_events_in_iot_core_shape() -> None:
+    broker, _ = make()
+    broker.hooks.lifecycle = LifecyclePublisher(broker)
+    watcher = FakeClient("watcher")
+    join(broker, watcher, "$aws/events/presence/+/+", "$aws/events/subscriptions/#")
+    watcher.sent.clear()
+    device = FakeClient("device-1", principal="principal-1")
+    join(broker, device, "room/lobby")
+    broker.unsubscribe(device, broker.sessions["device-1"], ("room/lobby",))
+    broker.detach(device, broker.sessions["device-1"], DisconnectReason.MQTT_KEEP_ALIVE_TIMEOUT)
+    topics = [m.topic for m in watcher.sent]
+    assert topics == [
+        "$aws/events/presence/connected/device-1",
+        "$aws/events/subscriptions/subscribed/device-1",
+        "$aws/events/subscriptions/unsubscribed/device-1",
+        "$aws/events/presence/disconnected/device-1",
+    ]
+    connected, subscribed, _, disconnected = (json.loads(m.payload) for m in watcher.sent)
+    assert set(connected) == {
+        "clientId",
+        "timestamp",
+        "eventType",
+        "sessionIdentifier",
+        "principalIdentifier",
+        "ipAddress",
+        "versionNumber",
+    }
+    assert connected["principalIdentifier"] == "principal-1"
+    assert subscribed["topics"] == ["room/lobby"]
+    assert disconnected["disconnectReason"] == "MQTT_KEEP_ALIVE_TIMEOUT"
+    assert disconnected["clientInitiatedDisconnect"] is False
+    assert disconnected["sessionIdentifier"] == connected["sessionIdentifier"]
+
+
+def test_client_ids_with_wildcards_get_no_lifecycle_events() -> None:
+    broker, _ = make()
+    broker.hooks.lifecycle = LifecyclePublisher(broker)
+    watcher = FakeClient("watcher")
+    join(broker, watcher, "$aws/events/presence/connected/+")
+    watcher.sent.clear()
+    broker.attach(FakeClient("odd+id"), True, 0)
+    assert watcher.sent == []
+
+
+def test_api_disconnect_closes_the_client() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    broker.attach(a, True, 0)
+    assert broker.disconnect("a")
+    assert a.closed == [Problem.API_DISCONNECT]
+    assert not broker.disconnect("nobody")
+
+
+def test_api_disconnect_can_end_a_persistent_session() -> None:
+    broker, _ = make()
+    a = FakeClient("a")
+    session, _ = join(broker, a, "t", expiry=3600, clean=False)
+    assert broker.disconnect("a", clean_session=True)
+    broker.detach(a, session, DisconnectReason.API_INITIATED_DISCONNECT)
+    assert "a" not in broker.sessions and len(broker.index) == 0
+
+
+def test_connect_rate_per_client_id() -> None:
+    broker, clock = make()
+    assert broker.admit("c")
+    assert not broker.admit("c")
+    assert broker.admit("other")
+    clock.t += 1.0
+    assert broker.admit("c")
