@@ -268,9 +268,7 @@ class LocalRuntime:
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
-        data dir, clock and credentials, the tables' endpoint, the TLS CA, and the gateway's
-        idle timeout (a function that tells clients how often to ping needs the one it runs
-        behind; API Gateway's is a fixed 10 minutes)."""
+        data dir, clock, idle timeout and credentials, the tables' endpoint, the TLS CA."""
         data_dir = self.config.data_dir
         return {
             "HUBBUB_RUNTIME_IDLE_TIMEOUT_S": f"{self.config.quotas.idle_timeout_s:g}",
