@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.peers import LIFTED_LIMITS
 from hubbub.client import ClientError, HubbubClient
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -254,9 +255,7 @@ async def history_seqs(url: str, room: str) -> set[int]:
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="hubbub-soak-"))
     env_file = work / "env.json"
-    env_file.write_text(
-        json.dumps({"Parameters": {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}})
-    )
+    env_file.write_text(json.dumps({"Parameters": LIFTED_LIMITS}))
     server = Server(work / "data", env_file)
     server.start()
     rooms = [f"room/soak{i}" for i in range(args.rooms)]

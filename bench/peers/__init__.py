@@ -22,7 +22,13 @@ import psutil
 
 __all__ = ["EDGE_QUOTAS", "LIFTED_LIMITS", "PEERS", "PeerProcess", "PeerSpec"]
 
-LIFTED_LIMITS = {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}
+LIFTED_LIMITS = {
+    "SEND_RATE_PER_SECOND": "100000",
+    "SEND_BURST": "100000",
+    # every load-generator client registers from 127.0.0.1
+    "GUEST_REGISTER_RATE_PER_SECOND": "100000",
+    "GUEST_REGISTER_BURST": "100000",
+}
 EDGE_QUOTAS = (
     *("--quota", "new_connections_per_address_per_s=0"),
     *("--quota", "connections_per_address=0"),

@@ -10,18 +10,20 @@ operator added here is seen by the running handlers at once:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hubbub.chat.service import Chat
 from hubbub.handlers.bootstrap import build_chat
 from hubbub.ids import ConnectionId
-from hubbub.push.port import Push, PushOutcome
+from hubbub.push.port import Hangup, Push, PushOutcome
 from hubbub.runtime.cloudformation import load_app
 from hubbub.runtime.datadir import make_private, private_umask
 
-__all__ = ["Target", "admin_chat"]
+__all__ = ["Target", "admin_chat", "admin_hangup"]
 
 
 class AdminPush(Push):
@@ -41,6 +43,7 @@ class Target:
     aws: bool = False
     table: str | None = None
     token_secret_arn: str | None = None
+    connections_url: str | None = None
 
 
 def admin_chat(target: Target) -> Chat:
@@ -66,3 +69,35 @@ def admin_chat(target: Target) -> Chat:
     if target.dynamodb_endpoint:
         env["AWS_ENDPOINT_URL_DYNAMODB"] = target.dynamodb_endpoint
     return build_chat(env, push=AdminPush())
+
+
+def admin_hangup(target: Target) -> Hangup | None:
+    """What closes connections for ``hubbub operator remove``: ``@connections`` DELETE on the
+    stack's endpoint (``--connections-url``, with your AWS credentials), or on the runtime that
+    serves this data dir, signed with the credentials it hands its functions. None when neither
+    is known (no ``--connections-url``; no runtime running on the data dir)."""
+    from hubbub.push.aws.adapter import ApiGatewayPush
+
+    if target.aws or target.connections_url:
+        return ApiGatewayPush(target.connections_url) if target.connections_url else None
+    try:
+        info = json.loads((target.data_dir / "runtime-info.json").read_text())
+        credentials = json.loads((target.data_dir / "runtime-credentials.json").read_text())
+        url = next(iter(info["connections"].values()))
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    return ApiGatewayPush(url, client=_runtime_client(url, info.get("region"), credentials))
+
+
+def _runtime_client(url: str, region: str | None, credentials: dict[str, str]) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=url,
+        region_name=region or "us-east-1",
+        aws_access_key_id=credentials["aws_access_key_id"],
+        aws_secret_access_key=credentials["aws_secret_access_key"],
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+    )

@@ -167,6 +167,12 @@ def _admin_target() -> argparse.ArgumentParser:
     local.add_argument("--aws", action="store_true", help="a deployed stack (your AWS credentials)")
     local.add_argument("--table", default=None, help="with --aws: the stack's TableName output")
     local.add_argument("--token-secret-arn", default=None, help="with --aws: the token secret")
+    local.add_argument(
+        "--connections-url",
+        default=None,
+        help="with --aws: the stack's ConnectionsUrl output, so `operator remove` closes the"
+        " operator's open connections",
+    )
     return local
 
 
@@ -399,21 +405,26 @@ async def _serve(runtime: object) -> int:
     return 0
 
 
-def _local(args: argparse.Namespace) -> Any:
-    from hubbub.admin import Target, admin_chat
+def _target(args: argparse.Namespace) -> Any:
+    from hubbub.admin import Target
 
-    return admin_chat(
-        Target(
-            template=(args.template or default_template()).resolve(),
-            data_dir=args.data_dir,
-            store=args.store,
-            dynamodb_endpoint=args.dynamodb_endpoint,
-            stack_name=args.stack_name,
-            aws=args.aws,
-            table=args.table,
-            token_secret_arn=args.token_secret_arn,
-        )
+    return Target(
+        template=(args.template or default_template()).resolve(),
+        data_dir=args.data_dir,
+        store=args.store,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        stack_name=args.stack_name,
+        aws=args.aws,
+        table=args.table,
+        token_secret_arn=args.token_secret_arn,
+        connections_url=args.connections_url,
     )
+
+
+def _local(args: argparse.Namespace) -> Any:
+    from hubbub.admin import admin_chat
+
+    return admin_chat(_target(args))
 
 
 def operators(args: argparse.Namespace) -> int:
@@ -441,11 +452,33 @@ def operators(args: argparse.Namespace) -> int:
             return 1
         print(chat.desk.operator_token(found[0], now))
         return 0
-    if chat.desk.remove_operator(args.name):
-        print(f"operator {args.name} removed")
-        return 0
-    print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
-    return 1
+    return _remove_operator(args, chat, now)
+
+
+def _remove_operator(args: argparse.Namespace, chat: Any, now: int) -> int:
+    """Remove, then close their open connections; what could not be closed is refused at its
+    next action anyway (docs/security.md)."""
+    from hubbub.admin import admin_hangup
+    from hubbub.chat.revocation import remove_operator
+
+    hangup = admin_hangup(_target(args))
+    try:
+        removal = remove_operator(chat.desk, chat.store, hangup, args.name, now)
+    finally:
+        if hangup is not None:
+            hangup.close()
+    if removal is None:
+        print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"operator {args.name} removed; {len(removal.closed)} open connection(s) closed")
+    if removal.not_closed:
+        print(
+            f"hubbub: {len(removal.not_closed)} connection(s) could not be closed"
+            f" ({'no --connections-url' if hangup is None else 'see the log'}); each is refused"
+            " at its next action",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def readable_time(ms: int, now_ms: int, tz: datetime.tzinfo | None = None) -> str:

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from hubbub.client import ClientError, HubbubClient
-from tests.e2e.conftest import LOAD_SCALE, Connect
+from tests.e2e.conftest import LOAD_SCALE, Connect, StoreArgs
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, store_args: StoreArgs
+) -> Iterator[ServerProcess]:
+    """The module's server, with the per-user send limit lifted as the benchmarks lift it: the
+    load test below has each user fire 100 sends at once on purpose, far past the limit's
+    burst (tests/e2e/test_abuse.py attacks the limit itself)."""
+    work = tmp_path_factory.mktemp("serve")
+    env_file = work / "env.json"
+    env_file.write_text(
+        json.dumps({"Parameters": {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}})
+    )
+    proc = ServerProcess(work / "data", *store_args(), "--env-vars", str(env_file)).start()
+    yield proc
+    proc.stop()
 
 
 def room() -> str:

@@ -19,7 +19,7 @@ from hubbub.clock import ManualClock
 from hubbub.ids import ConnectionId, Topic
 from hubbub.protocol.actions import parse_action
 from hubbub.protocol.errors import ProtocolError
-from hubbub.store.port import Message, User
+from hubbub.store.port import Message, Operator, Role, User
 from hubbub.store.sqlite.adapter import SqliteStore
 from tests.unit.fakes import FUTURE_MS, SECRET, RecordingPush
 
@@ -37,6 +37,14 @@ class World:
     clock: ManualClock
 
     def connect(self, cid: str, user: User | None = None) -> ConnectionId:
+        """A connection of ``user`` (a guest when None). An operator is put in the directory
+        first, as only an operator there gets through ``$connect``."""
+        if (
+            user is not None
+            and user.role is Role.OPERATOR
+            and self.store.get_operator(user.id) is None
+        ):
+            self.store.put_operator(Operator(user.id, user.nickname or "op", 0))
         connection_id = ConnectionId(cid)
         self.chat.connect(connection_id, user)
         return connection_id

@@ -41,7 +41,8 @@ def test_an_operator_token_authenticates_as_that_operator(world: World) -> None:
 def test_a_removed_operators_token_is_refused(world: World) -> None:
     """Removing an operator revokes its token at the next connect."""
     op, token = world.chat.desk.add_operator("Olga", FUTURE_MS)
-    assert world.chat.desk.remove_operator("Olga") is True
+    removed = world.chat.desk.remove_operator("Olga")
+    assert removed is not None and removed.name == "Olga"
     with pytest.raises(ProtocolError) as caught:
         world.chat.authenticate(token)
     assert caught.value.code is ErrorCode.UNAUTHORIZED

@@ -69,6 +69,16 @@ class FakeManagementApi:
             behaviour()
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, object]:
+        with self._lock:
+            self.calls.append((ConnectionId, b"DELETE"))
+            behaviour = self.behaviours.get(ConnectionId)
+            if isinstance(behaviour, list):
+                behaviour = behaviour.pop(0) if behaviour else None
+        if behaviour is not None:
+            behaviour()
+        return {"ResponseMetadata": {"HTTPStatusCode": 204}}
+
     def count(self) -> Counter[str]:
         return Counter(cid for cid, _ in self.calls)
 
@@ -195,3 +205,17 @@ def test_gone_answers_do_not_open_the_breaker(make: Callable[..., ApiGatewayPush
     )
     assert len(outcome.gone) == 6
     assert not breaker.is_open
+
+
+def test_disconnect_closes_each_connection_and_tells_gone_from_failed(
+    make: Callable[..., ApiGatewayPush],
+) -> None:
+    """DELETE @connections/{id} per connection (how removing an operator closes their
+    connections): 410 is reported gone, an endpoint that keeps failing is reported failed after
+    ``attempts`` tries, and the rest are closed."""
+    api = FakeManagementApi({"b": gone, "c": broken})
+    outcome = make(api, attempts=2).disconnect(ids("a", "b", "c"))
+    assert outcome.gone == {"b"}
+    assert outcome.failed == {"c"}
+    assert api.count() == Counter({"a": 1, "b": 1, "c": 2})
+    assert {data for _, data in api.calls} == {b"DELETE"}

@@ -64,11 +64,12 @@ class Desk:
         user = User(operator.id, Role.OPERATOR, operator.name)
         return self._tokens.issue(user, now_ms)
 
-    def remove_operator(self, name_or_id: str) -> bool:
+    def remove_operator(self, name_or_id: str) -> Operator | None:
+        """The operator removed from the directory; None when there was none to remove."""
         for op in self._directory.list_operators():
             if name_or_id in (op.name, op.id):
-                return self._directory.delete_operator(op.id)
-        return False
+                return op if self._directory.delete_operator(op.id) else None
+        return None
 
     def check_operator(self, user: User) -> None:
         """Operator tokens are revoked by removing the operator: check on every connect."""

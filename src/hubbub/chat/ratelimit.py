@@ -1,41 +1,75 @@
-"""Token buckets keyed by connection, kept in the execution environment's memory.
+"""Rate limits per user (a guest's registrations: per source address), whatever the channel.
 
-They are per environment, not global: with N warm environments a flood is held to at most N times
-the rate. That is the right trade for ephemeral events (``typing``): no store write per keystroke,
-and a bucket that forgets on a cold start only ever forgives.
+Every channel reaches the chat through ``Chat`` (the WebSocket routes, the REST API, and later
+the MQTT edge), and the limits are taken there, so a user's five connections and their REST calls
+draw on one bucket per action. The buckets live in the store (``RateBuckets``), one small item per
+user and action written with a conditional write, so they hold across execution environments;
+docs/deploy.md says what that costs per message.
+
+Each environment also remembers, in memory, until when a bucket refused: until then it refuses
+again without a store write, so a flood costs one write per refusal window per environment,
+not one per frame. That memory can only ever refuse what the shared bucket would refuse too
+(its arrival time never moves back), so it never tightens the limit.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from enum import StrEnum
 
-__all__ = ["RateLimiter"]
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.store.buckets import Rate
+from hubbub.store.roles import RateBuckets
+
+__all__ = ["Limited", "Throttle"]
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated_ms: int
+class Limited(StrEnum):
+    """The limited actions; each value prefixes its buckets' keys."""
+
+    SEND = "send"
+    TYPING = "typing"
+    RENAME = "rename"
+    GUEST_REGISTER = "register"
 
 
-class RateLimiter:
-    def __init__(self, rate_per_s: float, burst: int, *, max_keys: int = 10_000) -> None:
-        self._rate = rate_per_s
-        self._burst = float(burst)
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-        self._max_keys = max_keys
+class Throttle:
+    def __init__(
+        self,
+        buckets: RateBuckets,
+        rates: Mapping[Limited, Rate],
+        *,
+        max_remembered: int = 10_000,
+    ) -> None:
+        self._buckets = buckets
+        self._rates = dict(rates)
+        self._refused_until: OrderedDict[str, int] = OrderedDict()
+        self._max_remembered = max_remembered
 
-    def take(self, key: str, now_ms: int) -> float:
-        """0.0 when allowed; otherwise the seconds until a token is available."""
-        bucket = self._buckets.pop(key, None) or _Bucket(self._burst, now_ms)
-        elapsed = max(0, now_ms - bucket.updated_ms) / 1000
-        bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
-        bucket.updated_ms = now_ms
-        self._buckets[key] = bucket
-        if len(self._buckets) > self._max_keys:
-            self._buckets.popitem(last=False)
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self._rate
+    def rate(self, action: Limited) -> Rate:
+        return self._rates[action]
+
+    def take(self, action: Limited, who: str, now_ms: int, why: str) -> None:
+        """Take one ``action`` for ``who`` (a user id, or ``ip:{address}``); raises
+        ``rate_limited`` with ``retryAfter`` in seconds when the bucket is empty."""
+        bucket = f"{action.value}#{who}"
+        now_us = now_ms * 1000
+        until = self._refused_until.get(bucket)
+        if until is not None and now_us < until:
+            raise _limited(why, until - now_us)
+        wait_us = self._buckets.take_token(bucket, self._rates[action], now_ms)
+        if not wait_us:
+            self._refused_until.pop(bucket, None)
+            return
+        self._refused_until[bucket] = now_us + wait_us
+        self._refused_until.move_to_end(bucket)
+        if len(self._refused_until) > self._max_remembered:
+            self._refused_until.popitem(last=False)  # forgetting only ever costs a store write
+        raise _limited(why, wait_us)
+
+
+def _limited(why: str, wait_us: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.RATE_LIMITED, why, retry_after=max(0.001, round(wait_us / 1_000_000, 3))
+    )

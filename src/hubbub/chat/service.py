@@ -16,7 +16,8 @@ from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.fanout import FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
-from hubbub.chat.ratelimit import RateLimiter
+from hubbub.chat.ratelimit import Limited, Throttle
+from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
@@ -39,6 +40,7 @@ from hubbub.store.port import (
     AppendResult,
     Connection,
     Message,
+    Rate,
     Role,
     Store,
     StoreUnavailable,
@@ -91,8 +93,8 @@ class Chat:
         self.desk = Desk(
             tokens, directory=store, markers=store, connections=store, subscriptions=store
         )
-        self._typing = RateLimiter(self.settings.typing_per_s, burst=self.settings.typing_burst)
-        self._sends = RateLimiter(self.settings.send_per_s, burst=self.settings.send_burst)
+        self.throttle = Throttle(store, _rates(self.settings))
+        self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
 
     # lifecycle --------------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> User | None:
@@ -163,14 +165,15 @@ class Chat:
         return self.presence.publish(OPERATORS_TOPIC, {"type": "operators", **status})
 
     # actions ----------------------------------------------------------------------------------
-    def handle(self, connection_id: ConnectionId, action: a.Action) -> Event | None:
+    def handle(
+        self, connection_id: ConnectionId, action: a.Action, *, source_ip: str | None = None
+    ) -> Event | None:
+        """``source_ip`` (the event's ``identity.sourceIp``) keys a guest's registrations."""
         # here, not at the top: Connect, Disconnect and FanOut never decode a frame, and
         # pydantic is most of their cold start (docs/benchmarks.md)
         from hubbub.protocol import actions as a
 
-        connection = self.store.get_connection(connection_id)
-        if connection is None:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "unknown connection; reconnect")
+        connection = self._acting(connection_id)
         user = connection.user
         reply: Event | None
         match action:
@@ -179,13 +182,12 @@ class Chat:
             case a.Ping():
                 reply = {"type": "pong", "ts": self.clock.now_ms()}
             case a.Register():
-                reply = self._register(connection, action)
+                reply = self._register(connection, action, source_ip)
             case a.Subscribe():
                 reply = self._subscribe(connection, action)
             case a.Unsubscribe():
                 reply = self._unsubscribe(connection, action)
             case a.Send():
-                self._limit(self._sends, connection.id, "sending too fast")
                 reply = self._send_reply(
                     self.send(user, action.topic, action.text, action.client_msg_id)
                 )
@@ -206,6 +208,19 @@ class Chat:
             reply["ref"] = action.ref
         return reply
 
+    def _acting(self, connection_id: ConnectionId) -> Connection:
+        """The connection an action comes from, with its rights re-checked: a removed
+        operator's connection is forgotten (its subscriptions stop receiving) and refused."""
+        connection = self.store.get_connection(connection_id)
+        if connection is None:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "unknown connection; reconnect")
+        try:
+            self._operators.require(connection.user, self.clock.now_ms())
+        except ProtocolError:
+            self._drop(connection_id)
+            raise
+        return connection
+
     def _hello(self, connection: Connection) -> Event:
         return {
             "type": "hello",
@@ -218,12 +233,18 @@ class Chat:
             },
         }
 
-    def _register(self, connection: Connection, action: a.Register) -> Event:
+    def _register(self, connection: Connection, action: a.Register, source_ip: str | None) -> Event:
         nickname = action.nickname.strip()
         if not nickname:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "nickname: must not be blank")
         now = self.clock.now_ms()
         current = connection.user
+        if current.role is Role.GUEST:
+            # new identities per source address; without one (a direct caller), per connection
+            where = f"ip:{source_ip}" if source_ip else f"conn:{connection.id}"
+            self.throttle.take(Limited.GUEST_REGISTER, where, now, "registering too often")
+        else:
+            self.throttle.take(Limited.RENAME, current.id, now, "renaming too often")
         if current.role is Role.GUEST:
             user = User(UserId(f"v_{secrets.token_hex(8)}"), Role.VISITOR, nickname)
         else:
@@ -359,6 +380,9 @@ class Chat:
         if len(text) > self.limits.max_text_chars:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
+        self.throttle.take(Limited.SEND, user.id, now, "sending too fast")
+        if topic_class(topic) is TopicClass.USER:
+            self._require_recipient(topic)
         is_desk = topic_class(topic) is TopicClass.DESK
         return self.store.append(
             AppendRequest(
@@ -378,6 +402,17 @@ class Chat:
                 mark_read=True,
             )
         )
+
+    def _require_recipient(self, topic: Topic) -> None:
+        """A direct message goes to someone who exists: a visitor or an operator. Inboxes of
+        made-up users would be stored for 30 days and read by nobody."""
+        recipient = UserId(topic.split("/")[1])
+        if recipient.startswith("o_"):
+            found = self.store.get_operator(recipient) is not None
+        else:
+            found = self.store.get_visitor(recipient) is not None
+        if not found:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no user {recipient!r}")
 
     @staticmethod
     def _send_reply(result: AppendResult) -> Event:
@@ -442,17 +477,14 @@ class Chat:
     def _typing_event(self, connection: Connection, action: a.Typing) -> Event | None:
         topic = parse_topic(action.topic, self.limits)
         policy.check_send(connection.user, topic)
-        self._limit(self._typing, f"{connection.id} {topic}", "typing too often")
+        self.throttle.take(
+            Limited.TYPING, connection.user.id, self.clock.now_ms(), "typing too often"
+        )
         self.presence.announce("typing", topic, connection.user, exclude=connection.id)
         if action.ref is None:
             return None
         # a frame that carries a ref always gets a direct reply, so a client can tell it went out
         return {"type": "typing", "topic": topic, "user": connection.user.public()}
-
-    def _limit(self, limiter: RateLimiter, key: str, why: str) -> None:
-        wait = limiter.take(key, self.clock.now_ms())
-        if wait:
-            raise ProtocolError(ErrorCode.RATE_LIMITED, why, retry_after=round(wait, 3))
 
     def _read(self, connection: Connection, action: a.Read) -> Event:
         user = connection.user
@@ -511,3 +543,12 @@ class Chat:
 
     def topic(self, raw: str) -> Topic:
         return parse_topic(raw, self.limits)
+
+
+def _rates(settings: ChatSettings) -> dict[Limited, Rate]:
+    return {
+        Limited.SEND: Rate(settings.send_per_s, settings.send_burst),
+        Limited.TYPING: Rate(settings.typing_per_s, settings.typing_burst),
+        Limited.RENAME: Rate(settings.rename_per_s, settings.rename_burst),
+        Limited.GUEST_REGISTER: Rate(settings.guest_register_per_s, settings.guest_register_burst),
+    }

@@ -1,6 +1,9 @@
-"""Chat settings: retention per topic class, token lifetime, keepalive, presence at scale. Read from
-the environment by the composition root, so the same code runs with the template's values on AWS
-and locally."""
+"""Chat settings: retention per topic class, token lifetime, keepalive, rate limits, presence at
+scale. Read from the environment by the composition root, so the same code runs with the
+template's values on AWS and locally.
+
+The rate limits are per user (a guest's registrations: per source address) and shared by every
+channel and execution environment (``hubbub.chat.ratelimit``); docs/protocol.md lists them."""
 
 from __future__ import annotations
 
@@ -25,9 +28,14 @@ class ChatSettings:
     token_ttl_s: int = 90 * _DAY_S
     operator_token_ttl_s: int = 12 * 3600
     typing_per_s: float = 2.0
-    typing_burst: int = 4
-    send_per_s: float = 20.0
-    send_burst: int = 100
+    typing_burst: int = 6
+    send_per_s: float = 10.0
+    send_burst: int = 30
+    rename_per_s: float = 0.2
+    rename_burst: int = 3
+    guest_register_per_s: float = 1.0
+    guest_register_burst: int = 30
+    operator_recheck_s: float = 5.0
     max_wildcard_filters: int = 1000
     """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
     subscribe that would add one more is refused, one already in use is always accepted."""
@@ -55,6 +63,12 @@ class ChatSettings:
             raw = env.get(name)
             return default if raw in (None, "") else int(str(raw))
 
+        def rate(name: str, default: float) -> float:
+            value = float(env.get(name) or default)
+            if value <= 0:
+                raise ValueError(f"{name} must be a positive number of events per second")
+            return value
+
         base = cls()
         return cls(
             room_retention_s=seconds("ROOM_RETENTION_SECONDS", base.room_retention_s),
@@ -64,8 +78,18 @@ class ChatSettings:
             connection_ttl_s=seconds("CONNECTION_TTL_SECONDS", base.connection_ttl_s),
             token_ttl_s=seconds("TOKEN_TTL_SECONDS", base.token_ttl_s),
             operator_token_ttl_s=seconds("OPERATOR_TOKEN_TTL_SECONDS", base.operator_token_ttl_s),
-            send_per_s=float(env.get("SEND_RATE_PER_SECOND") or base.send_per_s),
+            send_per_s=rate("SEND_RATE_PER_SECOND", base.send_per_s),
             send_burst=seconds("SEND_BURST", base.send_burst),
+            typing_per_s=rate("TYPING_RATE_PER_SECOND", base.typing_per_s),
+            typing_burst=seconds("TYPING_BURST", base.typing_burst),
+            rename_per_s=rate("RENAME_RATE_PER_SECOND", base.rename_per_s),
+            rename_burst=seconds("RENAME_BURST", base.rename_burst),
+            guest_register_per_s=rate("GUEST_REGISTER_RATE_PER_SECOND", base.guest_register_per_s),
+            guest_register_burst=seconds("GUEST_REGISTER_BURST", base.guest_register_burst),
+            # 0 checks the directory on every action; "" or unset keeps the default
+            operator_recheck_s=float(env.get("OPERATOR_RECHECK_SECONDS") or 0)
+            if env.get("OPERATOR_RECHECK_SECONDS") not in (None, "")
+            else base.operator_recheck_s,
             max_wildcard_filters=seconds("MAX_WILDCARD_FILTERS", base.max_wildcard_filters),
             presence_threshold=seconds("PRESENCE_THRESHOLD", base.presence_threshold),
             presence_summary_every_s=float(

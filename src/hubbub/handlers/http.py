@@ -8,6 +8,7 @@ served at ``/api/openapi.json``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -67,7 +68,8 @@ def _protocol_error(exc: ProtocolError) -> Response[str]:
     headers = {}
     if exc.retry_after is not None:
         body["retryAfter"] = exc.retry_after
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        # whole seconds, rounded up: a client that waits exactly this long is let through
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return Response(
         status_code=_STATUS[exc.code],
         content_type="application/json",

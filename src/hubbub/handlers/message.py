@@ -54,7 +54,8 @@ def _handle(connection_id: ConnectionId, event: dict[str, Any]) -> tuple[Any, st
         )
     try:
         action = parse_action(body)
-        return chat().handle(connection_id, action), action.action, "ok"
+        source_ip = event["requestContext"].get("identity", {}).get("sourceIp")
+        return chat().handle(connection_id, action, source_ip=source_ip), action.action, "ok"
     except ProtocolError as exc:
         ref, name = peek_ref(body)
         return from_protocol_error(exc, ref=ref, action=name), name, exc.code.value

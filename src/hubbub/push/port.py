@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hubbub.ids import ConnectionId
 
-__all__ = ["Push", "PushOutcome"]
+__all__ = ["Hangup", "Push", "PushOutcome"]
 
 
 @dataclass(slots=True)
@@ -30,6 +30,19 @@ class PushOutcome:
 class Push(ABC):
     @abstractmethod
     def post_many(self, data: bytes, connection_ids: Sequence[ConnectionId]) -> PushOutcome: ...
+
+    def close(self) -> None:
+        """Release pools and sockets; the default has none."""
+
+
+class Hangup(ABC):
+    """Close connections from the server side (``DELETE @connections/{id}``), as removing an
+    operator does to the operator's open connections."""
+
+    @abstractmethod
+    def disconnect(self, connection_ids: Sequence[ConnectionId]) -> PushOutcome:
+        """Close each; ``gone`` are those the gateway no longer knew, ``failed`` those not
+        reached."""
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""

@@ -205,6 +205,9 @@ class LocalRuntime:
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
         await self._serve(*sites)
+        # where tools find the running runtime: `hubbub operator remove` closes connections
+        # through its @connections
+        self._write_private(self.config.data_dir / "runtime-info.json", json.dumps(self.info()))
         for gateway in self.gateways.values():
             gateway.start()
         for poller in self.pollers:
@@ -437,6 +440,7 @@ class LocalRuntime:
             poller.poke()
 
     async def stop(self) -> None:
+        (self.config.data_dir / "runtime-info.json").unlink(missing_ok=True)
         if self.scheduler is not None:
             await self.scheduler.stop()
         log.info("stopping: closing connections")
@@ -478,6 +482,11 @@ class LocalRuntime:
             "httpApis": {name: self.http_api_url(name) for name in self.http_apis},
             "mqtt": {"ws": self.mqtt_ws_url, "tcp": self.mqtt_tcp_url},
             "restApis": {name: self.rest_api_url(name) for name in self.rest_apis},
+            "connections": {
+                name: f"{self.base_url}/{gateway.api.stage}"
+                for name, gateway in self.gateways.items()
+            },
+            "region": self.config.region,
             "store": self.store,
             "stackName": self.config.stack_name,
             "dynamodbEndpoint": None if backing is None else backing.endpoint,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC
 
+from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
@@ -29,6 +30,7 @@ from hubbub.store.roles import (
     Directory,
     Headcounts,
     MessageLog,
+    RateBuckets,
     ReadMarkers,
     Subscriptions,
 )
@@ -45,6 +47,8 @@ __all__ = [
     "MessageLog",
     "MessagePage",
     "Operator",
+    "Rate",
+    "RateBuckets",
     "ReadMarkers",
     "Role",
     "Store",
@@ -64,6 +68,7 @@ class Store(
     MessageLog,
     ReadMarkers,
     Directory,
+    RateBuckets,
     ChangeDecoder,
     ABC,
 ):

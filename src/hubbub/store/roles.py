@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
@@ -34,6 +35,7 @@ __all__ = [
     "Directory",
     "Headcounts",
     "MessageLog",
+    "RateBuckets",
     "ReadMarkers",
     "Subscriptions",
 ]
@@ -202,6 +204,16 @@ class Directory(Protocol):
 
     @abstractmethod
     def topic_summary(self, topic: Topic) -> TopicSummary | None: ...
+
+
+class RateBuckets(Protocol):
+    """The rate limiter's token buckets, one per key, shared by every execution environment."""
+
+    @abstractmethod
+    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
+        """Take one token from ``bucket`` (one or two conditional writes): 0 when taken,
+        otherwise the microseconds until one will be (then more than 0). A refusal changes
+        nothing, so a flood of refused takes never pushes the next allowed one further away."""
 
 
 class ChangeDecoder(Protocol):

@@ -9,6 +9,7 @@ connections forever.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -16,14 +17,16 @@ from typing import Any
 
 from hubbub.ids import ConnectionId
 from hubbub.push.aws.breaker import CircuitBreaker
-from hubbub.push.port import Push, PushOutcome
+from hubbub.push.port import Hangup, Push, PushOutcome
 
 __all__ = ["ApiGatewayPush"]
+
+log = logging.getLogger(__name__)
 
 _GONE, _OK, _FAILED = "gone", "ok", "failed"
 
 
-class ApiGatewayPush(Push):
+class ApiGatewayPush(Push, Hangup):
     def __init__(
         self,
         endpoint_url: str,
@@ -106,6 +109,30 @@ class ApiGatewayPush(Push):
                 self._breaker.record_failure()
                 continue
             self._breaker.record_success()
+            return _OK
+        return _FAILED
+
+    def disconnect(self, connection_ids: Sequence[ConnectionId]) -> PushOutcome:
+        outcome = PushOutcome()
+        api = self._api()
+        futures = {self._pool.submit(self._delete_one, api, cid): cid for cid in connection_ids}
+        for future, cid in futures.items():
+            result = future.result()
+            if result == _GONE:
+                outcome.gone.add(cid)
+            elif result == _FAILED:
+                outcome.failed.add(cid)
+        return outcome
+
+    def _delete_one(self, api: Any, cid: ConnectionId) -> str:
+        for _ in range(self._attempts):
+            try:
+                api.delete_connection(ConnectionId=cid)
+            except api.exceptions.GoneException:
+                return _GONE
+            except Exception as exc:  # timeouts, 5xx, 403 (not allowed to manage connections)
+                log.warning("closing connection %s failed: %s", cid, exc)
+                continue
             return _OK
         return _FAILED
 

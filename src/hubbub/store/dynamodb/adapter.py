@@ -20,6 +20,7 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - read marker: ``U#{user}`` | ``R#{topic}`` | seq.
 - visitor: ``U#{id}`` | ``VISITOR``.  operator: ``OPERATORS`` | ``{id}``.
 - meta: ``META`` | ``operator_last_seen`` | value.
+- rate limiter bucket: ``RATE#{key}`` | ``RATE`` | tat (``buckets``).
 
 A topic's messages, head and dedupe records share one partition so ``append`` is a single
 transaction on one item collection. Every request-path access is a GetItem, a Query, a
@@ -49,6 +50,7 @@ from typing import Any
 
 from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
 from hubbub.store.dynamodb.append import Appender
+from hubbub.store.dynamodb.buckets import DynamoBuckets
 from hubbub.store.dynamodb.client import ClientLimits, ConditionFailed, Table
 from hubbub.store.dynamodb.codec import (
     Item,
@@ -98,6 +100,7 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
+    Rate,
     Store,
     Subscription,
     TopicSummary,
@@ -122,6 +125,7 @@ class DynamoStore(Store):
     ) -> None:
         self._table = Table(table_name, client=client, endpoint_url=endpoint_url, limits=limits)
         self._appender = Appender(self._table, max_append_attempts, self.set_read_marker)
+        self._buckets = DynamoBuckets(self._table)
         self._wildcards = WildcardRegistry(self._table)
 
     def close(self) -> None:
@@ -559,6 +563,10 @@ class DynamoStore(Store):
     def operator_last_seen(self) -> int | None:
         item = self._table.get(META_PK, LAST_SEEN_SK)
         return None if item is None else to_int(item["value"])
+
+    # rate limits ------------------------------------------------------------------------------
+    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
+        return self._buckets.take_token(bucket, rate, now_ms)
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:

@@ -26,6 +26,7 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
+    Rate,
     Store,
     StoreUnavailable,
     Subscription,
@@ -34,6 +35,7 @@ from hubbub.store.port import (
     Visitor,
 )
 from hubbub.store.sqlite.append import append, raise_marker
+from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, take_token
 from hubbub.store.sqlite.codec import (
     CONNECTION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -73,7 +75,7 @@ class SqliteStore(Store):
     def _apply_schema(self) -> None:
         with self._lock:
             try:
-                self._db.executescript(SCHEMA)
+                self._db.executescript(SCHEMA + BUCKETS_SCHEMA)
                 upgrade(self._db)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc
@@ -454,6 +456,11 @@ class SqliteStore(Store):
         )
         return None if row is None else int(row[0])
 
+    # rate limits ------------------------------------------------------------------------------
+    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
+        with self._write() as db:
+            return take_token(db, bucket, rate, now_ms)
+
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
         return message_from_item(image)
@@ -486,6 +493,9 @@ class SqliteStore(Store):
                 _add_members(db, topic_filter, -int(count))
             removed += db.execute(
                 "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
+            ).rowcount
+            removed += db.execute(
+                "DELETE FROM rate_buckets WHERE expires_at <= ?", (now_s,)
             ).rowcount
             streamlog.trim(db, now_ms - 24 * 3600 * 1000)
         return removed
