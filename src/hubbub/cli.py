@@ -298,10 +298,11 @@ def serve(args: argparse.Namespace) -> int:
     from hubbub.logs import configure
     from hubbub.runtime.apigateway.quotas import Quotas
     from hubbub.runtime.cloudformation import TemplateError
+    from hubbub.runtime.config import RuntimeConfig
     from hubbub.runtime.faults import Faults
     from hubbub.runtime.forwarded import TrustedProxies
     from hubbub.runtime.iot.quotas import IotQuotas
-    from hubbub.runtime.server import LocalRuntime, RuntimeConfig
+    from hubbub.runtime.server import LocalRuntime
 
     configure(args.log_level, args.log_format)
     template = (args.template or default_template()).resolve()
@@ -346,8 +347,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(runtime: object) -> int:
+    from hubbub.runtime.config import RuntimeStartError
     from hubbub.runtime.exposure import exposure_warning
-    from hubbub.runtime.server import LocalRuntime, RuntimeStartError
+    from hubbub.runtime.server import LocalRuntime
 
     assert isinstance(runtime, LocalRuntime)
     try:

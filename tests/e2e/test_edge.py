@@ -190,10 +190,14 @@ async def slow_head(port: int, lines: int, every_s: float) -> tuple[bytes, float
     try:
         for n in range(lines):
             try:
-                answer = await asyncio.wait_for(reader.read(), every_s)
-                break  # the server closed the connection
+                # read(n) returns what has arrived, so a timeout never discards half an answer
+                chunk = await asyncio.wait_for(reader.read(4096), every_s)
             except TimeoutError:
                 writer.write(f"X-Slow-{n}: x\r\n".encode())
+                continue
+            answer += chunk
+            if not chunk:
+                break  # the server closed the connection
     except ConnectionError:
         pass
     finally:

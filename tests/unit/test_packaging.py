@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hubbub import cli
-from hubbub.runtime.server import LocalRuntime, RuntimeConfig
+from hubbub.runtime.config import RuntimeConfig
+from hubbub.runtime.server import LocalRuntime
 
 REPO = Path(__file__).resolve().parents[2]
 

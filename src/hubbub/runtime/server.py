@@ -12,8 +12,6 @@ import os
 import secrets
 import socket
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,10 @@ from hubbub.runtime.admin_api import add_admin_routes
 from hubbub.runtime.apigateway.connections import add_batch_route, add_connections_routes
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
 from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX
-from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.cloudformation import AppSpec, load_app
+from hubbub.runtime.config import RuntimeConfig, RuntimeStartError
 from hubbub.runtime.datadir import make_private, private_umask
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
@@ -36,11 +34,9 @@ from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.eventbridge.scheduler import Scheduler
 from hubbub.runtime.exposure import certificate_hosts, is_loopback, machine_addresses
-from hubbub.runtime.faults import Faults
 from hubbub.runtime.forwarded import TrustedProxies, forwarded_middleware
 from hubbub.runtime.headguard import HeadGuard
 from hubbub.runtime.index import add_index_route
-from hubbub.runtime.iot.quotas import IotQuotas
 from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
@@ -51,56 +47,13 @@ from hubbub.runtime.sqs.service import MessagingService
 from hubbub.runtime.stores import StoresUnavailable, build_stores, start_stores, stop_stores
 from hubbub.runtime.tls import TlsFiles
 
-__all__ = ["LocalRuntime", "RuntimeConfig", "RuntimeStartError"]
+__all__ = ["LocalRuntime"]
 
 log = logging.getLogger("hubbub.runtime")
 
 _KEEPALIVE_S = 75.0
 """An idle kept-alive HTTP connection, or one whose next request head is slow, is closed after
 this (aiohttp's ``run_app`` default; its server alone would wait an hour)."""
-
-
-@dataclass(slots=True)
-class RuntimeConfig:
-    template: Path
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 8000
-    quotas: Quotas = field(default_factory=Quotas)
-    faults: Faults = field(default_factory=Faults)
-    parameter_overrides: dict[str, str] = field(default_factory=dict)
-    env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
-    """``sam local --env-vars`` shape: ``{"Parameters": {...}, "<FunctionLogicalId>": {...}}``."""
-    max_workers: int = 4
-    region: str = "us-east-1"
-    poll_interval_s: float = 0.25
-    mount: Callable[[web.Application, LocalRuntime], None] | None = None
-    """Adds the host application's own routes (hubbub's web client) to the runtime's server."""
-    store: str = "auto"
-    """``sqlite``, ``dynamodb`` or ``auto``: where the tables live (``dynamodb/backing.py``)."""
-    sqlite_packages: tuple[str, ...] = ()
-    """Handler packages that carry the local SQLite store; ``auto`` picks ``sqlite`` for a
-    template whose functions are all in them."""
-    dynamodb_endpoint: str | None = None
-    """A DynamoDB endpoint to create the tables in instead of the embedded moto."""
-    tls: str = "auto"
-    """``on``, ``off``, or ``auto`` (on when the ``cryptography`` package is installed)."""
-    tls_port: int = 0
-    """The HTTPS/WSS port; 0 picks a free one."""
-    mqtt_port: int = 1883
-    """IoT Core's MQTT over plain TCP; 0 picks a free port."""
-    iot_quotas: IotQuotas = field(default_factory=IotQuotas)
-    stack_name: str = "local"
-    """``AWS::StackName``, and so the prefix of generated table names: two stacks can share one
-    ``dynamodb_endpoint`` as they share an account on AWS."""
-    trusted_proxies: tuple[str, ...] = ()
-    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client."""
-    tls_hostnames: tuple[str, ...] = ()
-    """Names the server certificate covers besides loopback and ``host``."""
-
-
-class RuntimeStartError(RuntimeError):
-    """The runtime cannot start: no moto for the tables, no TLS, a table the endpoint refuses."""
 
 
 class LocalRuntime:
@@ -283,6 +236,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_SESSION_TOKEN": "local",
             **backing.function_env(),
+            **self.iot.function_env(self.base_url),
             **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
@@ -319,6 +273,7 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
+        self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from hubbub.runtime.cloudformation.functions import FUNCTION_TYPES, read_function
 from hubbub.runtime.cloudformation.httpapi import HTTP_API_TYPE, read_http_apis
 from hubbub.runtime.cloudformation.intrinsics import Resolver
+from hubbub.runtime.cloudformation.iot import IOT_TYPES, read_iot
 from hubbub.runtime.cloudformation.mappings import read_mappings
 from hubbub.runtime.cloudformation.messaging import (
     QUEUE_TYPE,
@@ -89,6 +90,7 @@ def load_app(
     read_rest_apis(app, template, resolver)
     read_schedules(app, resources, resolver)
     read_mappings(app, resources, resolver)
+    read_iot(app, resources, resolver)
     read_subscriptions(app, resources, resolver)
     return app
 
@@ -118,5 +120,7 @@ def _read_resources(
             app.ignored.append((logical_id, kind))
         elif kind in (HTTP_API_TYPE, REST_API_TYPE):
             pass  # read with the function events that make its routes
+        elif kind in IOT_TYPES:
+            pass  # read once the functions they name are known
         else:
             app.unsupported.append((logical_id, kind))

@@ -18,8 +18,9 @@ from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
 __all__ = ["read_mappings"]
 
 _EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
-_READ_ELSEWHERE = frozenset({"HttpApi", "Api", "Schedule", "ScheduleV2"})
-"""Event types other readers turn into routes (``httpapi``, ``restapi``) and schedules."""
+_READ_ELSEWHERE = frozenset({"HttpApi", "Api", "Schedule", "ScheduleV2", "IoTRule"})
+"""Event types other readers turn into routes (``httpapi``, ``restapi``), schedules and IoT
+rules (``iot``)."""
 
 
 def read_mappings(app: AppSpec, resources: Mapping[str, Any], resolver: Resolver) -> None:

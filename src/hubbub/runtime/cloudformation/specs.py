@@ -15,6 +15,7 @@ __all__ = [
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
+    "IotAuthorizerSpec",
     "QueueMappingSpec",
     "QueueSpec",
     "RestApiSpec",
@@ -24,6 +25,7 @@ __all__ = [
     "StreamMappingSpec",
     "SubscriptionSpec",
     "TableSpec",
+    "TopicRuleSpec",
     "TopicSpec",
     "WebSocketApiSpec",
 ]
@@ -251,3 +253,32 @@ class AppSpec:
     unsupported: list[tuple[str, str]] = field(default_factory=list)
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    iot_authorizers: dict[str, IotAuthorizerSpec] = field(default_factory=dict)
+    topic_rules: list[TopicRuleSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IotAuthorizerSpec:
+    """An ``AWS::IoT::Authorizer``: the function IoT Core calls on each CONNECT."""
+
+    logical_id: str
+    name: str
+    function: str
+    signing_disabled: bool
+    token_key_name: str | None
+    active: bool
+    enable_caching_for_http: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRuleSpec:
+    """An ``AWS::IoT::TopicRule`` or a SAM ``IoTRule`` event: its SQL and the functions its
+    Lambda actions invoke; ``not_emulated`` names the actions read but not performed."""
+
+    logical_id: str
+    name: str
+    sql: str
+    sql_version: str
+    functions: tuple[str, ...]
+    disabled: bool = False
+    not_emulated: tuple[str, ...] = ()

@@ -12,14 +12,17 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Mapping
 
 from aiohttp import web
 
+from hubbub.runtime.cloudformation.specs import AppSpec
 from hubbub.runtime.iot.broker import Broker
 from hubbub.runtime.iot.connection import Connection, Transport
 from hubbub.runtime.iot.lifecycle import LifecyclePublisher
 from hubbub.runtime.iot.quotas import IotQuotas
 from hubbub.runtime.iot.transports import WEBSOCKET_PATH, TcpTransport, WebSocketTransport
+from hubbub.runtime.iot.wiring import Pool, dataplane_env, wire_iot
 
 __all__ = ["WEBSOCKET_PATH", "IotCore"]
 
@@ -36,6 +39,20 @@ class IotCore:
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get(WEBSOCKET_PATH, self.handle_websocket)
+
+    def plug(
+        self,
+        app: web.Application,
+        spec: AppSpec,
+        pools: Mapping[str, Pool],
+        secrets: Mapping[str, str],
+    ) -> None:
+        """The template's authorizers and rules into the hooks; ``iot-data`` on ``app``."""
+        wire_iot(self, app, spec, pools, secrets)
+
+    @staticmethod
+    def function_env(base_url: str) -> dict[str, str]:
+        return dataplane_env(base_url)
 
     async def start(self, tcp_socket: socket.socket) -> None:
         tcp_socket.listen(128)
