@@ -109,3 +109,31 @@ def test_moderation_frames_are_documented_field_for_field(tmp_path: Path) -> Non
     items = DOC["components"]["messages"]["SanctionsReply"]["payload"]["properties"]["sanctions"]
     (entry,) = listed["sanctions"]
     assert set(entry) == set(items["items"]["properties"])
+
+
+def test_large_room_presence_frames_are_documented_field_for_field(tmp_path: Path) -> None:
+    """The summary a large room pushes, and the paged presence reply, carry exactly the
+    documented fields (issue 18)."""
+    from hubbub.chat.settings import ChatSettings
+
+    with world_in(tmp_path, ChatSettings(presence_threshold=1)) as world:
+        for cid in ("a", "b", "c"):
+            world.connect(cid)
+            world.reply(cid, action="subscribe", topic="room/big")
+        (summary,) = world.push.frames_of_type("presence")
+        page = world.reply("a", action="presence", topic="room/big", limit=1, ref="r1")
+    assert set(summary.frame) == _documented("PresenceSummary")
+    assert DOC["components"]["messages"]["PresenceSummary"]["payload"]["required"] == list(
+        summary.frame
+    )
+    assert set(page) == _documented("PresenceReply")
+    assert {"limit", "after"} <= _documented("Presence")
+
+
+def test_hello_documents_the_ping_interval(tmp_path: Path) -> None:
+    with world_in(tmp_path) as world:
+        world.connect("g")
+        limits = world.reply("g", action="hello")["limits"]
+    documented = DOC["components"]["messages"]["HelloReply"]["payload"]["properties"]["limits"]
+    assert {"pingIntervalMs", "presencePageMax"} <= set(limits)
+    assert set(documented["properties"]) <= set(limits)

@@ -111,7 +111,7 @@ class Moderation:
         self._push.post_many(
             encode(event).encode("utf-8"), sorted({sub.connection_id for sub in removed})
         )
-        self._presence.departed(removed[:1])  # one user: one `left`
+        self._presence.departed(removed[:1], self._clock.now_ms())  # one user: one `left`
 
     @staticmethod
     def _check_operator(user: User) -> None:

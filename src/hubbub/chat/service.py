@@ -15,8 +15,9 @@ from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
 from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.moderation import Moderation
-from hubbub.chat.presence import Presence, makes_present
+from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
@@ -86,7 +87,11 @@ class Chat:
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
         self._fanout = FanOut(store, push)
-        self.presence = Presence(store, push, self._fanout)
+        scale = PresenceScale(
+            threshold=self.settings.presence_threshold,
+            every_ms=round(self.settings.presence_summary_every_s * 1000),
+        )
+        self.presence = Presence(store, store, push, self._fanout, scale)
         self.desk = Desk(
             tokens, directory=store, markers=store, connections=store, subscriptions=store
         )
@@ -147,7 +152,7 @@ class Chat:
             outcome = self._operators_changed(
                 connection_id, connection.user, opened=False, now_ms=now
             )
-        outcome.merge(self.presence.departed(removed))
+        outcome.merge(self.presence.departed(removed, self.clock.now_ms()))
         for cid in outcome.gone - {connection_id}:
             self._drop(cid)
 
@@ -246,7 +251,10 @@ class Chat:
             "connectionId": connection.id,
             "user": connection.user.public(),
             **self.desk.operators_status(self.clock.now_ms()),
-            "limits": self.limits.public(),
+            "limits": {
+                **self.limits.public(),
+                "pingIntervalMs": ping_interval_ms(self.settings.idle_timeout_s),
+            },
         }
 
     def _register(self, connection: Connection, action: a.Register, source_ip: str | None) -> Event:
@@ -290,6 +298,8 @@ class Chat:
             if not makes_present(topic_filter):
                 continue
             topic = Topic(topic_filter)
+            if self.presence.large_with(topic, 0):
+                continue  # a large room shows a count, which a new name does not change
             if before.id != after.id and not self.presence.is_present(
                 topic, before, besides=connection_id
             ):
@@ -322,13 +332,19 @@ class Chat:
         topic = parse_topic(topic_filter, self.limits)
         self.moderation.check(connection.user, topic, sending=False)
         present = makes_present(topic_filter)
-        already = present and self.presence.is_present(
-            topic, connection.user, besides=connection.id
+        # a large room is never walked to ask whether the user is already there: it gets a count
+        large = present and self.presence.large_with(topic, 1)
+        already = (
+            present
+            and not large
+            and self.presence.is_present(topic, connection.user, besides=connection.id)
         )
         is_new = self.store.subscribe(
             Subscription(connection.id, topic_filter, connection.user), now, connection.expires_at
         )
-        if present and is_new and not already:
+        if present and is_new and large:
+            self.presence.changed(topic, now)
+        elif present and is_new and not already:
             self.presence.announce("joined", topic, connection.user, exclude=connection.id)
         if topic == OPERATORS_TOPIC:
             # the status to start from travels in the reply, as a resume's backlog does: one
@@ -375,7 +391,9 @@ class Chat:
         topic_filter = parse_filter(action.topic, self.limits)
         removed = self.store.unsubscribe(connection.id, topic_filter)
         if removed:
-            self.presence.departed([Subscription(connection.id, topic_filter, connection.user)])
+            self.presence.departed(
+                [Subscription(connection.id, topic_filter, connection.user)], self.clock.now_ms()
+            )
         return {"type": "unsubscribed", "topic": topic_filter, "removed": removed}
 
     def send(self, user: User, raw_topic: str, text: str, client_msg_id: str) -> AppendResult:
@@ -473,9 +491,28 @@ class Chat:
         return self.history(user, action.topic, action.before, action.after, action.limit or 50)
 
     def _presence(self, user: User, action: a.Presence) -> Event:
+        """A small room answers with everyone, as it always has; a large one (or a request that
+        asks for pages) with its count and one bounded page of members."""
         topic = parse_topic(action.topic, self.limits)
         policy.check_read(user, topic)
-        return {"type": "presence", "topic": topic, "members": self.presence.members(topic)}
+        count = self.presence.count(topic)
+        large = is_large(count, self.presence.scale.threshold)
+        if not large and action.limit is None and action.after is None:
+            return {"type": "presence", "topic": topic, "members": self.presence.members(topic)}
+        page_max = self.limits.presence_page_max
+        limit = min(action.limit or page_max, page_max)
+        members, cursor = self.presence.page(topic, action.after, limit)
+        reply: Event = {
+            "type": "presence",
+            "topic": topic,
+            "count": count,
+            "large": large,
+            "members": members,
+            "hasMore": cursor is not None,
+        }
+        if cursor is not None:
+            reply["next"] = cursor
+        return reply
 
     def _typing_event(self, connection: Connection, action: a.Typing) -> Event | None:
         topic = parse_topic(action.topic, self.limits)

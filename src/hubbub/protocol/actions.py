@@ -133,6 +133,9 @@ class History(_Frame):
 class Presence(_Frame):
     action: Literal["presence"]
     topic: TopicText
+    limit: Annotated[StrictInt, Field(ge=1, le=_L.presence_page_max)] | None = None
+    after: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_cursor_chars)] | None = None
+    """The ``next`` of the previous page: an opaque cursor."""
 
 
 class Typing(_Frame):

@@ -30,6 +30,7 @@ from hubbub.store.roles import (
     ChangeDecoder,
     Connections,
     Directory,
+    Headcounts,
     MessageLog,
     RateBuckets,
     ReadMarkers,
@@ -44,6 +45,7 @@ __all__ = [
     "Connection",
     "Connections",
     "Directory",
+    "Headcounts",
     "Message",
     "MessageLog",
     "MessagePage",
@@ -68,6 +70,7 @@ __all__ = [
 class Store(
     Connections,
     Subscriptions,
+    Headcounts,
     MessageLog,
     ReadMarkers,
     Directory,

@@ -35,6 +35,7 @@ __all__ = [
     "ChangeDecoder",
     "Connections",
     "Directory",
+    "Headcounts",
     "MessageLog",
     "RateBuckets",
     "ReadMarkers",
@@ -84,6 +85,14 @@ class Subscriptions(Protocol):
         """Everyone subscribed with exactly this filter: one Query."""
 
     @abstractmethod
+    def subscribers_page(
+        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
+    ) -> tuple[list[Subscription], ConnectionId | None]:
+        """Up to ``limit`` subscriptions of the filter whose connection id sorts after ``after``,
+        in connection id order, and the cursor of the next page (None on the last): one bounded
+        Query, for listing a large room a page at a time."""
+
+    @abstractmethod
     def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
         """The connections of ``subscribers``, and nothing else: the fan-out's lookup, run for
         every message, needs no users (building them was a third of its time at 1,000)."""
@@ -101,6 +110,27 @@ class Subscriptions(Protocol):
         what a message reads does not grow with the filters anchored elsewhere. Every matching
         filter is among them; some may not match (``room/+/x``), so the caller still matches.
         Filters whose first level is a wildcard are not registered (the policy refuses them)."""
+
+
+class Headcounts(Protocol):
+    """How many subscriptions each exact topic has, kept with the subscriptions themselves, so a
+    large room's size is one GetItem instead of a Query over all its members (presence at scale).
+
+    The count is of subscriptions (connections), not of distinct users: a person with two tabs in
+    a room counts twice. Wildcard subscriptions are not counted. ``subscribe``, ``unsubscribe``
+    and ``delete_connection`` move it in the same write as the subscription items."""
+
+    @abstractmethod
+    def member_count(self, topic: Topic) -> int:
+        """The topic's exact subscriptions now (0 for a topic nobody follows): one GetItem."""
+
+    @abstractmethod
+    def claim_summary(self, topic: Topic, now_ms: int, every_ms: int) -> int | None:
+        """Claim the right to push the topic's presence summary: one conditional write that
+        succeeds only if the last claim is at least ``every_ms`` old, so whichever process
+        (Lambda execution environment, local worker) gets there first pushes and every other
+        one in the same window does not. Returns the count to announce, or None when the window
+        is already taken."""
 
 
 class MessageLog(Protocol):

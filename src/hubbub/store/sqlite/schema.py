@@ -29,6 +29,18 @@ def upgrade(db: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as exc:
             if "duplicate column" not in str(exc):
                 raise
+    _count_existing_subscriptions(db)
+
+
+def _count_existing_subscriptions(db: sqlite3.Connection) -> None:
+    """A data directory from before the head counts has subscriptions and no counts: count them
+    once (a store that has counts keeps them with every subscription write)."""
+    if db.execute("SELECT 1 FROM headcounts LIMIT 1").fetchone() is not None:
+        return
+    db.execute(
+        "INSERT OR IGNORE INTO headcounts (topic, members)"
+        " SELECT filter, count(*) FROM subscriptions WHERE wildcard = 0 GROUP BY filter"
+    )
 
 
 SCHEMA = (
@@ -55,6 +67,12 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscriptions_by_filter ON subscriptions (filter, connection_id);
 CREATE INDEX IF NOT EXISTS subscriptions_wildcards ON subscriptions (filter) WHERE wildcard = 1;
+
+CREATE TABLE IF NOT EXISTS headcounts (
+    topic TEXT PRIMARY KEY,
+    members INTEGER NOT NULL,
+    summary_at INTEGER
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS messages (
     topic TEXT NOT NULL,

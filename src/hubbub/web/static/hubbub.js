@@ -42,7 +42,7 @@ export { ConnectionLost, HubbubError, STATES, isWildcard, newId };
 const DEFAULTS = Object.freeze({
   backoffBaseMs: 500,
   backoffCapMs: 15000,
-  pingIntervalMs: 30000,
+  pingIntervalMs: null, // null: what the server's hello.limits.pingIntervalMs says
   pongTimeoutMs: 10000,
   connectTimeoutMs: 10000,
   requestTimeoutMs: 15000,
@@ -213,7 +213,7 @@ export class HubbubClient extends EventTarget {
       this.user = hello.user || null;
       socket.beginSession(ws);
       this._emit("hello", { hello });
-      socket.startKeepalive(ws);
+      socket.startKeepalive(ws, hello.limits?.pingIntervalMs);
       await this._subs.resumeAll(ws);
     } catch (err) {
       if (socket.ws === ws) socket.drop(`session start failed: ${err.message}`);
@@ -245,8 +245,9 @@ export class HubbubClient extends EventTarget {
     return this.request("history", fields);
   }
 
-  presence(topic) {
-    return this.request("presence", { topic });
+  /** Who is in `topic`; a large room answers {count, large, members (a page), next}. */
+  presence(topic, page = {}) {
+    return this.request("presence", { topic, ...page });
   }
 
   /** Replace the text of one's own message; resolves with `edited` (also pushed to all). */
