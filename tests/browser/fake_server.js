@@ -13,6 +13,7 @@
     dropAcks: false,
     sendError: null,
     operators: { operatorsOnline: 0, operatorLastSeen: null }, // what $sys/operators starts from
+    limits: {}, // what hello.limits says
     reset() {
       this.sockets = [];
       this.received = [];
@@ -21,6 +22,7 @@
       this.refuse = this.refuseTokens = this.mutePong = this.dropAcks = false;
       this.sendError = null;
       this.operators = { operatorsOnline: 0, operatorLastSeen: null };
+      this.limits = {};
     },
     get open() {
       return this.sockets.filter((s) => s.readyState === 1);
@@ -54,7 +56,7 @@
             user: { id: "v_me", role: "visitor", nickname: "me" },
             operatorsOnline: 0,
             operatorLastSeen: null,
-            limits: {},
+            limits: this.limits,
           });
           break;
         case "ping":

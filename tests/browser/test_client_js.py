@@ -258,6 +258,38 @@ def test_a_missed_pong_forces_a_reconnect(js: Page) -> None:
     assert "online" in result["states"][3:]
 
 
+def test_the_client_pings_as_often_as_the_servers_hello_says(js: Page) -> None:
+    """hello.limits.pingIntervalMs sets the keepalive (issue 18, item 5): with the server asking
+    for a ping every 50 ms, pings arrive within a second, where the old fixed 30 s would send
+    none; a page that sets its own interval keeps it."""
+    result = run(
+        js,
+        """
+        fake.limits = { pingIntervalMs: 50 };
+        const pings = () => fake.received.filter((f) => f.action === "ping").length;
+        const c = new hubbub.HubbubClient("ws://fake/ws", { WebSocket: FakeSocket });
+        c.connect();
+        await until(() => c.online);
+        const started = Date.now();
+        await until(() => pings() >= 3, 1000);
+        const elapsed = Date.now() - started;
+        c.close();
+        fake.received = [];
+        fake.limits = { pingIntervalMs: 3600e3 };
+        const own = new hubbub.HubbubClient("ws://fake/ws", {
+          WebSocket: FakeSocket, pingIntervalMs: 40,
+        });
+        own.connect();
+        await until(() => own.online);
+        await until(() => pings() >= 2, 1000);
+        own.close();
+        return { elapsed, own: pings() >= 2 };
+        """,
+    )
+    assert result["elapsed"] < 1000
+    assert result["own"] is True
+
+
 def test_replies_are_matched_to_requests_by_ref(js: Page) -> None:
     values = run(
         js,

@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from hubbub import streamlog
 from hubbub.runtime.dynamodb.motofast import faster_moto
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
@@ -120,6 +121,9 @@ class Backend:
     open_store: Callable[[], Store]
     open_stress_store: Callable[[], Store]
     drop_message: Callable[[str, int], None]
+    read_changes: Callable[[], list[tuple[str, dict[str, Any]]]]
+    """The table's change stream so far: (event name, NewImage in DynamoDB JSON) per record,
+    read from the SQLite outbox or from DynamoDB Streams."""
     _opened: list[Store] = field(default_factory=list)
 
     def store(self, *, stress: bool = False) -> Store:
@@ -153,6 +157,22 @@ class DynamoTable:
         """A store with a client of its own, built lazily, as each Lambda environment has."""
         return DynamoStore(self.name, endpoint_url=self.endpoint, **kwargs)
 
+    def read_changes(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every record of the table's stream, from the start, through the Streams API."""
+        arn = self.client.describe_table(TableName=self.name)["Table"]["LatestStreamArn"]
+        streams = boto3.client("dynamodbstreams", endpoint_url=self.endpoint)
+        shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        changes: list[tuple[str, dict[str, Any]]] = []
+        for shard in shards:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
+                image = record["dynamodb"].get("NewImage", {})
+                changes.append((record["eventName"], image))
+        streams.close()
+        return changes
+
     def drop_message(self, topic: str, seq: int) -> None:
         """What a TTL deletion does to a message."""
         self.client.delete_item(
@@ -179,7 +199,19 @@ def _sqlite_backend(path: Path) -> Backend:
             db.execute("DELETE FROM messages WHERE topic = ? AND seq = ?", (topic, seq))
         db.close()
 
-    return Backend("sqlite", lambda: SqliteStore(path), lambda: SqliteStore(path), drop_message)
+    def read_changes() -> list[tuple[str, dict[str, Any]]]:
+        with sqlite3.connect(path) as db:
+            entries = streamlog.read_after(db, 0, 100_000)
+        db.close()
+        return [(e.event_name, e.new_image or {}) for e in entries]
+
+    return Backend(
+        "sqlite",
+        lambda: SqliteStore(path),
+        lambda: SqliteStore(path),
+        drop_message,
+        read_changes,
+    )
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -193,6 +225,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             table.recorded_store,
             lambda: table.independent_store(max_append_attempts=STRESS_APPEND_ATTEMPTS),
             table.drop_message,
+            table.read_changes,
         )
     yield chosen
     chosen.close_all()

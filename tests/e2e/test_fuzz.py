@@ -18,6 +18,11 @@ from hubbub.protocol.errors import ErrorCode
 from tests.support.server import ServerProcess
 
 REPLY_TYPES = {
+    "token",
+    "edited",
+    "deleted",
+    "moderated",
+    "sanctions",
     "hello",
     "welcome",
     "pong",
@@ -57,6 +62,10 @@ field_names = st.sampled_from(
         "nickname",
         "email",
         "ref",
+        "id",
+        "userId",
+        "sanction",
+        "seconds",
         "extra",
     ]
 )
@@ -90,6 +99,14 @@ action_frames = st.fixed_dictionaries(
         "seq": st.integers(),
         "nickname": st.text(max_size=50),
         "ref": st.text(max_size=70) | json_value,
+        # edit, delete, moderate: ids shaped like a message's (text.seq) or not at all
+        "id": st.sampled_from(["m_0.1", "m_0.0", "x." + "9" * 20, ".", "m_0.-1"])
+        | st.text(max_size=70)
+        | json_value,
+        "userId": st.sampled_from(["v_0", "o_1", "g_x", "v/1"]) | st.text(max_size=70),
+        "sanction": st.sampled_from(["mute", "unmute", "ban", "unban", "kick", "shout"])
+        | json_value,
+        "seconds": st.integers() | json_value,
     },
 ).flatmap(
     lambda base: st.dictionaries(field_names, json_value, max_size=3).map(
@@ -120,6 +137,7 @@ def wire(server: ServerProcess) -> Iterator[ClientConnection]:
 
 
 _refs = iter(range(10**9))
+_PUSHED = ("joined", "left", "message", "typing", "edited", "deleted", "moderated", "read")
 
 
 def roundtrip(ws: ClientConnection, frame: str | bytes) -> list[dict[str, Any]]:
@@ -150,7 +168,7 @@ def roundtrip(ws: ClientConnection, frame: str | bytes) -> list[dict[str, Any]]:
         if reply.get("ref") == "sentinel":
             assert reply["type"] == "pong"
             ponged = True
-        elif reply.get("type") in ("joined", "left", "message", "typing") and "ref" not in reply:
+        elif reply.get("type") in _PUSHED and "ref" not in reply:
             continue  # pushed by other tests' traffic, not an answer to us
         else:
             assert reply.get("ref") == ref, reply

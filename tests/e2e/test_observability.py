@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import websockets
 
@@ -99,8 +101,16 @@ async def test_every_invocation_logs_start_end_and_report(fresh_server: Start) -
     assert '"latencyMs"' in log and '"connectionId"' in log, "handlers log structured JSON"
 
 
-async def test_sigterm_during_traffic_loses_no_acknowledged_message(fresh_server: Start) -> None:
-    server = fresh_server()
+async def test_sigterm_during_traffic_loses_no_acknowledged_message(
+    fresh_server: Start, tmp_path: Path
+) -> None:
+    # five writers send unpaced to keep the server busy while it stops: the per-user send limit
+    # is lifted, as the benchmarks lift it (tests/e2e/test_abuse.py attacks the limit itself)
+    env_file = tmp_path / "env.json"
+    env_file.write_text(
+        json.dumps({"Parameters": {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}})
+    )
+    server = fresh_server("--env-vars", str(env_file))
     writers = [await HubbubClient.connect(server.ws_url) for _ in range(5)]
     for n, writer in enumerate(writers):
         await writer.register(f"w{n}")

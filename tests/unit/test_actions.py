@@ -64,6 +64,30 @@ VALID: list[tuple[dict[str, Any], type[Any], dict[str, Any]]] = [
     ({"action": "conversations", "before": 1700000000000, "limit": 5}, a.Conversations, {}),
     ({"action": "refresh"}, a.Refresh, {}),
     ({"action": "refresh", "ref": "r1", "extra": 1}, a.Refresh, {"ref": "r1"}),
+    (
+        {"action": "edit", "topic": "room/a", "id": "m_1.3", "text": "fixed"},
+        a.Edit,
+        {"topic": "room/a", "id": "m_1.3", "text": "fixed"},
+    ),
+    ({"action": "delete", "topic": "room/a", "id": "m_1.3"}, a.Delete, {"id": "m_1.3"}),
+    (
+        {"action": "moderate", "topic": "room/a", "userId": "v_1", "sanction": "mute"},
+        a.Moderate,
+        {"user_id": "v_1", "sanction": "mute", "seconds": None},
+    ),
+    (
+        {
+            "action": "moderate",
+            "topic": "room/a",
+            "userId": "v_1",
+            "sanction": "ban",
+            "seconds": 60,
+        },
+        a.Moderate,
+        {"seconds": 60},
+    ),
+    ({"action": "sanctions"}, a.Sanctions, {"topic": None}),
+    ({"action": "sanctions", "topic": "room/a"}, a.Sanctions, {"topic": "room/a"}),
 ]
 
 
@@ -116,6 +140,41 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"action": 5}, "a number action"),
     ({"action": None}, "a null action"),
     ({"topic": "room/a"}, "no action"),
+    ({"action": "edit", "topic": "room/a", "id": "m_1.3"}, "an edit without text"),
+    ({"action": "edit", "topic": "room/a", "text": "x"}, "an edit without id"),
+    ({"action": "edit", "topic": "room/a", "id": "m_1.3", "text": ""}, "an empty edit"),
+    ({"action": "delete", "topic": "room/a", "id": ""}, "an empty id to delete"),
+    ({"action": "delete", "topic": "room/a", "id": 3}, "a number id to delete"),
+    (
+        {"action": "moderate", "topic": "room/a", "userId": "v_1", "sanction": "shout"},
+        "an unknown sanction",
+    ),
+    ({"action": "moderate", "topic": "room/a", "sanction": "mute"}, "a sanction on nobody"),
+    (
+        {"action": "moderate", "topic": "room/a", "userId": "v/1", "sanction": "mute"},
+        "a user id that is not one",
+    ),
+    (
+        {
+            "action": "moderate",
+            "topic": "room/a",
+            "userId": "v_1",
+            "sanction": "mute",
+            "seconds": 0,
+        },
+        "a sanction of no time",
+    ),
+    (
+        {
+            "action": "moderate",
+            "topic": "room/a",
+            "userId": "v_1",
+            "sanction": "ban",
+            "seconds": "9",
+        },
+        "a string of seconds",
+    ),
+    ({"action": "sanctions", "topic": 5}, "a number topic to list"),
 ]
 
 

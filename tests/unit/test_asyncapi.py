@@ -74,6 +74,66 @@ def test_the_message_schema_has_exactly_the_fields_of_a_message_and_every_role(
         world.reply("g", action="subscribe", topic="room/a")
         world.chat.deliver(stored)
         (post,) = world.push.frames_of_type("message")
-    assert set(post.frame) - {"type"} == set(schema["properties"])
+    assert set(post.frame) - {"type"} == set(schema["properties"]) - {"editedAt"}
     assert "role" in schema["required"]
     assert set(schema["properties"]["role"]["enum"]) == {role.value for role in Role}
+
+
+def test_edit_delete_and_their_tombstone_are_documented_field_for_field(tmp_path: Path) -> None:
+    """The edited and deleted replies, an edited message and a tombstone in history carry
+    exactly the documented fields."""
+    tombstone = DOC["components"]["schemas"]["Tombstone"]
+    message = DOC["components"]["schemas"]["Message"]
+    with world_in(tmp_path) as world:
+        world.visitor("v")
+        one = world.send("v", "room/a", "one", "c1")
+        two = world.send("v", "room/a", "two", "c2")
+        edited = world.reply("v", action="edit", topic="room/a", id=one["id"], text="1", ref="r")
+        deleted = world.reply("v", action="delete", topic="room/a", id=two["id"], ref="r")
+        history = world.reply("v", action="history", topic="room/a")["messages"]
+    assert set(edited) == _documented("Edited")
+    assert set(deleted) == _documented("Deleted")
+    assert set(history[0]) == set(message["properties"])
+    assert set(history[1]) == set(tombstone["properties"]) == set(tombstone["required"])
+
+
+def test_moderation_frames_are_documented_field_for_field(tmp_path: Path) -> None:
+    with world_in(tmp_path) as world:
+        world.connect("o", User(UserId("o_1"), Role.OPERATOR, "Olga"))
+        moderated = world.reply(
+            "o", action="moderate", topic="room/a", userId="v_1", sanction="mute", ref="r"
+        )
+        listed = world.reply("o", action="sanctions", topic="room/a", ref="r")
+    assert set(moderated) == _documented("Moderated")
+    assert set(listed) == _documented("SanctionsReply")
+    items = DOC["components"]["messages"]["SanctionsReply"]["payload"]["properties"]["sanctions"]
+    (entry,) = listed["sanctions"]
+    assert set(entry) == set(items["items"]["properties"])
+
+
+def test_large_room_presence_frames_are_documented_field_for_field(tmp_path: Path) -> None:
+    """The summary a large room pushes, and the paged presence reply, carry exactly the
+    documented fields (issue 18)."""
+    from hubbub.chat.settings import ChatSettings
+
+    with world_in(tmp_path, ChatSettings(presence_threshold=1)) as world:
+        for cid in ("a", "b", "c"):
+            world.connect(cid)
+            world.reply(cid, action="subscribe", topic="room/big")
+        (summary,) = world.push.frames_of_type("presence")
+        page = world.reply("a", action="presence", topic="room/big", limit=1, ref="r1")
+    assert set(summary.frame) == _documented("PresenceSummary")
+    assert DOC["components"]["messages"]["PresenceSummary"]["payload"]["required"] == list(
+        summary.frame
+    )
+    assert set(page) == _documented("PresenceReply")
+    assert {"limit", "after"} <= _documented("Presence")
+
+
+def test_hello_documents_the_ping_interval(tmp_path: Path) -> None:
+    with world_in(tmp_path) as world:
+        world.connect("g")
+        limits = world.reply("g", action="hello")["limits"]
+    documented = DOC["components"]["messages"]["HelloReply"]["payload"]["properties"]["limits"]
+    assert {"pingIntervalMs", "presencePageMax"} <= set(limits)
+    assert set(documented["properties"]) <= set(limits)

@@ -87,7 +87,7 @@ def test_hello_tells_the_connection_who_it_is_and_the_limits(world: World) -> No
     assert hello["type"] == "hello"
     assert hello["connectionId"] == "c1"
     assert hello["user"]["role"] == "guest"
-    assert hello["limits"] == DEFAULT_LIMITS.public()
+    assert hello["limits"] == {**DEFAULT_LIMITS.public(), "pingIntervalMs": 300_000}
     assert hello["limits"]["maxTextChars"] == 4000
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -400,8 +400,44 @@ def test_a_batch_that_fails_entirely_is_reported_record_by_record(lam: Lambda) -
     assert response == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
 
 
+def test_the_stream_handler_pushes_edits_and_deletes_from_modify_records(lam: Lambda) -> None:
+    """A MODIFY of a message item that the store rewrote (the UpdateItem of an edit or a
+    delete) is pushed as ``edited`` or ``deleted``, from the record alone. DynamoDB Streams
+    reports an UpdateItem as MODIFY with the item's new image ("Change data capture for
+    DynamoDB Streams", StreamViewType NEW_IMAGE)."""
+    lam.connect("reader")
+    lam.act("reader", action="subscribe", topic="room/a")
+    lam.visitor("writer", "Wes")
+    lam.act("writer", action="send", topic="room/a", text="hello", clientMsgId="m1")
+    (msg,) = lam.messages("room/a")
+    lam.push.posts.clear()
+    edited = replace(msg, text="hello!", edited_at=msg.ts + 5)
+    deleted = replace(msg, text="", deleted=True)
+    records = [
+        aws_events.stream_record(message_item(m), sequence_number=n, event_name="MODIFY")
+        for m, n in ((edited, "1"), (deleted, "2"))
+    ]
+
+    response = stream.handler(aws_events.stream_event(records), None)
+
+    assert response == {"batchItemFailures": []}
+    assert [p.frame for p in lam.push.posts] == [
+        {
+            "type": "edited",
+            "topic": "room/a",
+            "id": msg.id,
+            "seq": 1,
+            "text": "hello!",
+            "editedAt": msg.ts + 5,
+        },
+        {"type": "deleted", "topic": "room/a", "id": msg.id, "seq": 1},
+    ]
+    assert all(p.connection_ids == ("reader",) for p in lam.push.posts)
+
+
 def test_the_stream_handler_skips_records_that_are_not_new_messages(lam: Lambda) -> None:
-    """MODIFY/REMOVE records and items that are not messages are acknowledged and not pushed."""
+    """REMOVE records, items that are not messages and a MODIFY that neither edits nor deletes
+    are acknowledged and not pushed."""
     lam.connect("reader")
     lam.act("reader", action="subscribe", topic="room/a")
     lam.visitor("writer", "Wes")

@@ -57,3 +57,43 @@ def test_a_sweep_is_bounded_and_runs_at_most_once_a_minute(tmp_path: Path) -> No
     store.append(request("room/b", 10, start + HOUR_MS + 1, ttl_s=60))
     assert rows(path, "messages") == 7, "the last sweep was under a minute ago"
     store.close()
+
+
+def test_swept_subscriptions_leave_the_head_count(tmp_path: Path) -> None:
+    """Expired subscriptions (a $disconnect that never came) are taken off the topic's head
+    count as they are swept, so a large room's size does not drift up locally."""
+    from hubbub.ids import ConnectionId, TopicFilter
+    from hubbub.store.port import Role, Subscription, User
+
+    store = SqliteStore(tmp_path / "t.sqlite3")
+    start = 1_800_000_000_000
+    user = User(UserId("v_1"), Role.VISITOR, "v")
+    for n, ttl_s in enumerate((60, 60, 7200)):
+        sub = Subscription(ConnectionId(f"c{n}"), TopicFilter("room/a"), user)
+        store.subscribe(sub, start, start // 1000 + ttl_s)
+    assert store.member_count(Topic("room/a")) == 3
+    store.sweep(start + 120_000)
+    assert store.member_count(Topic("room/a")) == 1
+    store.close()
+
+
+def test_an_older_data_dir_counts_its_subscriptions_once(tmp_path: Path) -> None:
+    """A data dir from before the head counts gets them counted when the store opens."""
+    from hubbub.ids import ConnectionId, TopicFilter
+    from hubbub.store.port import Role, Subscription, User
+
+    path = tmp_path / "t.sqlite3"
+    store = SqliteStore(path)
+    user = User(UserId("v_1"), Role.VISITOR, "v")
+    for n in range(4):
+        sub = Subscription(ConnectionId(f"c{n}"), TopicFilter("room/a"), user)
+        store.subscribe(sub, 0, 2**40)
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM headcounts")
+    again = SqliteStore(path)
+    assert again.member_count(Topic("room/a")) == 4
+    again.close()
+    third = SqliteStore(path)
+    assert third.member_count(Topic("room/a")) == 4, "and never twice"
+    third.close()

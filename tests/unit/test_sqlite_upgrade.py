@@ -13,15 +13,18 @@ from hubbub.store.sqlite.schema import SCHEMA
 from tests.unit.test_sqlite_sweep import request
 
 OLD_SCHEMA = SCHEMA.replace(
-    "    expires_at INTEGER NOT NULL,\n    role TEXT,\n", "    expires_at INTEGER NOT NULL,\n"
+    "    expires_at INTEGER NOT NULL,\n    role TEXT,\n"
+    "    edited_at INTEGER,\n    deleted INTEGER NOT NULL DEFAULT 0,\n",
+    "    expires_at INTEGER NOT NULL,\n",
 )
-"""The tables as they were before messages had a role."""
+"""The tables as they were before messages had a role (or could be edited and deleted)."""
 NOW_MS = 1_800_000_000_000
 
 
 def test_the_old_schema_really_lacks_the_column() -> None:
     assert "role TEXT,\n" in SCHEMA
     assert "role TEXT,\n" not in OLD_SCHEMA
+    assert "edited_at" not in OLD_SCHEMA and "deleted INTEGER" not in OLD_SCHEMA
 
 
 def test_an_old_store_gains_the_role_column_and_old_messages_read_as_visitor(
@@ -46,6 +49,11 @@ def test_an_old_store_gains_the_role_column_and_old_messages_read_as_visitor(
             ("old", Role.VISITOR),
             ("m1", Role.OPERATOR),
         ]
+        assert [(m.edited_at, m.deleted) for m in messages] == [(None, False), (None, False)]
+        old = messages[0]
+        tombstone = store.delete_message(old.topic, old.seq, old.id, NOW_MS)
+        assert tombstone is not None and tombstone.deleted, "the added columns take a rewrite"
+        assert store.get_message(old.topic, old.seq, NOW_MS) == tombstone
     finally:
         store.close()
     SqliteStore(path).close()  # a second opening finds the column there and changes nothing

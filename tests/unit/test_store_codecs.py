@@ -27,8 +27,9 @@ from hubbub.store.dynamodb.keys import (
     wildcard_read_pks,
     wildcard_write_pks,
 )
-from hubbub.store.items import message_from_item, message_item, new_message
+from hubbub.store.items import message_from_item, message_item, new_message, revised
 from hubbub.store.port import AppendRequest, Connection, Message, Role, Subscription, User
+from hubbub.store.records import seq_of_message_id
 from hubbub.store.sqlite import codec as sqlite_codec
 
 REQUEST = AppendRequest(
@@ -48,7 +49,7 @@ def test_new_message_takes_everything_but_the_seq_from_the_request() -> None:
     assert new_message(REQUEST, 7) == Message(
         topic=Topic("room/a"),
         seq=7,
-        id=MessageId("01J"),
+        id=MessageId("01J.7"),
         ts=1_700_000_000_000,
         sender=UserId("v_1"),
         nickname="Vera",
@@ -105,8 +106,26 @@ def test_a_stored_message_s_role_reads_as_visitor_unless_it_says_otherwise(
         item["role"] = stored
     decoded = message_from_item(item)
     assert decoded is not None and decoded.role is role
-    row = (*sqlite_codec.message_row(decoded)[:9], stored)
+    row = (*sqlite_codec.message_row(decoded)[:9], stored, None, 0)
     assert sqlite_codec.message_of(row).role is role
+
+
+@pytest.mark.parametrize("text", ["edited text", None], ids=["an edit", "a delete"])
+def test_a_rewritten_message_survives_both_stored_shapes(text: str | None) -> None:
+    """An edit (new text, editedAt) or a delete (a tombstone with no text) decodes the same
+    from a DynamoDB item, a stream image and a SQLite row."""
+    after = revised(new_message(REQUEST, 4), text, 1_700_000_000_500)
+    item = message_item(after)
+    assert ("text" in item) is (text is not None)
+    assert message_from_item(item) == after
+    assert sqlite_codec.message_of(sqlite_codec.message_row(after)) == after
+
+
+def test_a_message_id_ends_in_its_seq_and_nothing_else_names_one() -> None:
+    message = new_message(REQUEST, 42)
+    assert seq_of_message_id(message.id) == 42
+    for other in ("01J", "01J.", "01J.x", "01J.-1", "", "."):
+        assert seq_of_message_id(other) is None
 
 
 def test_the_role_of_the_request_is_the_role_stored_in_both_shapes() -> None:

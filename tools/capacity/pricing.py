@@ -103,8 +103,9 @@ class Workload:
     """Stream records per fan-out invocation: 1 is a quiet room; busy rooms batch up to 100."""
     minutes_per_message: float = 10.0
     """Connection minutes per message sent: every member sends one message per 10 minutes."""
-    ping_interval_s: float = 30.0
-    """hubbub.js ``pingIntervalMs``: each ping is a frame in, a ``pong`` out and an invocation."""
+    ping_interval_s: float = 300.0
+    """What hubbub's clients ping at on AWS: ``hello.limits.pingIntervalMs``, half API Gateway's
+    10 idle minutes. Each ping is a frame in, a ``pong`` out and an invocation."""
 
     def duration_ms(self, path: PathCost, parallel: int) -> float:
         """An invocation's billed time: its own, its DynamoDB requests, its waves of posts."""

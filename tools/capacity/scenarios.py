@@ -209,6 +209,15 @@ class _HubbubRoom:
                     self._flush()
             self.members.append((cid, user))
         self._flush()
+        # the copies bypassed the store, so the room's head count is set to match them
+        self.counting.probe.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": f"N#{self.topic}"},
+                "sk": {"S": "MEMBERS"},
+                "members": {"N": str(count)},
+            },
+        )
 
     def _subscription_items(self, cid: str) -> list[dict[str, Any]]:
         """Both items of a subscription to the room, as the store wrote them."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hubbub.chat.views import message_event
+from hubbub.chat.views import change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
-from hubbub.push.port import Push, PushOutcome
+from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
 from hubbub.store.records import Message
 from hubbub.store.roles import Subscriptions
 
@@ -37,9 +37,12 @@ class FanOutReport:
 
 
 class FanOut:
-    def __init__(self, subscriptions: Subscriptions, push: Push) -> None:
+    def __init__(
+        self, subscriptions: Subscriptions, push: Push, broadcast: Broadcast | None = None
+    ) -> None:
         self._subscriptions = subscriptions
         self._push = push
+        self._broadcast = broadcast or NoBroadcast()
 
     def filters_of_topic(self, topic: Topic) -> list[TopicFilter]:
         """The filters that match ``topic`` among those subscribed with: the topic itself and the
@@ -54,14 +57,21 @@ class FanOut:
                 seen.setdefault(connection_id, None)
         return list(seen)
 
-    def deliver(self, message: Message) -> FanOutReport:
-        recipients = self.recipients_of(message.topic)
+    def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
+        """Push a new message (``inserted``), or the ``edited``/``deleted`` of a rewritten one."""
         report = FanOutReport()
-        if not recipients:
+        event = change_event(message, inserted=inserted)
+        if event is None:
             return report
-        data = encode(message_event(message)).encode("utf-8")
-        outcome: PushOutcome = self._push.post_many(data, recipients)
-        report.gone = outcome.gone
-        report.failed = outcome.failed
-        report.delivered = len(recipients) - len(outcome.gone) - len(outcome.failed)
+        recipients = self.recipients_of(message.topic)
+        data = encode(event).encode("utf-8")
+        if recipients:
+            outcome: PushOutcome = self._push.post_many(data, recipients)
+            report.gone = outcome.gone
+            report.failed = outcome.failed
+            report.delivered = len(recipients) - len(outcome.gone) - len(outcome.failed)
+        if not report.failed:
+            # once on the topic to the MQTT broker, which fans it out itself; if it raises, the
+            # record is retried and WebSocket clients drop the repeat by seq
+            self._broadcast.publish(message.topic, data)
         return report

@@ -5,11 +5,22 @@ they hold, so it needs no state of its own: a connection that goes away takes it
 System topics have no presence: everyone may follow ``$sys/operators``, and who does is nobody's
 business. These events are pushed directly by the action's handler, not through the stream: they
 are never stored, and a lost one is repaired by the next ``presence`` query.
+
+At scale (issue 18): per-member ``joined``/``left`` make a room that fills to N push about N²/2
+frames, so a room larger than ``threshold`` subscriptions pushes a summary ``presence {topic,
+count}`` instead, at most once per ``every_ms`` whichever process sees the change: the window is
+claimed by one conditional write on the topic's head count (``Headcounts.claim_summary``), the
+same on AWS, where every Lambda execution environment is its own process, as locally. There is
+no timer (no long-lived process on AWS), so the summary is pushed by the join or leave that
+finds the window over: the changes inside a window show at the next change after it, and the
+last ones of a burst wait for the next change at all (a ``presence`` query is always exact).
+Deciding is O(1): the size is the head count (one GetItem), not a Query of the room.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from hubbub.chat.fanout import FanOut
@@ -18,9 +29,21 @@ from hubbub.protocol.events import encode
 from hubbub.protocol.topics import TopicClass, is_wildcard, topic_class
 from hubbub.push.port import Push, PushOutcome
 from hubbub.store.records import Subscription, User
-from hubbub.store.roles import Subscriptions
+from hubbub.store.roles import Headcounts, Subscriptions
 
-__all__ = ["Presence", "makes_present"]
+__all__ = ["Presence", "PresenceScale", "is_large", "makes_present"]
+
+
+def is_large(size: int, threshold: int) -> bool:
+    """Whether a room of ``size`` subscriptions (counting the one joining or leaving) gets
+    summaries instead of per-member events: a room of exactly ``threshold`` still gets them."""
+    return size > threshold
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceScale:
+    threshold: int = 100
+    every_ms: int = 5000
 
 
 def makes_present(topic_filter: TopicFilter) -> bool:
@@ -29,10 +52,47 @@ def makes_present(topic_filter: TopicFilter) -> bool:
 
 
 class Presence:
-    def __init__(self, subscriptions: Subscriptions, push: Push, fanout: FanOut) -> None:
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        counts: Headcounts,
+        push: Push,
+        fanout: FanOut,
+        scale: PresenceScale | None = None,
+    ) -> None:
         self._subscriptions = subscriptions
+        self._counts = counts
         self._push = push
         self._fanout = fanout
+        self.scale = scale or PresenceScale()
+
+    def count(self, topic: Topic) -> int:
+        return self._counts.member_count(topic)
+
+    def large_with(self, topic: Topic, extra: int) -> bool:
+        """Whether ``topic`` is large counting ``extra`` more than its head count (1 for the
+        subscription about to be written, or just removed)."""
+        return is_large(self.count(topic) + extra, self.scale.threshold)
+
+    def changed(self, topic: Topic, now_ms: int) -> PushOutcome:
+        """A large room's size changed: push the summary if this change opens a new window."""
+        count = self._counts.claim_summary(topic, now_ms, self.scale.every_ms)
+        if count is None:
+            return PushOutcome()
+        return self.publish(topic, {"type": "presence", "topic": topic, "count": count})
+
+    def page(
+        self, topic: Topic, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One bounded page of members, in subscription order, each user once within the page
+        (a user with connections on two pages shows on both), and the next page's cursor."""
+        subs, cursor = self._subscriptions.subscribers_page(
+            TopicFilter(topic), None if after is None else ConnectionId(after), limit
+        )
+        seen: dict[str, dict[str, Any]] = {}
+        for sub in subs:
+            seen.setdefault(sub.user.id, sub.user.public())
+        return list(seen.values()), cursor
 
     def members(self, topic: Topic) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
@@ -64,13 +124,16 @@ class Presence:
             return PushOutcome()
         return self._push.post_many(encode(event).encode("utf-8"), recipients)
 
-    def departed(self, removed: Iterable[Subscription]) -> PushOutcome:
-        """``left`` for each exact topic a removed connection was the user's last presence in."""
+    def departed(self, removed: Iterable[Subscription], now_ms: int) -> PushOutcome:
+        """``left`` for each exact topic a removed connection was the user's last presence in;
+        a summary instead where the room was large (counting the one who left)."""
         outcome = PushOutcome()
         for sub in removed:
             if not makes_present(sub.filter):
                 continue
             topic = Topic(sub.filter)
-            if not self.is_present(topic, sub.user, besides=sub.connection_id):
+            if self.large_with(topic, 1):
+                outcome.merge(self.changed(topic, now_ms))
+            elif not self.is_present(topic, sub.user, besides=sub.connection_id):
                 outcome.merge(self.announce("left", topic, sub.user))
         return outcome

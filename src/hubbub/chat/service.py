@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.desk import Desk, recency_index
+from hubbub.chat.editing import Editing
 from hubbub.chat.fanout import FanOut, FanOutReport
-from hubbub.chat.presence import Presence, makes_present
+from hubbub.chat.keepalive import ping_interval_ms
+from hubbub.chat.moderation import Moderation
+from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
-from hubbub.chat.views import message_event, message_view
+from hubbub.chat.views import message_view
 from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -80,15 +83,28 @@ class Chat:
     ) -> None:
         self.store = store
         self.push = push
-        self.broadcast = broadcast or NoBroadcast()
+        self.broadcast = broadcast or NoBroadcast()  # the MQTT broker, when the stack has one
         self.clock = clock
         self.tokens = tokens
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
-        self._fanout = FanOut(store, push)
-        self.presence = Presence(store, push, self._fanout)
+        self._fanout = FanOut(store, push, self.broadcast)
+        scale = PresenceScale(
+            threshold=self.settings.presence_threshold,
+            every_ms=round(self.settings.presence_summary_every_s * 1000),
+        )
+        self.presence = Presence(store, store, push, self._fanout, scale)
         self.desk = Desk(
             tokens, directory=store, markers=store, connections=store, subscriptions=store
+        )
+        self.editing = Editing(store, clock, self.limits)
+        self.moderation = Moderation(
+            sanctions=store,
+            subscriptions=store,
+            directory=store,
+            presence=self.presence,
+            push=push,
+            clock=clock,
         )
         self.throttle = Throttle(store, _rates(self.settings))
         self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
@@ -138,7 +154,7 @@ class Chat:
             outcome = self._operators_changed(
                 connection_id, connection.user, opened=False, now_ms=now
             )
-        outcome.merge(self.presence.departed(removed))
+        outcome.merge(self.presence.departed(removed, self.clock.now_ms()))
         for cid in outcome.gone - {connection_id}:
             self._drop(cid)
 
@@ -201,6 +217,19 @@ class Chat:
                 reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
             case a.Refresh():
                 reply = self._refresh(user)
+            case a.Edit():
+                reply = self.edit(user, action.topic, action.id, action.text)
+            case a.Delete():
+                reply = self.delete(user, action.topic, action.id)
+            case a.Moderate():
+                topic = self.topic(action.topic)
+                target = UserId(action.user_id)
+                reply = self.moderation.moderate(
+                    user, topic, target, action.sanction, action.seconds
+                )
+            case a.Sanctions():
+                listed = None if action.topic is None else self.topic(action.topic)
+                reply = self.moderation.list(user, listed)
         if reply is not None and action.ref is not None:
             reply["ref"] = action.ref
         return reply
@@ -224,7 +253,10 @@ class Chat:
             "connectionId": connection.id,
             "user": connection.user.public(),
             **self.desk.operators_status(self.clock.now_ms()),
-            "limits": self.limits.public(),
+            "limits": {
+                **self.limits.public(),
+                "pingIntervalMs": ping_interval_ms(self.settings.idle_timeout_s),
+            },
         }
 
     def _register(self, connection: Connection, action: a.Register, source_ip: str | None) -> Event:
@@ -268,6 +300,8 @@ class Chat:
             if not makes_present(topic_filter):
                 continue
             topic = Topic(topic_filter)
+            if self.presence.large_with(topic, 0):
+                continue  # a large room shows a count, which a new name does not change
             if before.id != after.id and not self.presence.is_present(
                 topic, before, besides=connection_id
             ):
@@ -298,14 +332,21 @@ class Chat:
             )
             return reply
         topic = parse_topic(topic_filter, self.limits)
+        self.moderation.check(connection.user, topic, sending=False)
         present = makes_present(topic_filter)
-        already = present and self.presence.is_present(
-            topic, connection.user, besides=connection.id
+        # a large room is never walked to ask whether the user is already there: it gets a count
+        large = present and self.presence.large_with(topic, 1)
+        already = (
+            present
+            and not large
+            and self.presence.is_present(topic, connection.user, besides=connection.id)
         )
         is_new = self.store.subscribe(
             Subscription(connection.id, topic_filter, connection.user), now, connection.expires_at
         )
-        if present and is_new and not already:
+        if present and is_new and large:
+            self.presence.changed(topic, now)
+        elif present and is_new and not already:
             self.presence.announce("joined", topic, connection.user, exclude=connection.id)
         if topic == OPERATORS_TOPIC:
             # the status to start from travels in the reply, as a resume's backlog does: one
@@ -352,13 +393,16 @@ class Chat:
         topic_filter = parse_filter(action.topic, self.limits)
         removed = self.store.unsubscribe(connection.id, topic_filter)
         if removed:
-            self.presence.departed([Subscription(connection.id, topic_filter, connection.user)])
+            self.presence.departed(
+                [Subscription(connection.id, topic_filter, connection.user)], self.clock.now_ms()
+            )
         return {"type": "unsubscribed", "topic": topic_filter, "removed": removed}
 
     def send(self, user: User, raw_topic: str, text: str, client_msg_id: str) -> AppendResult:
         """Store one message (idempotently); the stream delivers it. Also the REST path."""
         topic = parse_topic(raw_topic, self.limits)
         policy.check_send(user, topic)
+        self.moderation.check(user, topic, sending=True)
         if not text.strip():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must not be blank")
         if len(text) > self.limits.max_text_chars:
@@ -411,11 +455,25 @@ class Chat:
             "duplicate": result.duplicate,
         }
 
+    def edit(self, user: User, raw_topic: str, message_id: str, text: str) -> Event:
+        """The author's new text (``edited``); the stream pushes it. Also the REST path."""
+        topic = parse_topic(raw_topic, self.limits)
+        policy.check_send(user, topic)
+        self.moderation.check(user, topic, sending=True)
+        # an edit pushes to the whole topic as a send does, so it spends the same allowance
+        self.throttle.take(Limited.SEND, user.id, self.clock.now_ms(), "editing too fast")
+        return self.editing.edit(user, topic, message_id, text)
+
+    def delete(self, user: User, raw_topic: str, message_id: str) -> Event:
+        """A tombstone in the message's place (``deleted``); the stream pushes it. Also REST."""
+        return self.editing.delete(user, parse_topic(raw_topic, self.limits), message_id)
+
     def history(
         self, user: User, raw_topic: str, before: int | None, after: int | None, limit: int
     ) -> Event:
         topic = parse_topic(raw_topic, self.limits)
         policy.check_read(user, topic)
+        self.moderation.check(user, topic, sending=False)
         if before is not None and after is not None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "give 'before' or 'after', not both")
         now = self.clock.now_ms()
@@ -435,9 +493,28 @@ class Chat:
         return self.history(user, action.topic, action.before, action.after, action.limit or 50)
 
     def _presence(self, user: User, action: a.Presence) -> Event:
+        """A small room answers with everyone, as it always has; a large one (or a request that
+        asks for pages) with its count and one bounded page of members."""
         topic = parse_topic(action.topic, self.limits)
         policy.check_read(user, topic)
-        return {"type": "presence", "topic": topic, "members": self.presence.members(topic)}
+        count = self.presence.count(topic)
+        large = is_large(count, self.presence.scale.threshold)
+        if not large and action.limit is None and action.after is None:
+            return {"type": "presence", "topic": topic, "members": self.presence.members(topic)}
+        page_max = self.limits.presence_page_max
+        limit = min(action.limit or page_max, page_max)
+        members, cursor = self.presence.page(topic, action.after, limit)
+        reply: Event = {
+            "type": "presence",
+            "topic": topic,
+            "count": count,
+            "large": large,
+            "members": members,
+            "hasMore": cursor is not None,
+        }
+        if cursor is not None:
+            reply["next"] = cursor
+        return reply
 
     def _typing_event(self, connection: Connection, action: a.Typing) -> Event | None:
         topic = parse_topic(action.topic, self.limits)
@@ -445,6 +522,7 @@ class Chat:
         self.throttle.take(
             Limited.TYPING, connection.user.id, self.clock.now_ms(), "typing too often"
         )
+        self.moderation.check(connection.user, topic, sending=True)
         self.presence.announce("typing", topic, connection.user, exclude=connection.id)
         if action.ref is None:
             return None
@@ -496,15 +574,12 @@ class Chat:
         return [views[i] for i in kept], True
 
     # fan-out ----------------------------------------------------------------------------------
-    def deliver(self, message: Message) -> FanOutReport:
-        """Push one stored message to its subscribers and forget the connections found gone;
-        then publish it once on its topic to the MQTT broker (which raises if it was not taken,
-        so the record is retried: WebSocket clients drop the repeat by ``seq``)."""
-        report = self._fanout.deliver(message)
+    def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
+        """Push one stored message (or its edit or delete, when not ``inserted``) to its
+        subscribers and forget the connections found gone."""
+        report = self._fanout.deliver(message, inserted=inserted)
         if report.gone:
             self.forget(report.gone)
-        if not report.failed:
-            self.broadcast.publish(message.topic, encode(message_event(message)).encode("utf-8"))
         return report
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:

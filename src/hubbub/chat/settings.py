@@ -1,6 +1,6 @@
-"""Chat settings: retention per topic class, token lifetime, keepalive, rate limits. Read from the
-environment by the composition root, so the same code runs with the template's values on AWS and
-locally.
+"""Chat settings: retention per topic class, token lifetime, keepalive, rate limits, presence at
+scale. Read from the environment by the composition root, so the same code runs with the
+template's values on AWS and locally.
 
 The rate limits are per user (a guest's registrations: per source address) and shared by every
 channel and execution environment (``hubbub.chat.ratelimit``); docs/protocol.md lists them."""
@@ -39,6 +39,14 @@ class ChatSettings:
     max_wildcard_filters: int = 1000
     """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
     subscribe that would add one more is refused, one already in use is always accepted."""
+    presence_threshold: int = 100
+    """A room with more exact subscriptions than this stops pushing ``joined``/``left`` per
+    member and pushes a ``presence {topic, count}`` summary instead."""
+    presence_summary_every_s: float = 5.0
+    """At most one summary per room in this many seconds, whichever process pushes it."""
+    idle_timeout_s: float = 600.0
+    """How long the gateway keeps a silent connection: API Gateway's 10 minutes on AWS, the local
+    runtime's ``idle_timeout_s`` quota locally (``HUBBUB_RUNTIME_IDLE_TIMEOUT_S``)."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -83,6 +91,12 @@ class ChatSettings:
             if env.get("OPERATOR_RECHECK_SECONDS") not in (None, "")
             else base.operator_recheck_s,
             max_wildcard_filters=seconds("MAX_WILDCARD_FILTERS", base.max_wildcard_filters),
+            presence_threshold=seconds("PRESENCE_THRESHOLD", base.presence_threshold),
+            presence_summary_every_s=float(
+                env.get("PRESENCE_SUMMARY_SECONDS") or base.presence_summary_every_s
+            ),
+            # the local runtime says what its gateway does; API Gateway's is fixed (10 minutes)
+            idle_timeout_s=float(env.get("HUBBUB_RUNTIME_IDLE_TIMEOUT_S") or base.idle_timeout_s),
             limits=replace(
                 base.limits,
                 max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),

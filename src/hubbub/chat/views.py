@@ -6,11 +6,21 @@ from typing import Any
 
 from hubbub.store.port import Message
 
-__all__ = ["message_event", "message_view"]
+__all__ = ["change_event", "deleted_event", "edited_event", "message_event", "message_view"]
 
 
 def message_view(message: Message) -> dict[str, Any]:
-    return {
+    """A message as history, backlogs and pushes show it; a deleted one is a tombstone that
+    keeps its place (``seq`` stays gapless) and shows nothing of what it said."""
+    if message.deleted:
+        return {
+            "topic": message.topic,
+            "id": message.id,
+            "seq": message.seq,
+            "ts": message.ts,
+            "deleted": True,
+        }
+    view = {
         "topic": message.topic,
         "id": message.id,
         "seq": message.seq,
@@ -21,7 +31,37 @@ def message_view(message: Message) -> dict[str, Any]:
         "text": message.text,
         "clientMsgId": message.client_msg_id,
     }
+    if message.edited_at is not None:
+        view["editedAt"] = message.edited_at
+    return view
 
 
 def message_event(message: Message) -> dict[str, Any]:
     return {"type": "message", **message_view(message)}
+
+
+def edited_event(message: Message) -> dict[str, Any]:
+    return {
+        "type": "edited",
+        "topic": message.topic,
+        "id": message.id,
+        "seq": message.seq,
+        "text": message.text,
+        "editedAt": message.edited_at,
+    }
+
+
+def deleted_event(message: Message) -> dict[str, Any]:
+    return {"type": "deleted", "topic": message.topic, "id": message.id, "seq": message.seq}
+
+
+def change_event(message: Message, *, inserted: bool) -> dict[str, Any] | None:
+    """What subscribers are pushed for a change of a message item: ``message`` for a new one,
+    ``edited``/``deleted`` for a rewrite, nothing for a change that is neither."""
+    if inserted:
+        return message_event(message)
+    if message.deleted:
+        return deleted_event(message)
+    if message.edited_at is not None:
+        return edited_event(message)
+    return None

@@ -3,6 +3,10 @@
 Replies are matched to requests by ``ref``, so many requests can be in flight at once; every other
 frame (pushed ``message``, ``joined``, ``typing``...) lands in ``events``. Messages are also kept
 per topic by ``seq``, which is how a client shows each message once whatever the transport repeats.
+
+``hello()`` also starts the keepalive the server asks for (``hello.limits.pingIntervalMs``): the
+gateway closes a connection that sends nothing for its idle timeout (10 minutes on AWS; the
+runtime's ``idle_timeout_s`` locally), and only frames count, not WebSocket pings.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class HubbubClient:
         self._reader = asyncio.create_task(self._read())
         self.closed = asyncio.Event()
         self._arrived = asyncio.Event()
+        self.ping_interval_s: float | None = None
+        self._keepalive: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -61,6 +67,7 @@ class HubbubClient:
         return cls(ws)
 
     async def close(self) -> None:
+        self.stop_keepalive()
         await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
@@ -139,6 +146,42 @@ class HubbubClient:
             frame = await asyncio.wait_for(self.events.get(), remaining)
             if predicate(frame):
                 return frame
+
+    # keepalive ----------------------------------------------------------------------------
+    async def hello(self, *, keepalive: bool = True) -> Frame:
+        """Who the server says this connection is, and its limits; unless told not to, start
+        pinging at the interval they name."""
+        reply = await self.request("hello")
+        interval_ms = (reply.get("limits") or {}).get("pingIntervalMs")
+        if keepalive and isinstance(interval_ms, int) and interval_ms > 0:
+            self.start_keepalive(interval_ms / 1000)
+        return reply
+
+    def start_keepalive(self, interval_s: float) -> None:
+        """Send ``ping`` every ``interval_s`` until the connection closes."""
+        self.stop_keepalive()
+        self.ping_interval_s = interval_s
+        self._keepalive = asyncio.create_task(self._ping_every(interval_s))
+
+    def stop_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    async def _ping_every(self, interval_s: float) -> None:
+        while True:
+            try:
+                # the close ends the loop at once; otherwise the interval passes
+                await asyncio.wait_for(self.closed.wait(), interval_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.request("ping", timeout=interval_s)
+            except (ClientError, TimeoutError):
+                continue  # a late or refused pong: the next ping tries again
+            except ConnectionError:
+                return
 
     # conveniences -------------------------------------------------------------------------
     async def register(self, nickname: str, email: str | None = None) -> Frame:

@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel, Field
 
 from hubbub.handlers.bootstrap import chat
@@ -43,6 +43,14 @@ _ANONYMOUS = User(UserId("g_rest"), Role.GUEST, None)
 class NewMessage(BaseModel):
     topic: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)
     text: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_text_chars)
+
+
+class Edition(BaseModel):
+    topic: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)
+    text: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_text_chars)
+
+
+MessageIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class Posted(BaseModel):
@@ -120,6 +128,32 @@ def post_message(
         content_type="application/json",
         body=posted.model_dump_json(),
     )
+
+
+@app.patch("/api/messages/<message_id>")
+def edit_message(
+    message_id: MessageIdPath,
+    edition: Edition,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Replace the text of one's own message; pushed to WebSocket subscribers as ``edited``.
+
+    The topic travels in the body (and in ``?topic=`` for DELETE), not in the path: topics
+    hold ``/``, which a path parameter cannot."""
+    reply = chat().edit(_caller(authorization), edition.topic, message_id, edition.text)
+    return {k: v for k, v in reply.items() if k != "type"}
+
+
+@app.delete("/api/messages/<message_id>")
+def delete_message(
+    message_id: MessageIdPath,
+    topic: Annotated[str, Query(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Leave a tombstone in a message's place (its author or an operator); pushed as
+    ``deleted``."""
+    reply = chat().delete(_caller(authorization), topic, message_id)
+    return {k: v for k, v in reply.items() if k != "type"}
 
 
 @app.get("/api/history")

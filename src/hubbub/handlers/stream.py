@@ -68,19 +68,26 @@ class InOrderProcessor(BatchProcessor):
         _deliver(record)
 
 
+_CHANGES = {DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY}
+
+
 def _deliver(record: DynamoDBRecord) -> None:
-    if record.event_name is not DynamoDBRecordEventName.INSERT or record.dynamodb is None:
+    """An INSERT of a message item is a new message; a MODIFY is its edit or delete (pushed as
+    ``edited``/``deleted``). Anything else, REMOVEs (TTL) included, pushes nothing."""
+    if record.event_name not in _CHANGES or record.dynamodb is None:
         return
     image = record.dynamodb.new_image
     service = chat()
     message = service.decode_change(dict(image))
     if message is None:
         return
-    report = service.deliver(message)
+    inserted = record.event_name is DynamoDBRecordEventName.INSERT
+    report = service.deliver(message, inserted=inserted)
     metrics.add_metric(name="Deliveries", unit=MetricUnit.Count, value=report.delivered)
     metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(report.gone))
-    lag = max(0, service.clock.now_ms() - message.ts)
-    metrics.add_metric(name="FanOutLag", unit=MetricUnit.Milliseconds, value=lag)
+    if inserted:
+        lag = max(0, service.clock.now_ms() - message.ts)
+        metrics.add_metric(name="FanOutLag", unit=MetricUnit.Milliseconds, value=lag)
     if report.failed:
         metrics.add_metric(name="Undelivered", unit=MetricUnit.Count, value=len(report.failed))
         raise UndeliveredError(f"{len(report.failed)} recipients not reached for {message.id}")

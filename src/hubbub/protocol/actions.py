@@ -17,13 +17,17 @@ from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
 __all__ = [
     "Action",
     "Conversations",
+    "Delete",
+    "Edit",
     "Hello",
     "History",
+    "Moderate",
     "Ping",
     "Presence",
     "Read",
     "Refresh",
     "Register",
+    "Sanctions",
     "Send",
     "Subscribe",
     "Typing",
@@ -36,6 +40,12 @@ _L = DEFAULT_LIMITS
 Seq = Annotated[StrictInt, Field(ge=0, le=MAX_WIRE_INT)]
 PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
 TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
+MessageText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
+MessageIdText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+UserIdText = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@~-]+$")
+]
+SANCTION_SECONDS_MAX = 366 * 24 * 3600
 
 
 class _Frame(BaseModel):
@@ -78,6 +88,40 @@ class Send(_Frame):
     ]
 
 
+class Edit(_Frame):
+    """Replace the text of one's own message; answered and pushed as ``edited``."""
+
+    action: Literal["edit"]
+    topic: TopicText
+    id: MessageIdText
+    text: MessageText
+
+
+class Delete(_Frame):
+    """Leave a tombstone in a message's place (its author or an operator); ``deleted``."""
+
+    action: Literal["delete"]
+    topic: TopicText
+    id: MessageIdText
+
+
+class Moderate(_Frame):
+    """An operator's sanction on a user in a topic; ``seconds`` ends a mute or a ban."""
+
+    action: Literal["moderate"]
+    topic: TopicText
+    user_id: UserIdText = Field(alias="userId")
+    sanction: Literal["mute", "unmute", "ban", "unban", "kick"]
+    seconds: Annotated[StrictInt, Field(ge=1, le=SANCTION_SECONDS_MAX)] | None = None
+
+
+class Sanctions(_Frame):
+    """The sanctions in force, on one topic or all (operators)."""
+
+    action: Literal["sanctions"]
+    topic: TopicText | None = None
+
+
 class History(_Frame):
     action: Literal["history"]
     topic: TopicText
@@ -89,6 +133,9 @@ class History(_Frame):
 class Presence(_Frame):
     action: Literal["presence"]
     topic: TopicText
+    limit: Annotated[StrictInt, Field(ge=1, le=_L.presence_page_max)] | None = None
+    after: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_cursor_chars)] | None = None
+    """The ``next`` of the previous page: an opaque cursor."""
 
 
 class Typing(_Frame):
@@ -128,6 +175,10 @@ Action = (
     | Read
     | Conversations
     | Refresh
+    | Edit
+    | Delete
+    | Moderate
+    | Sanctions
 )
 
 _MODELS: dict[str, type[_Frame]] = {
@@ -143,6 +194,10 @@ _MODELS: dict[str, type[_Frame]] = {
     "read": Read,
     "conversations": Conversations,
     "refresh": Refresh,
+    "edit": Edit,
+    "delete": Delete,
+    "moderate": Moderate,
+    "sanctions": Sanctions,
 }
 ACTIONS: tuple[str, ...] = tuple(_MODELS)
 

@@ -31,6 +31,9 @@ class Limits:
     max_guest_wildcards: int = 2
     """Distinct wildcard filters per guest connection: guests cost nothing to open."""
     reply_budget_bytes: int = 96 * 1024
+    presence_page_max: int = 100
+    """Members in one ``presence`` page of a large room (or of any paged request)."""
+    max_cursor_chars: int = 128
 
     def public(self) -> dict[str, Any]:
         """The subset of limits a client needs, in camelCase for the wire."""

@@ -224,9 +224,10 @@ class LocalRuntime:
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
-        data dir, clock and credentials, the tables' endpoint, the TLS CA."""
+        data dir, clock, idle timeout and credentials, the tables' endpoint, the TLS CA."""
         data_dir = self.config.data_dir
         return {
+            "HUBBUB_RUNTIME_IDLE_TIMEOUT_S": f"{self.config.quotas.idle_timeout_s:g}",
             "HUBBUB_RUNTIME_API": f"{self.base_url}/_runtime",
             "HUBBUB_RUNTIME_KEY": self.runtime_key,
             "HUBBUB_RUNTIME_DATA_DIR": str(data_dir.resolve()),

@@ -8,10 +8,11 @@ the message an append stores and returns with ``new_message``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
-from hubbub.store.records import AppendRequest, Message, Role
+from hubbub.store.records import AppendRequest, Message, Role, placed_message_id
 
 __all__ = [
     "MESSAGE_KIND",
@@ -19,6 +20,7 @@ __all__ = [
     "message_item",
     "message_sk",
     "new_message",
+    "revised",
     "role_of",
     "topic_pk",
 ]
@@ -40,7 +42,7 @@ def new_message(request: AppendRequest, seq: int) -> Message:
     return Message(
         topic=request.topic,
         seq=seq,
-        id=request.message_id,
+        id=placed_message_id(request.message_id, seq),
         ts=request.now_ms,
         sender=request.sender,
         nickname=request.nickname,
@@ -61,13 +63,18 @@ def message_item(message: Message) -> dict[str, Any]:
         "id": message.id,
         "ts": message.ts,
         "from": message.sender,
-        "text": message.text,
         "cmid": message.client_msg_id,
         "expiresAt": message.expires_at,
         "role": message.role.value,
     }
+    if not message.deleted:
+        item["text"] = message.text
     if message.nickname is not None:
         item["nick"] = message.nickname
+    if message.edited_at is not None:
+        item["editedAt"] = message.edited_at
+    if message.deleted:
+        item["deleted"] = True
     return item
 
 
@@ -75,6 +82,7 @@ def message_from_item(item: Mapping[str, Any]) -> Message | None:
     if item.get("kind") != MESSAGE_KIND:
         return None
     nick = item.get("nick")
+    edited = item.get("editedAt")
     return Message(
         topic=Topic(str(item["topic"])),
         seq=int(item["seq"]),
@@ -82,10 +90,12 @@ def message_from_item(item: Mapping[str, Any]) -> Message | None:
         ts=int(item["ts"]),
         sender=UserId(str(item["from"])),
         nickname=None if nick is None else str(nick),
-        text=str(item["text"]),
+        text=str(item.get("text", "")),
         client_msg_id=ClientMsgId(str(item["cmid"])),
         expires_at=int(item["expiresAt"]),
         role=role_of(item.get("role")),
+        edited_at=None if edited is None else int(edited),
+        deleted=bool(item.get("deleted", False)),
     )
 
 
@@ -96,3 +106,12 @@ def role_of(stored: object) -> Role:
         return Role(str(stored)) if stored is not None else Role.VISITOR
     except ValueError:
         return Role.VISITOR
+
+
+def revised(message: Message, text: str | None, now_ms: int) -> Message:
+    """The message after an edit (new ``text``, ``edited_at``) or a delete (``text`` None: a
+    tombstone keeps its place, sender and id, and loses its text): built here so both adapters
+    store, stream and answer the same thing."""
+    if text is None:
+        return replace(message, text="", deleted=True)
+    return replace(message, text=text, edited_at=now_ms)

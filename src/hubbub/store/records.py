@@ -20,11 +20,15 @@ __all__ = [
     "MessagePage",
     "Operator",
     "Role",
+    "Sanction",
+    "SanctionKind",
     "StoreUnavailable",
     "Subscription",
     "TopicSummary",
     "User",
     "Visitor",
+    "placed_message_id",
+    "seq_of_message_id",
 ]
 
 
@@ -79,6 +83,10 @@ class Message:
     """The sender's role when they sent it, from their authenticated identity: what a client
     badges staff by. Messages stored before roles were recorded read as ``visitor``, which
     claims nothing."""
+    edited_at: int | None = None
+    """When its author last changed the text (epoch ms); None for a message never edited."""
+    deleted: bool = False
+    """A tombstone: the text is gone from the store, the place in the topic's ``seq`` stays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +148,39 @@ class AppendResult:
 class MessagePage:
     messages: list[Message]
     has_more: bool
+
+
+class SanctionKind(StrEnum):
+    """The sanctions an operator can store on a (topic, user); ``kick`` is not stored."""
+
+    MUTE = "mute"
+    BAN = "ban"
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    topic: Topic
+    user_id: UserId
+    kind: SanctionKind
+    until_ms: int | None
+    """When it ends (epoch ms); None for one that lasts until lifted."""
+    created_at: int
+
+    def active(self, now_ms: int) -> bool:
+        """TTL deletes lag (by up to two days on DynamoDB), so a read drops expired ones."""
+        return self.until_ms is None or self.until_ms > now_ms
+
+
+def placed_message_id(base: MessageId, seq: int) -> MessageId:
+    """A stored message's id ends in its ``seq``: an edit or delete names a message by id, and
+    the id alone must find the item (a GetItem on its key) without an index or a lookup item
+    written on every send. The id is still checked whole against the stored one."""
+    return MessageId(f"{base}.{seq}")
+
+
+def seq_of_message_id(message_id: str) -> int | None:
+    """The ``seq`` a message id ends in, or None for an id that does not name one."""
+    _, dot, tail = message_id.rpartition(".")
+    if not dot or not tail.isdigit() or len(tail) > 15:
+        return None
+    return int(tail)

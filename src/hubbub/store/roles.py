@@ -14,7 +14,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
@@ -23,6 +23,8 @@ from hubbub.store.records import (
     Message,
     MessagePage,
     Operator,
+    Sanction,
+    SanctionKind,
     Subscription,
     TopicSummary,
     User,
@@ -33,9 +35,11 @@ __all__ = [
     "ChangeDecoder",
     "Connections",
     "Directory",
+    "Headcounts",
     "MessageLog",
     "RateBuckets",
     "ReadMarkers",
+    "Sanctions",
     "Subscriptions",
 ]
 
@@ -81,6 +85,14 @@ class Subscriptions(Protocol):
         """Everyone subscribed with exactly this filter: one Query."""
 
     @abstractmethod
+    def subscribers_page(
+        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
+    ) -> tuple[list[Subscription], ConnectionId | None]:
+        """Up to ``limit`` subscriptions of the filter whose connection id sorts after ``after``,
+        in connection id order, and the cursor of the next page (None on the last): one bounded
+        Query, for listing a large room a page at a time."""
+
+    @abstractmethod
     def subscriber_ids(self, topic_filter: TopicFilter) -> list[ConnectionId]:
         """The connections of ``subscribers``, and nothing else: the fan-out's lookup, run for
         every message, needs no users (building them was a third of its time at 1,000)."""
@@ -98,6 +110,27 @@ class Subscriptions(Protocol):
         what a message reads does not grow with the filters anchored elsewhere. Every matching
         filter is among them; some may not match (``room/+/x``), so the caller still matches.
         Filters whose first level is a wildcard are not registered (the policy refuses them)."""
+
+
+class Headcounts(Protocol):
+    """How many subscriptions each exact topic has, kept with the subscriptions themselves, so a
+    large room's size is one GetItem instead of a Query over all its members (presence at scale).
+
+    The count is of subscriptions (connections), not of distinct users: a person with two tabs in
+    a room counts twice. Wildcard subscriptions are not counted. ``subscribe``, ``unsubscribe``
+    and ``delete_connection`` move it in the same write as the subscription items."""
+
+    @abstractmethod
+    def member_count(self, topic: Topic) -> int:
+        """The topic's exact subscriptions now (0 for a topic nobody follows): one GetItem."""
+
+    @abstractmethod
+    def claim_summary(self, topic: Topic, now_ms: int, every_ms: int) -> int | None:
+        """Claim the right to push the topic's presence summary: one conditional write that
+        succeeds only if the last claim is at least ``every_ms`` old, so whichever process
+        (Lambda execution environment, local worker) gets there first pushes and every other
+        one in the same window does not. Returns the count to announce, or None when the window
+        is already taken."""
 
 
 class MessageLog(Protocol):
@@ -122,6 +155,49 @@ class MessageLog(Protocol):
 
     @abstractmethod
     def last_seq(self, topic: Topic) -> int: ...
+
+    @abstractmethod
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        """The message at ``seq`` (tombstone included), unexpired: one GetItem on its key."""
+
+    @abstractmethod
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        """Replace the text of the live message ``message_id`` at ``seq`` sent by ``author`` and
+        stamp ``edited_at``: one conditional write, which the change stream carries (a MODIFY of
+        the message item). None, with nothing written, when no such message is there (gone,
+        another id, deleted, someone else's): the caller reads it to say which."""
+
+    @abstractmethod
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        """Turn the live message ``message_id`` at ``seq`` into a tombstone (text removed, its
+        ``seq`` kept): one conditional write the stream carries. None when there is no live
+        message of that id, so a second delete writes nothing and streams nothing."""
+
+
+class Sanctions(Protocol):
+    """Mutes and bans of a user on a topic, each with an optional end (a TTL)."""
+
+    @abstractmethod
+    def put_sanction(self, sanction: Sanction) -> None:
+        """Store (or replace) the sanction of its kind for its (topic, user)."""
+
+    @abstractmethod
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        """Remove it; True when one was stored (expired or not)."""
+
+    @abstractmethod
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        """The user's unexpired sanctions on the topic: on the send path, so one read (a
+        Query of at most two small items in the topic's partition, as costly as a GetItem)."""
+
+    @abstractmethod
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        """Unexpired sanctions on one topic, or on every topic (an index Query), for the
+        console; not on the message path."""
 
 
 class ReadMarkers(Protocol):

@@ -59,6 +59,7 @@ class ChatSession:
 
     async def _connect_once(self) -> None:
         self.client = await HubbubClient.connect(self.url, token=self.token)
+        await self.client.hello()  # and ping as often as the server's gateway needs
         if self.nickname and self.token is None:
             welcome = await self.client.register(self.nickname)
             self.token = str(welcome["token"])

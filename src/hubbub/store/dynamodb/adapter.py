@@ -12,12 +12,16 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - connection: ``C#{id}`` | ``CONN`` | operator connections also gsi1pk ``ROLE#operator``.
 - subscription, two items written in one transaction: ``C#{id}`` | ``S#{filter}`` (for
   ``filters_of`` and ``delete_connection``) and ``F#{filter}`` | ``C#{id}`` (for ``subscribers``).
+- head count: ``N#{topic}`` | ``MEMBERS`` | members (exact subscriptions, moved by ADD in the
+  same transaction as the subscription items), summaryAt (the last presence summary's claim).
 - wildcard registry: ``W#{anchor}`` (``W#{anchor}#{replica}`` for a one-level anchor) |
   ``{filter}`` | ver, a fresh random number per subscribe; the first copy also gsi1pk
   ``WILDCARDS`` (see ``registry``).
 - read marker: ``U#{user}`` | ``R#{topic}`` | seq.
 - visitor: ``U#{id}`` | ``VISITOR``.  operator: ``OPERATORS`` | ``{id}``.
 - meta: ``META`` | ``operator_last_seen`` | value.
+- sanction: ``T#{topic}`` | ``X#{user}#{mute|ban}`` | untilMs, expiresAt; gsi1pk ``SANCTIONS``
+  (see ``revisions``, which also holds edits and deletes of messages).
 - rate limiter bucket: ``RATE#{key}`` | ``RATE`` | tat (``buckets``).
 
 A topic's messages, head and dedupe records share one partition so ``append`` is a single
@@ -46,7 +50,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.dynamodb.append import Appender
 from hubbub.store.dynamodb.buckets import DynamoBuckets
 from hubbub.store.dynamodb.client import ClientLimits, ConditionFailed, Table
@@ -54,6 +58,7 @@ from hubbub.store.dynamodb.codec import (
     Item,
     connection_of,
     dump,
+    load,
     operator_of,
     role_index,
     subscription_of,
@@ -70,12 +75,14 @@ from hubbub.store.dynamodb.keys import (
     LAST_SEEN_SK,
     MAX_SEQ,
     MAX_UPDATED_AT,
+    MEMBERS_SK,
     META_PK,
     OPERATOR_ROLE_KEY,
     OPERATORS_PK,
     VISITOR_SK,
     connection_pk,
     filter_pk,
+    headcount_pk,
     is_wildcard,
     key,
     marker_sk,
@@ -86,6 +93,7 @@ from hubbub.store.dynamodb.keys import (
     user_pk,
 )
 from hubbub.store.dynamodb.registry import WildcardRegistry
+from hubbub.store.dynamodb.revisions import Revisions
 from hubbub.store.dynamodb.schema import GSI1
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
@@ -96,6 +104,8 @@ from hubbub.store.port import (
     MessagePage,
     Operator,
     Rate,
+    Sanction,
+    SanctionKind,
     Store,
     Subscription,
     TopicSummary,
@@ -122,6 +132,7 @@ class DynamoStore(Store):
         self._appender = Appender(self._table, max_append_attempts, self.set_read_marker)
         self._buckets = DynamoBuckets(self._table)
         self._wildcards = WildcardRegistry(self._table)
+        self._revisions = Revisions(self._table)
 
     def close(self) -> None:
         """Close the client this store made; a client passed in belongs to the caller."""
@@ -244,7 +255,22 @@ class DynamoStore(Store):
         ]
         if is_wildcard(subscription.filter):
             items.extend(self._wildcards.register(subscription.filter))
+        else:
+            items.append(self._count_members(subscription.filter, 1))
         return self._table.transact_conditions(items) is None
+
+    def _count_members(self, topic_filter: str, delta: int) -> dict[str, Any]:
+        """The head count's part of a subscription's transaction: it moves only if the
+        subscription's own conditional put or delete does."""
+        expression = "ADD #members :delta"
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": key(headcount_pk(topic_filter), MEMBERS_SK),
+                "UpdateExpression": expression,
+                **placeholders(expression, delta=delta),
+            }
+        }
 
     def unsubscribe(self, connection_id: ConnectionId, topic_filter: TopicFilter) -> bool:
         removed = self._remove_subscription(connection_id, topic_filter)
@@ -267,6 +293,8 @@ class DynamoStore(Store):
             },
             {"Delete": {"TableName": self._table.name, "Key": by_filter}},
         ]
+        if not is_wildcard(topic_filter):
+            items.append(self._count_members(topic_filter, -1))
         return self._table.transact_conditions(items) is None
 
     def filters_of(self, connection_id: ConnectionId) -> list[TopicFilter]:
@@ -286,6 +314,49 @@ class DynamoStore(Store):
             **placeholders(condition, "#cid", pk=filter_pk(topic_filter)),
         }
         return [ConnectionId(str(item["cid"])) for item in self._table.query(request)]
+
+    def subscribers_page(
+        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
+    ) -> tuple[list[Subscription], ConnectionId | None]:
+        if limit <= 0:
+            return [], None
+        condition = "#pk = :pk AND #sk > :after"
+        response = self._table.call(
+            "query",
+            TableName=self._table.name,
+            KeyConditionExpression=condition,
+            ConsistentRead=True,
+            Limit=limit + 1,
+            **placeholders(condition, pk=filter_pk(topic_filter), after=connection_pk(after or "")),
+        )
+        page = [subscription_of(load(item)) for item in response.get("Items", [])]
+        more = len(page) > limit
+        page = page[:limit]
+        return page, (page[-1].connection_id if more else None)
+
+    # head counts ------------------------------------------------------------------------------
+    def member_count(self, topic: Topic) -> int:
+        item = self._table.get(headcount_pk(topic), MEMBERS_SK)
+        return 0 if item is None else max(to_int(item.get("members", 0)), 0)
+
+    def claim_summary(self, topic: Topic, now_ms: int, every_ms: int) -> int | None:
+        expression = "SET #summaryAt = :now"
+        due = (
+            "attribute_exists(#pk) AND (attribute_not_exists(#summaryAt) OR #summaryAt <= :cutoff)"
+        )
+        try:
+            response = self._table.call(
+                "update_item",
+                TableName=self._table.name,
+                Key=key(headcount_pk(topic), MEMBERS_SK),
+                UpdateExpression=expression,
+                ConditionExpression=due,
+                ReturnValues="ALL_NEW",
+                **placeholders(expression, due, now=now_ms, cutoff=now_ms - every_ms),
+            )
+        except ConditionFailed:
+            return None
+        return max(to_int(load(response["Attributes"]).get("members", 0)), 0)
 
     def wildcard_filters(self) -> list[TopicFilter]:
         return self._wildcards.all_filters()
@@ -498,6 +569,34 @@ class DynamoStore(Store):
     def operator_last_seen(self) -> int | None:
         item = self._table.get(META_PK, LAST_SEEN_SK)
         return None if item is None else to_int(item["value"])
+
+    # edits and sanctions (``revisions``) --------------------------------------------------------
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        return self._revisions.get_message(topic, seq, now_ms)
+
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        return self._revisions.revise(
+            topic, seq, message_id, author=author, text=text, now_ms=now_ms
+        )
+
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        return self._revisions.revise(topic, seq, message_id, author=None, text=None, now_ms=now_ms)
+
+    def put_sanction(self, sanction: Sanction) -> None:
+        self._revisions.put_sanction(sanction)
+
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        return self._revisions.lift_sanction(topic, user_id, kind)
+
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._revisions.sanctions_on(topic, user_id, now_ms)
+
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        return self._revisions.list_sanctions(topic, now_ms)
 
     # rate limits ------------------------------------------------------------------------------
     def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:

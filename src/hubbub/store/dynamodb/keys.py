@@ -19,6 +19,7 @@ __all__ = [
     "LAST_SEEN_SK",
     "MAX_SEQ",
     "MAX_UPDATED_AT",
+    "MEMBERS_SK",
     "META_PK",
     "OPERATORS_PK",
     "OPERATOR_ROLE_KEY",
@@ -28,6 +29,7 @@ __all__ = [
     "connection_pk",
     "dedupe_sk",
     "filter_pk",
+    "headcount_pk",
     "is_wildcard",
     "key",
     "marker_sk",
@@ -49,6 +51,7 @@ WILDCARDS_INDEX_KEY = "WILDCARDS"
 REGISTRY_REPLICAS = 8
 """Copies of a registry entry anchored at a topic class (``room/+``, ``desk/#``): every message
 of that class reads one, so the reads spread over eight partitions instead of heating one."""
+MEMBERS_SK = "MEMBERS"
 OPERATORS_PK = "OPERATORS"
 META_PK = "META"
 LAST_SEEN_SK = "operator_last_seen"
@@ -71,6 +74,12 @@ def connection_pk(connection_id: str) -> str:
 
 def subscription_sk(topic_filter: str) -> str:
     return f"S#{topic_filter}"
+
+
+def headcount_pk(topic: str) -> str:
+    """The head count's own partition, apart from the topic's (``T#``, hot with every send) and
+    its subscribers' (``F#``, which ``subscribers`` reads whole)."""
+    return f"N#{topic}"
 
 
 def filter_pk(topic_filter: str) -> str:

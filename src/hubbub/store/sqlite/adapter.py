@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub import streamlog
-from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
+from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
     AppendRequest,
@@ -27,6 +27,8 @@ from hubbub.store.port import (
     MessagePage,
     Operator,
     Rate,
+    Sanction,
+    SanctionKind,
     Store,
     StoreUnavailable,
     Subscription,
@@ -44,6 +46,7 @@ from hubbub.store.sqlite.codec import (
     message_of,
     subscription_of,
 )
+from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 
 __all__ = ["SqliteStore"]
@@ -156,7 +159,10 @@ class SqliteStore(Store):
             ).fetchall()
             db.execute("DELETE FROM subscriptions WHERE connection_id = ?", (connection_id,))
             db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
-        return [subscription_of(row) for row in rows]
+            removed = [subscription_of(row) for row in rows]
+            for subscription in removed:
+                _add_members(db, subscription.filter, -1)
+        return removed
 
     # subscriptions ----------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription, now_ms: int, expires_at: int) -> bool:
@@ -177,7 +183,10 @@ class SqliteStore(Store):
                     expires_at,
                 ),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            _add_members(db, subscription.filter, 1)
+            return True
 
     def unsubscribe(self, connection_id: ConnectionId, topic_filter: TopicFilter) -> bool:
         with self._write() as db:
@@ -185,7 +194,10 @@ class SqliteStore(Store):
                 "DELETE FROM subscriptions WHERE connection_id = ? AND filter = ?",
                 (connection_id, topic_filter),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            _add_members(db, topic_filter, -1)
+            return True
 
     def filters_of(self, connection_id: ConnectionId) -> list[TopicFilter]:
         rows = self._read(
@@ -212,6 +224,38 @@ class SqliteStore(Store):
             ).fetchall()
         )
         return [ConnectionId(row[0]) for row in rows]
+
+    def subscribers_page(
+        self, topic_filter: TopicFilter, after: ConnectionId | None, limit: int
+    ) -> tuple[list[Subscription], ConnectionId | None]:
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE filter = ?"
+                " AND connection_id > ? ORDER BY connection_id LIMIT ?",
+                (topic_filter, after or "", max(limit, 0) + 1),
+            ).fetchall()
+        )
+        page = [subscription_of(row) for row in rows[: max(limit, 0)]]
+        more = len(rows) > limit and bool(page)
+        return page, (page[-1].connection_id if more else None)
+
+    # head counts ------------------------------------------------------------------------------
+    def member_count(self, topic: Topic) -> int:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT members FROM headcounts WHERE topic = ?", (topic,)
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    def claim_summary(self, topic: Topic, now_ms: int, every_ms: int) -> int | None:
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE headcounts SET summary_at = ? WHERE topic = ?"
+                " AND (summary_at IS NULL OR summary_at <= ?) RETURNING members",
+                (now_ms, topic, now_ms - every_ms),
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def wildcard_filters(self) -> list[TopicFilter]:
         rows = self._read(
@@ -415,6 +459,52 @@ class SqliteStore(Store):
         )
         return None if row is None else int(row[0])
 
+    # edits and sanctions ------------------------------------------------------------------------
+    def get_message(self, topic: Topic, seq: int, now_ms: int) -> Message | None:
+        return self._read(lambda db: find_message(db, topic, seq, now_ms))
+
+    def edit_message(
+        self, topic: Topic, seq: int, message_id: MessageId, author: UserId, text: str, now_ms: int
+    ) -> Message | None:
+        with self._write() as db:
+            return revise(db, topic, seq, message_id, author=author, text=text, now_ms=now_ms)
+
+    def delete_message(
+        self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
+    ) -> Message | None:
+        with self._write() as db:
+            return revise(db, topic, seq, message_id, author=None, text=None, now_ms=now_ms)
+
+    def put_sanction(self, sanction: Sanction) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sanctions (topic, user_id, kind, until_ms, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    sanction.topic,
+                    sanction.user_id,
+                    sanction.kind.value,
+                    sanction.until_ms,
+                    sanction.created_at,
+                ),
+            )
+
+    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "DELETE FROM sanctions WHERE topic = ? AND user_id = ? AND kind = ?",
+                    (topic, user_id, kind.value),
+                ).rowcount
+                > 0
+            )
+
+    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._read(lambda db: sanctions_on(db, topic, user_id, now_ms))
+
+    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
+        return self._read(lambda db: list_sanctions(db, topic, now_ms))
+
     # rate limits ------------------------------------------------------------------------------
     def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
         with self._write() as db:
@@ -443,14 +533,34 @@ class SqliteStore(Store):
             removed += db.execute(
                 "DELETE FROM connections WHERE expires_at <= ?", (now_s,)
             ).rowcount
+            expired = db.execute(
+                "SELECT filter, count(*) FROM subscriptions WHERE expires_at <= ?"
+                " AND wildcard = 0 GROUP BY filter",
+                (now_s,),
+            ).fetchall()
+            for topic_filter, count in expired:
+                _add_members(db, topic_filter, -int(count))
             removed += db.execute(
                 "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
             ).rowcount
+            removed += db.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,)).rowcount
             removed += db.execute(
                 "DELETE FROM rate_buckets WHERE expires_at <= ?", (now_s,)
             ).rowcount
             streamlog.trim(db, now_ms - 24 * 3600 * 1000)
         return removed
+
+
+def _add_members(db: sqlite3.Connection, topic_filter: str, delta: int) -> None:
+    """Move an exact topic's head count with the subscription write it belongs to (wildcard
+    filters have no presence, so no count)."""
+    if any(level in ("+", "#") for level in topic_filter.split("/")):
+        return
+    db.execute(
+        "INSERT INTO headcounts (topic, members) VALUES (?, max(?, 0))"
+        " ON CONFLICT (topic) DO UPDATE SET members = max(members + ?, 0)",
+        (topic_filter, delta, delta),
+    )
 
 
 def _recent_page(

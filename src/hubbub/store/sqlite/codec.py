@@ -22,7 +22,9 @@ __all__ = [
     "subscription_of",
 ]
 
-MESSAGE_COLUMNS = "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role"
+MESSAGE_COLUMNS = (
+    "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role, edited_at, deleted"
+)
 CONNECTION_COLUMNS = "id, user_id, role, nickname, connected_at, expires_at"
 SUBSCRIPTION_COLUMNS = "connection_id, filter, user_id, role, nickname"
 
@@ -39,6 +41,8 @@ def message_of(row: tuple[Any, ...]) -> Message:
         client_msg_id=ClientMsgId(row[7]),
         expires_at=row[8],
         role=role_of(row[9]),
+        edited_at=row[10],
+        deleted=bool(row[11]),
     )
 
 
@@ -55,6 +59,8 @@ def message_row(message: Message) -> tuple[Any, ...]:
         message.client_msg_id,
         message.expires_at,
         message.role.value,
+        message.edited_at,
+        1 if message.deleted else 0,
     )
 
 

@@ -9,7 +9,11 @@ from hubbub import streamlog
 
 __all__ = ["SCHEMA", "upgrade"]
 
-_ADDED_COLUMNS = [("messages", "role", "TEXT")]
+_ADDED_COLUMNS = [
+    ("messages", "role", "TEXT"),
+    ("messages", "edited_at", "INTEGER"),
+    ("messages", "deleted", "INTEGER NOT NULL DEFAULT 0"),
+]
 """Columns added since a data directory may have been created: (table, column, type)."""
 
 
@@ -25,6 +29,18 @@ def upgrade(db: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as exc:
             if "duplicate column" not in str(exc):
                 raise
+    _count_existing_subscriptions(db)
+
+
+def _count_existing_subscriptions(db: sqlite3.Connection) -> None:
+    """A data directory from before the head counts has subscriptions and no counts: count them
+    once (a store that has counts keeps them with every subscription write)."""
+    if db.execute("SELECT 1 FROM headcounts LIMIT 1").fetchone() is not None:
+        return
+    db.execute(
+        "INSERT OR IGNORE INTO headcounts (topic, members)"
+        " SELECT filter, count(*) FROM subscriptions WHERE wildcard = 0 GROUP BY filter"
+    )
 
 
 SCHEMA = (
@@ -52,6 +68,12 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_by_filter ON subscriptions (filter, connection_id);
 CREATE INDEX IF NOT EXISTS subscriptions_wildcards ON subscriptions (filter) WHERE wildcard = 1;
 
+CREATE TABLE IF NOT EXISTS headcounts (
+    topic TEXT PRIMARY KEY,
+    members INTEGER NOT NULL,
+    summary_at INTEGER
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS messages (
     topic TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -63,6 +85,8 @@ CREATE TABLE IF NOT EXISTS messages (
     cmid TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     role TEXT,
+    edited_at INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_at);
@@ -106,6 +130,15 @@ CREATE TABLE IF NOT EXISTS operators (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS sanctions (
+    topic TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    until_ms INTEGER,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, user_id, kind)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS meta (

@@ -42,7 +42,7 @@ export { ConnectionLost, HubbubError, STATES, isWildcard, newId };
 const DEFAULTS = Object.freeze({
   backoffBaseMs: 500,
   backoffCapMs: 15000,
-  pingIntervalMs: 30000,
+  pingIntervalMs: null, // null: what the server's hello.limits.pingIntervalMs says
   pongTimeoutMs: 10000,
   connectTimeoutMs: 10000,
   requestTimeoutMs: 15000,
@@ -55,7 +55,17 @@ const DEFAULTS = Object.freeze({
 });
 
 /** Server frames that reach the page as events of the same name (unless they answer a request). */
-const FORWARDED = new Set(["joined", "left", "presence", "read", "operators", "typing"]);
+const FORWARDED = new Set([
+  "joined",
+  "left",
+  "presence",
+  "read",
+  "operators",
+  "typing",
+  "edited",
+  "deleted",
+  "moderated",
+]);
 
 export class HubbubClient extends EventTarget {
   /**
@@ -203,7 +213,7 @@ export class HubbubClient extends EventTarget {
       this.user = hello.user || null;
       socket.beginSession(ws);
       this._emit("hello", { hello });
-      socket.startKeepalive(ws);
+      socket.startKeepalive(ws, hello.limits?.pingIntervalMs);
       await this._subs.resumeAll(ws);
     } catch (err) {
       if (socket.ws === ws) socket.drop(`session start failed: ${err.message}`);
@@ -235,8 +245,31 @@ export class HubbubClient extends EventTarget {
     return this.request("history", fields);
   }
 
-  presence(topic) {
-    return this.request("presence", { topic });
+  /** Who is in `topic`; a large room answers {count, large, members (a page), next}. */
+  presence(topic, page = {}) {
+    return this.request("presence", { topic, ...page });
+  }
+
+  /** Replace the text of one's own message; resolves with `edited` (also pushed to all). */
+  edit(topic, id, text) {
+    return this.request("edit", { topic, id, text });
+  }
+
+  /** Leave a tombstone in a message's place; resolves with `deleted` (also pushed to all). */
+  deleteMessage(topic, id) {
+    return this.request("delete", { topic, id });
+  }
+
+  /** Operators: mute, unmute, ban, unban or kick a user on a topic; resolves with `moderated`. */
+  moderate(topic, userId, sanction, seconds) {
+    const fields = { topic, userId, sanction };
+    if (seconds) fields.seconds = seconds;
+    return this.request("moderate", fields);
+  }
+
+  /** Operators: the sanctions in force, on one topic or all. */
+  sanctions(topic) {
+    return this.request("sanctions", topic ? { topic } : {});
   }
 
   read(topic, seq) {

@@ -16,6 +16,15 @@ export const STATES = Object.freeze({
   OFFLINE: "offline",
 });
 
+const FALLBACK_PING_INTERVAL_MS = 30000;
+
+/** The page's own interval if it set one, else the server's, else the fallback. */
+export function keepaliveInterval(pageMs, serverMs) {
+  if (Number.isFinite(pageMs) && pageMs > 0) return pageMs;
+  if (Number.isFinite(serverMs) && serverMs > 0) return serverMs;
+  return FALLBACK_PING_INTERVAL_MS;
+}
+
 export class Socket {
   /**
    * @param {string} url  the endpoint, without a token
@@ -294,9 +303,15 @@ export class Socket {
 
   // ---- keepalive --------------------------------------------------------------------------
 
-  startKeepalive(ws) {
+  /**
+   * Ping as often as the endpoint needs and no more (every ping is a billed message): the
+   * interval the server's hello says (half its gateway's idle timeout: 5 minutes on AWS), unless
+   * the page set pingIntervalMs itself; 30 s from a server that does not say.
+   */
+  startKeepalive(ws, serverIntervalMs) {
     this.stopKeepalive();
-    this._pingTimer = setInterval(() => this.ping(ws), this.options.pingIntervalMs);
+    this.pingIntervalMs = keepaliveInterval(this.options.pingIntervalMs, serverIntervalMs);
+    this._pingTimer = setInterval(() => this.ping(ws), this.pingIntervalMs);
   }
 
   stopKeepalive() {

@@ -6,6 +6,7 @@ import { HubbubError } from "../hubbub.js";
 import { byId, icon } from "../ui/dom.js";
 import { ConnectionBanner } from "../ui/status.js";
 import { Inbox, visitorIdOf } from "./inbox.js";
+import { SanctionsPanel } from "./sanctions.js";
 import { Thread } from "./thread.js";
 
 const RELATIVE_TIMES_MS = 60000;
@@ -32,6 +33,10 @@ export function runDesk(client, { announcer, signOut }) {
   });
   new ConnectionBanner(client, byId("conversation"));
   thread = new Thread({ client, inbox, me });
+  const sanctions = new SanctionsPanel({ client, announcer });
+  byId("moderate-visitor").addEventListener("click", () => {
+    if (thread.topic) sanctions.prefill(thread.topic, thread.topic.split("/")[1]);
+  });
   showConnected(client);
   followMessages(client, { inbox, thread, me, announcer });
   followPeople(client, { inbox, thread, me });

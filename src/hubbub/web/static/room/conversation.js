@@ -6,6 +6,7 @@ import { HubbubError } from "../hubbub.js";
 import { autoGrow, byId, icon, submitOnEnter } from "../ui/dom.js";
 import { ConnectionBanner } from "../ui/status.js";
 import { Transcript } from "../ui/transcript.js";
+import { enableEditing } from "./editing.js";
 
 const PAGE = 50;
 
@@ -27,6 +28,7 @@ export function showConversation(parts) {
     onDiscard: (cid) => client.discard(cid),
   });
   follow(transcript, parts);
+  enableEditing({ client, topic, transcript, announcer: parts.announcer });
   compose(parts);
   let loaded = false;
   client

@@ -1,5 +1,7 @@
 // Who is in the room: the named people (with a Staff badge for operators), how many guests are
-// reading, and the drawer that holds the list on narrow screens.
+// reading, and the drawer that holds the list on narrow screens. A large room (over the server's
+// presence threshold) shows "N online" instead: the server then pushes a count now and then
+// (`presence {topic, count}`), not joined/left for everyone.
 
 import { byId, h, icon } from "../ui/dom.js";
 
@@ -13,18 +15,25 @@ export class People {
     this.me = me;
     this.typing = typing;
     this.members = new Map();
+    this.crowd = null; // the count of a large room, null for a room whose members are listed
     this._recheck = null;
     this._drawer();
     client.addEventListener("joined", (e) => {
       if (e.detail.topic !== topic) return;
-      this.members.set(e.detail.user.id, e.detail.user);
-      this._changed();
+      if (this.crowd === null) this.members.set(e.detail.user.id, e.detail.user);
+      this._changed(); // in a large room: it shrank under the threshold, ask who is here
     });
     client.addEventListener("left", (e) => {
       if (e.detail.topic !== topic) return;
-      this.members.delete(e.detail.user.id);
+      if (this.crowd === null) this.members.delete(e.detail.user.id);
       typing.stopped(e.detail.user.id);
       this._changed();
+    });
+    client.addEventListener("presence", (e) => {
+      // a request's reply is not an event: this is the summary a large room pushes
+      if (e.detail.topic !== topic || typeof e.detail.count !== "number") return;
+      this.crowd = e.detail.count;
+      this.render();
     });
     client.addEventListener("session", () => this.refresh());
   }
@@ -34,7 +43,8 @@ export class People {
     try {
       const reply = await this.client.presence(this.topic);
       this.members.clear();
-      for (const m of reply.members || []) this.members.set(m.id, m);
+      this.crowd = reply.large ? reply.count : null;
+      if (this.crowd === null) for (const m of reply.members || []) this.members.set(m.id, m);
       this.render();
     } catch {
       // the next session tries again
@@ -42,6 +52,13 @@ export class People {
   }
 
   render() {
+    if (this.crowd !== null) {
+      byId("people-list").replaceChildren();
+      byId("guests").textContent = "Too many people to list them all.";
+      byId("people-count").textContent = String(this.crowd);
+      byId("people-title").textContent = `${this.crowd} online`;
+      return;
+    }
     const named = [...this.members.values()].filter((m) => m.nickname);
     named.sort((a, b) => a.nickname.localeCompare(b.nickname));
     const guests = this.members.size - named.length;

@@ -1,5 +1,7 @@
 // One message as a row of a transcript: who, when, and the text (links made safe). Own messages
 // the server has not acknowledged yet get their state instead ("Sending…", "Not sent. Retry").
+// A deleted message is a tombstone ("Message deleted"); an edited one says so; the author's own
+// delivered messages carry Edit and Delete controls when the transcript is given what to call.
 
 import { h, icon } from "./dom.js";
 import { linkify, timeElement } from "./text.js";
@@ -21,8 +23,46 @@ function bubble(text) {
   return body;
 }
 
+/** The bubble and markers of a message as it now stands (edited text, or a tombstone). */
+export function messageBody(m) {
+  if (m.deleted) {
+    return [h("div", { class: "bubble tombstone", text: "Message deleted" })];
+  }
+  const parts = [bubble(m.text)];
+  if (m.editedAt) parts.push(h("span", { class: "edited", text: "(edited)" }));
+  return parts;
+}
+
+function controls(m, { onEdit, onDelete }) {
+  if (m.deleted || (!onEdit && !onDelete)) return null;
+  const box = h("div", { class: "msg-actions" });
+  if (onEdit) {
+    box.append(
+      h("button", {
+        type: "button",
+        class: "link-button subtle msg-edit",
+        text: "Edit",
+        attrs: { "aria-label": "Edit message" },
+        on: { click: () => onEdit(m) },
+      }),
+    );
+  }
+  if (onDelete) {
+    box.append(
+      h("button", {
+        type: "button",
+        class: "link-button subtle msg-delete",
+        text: "Delete",
+        attrs: { "aria-label": "Delete message" },
+        on: { click: () => onDelete(m) },
+      }),
+    );
+  }
+  return box;
+}
+
 /** The <li> of a delivered message; `me` is the reader's user id, `operatorLabel` the badge. */
-export function messageRow(m, { me, operatorLabel }) {
+export function messageRow(m, { me, operatorLabel, onEdit, onDelete }) {
   const own = Boolean(me) && m.from === me;
   const role = roleOf(m);
   const meta = h("div", { class: "meta" });
@@ -36,11 +76,14 @@ export function messageRow(m, { me, operatorLabel }) {
   if (own) meta.append(icon("check", "Sent"));
   const dataset = {
     seq: String(m.seq),
+    id: m.id || "",
     from: m.from || "",
     ts: String(m.ts),
     state: own ? "sent" : "received",
   };
-  return h("li", { class: `msg${own ? " own" : ""} role-${role}`, dataset }, meta, bubble(m.text));
+  const mine = own ? controls(m, { onEdit, onDelete }) : null;
+  const cls = `msg${own ? " own" : ""} role-${role}${m.deleted ? " deleted" : ""}`;
+  return h("li", { class: cls, dataset }, meta, ...messageBody(m), mine);
 }
 
 /** The content of an unacknowledged own message's row: its text and its state. */

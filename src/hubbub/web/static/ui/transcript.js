@@ -17,12 +17,14 @@ export class Transcript {
    * @param {HTMLElement} host  an empty, position:relative element to fill
    * @param {object} opts
    *   me(): the current user id; loadOlder(beforeSeq) -> {messages, hasMore};
-   *   onRetry(clientMsgId); onDiscard(clientMsgId); label; emptyText; operatorLabel
+   *   onRetry(clientMsgId); onDiscard(clientMsgId); label; emptyText; operatorLabel;
+   *   onEdit(message), onDelete(message): give the author's rows Edit and Delete controls
    */
   constructor(host, opts) {
     this.opts = { emptyText: "No messages yet.", operatorLabel: "Team", label: "Messages", ...opts };
     this.host = host;
     this.bySeq = new Map();
+    this.messages = new Map(); // seq -> the message as last shown (for edits and deletes)
     this.pending = new Map();
     this.hasMore = null;
     this.loading = false;
@@ -87,6 +89,7 @@ export class Transcript {
 
   reset() {
     this.bySeq.clear();
+    this.messages.clear();
     this.pending.clear();
     this.log.replaceChildren();
     this.outboxList.replaceChildren();
@@ -180,9 +183,47 @@ export class Transcript {
     return el;
   }
 
+  /**
+   * An `edited` or `deleted` event (or reply): the row of that seq shows the new text or a
+   * tombstone. A message not loaded here yet is left alone; history brings it as it now is.
+   */
+  revise(change) {
+    const el = this.bySeq.get(change.seq);
+    if (!el || el.dataset.id !== change.id) return null;
+    const now = { ...this.messages.get(change.seq) };
+    if (change.type === "deleted") {
+      now.deleted = true;
+      delete now.text;
+    } else if (!now.deleted) {
+      now.text = change.text;
+      now.editedAt = change.editedAt;
+    }
+    return this._replace(change.seq, now);
+  }
+
+  /** Draw the row of `seq` again as it stands (an inline editor closed without saving). */
+  redraw(seq) {
+    return this.bySeq.has(seq) ? this._replace(seq, this.messages.get(seq)) : null;
+  }
+
+  _replace(seq, message) {
+    const row = this._row(message);
+    this.bySeq.get(seq).replaceWith(row);
+    this.bySeq.set(seq, row);
+    this.messages.set(seq, message);
+    this._group(row);
+    return row;
+  }
+
+  _row(message) {
+    const { onEdit, onDelete, operatorLabel } = this.opts;
+    return messageRow(message, { me: this.opts.me(), operatorLabel, onEdit, onDelete });
+  }
+
   _insert(message) {
     if (this.bySeq.has(message.seq)) return null;
-    const el = messageRow(message, { me: this.opts.me(), operatorLabel: this.opts.operatorLabel });
+    const el = this._row(message);
+    this.messages.set(message.seq, message);
     this.bySeq.set(message.seq, el);
     let after = this.log.lastElementChild;
     while (after && Number(after.dataset.seq) > message.seq) after = after.previousElementSibling;
