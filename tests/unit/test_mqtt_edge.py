@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -363,3 +363,21 @@ def test_the_stack_condition_picks_the_broadcast(tmp_path: Path) -> None:
         assert isinstance(on.broadcast, IotDataBroadcast)
     finally:
         store.close()
+
+
+def test_an_edit_is_published_on_its_topic_as_edited(edge: Edge) -> None:
+    """The fan-out publishes what WebSocket subscribers are pushed: an edit's ``edited``."""
+    stored = edge.chat.send(VIC, "room/a", "hello", "m1").message
+    edited = replace(stored, text="hello!", edited_at=stored.ts + 5)
+    record = aws_events.stream_record(
+        message_item(edited), sequence_number="101", event_name="MODIFY"
+    )
+    assert stream.handler(aws_events.stream_event([record]), None) == {"batchItemFailures": []}
+    ((topic, data),) = edge.broadcast.published
+    frame = json.loads(data)
+    assert (topic, frame["type"], frame["text"], frame["id"]) == (
+        "room/a",
+        "edited",
+        "hello!",
+        stored.id,
+    )
