@@ -31,6 +31,7 @@ from hubbub.ids import Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.push.iot.adapter import IotDataBroadcast
 from hubbub.push.port import Broadcast, NoBroadcast
+from hubbub.runtime.cloudformation.loader import load_app
 from hubbub.runtime.iot.policy import PolicyContext, PolicySet, parse_policy
 from hubbub.store.items import message_item
 from hubbub.store.port import Operator, Role, User, Visitor
@@ -381,3 +382,17 @@ def test_an_edit_is_published_on_its_topic_as_edited(edge: Edge) -> None:
         "hello!",
         stored.id,
     )
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_enable_mqtt_adds_or_leaves_out_the_whole_edge(enabled: str) -> None:
+    """hubbub's template read as the runtime reads it: ``EnableMqtt=false`` leaves out the
+    authorizer, the rule and their functions, and tells the fan-out there is no broker."""
+    template = Path(__file__).resolve().parents[2] / "template.yaml"
+    app = load_app(template, parameter_overrides={"EnableMqtt": enabled})
+    on = enabled == "true"
+    assert app.functions["FanOutFunction"].environment["IOT_FANOUT"] == enabled
+    assert ("MqttAuthorizerFunction" in app.functions) is on
+    assert ("MqttIngestFunction" in app.functions) is on
+    assert bool(app.iot_authorizers) is on
+    assert [rule.name for rule in app.topic_rules] == (["hubbub"] if on else [])
