@@ -1,28 +1,6 @@
 """The DynamoDB Store: the one table of ``template.yaml`` (``ChatTable``), keys ``pk``/``sk``.
 
-Item layout (pk | sk | notes). Every item carries ``kind`` so the stream handler can ignore what
-is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
-
-- message: ``T#{topic}`` | ``M#{seq:012d}`` | exactly ``items.message_item()``, so a stream
-  NewImage decodes with ``items.message_from_item``.
-- topic head: ``T#{topic}`` | ``HEAD`` | lastSeq, updatedAt, title, recencyIndex; while the topic
-  is in a recency index also gsi1pk ``RECENT#{index}``, gsi1sk ``{updatedAt:013d}#{topic}``.
-- dedupe record: ``T#{topic}`` | ``D#{sender}#{clientMsgId}`` | seq, expiresAt (``%`` and ``#``
-  in the sender are percent-escaped, so no two (sender, clientMsgId) pairs share a key).
-- connection: ``C#{id}`` | ``CONN`` | operator connections also gsi1pk ``ROLE#operator``.
-- subscription, two items written in one transaction: ``C#{id}`` | ``S#{filter}`` (for
-  ``filters_of`` and ``delete_connection``) and ``F#{filter}`` | ``C#{id}`` (for ``subscribers``).
-- head count: ``N#{topic}`` | ``MEMBERS`` | members (exact subscriptions, moved by ADD in the
-  same transaction as the subscription items), summaryAt (the last presence summary's claim).
-- wildcard registry: ``W#{anchor}`` (``W#{anchor}#{replica}`` for a one-level anchor) |
-  ``{filter}`` | ver, a fresh random number per subscribe; the first copy also gsi1pk
-  ``WILDCARDS`` (see ``registry``).
-- read marker: ``U#{user}`` | ``R#{topic}`` | seq.
-- visitor: ``U#{id}`` | ``VISITOR``.  operator: ``OPERATORS`` | ``{id}``.
-- meta: ``META`` | ``operator_last_seen`` | value.
-- sanction: ``T#{topic}`` | ``X#{user}#{mute|ban}`` | untilMs, expiresAt; gsi1pk ``SANCTIONS``
-  (see ``revisions``, which also holds edits and deletes of messages).
-- rate limiter bucket: ``RATE#{key}`` | ``RATE`` | tat (``buckets``).
+The item layout (where each kind of item lives) is the docstring of ``keys``.
 
 A topic's messages, head and dedupe records share one partition so ``append`` is a single
 transaction on one item collection. Every request-path access is a GetItem, a Query, a
