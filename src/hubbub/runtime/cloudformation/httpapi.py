@@ -12,9 +12,9 @@ from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
 from hubbub.runtime.cloudformation.resources import (
     ByPhysical,
-    active,
     by_physical,
     function_for_uri,
+    read_sam_apis,
 )
 from hubbub.runtime.cloudformation.specs import AppSpec, CorsSpec, HttpApiSpec, HttpRouteSpec
 
@@ -104,13 +104,11 @@ def _serverless_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: R
     the implicit ``ServerlessHttpApi`` SAM creates for events without an ``ApiId``."""
     resources: Mapping[str, Any] = template["Resources"]
     globals_api: Mapping[str, Any] = (template.get("Globals") or {}).get("HttpApi") or {}
-    by_reference: dict[str, str] = {}
-    for logical_id, resource in resources.items():
-        if resource.get("Type") == HTTP_API_TYPE and active(resource, resolver):
-            props = resolver.resolve({**globals_api, **(resource.get("Properties") or {})})
-            app.http_apis[logical_id] = _serverless_http_api(app, logical_id, props)
-            by_reference[resolver.physical_name(logical_id)] = logical_id
-            by_reference[logical_id] = logical_id
+
+    def add(logical_id: str, props: dict[str, Any]) -> None:
+        app.http_apis[logical_id] = _serverless_http_api(app, logical_id, props)
+
+    by_reference = read_sam_apis(resources, resolver, HTTP_API_TYPE, globals_api, add)
 
     for logical_id, resource in resources.items():
         for event_name, event in function_events(app, logical_id, resource):

@@ -5,13 +5,13 @@ integration URI invokes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
 from hubbub.runtime.cloudformation.specs import AppSpec
 
-__all__ = ["ByPhysical", "active", "by_physical", "function_for_uri"]
+__all__ = ["ByPhysical", "active", "by_physical", "function_for_uri", "read_sam_apis"]
 
 ByPhysical: TypeAlias = dict[str, tuple[str, dict[str, Any]]]
 """Physical id -> (logical id, resolved Properties)."""
@@ -34,6 +34,26 @@ def by_physical(resources: Mapping[str, Any], resolver: Resolver, kind: str) -> 
                 resolver.resolve(resource.get("Properties") or {}),
             )
     return out
+
+
+def read_sam_apis(
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    kind: str,
+    globals_api: Mapping[str, Any],
+    add: Callable[[str, dict[str, Any]], None],
+) -> dict[str, str]:
+    """Hands each active SAM API resource of ``kind`` to ``add`` with the template's Globals for
+    that API type merged under its own Properties (SAM applies Globals first; the resource's
+    own values win), and returns the names a function event may use to point at one: the
+    physical name a ``Ref`` resolves to, or the bare logical id."""
+    by_reference: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == kind and active(resource, resolver):
+            add(logical_id, resolver.resolve({**globals_api, **(resource.get("Properties") or {})}))
+            by_reference[resolver.physical_name(logical_id)] = logical_id
+            by_reference[logical_id] = logical_id
+    return by_reference
 
 
 def function_for_uri(app: AppSpec, uri: str, where: str) -> str:
