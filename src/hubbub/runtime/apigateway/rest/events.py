@@ -45,7 +45,7 @@ def is_binary(content_type: str | None, binary_media_types: Iterable[str]) -> bo
 def _body(api: RestApiSpec, request: HttpRequest) -> tuple[str | None, bool]:
     if not request.body:
         return None, False
-    content_type = next((v for k, v in request.headers if k.lower() == "content-type"), None)
+    content_type = request.header("content-type")
     if is_binary(content_type, api.binary_media_types):
         return base64.b64encode(request.body).decode("ascii"), True
     return request.body.decode("utf-8", errors="replace"), False
@@ -87,7 +87,7 @@ def build_rest_event(
 
 
 def _identity(request: HttpRequest) -> dict[str, Any]:
-    user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), None)
+    user_agent = request.header("user-agent")
     return {
         "cognitoIdentityPoolId": None,
         "accountId": None,
