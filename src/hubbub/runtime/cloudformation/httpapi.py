@@ -12,6 +12,7 @@ from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
 from hubbub.runtime.cloudformation.resources import (
     ByPhysical,
+    api_of_event,
     by_physical,
     function_for_uri,
     read_sam_apis,
@@ -154,17 +155,18 @@ def _event_api(
     globals_api: Mapping[str, Any],
     where: str,
 ) -> HttpApiSpec:
-    reference = props.get("ApiId")
-    if reference is None:
-        if IMPLICIT_HTTP_API not in app.http_apis:
-            app.http_apis[IMPLICIT_HTTP_API] = _serverless_http_api(
-                app, IMPLICIT_HTTP_API, globals_api
-            )
-        return app.http_apis[IMPLICIT_HTTP_API]
-    logical_id = by_reference.get(str(reference))
-    if logical_id is None:
-        raise TemplateError(f"{where}: ApiId {reference!r} names no AWS::Serverless::HttpApi")
-    return app.http_apis[logical_id]
+    return api_of_event(
+        app.http_apis,
+        props,
+        "ApiId",
+        by_reference=by_reference,
+        kind=HTTP_API_TYPE,
+        implicit=(
+            IMPLICIT_HTTP_API,
+            lambda: _serverless_http_api(app, IMPLICIT_HTTP_API, globals_api),
+        ),
+        where=where,
+    )
 
 
 def _cloudformation_http_apis(
