@@ -9,7 +9,7 @@ those captured events, ``requestId`` and ``extendedRequestId`` are one value, an
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ __all__ = [
     "ConnectionInfo",
     "connect_event",
     "disconnect_event",
+    "fold_repeated",
     "message_event",
     "request_time",
 ]
@@ -74,10 +75,10 @@ def connect_event(
     rid: str,
     now_ms: int,
 ) -> dict[str, Any]:
-    single, multi = _fold(headers)
+    single, multi = fold_repeated(headers)
     event: dict[str, Any] = {"headers": single, "multiValueHeaders": multi}
     if query:
-        q_single, q_multi = _fold(query)
+        q_single, q_multi = fold_repeated(query)
         event["queryStringParameters"] = q_single
         event["multiValueQueryStringParameters"] = q_multi
     event["requestContext"] = _context(info, "$connect", "CONNECT", rid, now_ms)
@@ -116,8 +117,11 @@ def disconnect_event(
     }
 
 
-def _fold(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """API Gateway's two views of repeated keys: the last value, and all values."""
+def fold_repeated(
+    pairs: Iterable[tuple[str, str]],
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """API Gateway's two views of repeated keys (headers, query parameters) in its format 1.0
+    events, WebSocket and REST alike: the last value, and all values."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for key, value in pairs:

@@ -12,9 +12,10 @@ from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
 from hubbub.runtime.cloudformation.resources import (
     ByPhysical,
-    active,
+    api_of_event,
     by_physical,
     function_for_uri,
+    read_sam_apis,
 )
 from hubbub.runtime.cloudformation.specs import AppSpec, CorsSpec, HttpApiSpec, HttpRouteSpec
 
@@ -104,13 +105,11 @@ def _serverless_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: R
     the implicit ``ServerlessHttpApi`` SAM creates for events without an ``ApiId``."""
     resources: Mapping[str, Any] = template["Resources"]
     globals_api: Mapping[str, Any] = (template.get("Globals") or {}).get("HttpApi") or {}
-    by_reference: dict[str, str] = {}
-    for logical_id, resource in resources.items():
-        if resource.get("Type") == HTTP_API_TYPE and active(resource, resolver):
-            props = resolver.resolve({**globals_api, **(resource.get("Properties") or {})})
-            app.http_apis[logical_id] = _serverless_http_api(app, logical_id, props)
-            by_reference[resolver.physical_name(logical_id)] = logical_id
-            by_reference[logical_id] = logical_id
+
+    def add(logical_id: str, props: dict[str, Any]) -> None:
+        app.http_apis[logical_id] = _serverless_http_api(app, logical_id, props)
+
+    by_reference = read_sam_apis(resources, resolver, HTTP_API_TYPE, globals_api, add)
 
     for logical_id, resource in resources.items():
         for event_name, event in function_events(app, logical_id, resource):
@@ -156,17 +155,18 @@ def _event_api(
     globals_api: Mapping[str, Any],
     where: str,
 ) -> HttpApiSpec:
-    reference = props.get("ApiId")
-    if reference is None:
-        if IMPLICIT_HTTP_API not in app.http_apis:
-            app.http_apis[IMPLICIT_HTTP_API] = _serverless_http_api(
-                app, IMPLICIT_HTTP_API, globals_api
-            )
-        return app.http_apis[IMPLICIT_HTTP_API]
-    logical_id = by_reference.get(str(reference))
-    if logical_id is None:
-        raise TemplateError(f"{where}: ApiId {reference!r} names no AWS::Serverless::HttpApi")
-    return app.http_apis[logical_id]
+    return api_of_event(
+        app.http_apis,
+        props,
+        "ApiId",
+        by_reference=by_reference,
+        kind=HTTP_API_TYPE,
+        implicit=(
+            IMPLICIT_HTTP_API,
+            lambda: _serverless_http_api(app, IMPLICIT_HTTP_API, globals_api),
+        ),
+        where=where,
+    )
 
 
 def _cloudformation_http_apis(

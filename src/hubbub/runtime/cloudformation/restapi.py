@@ -12,7 +12,7 @@ from typing import Any
 from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.httpapi import parse_route_key
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
-from hubbub.runtime.cloudformation.resources import active
+from hubbub.runtime.cloudformation.resources import api_of_event, read_sam_apis
 from hubbub.runtime.cloudformation.specs import AppSpec, HttpRouteSpec, RestApiSpec, RestCorsSpec
 
 __all__ = ["IMPLICIT_REST_API", "IMPLICIT_REST_STAGE", "REST_API_TYPE", "read_rest_apis"]
@@ -28,13 +28,11 @@ def read_rest_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver
     """Adds every REST API to ``app``; its functions must have been read already."""
     resources: Mapping[str, Any] = template["Resources"]
     globals_api: Mapping[str, Any] = (template.get("Globals") or {}).get("Api") or {}
-    by_reference: dict[str, str] = {}
-    for logical_id, resource in resources.items():
-        if resource.get("Type") == REST_API_TYPE and active(resource, resolver):
-            props = resolver.resolve({**globals_api, **(resource.get("Properties") or {})})
-            app.rest_apis[logical_id] = _rest_api(app, logical_id, props)
-            by_reference[resolver.physical_name(logical_id)] = logical_id
-            by_reference[logical_id] = logical_id
+
+    def add(logical_id: str, props: dict[str, Any]) -> None:
+        app.rest_apis[logical_id] = _rest_api(app, logical_id, props)
+
+    by_reference = read_sam_apis(resources, resolver, REST_API_TYPE, globals_api, add)
     for logical_id, resource in resources.items():
         for event_name, event in function_events(app, logical_id, resource):
             if event.get("Type") != "Api":
@@ -118,13 +116,13 @@ def _event_api(
     globals_api: Mapping[str, Any],
     where: str,
 ) -> RestApiSpec:
-    reference = props.get("RestApiId")
-    if reference is None:
-        if IMPLICIT_REST_API not in app.rest_apis:
-            implicit = {**globals_api, "StageName": IMPLICIT_REST_STAGE}
-            app.rest_apis[IMPLICIT_REST_API] = _rest_api(app, IMPLICIT_REST_API, implicit)
-        return app.rest_apis[IMPLICIT_REST_API]
-    logical_id = by_reference.get(str(reference))
-    if logical_id is None:
-        raise TemplateError(f"{where}: RestApiId {reference!r} names no AWS::Serverless::Api")
-    return app.rest_apis[logical_id]
+    implicit = {**globals_api, "StageName": IMPLICIT_REST_STAGE}
+    return api_of_event(
+        app.rest_apis,
+        props,
+        "RestApiId",
+        by_reference=by_reference,
+        kind=REST_API_TYPE,
+        implicit=(IMPLICIT_REST_API, lambda: _rest_api(app, IMPLICIT_REST_API, implicit)),
+        where=where,
+    )

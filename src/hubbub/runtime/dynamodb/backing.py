@@ -36,6 +36,7 @@ from hubbub.runtime.dynamodb.tables import (
     ProvisionedTable,
     TablesUnavailable,
     create_table_request,
+    endpoint_client,
     provision,
 )
 
@@ -137,17 +138,7 @@ class Backing:
                 ) from exc
 
     def _client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        session = boto3.session.Session(region_name=self.region, **self.credentials)
-        return session.client(
-            service,
-            endpoint_url=self.endpoint,
-            config=Config(
-                connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
-            ),
-        )
+        return endpoint_client(service, self.region, self.credentials, self.endpoint)
 
     def function_env(self) -> dict[str, str]:
         """What every function is told about the backing."""

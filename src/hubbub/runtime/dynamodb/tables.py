@@ -32,6 +32,7 @@ __all__ = [
     "ProvisionedTable",
     "TablesUnavailable",
     "create_table_request",
+    "endpoint_client",
     "provision",
 ]
 
@@ -40,6 +41,26 @@ log = logging.getLogger("hubbub.tables")
 _SIMPLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection")
 _DEFAULT_THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+
+
+def endpoint_client(
+    service: str, region: str, credentials: Mapping[str, str], endpoint: str | None
+) -> Any:
+    """A boto3 client of the runtime's own for the endpoint the template's resources live in
+    (tables, queues and topics share moto's one server): short connect and read timeouts and
+    three standard retries, so a dead endpoint fails startup quickly with a clear error
+    instead of hanging."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(region_name=region, **credentials)
+    return session.client(
+        service,
+        endpoint_url=endpoint,
+        config=Config(
+            connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
+        ),
+    )
 
 
 class TablesUnavailable(RuntimeError):

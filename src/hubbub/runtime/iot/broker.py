@@ -170,15 +170,8 @@ class Broker:
             session.subscriptions[sub.topic_filter] = sub
             self.index.add(sub.topic_filter, session.client_id)
         if granted:
-            self.hooks.lifecycle.subscribed(
-                SubscriptionEvent(
-                    session.client_id,
-                    self.now_ms(),
-                    session.identifier,
-                    client.principal,
-                    tuple(s.topic_filter for s in granted),
-                )
-            )
+            filters = tuple(s.topic_filter for s in granted)
+            self.hooks.lifecycle.subscribed(self._subscription_event(client, session, filters))
         retained = []
         for sub in granted:
             message = self.retained.get(sub.topic_filter)
@@ -199,15 +192,18 @@ class Broker:
             gone.append(topic_filter)
         if gone:
             self.hooks.lifecycle.unsubscribed(
-                SubscriptionEvent(
-                    session.client_id,
-                    self.now_ms(),
-                    session.identifier,
-                    client.principal,
-                    tuple(gone),
-                )
+                self._subscription_event(client, session, tuple(gone))
             )
         return codes
+
+    def _subscription_event(
+        self, client: Client, session: Session, filters: tuple[str, ...]
+    ) -> SubscriptionEvent:
+        """The lifecycle event of a subscribe or unsubscribe: the same fields either way, as
+        IoT Core writes them, stamped now."""
+        return SubscriptionEvent(
+            session.client_id, self.now_ms(), session.identifier, client.principal, filters
+        )
 
     # publishing ----------------------------------------------------------------------------
     def publish(

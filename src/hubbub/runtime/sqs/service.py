@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hubbub.runtime.cloudformation import AppSpec
-from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable
+from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable, endpoint_client
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.sqs.poller import Consumer, QueuePoller
 from hubbub.runtime.sqs.resources import Destinations, Messaging, provision_messaging
@@ -88,17 +88,7 @@ class MessagingService:
         log.info("SQS and SNS (moto) at %s", endpoint)
 
     def _client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        session = boto3.session.Session(region_name=self.region, **self.credentials)
-        return session.client(
-            service,
-            endpoint_url=self.endpoint,
-            config=Config(
-                connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
-            ),
-        )
+        return endpoint_client(service, self.region, self.credentials, self.endpoint)
 
     def function_env(self) -> dict[str, str]:
         if self.endpoint is None:

@@ -42,6 +42,12 @@ class HttpRequest:
     domain_name: str
     protocol: str = "HTTP/1.1"
 
+    def header(self, name: str) -> str | None:
+        """The first line's value of a header, its name matched without regard to case (as
+        HTTP names are); ``None`` when the request has none."""
+        lower = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lower), None)
+
 
 def gateway_headers(
     received: Iterable[tuple[str, str]],
@@ -159,7 +165,7 @@ def _request_context(
     host = (
         request.domain_name.rsplit(":", 1)[0] if ":" in request.domain_name else request.domain_name
     )
-    user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), "")
+    user_agent = request.header("user-agent") or ""
     return {
         "accountId": account_id,
         "apiId": api.api_id,

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from hubbub.runtime.apigateway.events import request_time
+from hubbub.runtime.apigateway.events import fold_repeated, request_time
 from hubbub.runtime.apigateway.http.events import HttpRequest
 from hubbub.runtime.apigateway.http.routing import RouteMatch
 from hubbub.runtime.cloudformation import RestApiSpec
@@ -42,19 +42,10 @@ def is_binary(content_type: str | None, binary_media_types: Iterable[str]) -> bo
     return any(t in (media, "*/*", f"{major}/*") for t in binary_media_types)
 
 
-def _fold(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for key, value in pairs:
-        single[key] = value
-        multi.setdefault(key, []).append(value)
-    return single, multi
-
-
 def _body(api: RestApiSpec, request: HttpRequest) -> tuple[str | None, bool]:
     if not request.body:
         return None, False
-    content_type = next((v for k, v in request.headers if k.lower() == "content-type"), None)
+    content_type = request.header("content-type")
     if is_binary(content_type, api.binary_media_types):
         return base64.b64encode(request.body).decode("ascii"), True
     return request.body.decode("utf-8", errors="replace"), False
@@ -72,9 +63,9 @@ def build_rest_event(
     """The format 1.0 event, key for key; ``path`` is below the stage, the request context's
     ``path`` includes it."""
     assert match.route.path is not None
-    headers, multi_headers = _fold(request.headers)
+    headers, multi_headers = fold_repeated(request.headers)
     query = urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True)
-    single_query, multi_query = _fold(query)
+    single_query, multi_query = fold_repeated(query)
     path = request.raw_path[len(api.stage) + 1 :] or "/"
     body, is_base64 = _body(api, request)
     return {
@@ -96,7 +87,7 @@ def build_rest_event(
 
 
 def _identity(request: HttpRequest) -> dict[str, Any]:
-    user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), None)
+    user_agent = request.header("user-agent")
     return {
         "cognitoIdentityPoolId": None,
         "accountId": None,

@@ -53,7 +53,7 @@ class RestApiGateway(ProxyGateway[RestApiSpec]):
         )
 
     def map_result(self, result: InvokeResult, request: HttpRequest) -> HttpResult:
-        accept = next((v for k, v in request.headers if k.lower() == "accept"), None)
+        accept = request.header("accept")
         return rest_result_response(
             result, accept=accept, binary_media_types=self.api.binary_media_types
         )

@@ -3,7 +3,7 @@
 // and the server learns the read marker, which clears it in the operator's other tabs too).
 // On phones the list and the thread take turns: Escape or the back button return to the list.
 
-import { autoGrow, byId, h, icon, submitOnEnter } from "../ui/dom.js";
+import { byId, h, icon, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
 import { TypingIndicator } from "../ui/typing.js";
 import { initial } from "./inbox.js";
@@ -31,20 +31,10 @@ export class Thread {
   }
 
   _composer() {
-    const composer = byId("composer");
-    const textarea = this.textarea;
-    const fit = autoGrow(textarea);
-    submitOnEnter(textarea, composer);
-    composer.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const text = textarea.value;
-      if (!text.trim() || !this.topic) return;
-      this.client.send(this.topic, text);
-      textarea.value = "";
-      fit();
-    });
-    textarea.addEventListener("input", () => {
-      if (this.topic && textarea.value.trim()) this.client.typing(this.topic);
+    wireComposer(byId("composer"), this.textarea, {
+      ready: () => Boolean(this.topic),
+      send: (text) => this.client.send(this.topic, text),
+      typing: () => this.client.typing(this.topic),
     });
   }
 

@@ -107,3 +107,25 @@ export function submitOnEnter(textarea, form) {
     }
   });
 }
+
+/**
+ * The composer both support views share: Enter submits, the box grows with its text, and only
+ * while `ready()` holds is non-blank text handed to `send` (then the box empties and shrinks
+ * back) and a keystroke reported to `typing`. Until then (no conversation picked, no identity
+ * yet) nothing leaves.
+ */
+export function wireComposer(composer, textarea, { ready, send, typing }) {
+  const fit = autoGrow(textarea);
+  submitOnEnter(textarea, composer);
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = textarea.value;
+    if (!text.trim() || !ready()) return;
+    send(text);
+    textarea.value = "";
+    fit();
+  });
+  textarea.addEventListener("input", () => {
+    if (ready() && textarea.value.trim()) typing();
+  });
+}

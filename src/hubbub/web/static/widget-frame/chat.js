@@ -4,7 +4,7 @@
 // starts a new one.
 
 import { HubbubError } from "../hubbub.js";
-import { autoGrow, byId, submitOnEnter } from "../ui/dom.js";
+import { byId, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
 
 const PAGE = 50;
@@ -154,20 +154,10 @@ export class VisitorChat {
   }
 
   _composer() {
-    const composer = byId("composer");
-    const textarea = this.textarea;
-    const fit = autoGrow(textarea);
-    submitOnEnter(textarea, composer);
-    composer.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const text = textarea.value;
-      if (!text.trim() || !this.identity) return;
-      this.client.send(this.topic, text);
-      textarea.value = "";
-      fit();
-    });
-    textarea.addEventListener("input", () => {
-      if (this.identity && textarea.value.trim()) this.client.typing(this.topic);
+    wireComposer(byId("composer"), this.textarea, {
+      ready: () => Boolean(this.identity),
+      send: (text) => this.client.send(this.topic, text),
+      typing: () => this.client.typing(this.topic),
     });
   }
 }
