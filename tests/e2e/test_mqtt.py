@@ -45,10 +45,20 @@ VERSIONS = [pytest.param(V311, id="3.1.1"), pytest.param(V5, id="5")]
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """hubbub's template (IoT Core is there for every template); keep-alives down to 1 s so the
-    keep-alive test does not wait IoT Core's 30 s minimum."""
+    """hubbub's template without its IoT edge (``EnableMqtt=false``), so no authorizer stands
+    in front of the broker: these tests are about IoT Core's MQTT itself, on any topic
+    (tests/e2e/test_mqtt_edge.py covers hubbub's authorizer and policies). IoT Core is there
+    for every template; keep-alives down to 1 s so the keep-alive test does not wait IoT Core's
+    30 s minimum."""
     data = tmp_path_factory.mktemp("mqtt") / "data"
-    proc = ServerProcess(data, "--no-web", "--iot-quota", "keepalive_min_s=1").start()
+    proc = ServerProcess(
+        data,
+        "--no-web",
+        "--parameter-overrides",
+        "EnableMqtt=false",
+        "--iot-quota",
+        "keepalive_min_s=1",
+    ).start()
     yield proc
     proc.stop()
 
