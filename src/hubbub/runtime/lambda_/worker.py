@@ -150,13 +150,25 @@ def _log_stream() -> io.TextIOWrapper:
     )
 
 
-# ru_maxrss is the process's peak RSS whichever of the two is asked; RUSAGE_SELF also sums the
-# CPU time of the thread group, which measured 0.2-1.3 ms per call in a warm worker on the
-# benchmark machine (docs/benchmarks.md) against about 10 us for RUSAGE_THREAD.
+# The peak RSS of this environment. Not ru_maxrss: Linux carries the parent's high-water mark
+# across fork and exec into the child's ru_maxrss, so a worker started by a runtime (or a test
+# process) of 400 MB would report 400 MB before running a line, and every invocation of a
+# 256 MB function would end in Runtime.OutOfMemory. VmHWM in /proc/self/status is the high-water
+# mark of this process's own address space (about 20 us to read); where there is no /proc,
+# ru_maxrss is the best there is. RUSAGE_THREAD, because RUSAGE_SELF also sums the CPU time of the
+# thread group (0.2-1.3 ms per call in a warm worker on the benchmark machine).
 _RUSAGE_WHO = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+_STATUS = "/proc/self/status"
 
 
 def _max_rss_mb() -> int:
+    try:
+        with open(_STATUS, "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except OSError:
+        pass
     return int(resource.getrusage(_RUSAGE_WHO).ru_maxrss // 1024)
 
 

@@ -249,3 +249,23 @@ async def test_over_the_reserved_concurrency_lambda_throttles_instead_of_queuein
     assert (await first).payload == "released"
     third = await pool.invoke({"gate": str(gate)})
     assert third.ok and third.payload == "released"
+
+
+async def test_a_large_runtime_process_does_not_make_its_workers_run_out_of_memory(
+    code: Path, make_pool: PoolFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Linux hands a child the parent's peak RSS in ``ru_maxrss`` across fork and exec: a runtime
+    (or this test process) of more than MemorySize made every invocation end in
+    ``Runtime.OutOfMemory`` before the handler had used anything. The worker measures its own
+    address space instead. AWS: *Configuring Lambda function memory* (an environment is held to
+    its MemorySize, and only its own use counts)."""
+    ballast = bytearray(400 * 1024 * 1024)  # this process now peaks above the function's 256 MB
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))
+    pool = make_pool(spec(code, "handlers.context"))
+    with caplog.at_level(logging.INFO):
+        result = await pool.invoke({})
+    del ballast
+    assert result.ok, result.payload
+    (report,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("REPORT")]
+    used = int(report.split("Max Memory Used: ")[1].split()[0])
+    assert 0 < used < 256
