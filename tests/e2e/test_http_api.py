@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import queue
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,11 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from hubbub.runtime.cloudformation.intrinsics import local_api_id
 from tests.conftest import TIMEOUT_FACTOR
+from tests.support.http_probe import Reply, call, http_session
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
@@ -75,42 +71,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    timeout = aiohttp.ClientTimeout(total=30 * TIMEOUT_FACTOR)
-    async with aiohttp.ClientSession(
-        timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
-    ) as session:
-        yield session
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    probe_id: str
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-async def call(
-    session: aiohttp.ClientSession,
-    server: ServerProcess,
-    method: str,
-    path: str,
-    *,
-    headers: list[tuple[str, str]] | None = None,
-    body: bytes | None = None,
-) -> Reply:
-    """One request with a unique ``x-probe-id``, so the event it caused can be found."""
-    probe_id = str(uuid.uuid4())
-    lines: CIMultiDict[str] = CIMultiDict([("x-probe-id", probe_id), *(headers or [])])
-    url = URL(f"{server.base_url}{path}", encoded=True)
-    data = None if body is None else io.BytesIO(body)
-    async with session.request(method, url, headers=lines, data=data) as response:
-        return Reply(response.status, response.headers, await response.read(), probe_id)
+http = pytest.fixture(name="http")(http_session)
 
 
 def recorded(server: ServerProcess) -> list[dict[str, Any]]:
