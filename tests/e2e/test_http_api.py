@@ -5,12 +5,9 @@ and the server's own index still served on the same port."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import queue
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -19,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 
 from hubbub.runtime.cloudformation.intrinsics import local_api_id
 from tests.conftest import TIMEOUT_FACTOR
-from tests.support.http_probe import Reply, call, http_session
+from tests.support.http_probe import Reply, Tee, call, http_session, load_app_module
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
@@ -30,31 +27,9 @@ INTEGRATION_TIMEOUT_S = 2.0 * TIMEOUT_FACTOR
 CATCH_ALL = "/_http/CatchAllApi"
 
 
-def probe_module() -> ModuleType:
-    """The probe's own module, so expected responses come from the shapes it answers with."""
-    spec = importlib.util.spec_from_file_location("httpprobe_app", APP_DIR / "httpprobe_app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_PROBE_APP = probe_module()
+_PROBE_APP = load_app_module(APP_DIR / "httpprobe_app.py")
 SHAPES: dict[str, Any] = _PROBE_APP.SHAPES
 PNG_BYTES: bytes = _PROBE_APP.PNG_BYTES
-
-
-class _Tee(queue.Queue[str]):
-    """Keeps every stdout line ``hubbub serve`` printed, including those before ``ready``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def put(self, item: str, block: bool = True, timeout: float | None = None) -> None:
-        self.seen.append(item)
-        super().put(item, block, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +40,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         f"http_integration_timeout_s={INTEGRATION_TIMEOUT_S}",
         template=PROBE,
     )
-    proc.lines = _Tee()
+    proc.lines = Tee()
     proc.start()
     yield proc
     proc.stop()
@@ -412,7 +387,7 @@ async def test_without_cors_configuration_options_reaches_the_function(
 
 # serving -----------------------------------------------------------------------------------------
 def test_hubbub_serve_prints_each_http_api(probe: ServerProcess) -> None:
-    assert isinstance(probe.lines, _Tee)
+    assert isinstance(probe.lines, Tee)
     printed = [line for line in probe.lines.seen if line.startswith("hubbub: http api")]
     assert sorted(printed) == sorted(
         [

@@ -17,14 +17,11 @@ https://docs.aws.amazon.com/scheduler/latest/APIReference/API_Target.html.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import queue
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -34,7 +31,7 @@ from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
 )
 
-from tests.support.http_probe import Reply, call, http_session
+from tests.support.http_probe import Reply, Tee, call, http_session, load_app_module, printed
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
@@ -42,44 +39,18 @@ APP_DIR = Path(__file__).parent / "apps" / "restprobe"
 PROBE = APP_DIR / "template.yaml"
 
 
-def _probe_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("restprobe_app", APP_DIR / "restprobe_app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_APP = _probe_module()
+_APP = load_app_module(APP_DIR / "restprobe_app.py")
 SHAPES: dict[str, Any] = _APP.SHAPES
 PNG_BYTES: bytes = _APP.PNG_BYTES
-
-
-class _Tee(queue.Queue[str]):
-    """Keeps every stdout line ``hubbub serve`` printed, including those before ``ready``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def put(self, item: str, block: bool = True, timeout: float | None = None) -> None:
-        self.seen.append(item)
-        super().put(item, block, timeout)
 
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("restprobe") / "data", template=PROBE)
-    proc.lines = _Tee()
+    proc.lines = Tee()
     proc.start()
     yield proc
     proc.stop()
-
-
-def printed(proc: ServerProcess) -> list[str]:
-    assert isinstance(proc.lines, _Tee)
-    return proc.lines.seen
 
 
 http = pytest.fixture(name="http")(http_session)

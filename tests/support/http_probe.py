@@ -7,11 +7,15 @@ sent, an HTTP API (payload 2.0) lower-cases them, so the HTTP tests look it up a
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import queue
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -60,3 +64,31 @@ async def call(
     data = None if body is None else io.BytesIO(body)
     async with session.request(method, url, headers=lines, data=data) as response:
         return Reply(response.status, response.headers, await response.read(), probe_id)
+
+
+def load_app_module(path: Path) -> ModuleType:
+    """A probe app's own module, so expected responses come from the shapes it answers with
+    (loaded by path: the apps import nothing from hubbub and are not a package)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Tee(queue.Queue[str]):
+    """Keeps every stdout line ``hubbub serve`` printed, including those before ``ready``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def put(self, item: str, block: bool = True, timeout: float | None = None) -> None:
+        self.seen.append(item)
+        super().put(item, block, timeout)
+
+
+def printed(proc: ServerProcess) -> list[str]:
+    assert isinstance(proc.lines, Tee)
+    return proc.lines.seen
