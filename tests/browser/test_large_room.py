@@ -4,6 +4,7 @@ the page shows "N online" from the server's count instead of listing everyone.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def test_a_large_room_shows_a_count_instead_of_a_list(
         expect(page.locator("#people-list li")).to_have_count(0)
         expect(page.locator("#guests")).to_have_text("Too many people to list them all.")
 
-    # a fourth inside the summary's window: its own query is exact, the others keep the last
-    # summary until the next one
+    # a fourth inside the summary's window: its own query is exact. The others show the last
+    # summary until the next one, or the exact count if their page asked again meanwhile (seen
+    # once in CI); either way a count, never a list (the window itself is tested on a manual
+    # clock in tests/unit/test_presence_scale.py)
     fourth = reader(pages, small_threshold, room)
     expect(fourth.locator("#people-title")).to_have_text("4 online")
-    expect(first.locator("#people-title")).to_have_text("3 online")
+    expect(first.locator("#people-title")).to_have_text(re.compile(r"^[34] online$"))
+    expect(first.locator("#people-list li")).to_have_count(0)
