@@ -5,7 +5,7 @@ HTTP API and stream mapping readers turn into routes and mappings."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ __all__ = [
     "SAM_FUNCTION",
     "function_events",
     "read_function",
+    "typed_events",
 ]
 
 SAM_FUNCTION = "AWS::Serverless::Function"
@@ -75,6 +76,18 @@ def function_events(
     if resource.get("Type") != SAM_FUNCTION or logical_id not in app.functions:
         return []
     return list(((resource.get("Properties") or {}).get("Events") or {}).items())
+
+
+def typed_events(
+    app: AppSpec, resources: Mapping[str, Any], resolver: Resolver, kind: str
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every event of type ``kind`` (``Api``, ``HttpApi``, ...) of the functions the app runs:
+    the function's logical id, ``Function.Event`` for messages, and the resolved Properties."""
+    for logical_id, resource in resources.items():
+        for event_name, event in function_events(app, logical_id, resource):
+            if event.get("Type") == kind:
+                props = resolver.resolve(event.get("Properties") or {})
+                yield logical_id, f"{logical_id}.{event_name}", props
 
 
 def _function(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubbub.runtime.cloudformation.functions import function_events
+from hubbub.runtime.cloudformation.functions import typed_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
 from hubbub.runtime.cloudformation.resources import (
     ByPhysical,
@@ -111,20 +111,15 @@ def _serverless_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: R
 
     by_reference = read_sam_apis(resources, resolver, HTTP_API_TYPE, globals_api, add)
 
-    for logical_id, resource in resources.items():
-        for event_name, event in function_events(app, logical_id, resource):
-            if event.get("Type") != "HttpApi":
-                continue
-            where = f"{logical_id}.{event_name}"
-            props = resolver.resolve(event.get("Properties") or {})
-            api = _event_api(app, props, by_reference, resolver.resolve(globals_api), where)
-            if str(props.get("PayloadFormatVersion", "2.0")) != "2.0":
-                app.unsupported.append((where, "HTTP API payload format 1.0"))
-                continue
-            if props.get("Auth"):
-                app.unsupported.append((where, "HTTP API route authorizer (not enforced)"))
-            key = _event_route_key(props, where)
-            _add_http_route(api, _http_route(key, logical_id, where), where)
+    for logical_id, where, props in typed_events(app, resources, resolver, "HttpApi"):
+        api = _event_api(app, props, by_reference, resolver.resolve(globals_api), where)
+        if str(props.get("PayloadFormatVersion", "2.0")) != "2.0":
+            app.unsupported.append((where, "HTTP API payload format 1.0"))
+            continue
+        if props.get("Auth"):
+            app.unsupported.append((where, "HTTP API route authorizer (not enforced)"))
+        key = _event_route_key(props, where)
+        _add_http_route(api, _http_route(key, logical_id, where), where)
 
 
 def _event_route_key(props: Mapping[str, Any], where: str) -> str:

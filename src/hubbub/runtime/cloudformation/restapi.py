@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubbub.runtime.cloudformation.functions import function_events
+from hubbub.runtime.cloudformation.functions import typed_events
 from hubbub.runtime.cloudformation.httpapi import parse_route_key
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
 from hubbub.runtime.cloudformation.resources import api_of_event, read_sam_apis
@@ -33,21 +33,16 @@ def read_rest_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver
         app.rest_apis[logical_id] = _rest_api(app, logical_id, props)
 
     by_reference = read_sam_apis(resources, resolver, REST_API_TYPE, globals_api, add)
-    for logical_id, resource in resources.items():
-        for event_name, event in function_events(app, logical_id, resource):
-            if event.get("Type") != "Api":
-                continue
-            where = f"{logical_id}.{event_name}"
-            props = resolver.resolve(event.get("Properties") or {})
-            api = _event_api(app, props, by_reference, resolver.resolve(globals_api), where)
-            if props.get("Auth"):
-                app.unsupported.append((where, "REST API method authorizer (not enforced)"))
-            route = _rest_route(props, logical_id, where)
-            if route.key in api.routes:
-                raise TemplateError(
-                    f"{where}: method {route.key!r} is already defined on {api.logical_id}"
-                )
-            api.routes[route.key] = route
+    for logical_id, where, props in typed_events(app, resources, resolver, "Api"):
+        api = _event_api(app, props, by_reference, resolver.resolve(globals_api), where)
+        if props.get("Auth"):
+            app.unsupported.append((where, "REST API method authorizer (not enforced)"))
+        route = _rest_route(props, logical_id, where)
+        if route.key in api.routes:
+            raise TemplateError(
+                f"{where}: method {route.key!r} is already defined on {api.logical_id}"
+            )
+        api.routes[route.key] = route
 
 
 def _rest_route(props: Mapping[str, Any], function: str, where: str) -> HttpRouteSpec:
