@@ -296,6 +296,7 @@ def _check_handlers(functions: Iterable[Any]) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from hubbub.logs import configure
+    from hubbub.runtime import eventloop
     from hubbub.runtime.apigateway.quotas import Quotas
     from hubbub.runtime.cloudformation import TemplateError
     from hubbub.runtime.config import RuntimeConfig
@@ -343,7 +344,11 @@ def serve(args: argparse.Namespace) -> int:
     except (TemplateError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"hubbub: cannot load {template}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(runtime))
+    try:
+        return eventloop.run(_serve(runtime))
+    except eventloop.LoopChoiceError as exc:
+        print(f"hubbub: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _serve(runtime: object) -> int:

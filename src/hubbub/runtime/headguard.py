@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from hubbub.runtime.forwarded import TrustedProxies
 
@@ -119,7 +119,8 @@ class _Guarded(asyncio.Protocol):
         self._live = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # a stream transport, though not an asyncio.Transport subclass on uvloop
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         loop = asyncio.get_running_loop()
         if self._address is None:
