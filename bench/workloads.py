@@ -529,14 +529,15 @@ async def retries(plan: Plan, progress: Progress) -> dict[str, Any]:
 
 
 # LAMBDA -------------------------------------------------------------------------------------------
-_REPORT = re.compile(r"REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms")
-_RID = re.compile(r'"requestId":\s*"([^"]+)"')
+_SEND_REPORT = re.compile(
+    r"hubbub\.lambda\.\S*MessageFunction REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms"
+)
 
 
 async def lambdas(plan: Plan, progress: Progress) -> dict[str, Any]:
-    """Cold start of each function (one at a time, on a fresh server at INFO level so that every
+    """Cold start of each function (one at a time, on a fresh server at DEBUG level so that every
     invocation logs its REPORT line), then warm ``send`` invocations."""
-    async with session("hubbub", progress, sub_procs=1, log_level="INFO") as s:
+    async with session("hubbub", progress, sub_procs=1, log_level="DEBUG") as s:
         progress("LAMBDA cold starts")
         cold: dict[str, dict[str, float]] = {}
         seen: set[str] = set()
@@ -573,10 +574,12 @@ async def lambdas(plan: Plan, progress: Progress) -> dict[str, Any]:
                 break
         progress("LAMBDA warm sends")
         before = _functions(await s.metrics())
+        offset = s.server.log_path.stat().st_size
         await s.step(20.0, plan.warm_sends / 20.0, 10.0)
         after = _functions(await s.metrics())
-        log = s.server.log_path.read_text(errors="replace")
-        durations = _send_durations(log)
+        with s.server.log_path.open("rb") as log:
+            log.seek(offset)
+            durations = _send_durations(log.read().decode(errors="replace"))
         return {
             "cold": cold,
             "connect_wall_s": connect_wall,
@@ -629,23 +632,14 @@ def _bucket_delta(
 
 
 def _send_durations(log: str) -> list[float]:
-    """Durations of warm MessageFunction invocations that handled a ``send``: request ids from
-    the handler's own log line (``"action":"send"``), durations from the runtime's REPORT."""
-    send_ids: set[str] = set()
-    durations: dict[str, float] = {}
-    cold: set[str] = set()
-    for line in log.splitlines():
-        if '"action": "send"' in line or '"action":"send"' in line:
-            found = _RID.search(line)
-            if found:
-                send_ids.add(found.group(1))
-            continue
-        report = _REPORT.search(line)
-        if report:
-            durations[report.group(1)] = float(report.group(2))
-            if "Init Duration" in line:
-                cold.add(report.group(1))
-    return [durations[r] for r in send_ids if r in durations and r not in cold]
+    """Durations of the MessageFunction invocations in the warm phase, where the publisher's
+    ``send`` is the only action: the runtime's REPORT lines under the function's logger,
+    cold starts (``Init Duration``) left out."""
+    return [
+        float(found.group(2))
+        for line in log.splitlines()
+        if (found := _SEND_REPORT.search(line)) and "Init Duration" not in line
+    ]
 
 
 def _strip(step: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import websockets
 
 from hubbub.client import ClientError, HubbubClient
@@ -80,11 +81,15 @@ REPORT = re.compile(
 
 
 async def test_every_invocation_logs_start_end_and_report(fresh_server: Start) -> None:
-    server = fresh_server()
+    """At DEBUG every invocation has its START, END and REPORT (cold starts with their Init
+    Duration), as in CloudWatch; refused actions are logged as structured JSON at INFO."""
+    server = fresh_server("--log-level", "DEBUG")
     client = await HubbubClient.connect(server.ws_url)
     await client.register("logger")
     await client.send("room/logs", "hello logs")
     await client.request("ping")
+    with pytest.raises(ClientError):
+        await client.request("dance")  # an unknown action: refused, so logged at INFO
     await client.close()
 
     def reports() -> list[re.Match[str]]:
@@ -92,13 +97,36 @@ async def test_every_invocation_logs_start_end_and_report(fresh_server: Start) -
             m for line in server.log_path.read_text().splitlines() if (m := REPORT.search(line))
         ]
 
-    found = await eventually(lambda: r if len(r := reports()) >= 5 else None, what="REPORT lines")
+    def enough() -> list[re.Match[str]] | None:
+        found = reports()
+        return found if len(found) >= 6 and sum(1 for m in found if m["init"]) >= 3 else None
+
+    # $connect, register, send, ping, dance, the fan-out: 6, of which 3 cold starts
+    found = await eventually(enough, what="REPORT lines, three with an Init Duration")
     log = server.log_path.read_text()
     for match in found:
         assert f"START RequestId: {match['rid']} Version: $LATEST" in log
         assert f"END RequestId: {match['rid']}" in log
-    assert sum(1 for m in found if m["init"]) >= 3, "cold starts carry their Init Duration"
     assert '"latencyMs"' in log and '"connectionId"' in log, "handlers log structured JSON"
+    assert '"outcome":"unknown_action"' in log.replace(" ", "")
+
+
+async def test_info_logs_cold_starts_but_not_each_warm_invocation(fresh_server: Start) -> None:
+    """The default level keeps what operators read the lines for (cold starts, failures) and
+    leaves out the three lines of every warm invocation that went well."""
+    server = fresh_server()
+    client = await HubbubClient.connect(server.ws_url)
+    await client.register("quiet")
+    pings = [await client.request("ping") for _ in range(5)]
+    assert len(pings) == 5
+    await client.close()
+    log = await eventually(
+        lambda: t if "Init Duration" in (t := server.log_path.read_text()) else None,
+        what="a cold start's REPORT",
+    )
+    reports = [line for line in log.splitlines() if "REPORT RequestId:" in line]
+    assert reports and all("Init Duration" in line for line in reports), reports
+    assert '"action":"ping"' not in log.replace(" ", "")
 
 
 async def test_sigterm_during_traffic_loses_no_acknowledged_message(

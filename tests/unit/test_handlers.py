@@ -210,6 +210,33 @@ def test_an_action_is_answered_in_the_route_response(lam: Lambda) -> None:
     assert json.loads(response["body"]) == {"type": "pong", "ts": FUTURE_MS, "ref": "p1"}
 
 
+@pytest.mark.parametrize(
+    ("body", "level", "outcome"),
+    [
+        ('{"action": "ping"}', "debug", "ok"),
+        ("{not json", "info", "bad_request"),
+        ('{"action": "dance"}', "info", "unknown_action"),
+    ],
+)
+def test_actions_that_went_well_are_logged_at_debug_and_refusals_at_info(
+    lam: Lambda, monkeypatch: pytest.MonkeyPatch, body: str, level: str, outcome: str
+) -> None:
+    """A log line per action cost a tenth of a warm worker's time; the EMF metrics count every
+    action already, so INFO keeps only the ones that did not go well."""
+    lines: list[tuple[str, dict[str, Any]]] = []
+    for name in ("debug", "info"):
+        monkeypatch.setattr(
+            message.logger,
+            name,
+            lambda msg, *, extra, name=name: lines.append((name, {"msg": msg, **extra})),
+        )
+    lam.connect("c1")
+    lam.frame("c1", body)
+    assert [(name, line["msg"], line["outcome"]) for name, line in lines] == [
+        (level, "action", outcome)
+    ]
+
+
 def test_a_binary_frame_is_answered_with_bad_request(lam: Lambda) -> None:
     """A base64-encoded (binary) frame gets a bad_request error frame, status 200."""
     lam.connect("c1")

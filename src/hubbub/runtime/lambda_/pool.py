@@ -3,7 +3,8 @@
 A pool per function spawns workers on demand (cold start, with its Init Duration), keeps them warm
 between invocations, ends a worker that runs past the function's ``Timeout`` or over its
 ``MemorySize`` (as Lambda does) and replaces it on the next call. Every invocation logs Lambda's
-``START``/``END``/``REPORT`` lines.
+``START``/``END``/``REPORT`` lines under the function's logger, ``hubbub.lambda.<FunctionName>``
+(at INFO for cold starts and failures, else DEBUG: ``lambda_/lifecycle.py``).
 
 As on Lambda (*Understanding the Lambda execution environment lifecycle*, the Init phase): the
 init phase is limited to 10 s, past which init is retried inside the first invocation under the
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import sys
 import time
@@ -30,6 +30,7 @@ from typing import Any
 from hubbub.runtime.awsids import log_stream_name, request_id, trace_header
 from hubbub.runtime.cloudformation import FunctionSpec
 from hubbub.runtime.lambda_ import ipc as ipc
+from hubbub.runtime.lambda_.lifecycle import end_level, report_line, start_level
 from hubbub.runtime.metrics import Registry
 
 __all__ = ["INIT_LIMIT_S", "THROTTLED", "FunctionPool", "InvokeResult"]
@@ -166,6 +167,7 @@ class FunctionPool:
         init_limit_s: float = INIT_LIMIT_S,
     ) -> None:
         self.spec = spec
+        self._log = logging.getLogger(f"hubbub.lambda.{spec.name}")  # as the function's output
         self._reserved = spec.reserved_concurrency
         self._max = max(1, max_workers) if self._reserved is None else self._reserved
         self.init_limit_s = init_limit_s
@@ -300,14 +302,14 @@ class FunctionPool:
             if init_ms is None:  # init ran inside this invocation: its time counts
                 budget_s -= time.perf_counter() - started
             else:
-                log.info("START RequestId: %s Version: $LATEST", rid)
+                self._log.log(start_level(cold=True), "START RequestId: %s Version: $LATEST", rid)
                 started = time.perf_counter()
             if worker.init_error is not None:
                 await self._end(worker)
                 self.errors += 1
                 return self._finish(rid, False, worker.init_error, 0.0, init_ms, None)
         else:
-            log.info("START RequestId: %s Version: $LATEST", rid)
+            self._log.log(start_level(cold=False), "START RequestId: %s Version: $LATEST", rid)
         try:
             answer = await self._exchange(worker, rid, event, budget_s)
         except TimeoutError:
@@ -336,7 +338,7 @@ class FunctionPool:
             )
         else:
             return worker, worker.init_ms
-        log.info("START RequestId: %s Version: $LATEST", rid)
+        self._log.log(start_level(cold=True), "START RequestId: %s Version: $LATEST", rid)
         return await self._spawn(self.spec.timeout_s), None
 
     def _timed_out(self, rid: str, started: float, init_ms: float | None) -> InvokeResult:
@@ -419,18 +421,19 @@ class FunctionPool:
         init_ms: float | None,
         max_rss: int | None,
     ) -> InvokeResult:
-        if log.isEnabledFor(logging.INFO):  # the REPORT line is built only when it is shown
-            log.info("END RequestId: %s", rid)
-            report = (
-                f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\t"
-                f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
-                f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {max_rss or 0} MB"
+        level = end_level(cold=init_ms is not None, ok=ok)
+        if self._log.isEnabledFor(level):  # the REPORT line is built only when it is shown
+            self._log.log(level, "END RequestId: %s", rid)
+            report = report_line(
+                rid,
+                duration_ms=duration_ms,
+                memory_mb=self.spec.memory_mb,
+                max_rss_mb=max_rss,
+                init_ms=init_ms,
+                ok=ok,
+                payload=payload,
             )
-            if init_ms is not None:
-                report += f"\tInit Duration: {init_ms:.2f} ms"
-            if not ok and isinstance(payload, dict):
-                report += f"\tStatus: error\tErrorType: {payload.get('errorType')}"
-            log.info("%s", report)
+            self._log.log(level, "%s", report)
         if self.metrics is not None:
             self._measure(ok, payload, duration_ms)
         if self.on_complete is not None:

@@ -44,6 +44,9 @@ def context(event, context):
         "localtime": time.strftime("%z"),
     }
 
+def fail(event, context):
+    raise ValueError("no")
+
 def hold(event, context):
     gate = Path(event["gate"])
     deadline = time.monotonic() + 5
@@ -269,3 +272,34 @@ async def test_a_large_runtime_process_does_not_make_its_workers_run_out_of_memo
     (report,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("REPORT")]
     used = int(report.split("Max Memory Used: ")[1].split()[0])
     assert 0 < used < 256
+
+
+def _lifecycle(caplog: pytest.LogCaptureFixture, rid: str) -> dict[str, int]:
+    """The level of each of the invocation's lines: START, END and REPORT."""
+    levels: dict[str, int] = {}
+    for record in caplog.records:
+        message = record.getMessage()
+        for kind in ("START", "END", "REPORT"):
+            if message.startswith(f"{kind} RequestId: {rid}"):
+                assert record.name == "hubbub.lambda.local-Probe", "under the function's logger"
+                levels[kind] = record.levelno
+    return levels
+
+
+async def test_info_logs_cold_starts_and_failures_and_debug_every_invocation(
+    code: Path, make_pool: PoolFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CloudWatch has START, END and REPORT for every invocation (*Working with Lambda function
+    logs*); locally, INFO keeps those of cold starts and failures, DEBUG all of them."""
+    pool = make_pool(spec(code, "handlers.context"))
+    failing = make_pool(spec(code, "handlers.fail"))
+    with caplog.at_level(logging.DEBUG, logger="hubbub.lambda"):
+        cold = await pool.invoke({})
+        warm = await pool.invoke({})
+        await failing.invoke({})  # a cold start, which fails
+        failed = await failing.invoke({})  # warm, and fails
+    info, debug = logging.INFO, logging.DEBUG
+    assert _lifecycle(caplog, cold.request_id) == {"START": info, "END": info, "REPORT": info}
+    assert _lifecycle(caplog, warm.request_id) == {"START": debug, "END": debug, "REPORT": debug}
+    assert not failed.ok
+    assert _lifecycle(caplog, failed.request_id) == {"START": debug, "END": info, "REPORT": info}
