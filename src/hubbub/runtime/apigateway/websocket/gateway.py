@@ -11,12 +11,13 @@ extends.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import time
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from hubbub.runtime.apigateway.events import disconnect_event, message_event
@@ -47,6 +48,14 @@ _REASONS = {
 BINARY_CLOSE = (1003, "Binary frames are not supported")
 """API Gateway rejects a binary frame and disconnects the client with code 1003 (*Binary media
 types for WebSocket APIs*); the reason text is not documented, so this one is the runtime's."""
+
+
+class _After(enum.Enum):
+    """What the receive loop does after a message."""
+
+    NEXT = enum.auto()
+    REFUSE_BINARY = enum.auto()
+    END = enum.auto()
 
 
 class WebSocketGateway(ConnectionRegistry):
@@ -172,37 +181,45 @@ class WebSocketGateway(ConnectionRegistry):
 
     # frames ---------------------------------------------------------------------------------
     async def _receive_loop(self, conn: LiveConnection) -> None:
-        ws = conn.ws
+        """Frames until the connection closes. Nothing of a frame is a local of this coroutine,
+        which lives as long as the connection: an idle one kept its last message, and the done
+        task that answered it, alive."""
         while True:
             await conn.in_flight.acquire()
-            msg = await ws.receive()
-            if msg.type is WSMsgType.TEXT and self._draining:
-                conn.in_flight.release()  # shutting down: frames from now on are not taken
-                continue
-            if msg.type is WSMsgType.BINARY:
-                conn.in_flight.release()
+            after = self._on_message(conn, await conn.ws.receive())
+            if after is _After.END:
+                return
+            if after is _After.REFUSE_BINARY:
                 await self._close(conn, *BINARY_CLOSE)
-                continue
-            if msg.type is WSMsgType.TEXT:
-                conn.last_active = time.monotonic()
-                conn.last_active_ms = time.time_ns() // 1_000_000
-                self.stats["messages_in"] += 1
-                if self.metrics is not None:
-                    self.metrics.inc("websocket_frames_in_total", help="Frames received")
-                route_key = select_route(self._selection, self.api.routes, msg.data)
-                task = asyncio.create_task(self._dispatch(conn, route_key, msg.data))
-                conn.tasks.add(task)
-                task.add_done_callback(conn.tasks.discard)
-                continue
+
+    def _on_message(self, conn: LiveConnection, msg: WSMessage) -> _After:
+        """Start answering a text frame; what the receive loop does next."""
+        if msg.type is WSMsgType.TEXT and self._draining:
+            conn.in_flight.release()  # shutting down: frames from now on are not taken
+            return _After.NEXT
+        if msg.type is WSMsgType.BINARY:
             conn.in_flight.release()
-            if (
-                msg.type is WSMsgType.ERROR
-                and isinstance(msg.data, WebSocketError)
-                and conn.server_close is None
-            ):
-                code = int(msg.data.code)
-                conn.server_close = (code, _REASONS.get(code, str(msg.data)))
-            return
+            return _After.REFUSE_BINARY
+        if msg.type is WSMsgType.TEXT:
+            conn.last_active = time.monotonic()
+            conn.last_active_ms = time.time_ns() // 1_000_000
+            self.stats["messages_in"] += 1
+            if self.metrics is not None:
+                self.metrics.inc("websocket_frames_in_total", help="Frames received")
+            route_key = select_route(self._selection, self.api.routes, msg.data)
+            task = asyncio.create_task(self._dispatch(conn, route_key, msg.data))
+            conn.tasks.add(task)
+            task.add_done_callback(conn.tasks.discard)
+            return _After.NEXT
+        conn.in_flight.release()
+        if (
+            msg.type is WSMsgType.ERROR
+            and isinstance(msg.data, WebSocketError)
+            and conn.server_close is None
+        ):
+            code = int(msg.data.code)
+            conn.server_close = (code, _REASONS.get(code, str(msg.data)))
+        return _After.END
 
     async def _dispatch(self, conn: LiveConnection, route_key: str, body: str) -> None:
         try:
