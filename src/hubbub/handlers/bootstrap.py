@@ -102,7 +102,14 @@ def _store(env: Mapping[str, str]) -> Store:
         if not data_dir:
             raise RuntimeError("HUBBUB_STORE=sqlite needs HUBBUB_RUNTIME_DATA_DIR")
         busy_ms = int(env.get("SQLITE_BUSY_TIMEOUT_MS") or 5000)
-        return SqliteStore(Path(data_dir) / f"{table}.sqlite3", busy_timeout_ms=busy_ms)
+        path = Path(data_dir) / f"{table}.sqlite3"
+        if env.get("HUBBUB_SQLITE_CHECKPOINTS") == "runtime":
+            # the runtime checkpoints the WAL (and fsyncs) off the request path; a commit here
+            # then never waits on a checkpoint's or a WAL restart's fsync (docs/benchmarks.md)
+            return SqliteStore(
+                path, busy_timeout_ms=busy_ms, synchronous="OFF", autocheckpoint=False
+            )
+        return SqliteStore(path, busy_timeout_ms=busy_ms)
     from hubbub.store.dynamodb.adapter import ClientLimits, DynamoStore
 
     defaults = ClientLimits()

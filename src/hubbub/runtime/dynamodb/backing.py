@@ -39,6 +39,8 @@ from hubbub.runtime.dynamodb.tables import (
     endpoint_client,
     provision,
 )
+from hubbub.runtime.dynamodb.walcheckpoint import ENV as CHECKPOINTS_ENV
+from hubbub.runtime.dynamodb.walcheckpoint import WalCheckpointer
 
 __all__ = ["STORES", "Backing", "StreamFeed", "choose_store"]
 
@@ -105,13 +107,19 @@ class Backing:
         self.tables: dict[str, ProvisionedTable] = {}
         self._streams_client: Any = None
         self._sources: list[DynamoStreamSource] = []
+        self.checkpointer: WalCheckpointer | None = None
 
     @property
     def needs_endpoint(self) -> bool:
         return self.store == "dynamodb" and bool(self.spec.tables or self.endpoint)
 
     async def start(self) -> None:
-        """Start the embedded DynamoDB when needed and create every table in it."""
+        """Start the embedded DynamoDB when needed and create every table in it; with the
+        SQLite store, the thread that checkpoints the tables' WAL."""
+        if self.store == "sqlite" and self.spec.tables:
+            paths = [self.data_dir / f"{t.name}.sqlite3" for t in self.spec.tables.values()]
+            self.checkpointer = WalCheckpointer(paths)
+            self.checkpointer.start()
         if not self.needs_endpoint:
             return
         if self.endpoint is None:
@@ -143,6 +151,8 @@ class Backing:
     def function_env(self) -> dict[str, str]:
         """What every function is told about the backing."""
         env = {"HUBBUB_STORE": self.store}
+        if self.store == "sqlite":
+            env.update(CHECKPOINTS_ENV)
         if self.store == "dynamodb" and self.endpoint:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoint
             env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.endpoint
@@ -189,6 +199,8 @@ class Backing:
             source.poke()
 
     async def stop(self) -> None:
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
         for source in self._sources:
             await source.stop()
         if self.embedded is not None:

@@ -1,7 +1,9 @@
 """The SQLite Store.
 
 Durability: WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of any process (the OS holds the
-written pages); only a power cut can lose the last commits, which ``--sync full`` closes at a cost.
+written pages); only a power cut can lose the last commits. Under ``hubbub serve`` the writers
+(the functions) leave checkpoints, and so every fsync, to the runtime's checkpointer
+(``runtime/dynamodb/walcheckpoint.py``): ``autocheckpoint=False`` and ``synchronous=OFF``.
 Every write runs in ``BEGIN IMMEDIATE`` so concurrent workers serialise on SQLite's lock rather than
 fail late at commit; a lock held past ``busy_timeout`` surfaces as ``StoreUnavailable``.
 """
@@ -57,8 +59,15 @@ _SWEEP_EVERY_MS = 60_000
 
 class SqliteStore(Store):
     def __init__(
-        self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "NORMAL"
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = 5000,
+        synchronous: str = "NORMAL",
+        autocheckpoint: bool = True,
     ) -> None:
+        """``autocheckpoint=False``: this connection never checkpoints the WAL, someone else
+        must (SQLite's default checkpoints in whichever writer's commit crosses 1,000 pages)."""
         self._path = str(path)
         self._lock = threading.Lock()
         self._next_sweep_ms = 0
@@ -70,6 +79,8 @@ class SqliteStore(Store):
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        if not autocheckpoint:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._apply_schema()
