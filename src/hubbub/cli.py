@@ -354,6 +354,7 @@ def serve(args: argparse.Namespace) -> int:
 async def _serve(runtime: object) -> int:
     from hubbub.runtime.config import RuntimeStartError
     from hubbub.runtime.exposure import exposure_warning
+    from hubbub.runtime.heap import freeze_startup_objects
     from hubbub.runtime.server import LocalRuntime
 
     assert isinstance(runtime, LocalRuntime)
@@ -369,6 +370,7 @@ async def _serve(runtime: object) -> int:
             file=sys.stderr,
         )
         return 2
+    freeze_startup_objects()  # off the collector's full passes (runtime/heap.py)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
