@@ -7,8 +7,9 @@ import math
 
 import pytest
 
+from bench.report import targets
 from bench.tally import MARK, Stream, Tally, make_text, parse_text
-from bench.workloads import RateStepper, step_passes
+from bench.workloads import RateStepper, median_cold, step_passes
 
 
 def test_payload_round_trip_and_size() -> None:
@@ -118,3 +119,69 @@ def test_a_step_passes_only_without_loss_drops_or_slow_p99(
     step: dict[str, float], ok: bool
 ) -> None:
     assert step_passes(step, subscribers=10) is ok
+
+
+def _cold(total: float) -> dict[str, float]:
+    return {"init_ms": total - 10, "first_duration_ms": 10.0, "total_ms": total}
+
+
+def test_cold_starts_are_the_median_run_of_each_function() -> None:
+    runs = [
+        {"Fn": _cold(300.0), "Other": _cold(90.0)},
+        {"Fn": _cold(100.0)},
+        {"Fn": _cold(200.0), "Other": _cold(80.0)},
+    ]
+    cold = median_cold(runs)
+    assert cold["Fn"]["total_ms"] == 200.0  # the run in the middle, as measured together
+    assert cold["Fn"]["init_ms"] + cold["Fn"]["first_duration_ms"] == 200.0
+    assert (cold["Fn"]["min_total_ms"], cold["Fn"]["max_total_ms"], cold["Fn"]["runs"]) == (
+        100.0,
+        300.0,
+        3,
+    )
+    assert cold["Other"]["total_ms"] == 80.0  # of two, the lower middle
+    assert cold["Other"]["runs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("median_ms", "met"),
+    [(0.99, True), (1.0, True), (1.01, False)],
+)
+def test_the_warm_send_target_is_one_millisecond(median_ms: float, met: bool) -> None:
+    results = {"lambda": {"warm_send": {"median_ms": median_ms, "p90_ms": 2.0, "n": 200}}}
+    (goal,) = [g for g in targets(results) if g["target"].startswith("warm send")]
+    assert goal["met"] is met
+
+
+@pytest.mark.parametrize(
+    ("hub_p99", "bare_p99", "met"),
+    [(20.0, 10.0, True), (25.0, 10.0, True), (24.0, 9.0, False)],
+)
+def test_latency_is_within_two_and_a_half_times_the_bare_server(
+    hub_p99: float, bare_p99: float, met: bool
+) -> None:
+    results = {
+        "latency": [
+            {"peer": "hubbub", "p99_ms": hub_p99, "p50_ms": 5.0, "lost": 0},
+            {"peer": "websockets", "p99_ms": bare_p99, "p50_ms": 3.0, "lost": 0},
+        ]
+    }
+    (goal,) = [g for g in targets(results) if "2.5x" in g["target"]]
+    assert goal["met"] is met
+
+
+def _w1(peer: str, n: int, rate: float) -> dict[str, object]:
+    step = {"passed": True, "lost": 0, "deliveries_per_s": rate, "rate": rate / n}
+    return {"peer": peer, "subscribers": n, "best": step, "steps": [step]}
+
+
+@pytest.mark.parametrize(
+    ("n", "hub", "bare_met"),
+    [(100, 5000.0, True), (100, 4999.0, False), (1000, 8000.0, True), (1000, 7999.0, False)],
+)
+def test_w1_targets_are_half_the_bare_server_at_100_and_four_fifths_at_1000(
+    n: int, hub: float, bare_met: bool
+) -> None:
+    results = {"w1": [_w1("hubbub", n, hub), _w1("websockets", n, 10000.0)]}
+    (goal,) = [g for g in targets(results) if "bare websockets" in g["target"]]
+    assert goal["met"] is bare_met
