@@ -53,11 +53,51 @@ def _parser() -> argparse.ArgumentParser:
         " template's grants (exit 1 if one is missing)",
     )
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="print the large-room model (10 to 100,000 members, single and chunked fan-out)"
+        " and the API Gateway / IoT Core comparison instead of measuring; no moto",
+    )
+    parser.add_argument("--chunk-size", type=int, default=500, help="chunked fan-out: ids/chunk")
+    parser.add_argument("--threshold", type=int, default=500, help="chunked above this many")
+    parser.add_argument("--push-parallel", type=int, default=50, help="posts in flight per chunk")
+    parser.add_argument("--standard-queue", action="store_true", help="SQS standard, not FIFO")
     return parser
+
+
+def _scale(args: argparse.Namespace) -> int:
+    """The model of ``tools/capacity/scale.py`` and ``edges.py``: arithmetic only."""
+    from tools.capacity.scale import LATENCY, Design, Path
+    from tools.capacity.scale_report import render_edges, render_scale
+
+    design = Design(
+        path=Path.CHUNKED,
+        threshold=args.threshold,
+        chunk_size=args.chunk_size,
+        push_parallel=args.push_parallel,
+        fifo=not args.standard_queue,
+    )
+    latency = replace(
+        LATENCY,
+        **{
+            name: value
+            for name, value in (
+                ("post_ms", args.post_ms),
+                ("dynamodb_request_ms", args.dynamodb_ms),
+            )
+            if value is not None
+        },
+    )
+    print(render_scale([10, 1_000, 10_000, 100_000], design, latency=latency))
+    print(render_edges([10, 100, 1_000]))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.scale:
+        return _scale(args)
     workload = _template_workload(args.template)
     overrides = {
         "stream_batch": args.stream_batch,

@@ -1,0 +1,168 @@
+"""Markdown for the large-room model and the two edges (``python -m tools.capacity --scale``),
+ready to paste into docs/deploy.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+
+from tools.capacity.edges import IOT_SOURCES, USAGE, Usage, api_gateway, iot_core
+from tools.capacity.report import _table, _usd
+from tools.capacity.scale import (
+    LATENCY,
+    QUOTA_SOURCES,
+    QUOTAS,
+    SQS_SOURCES,
+    Design,
+    Latency,
+    Path,
+    Quotas,
+    RoomScale,
+    scale,
+)
+
+__all__ = ["TARGET_MS", "TARGET_OVER_FLOOR", "render_edges", "render_scale", "required_rps"]
+
+TARGET_MS = 2000.0
+TARGET_OVER_FLOOR = 0.10
+
+
+def required_rps(
+    size: int, design: Design, latency: Latency = LATENCY, quotas: Quotas = QUOTAS
+) -> int | None:
+    """The smallest API Gateway account throttle (in thousands; its burst bucket half of it, as
+    by default) at which the model reaches the room's last member within ``TARGET_MS``, or None
+    when no throttle would (the design itself is too slow)."""
+    for thousands in range(10, 1001, 5):
+        rps = thousands * 1000
+        raised = replace(quotas, callback_rps=rps, callback_burst=rps // 2)
+        if scale(size, design, latency=latency, quotas=raised).last_delivery_ms <= TARGET_MS:
+            return rps
+    return None
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.2f} s" if ms < 10_000 else f"{ms / 1000:,.0f} s"
+
+
+def _row(room: RoomScale, design: Design) -> list[str]:
+    how = "single"
+    if room.chunked:
+        how = f"chunked: {room.chunks:,} x {design.chunk_size}, {design.push_parallel} in flight"
+    rate = f"{room.max_messages_per_s:g} ({room.binding})"
+    return [
+        f"{room.size:,}",
+        how,
+        _seconds(room.last_delivery_ms),
+        _seconds(room.unthrottled_ms),
+        f"{room.concurrency:,}",
+        _usd(room.usd * 1e6),
+        f"{room.over_floor:+.1%}",
+        rate,
+        f"{room.refill_s:g} s",
+        "; ".join(room.limits) or "-",
+    ]
+
+
+def render_scale(
+    sizes: Sequence[int],
+    chunked: Design,
+    *,
+    topic_send_per_s: float = 50.0,
+    latency: Latency = LATENCY,
+    quotas: Quotas = QUOTAS,
+) -> str:
+    """Both designs for each room size, and the verdict on the target."""
+    single = replace(chunked, path=Path.SINGLE)
+    out = ["### One message to a large room", ""]
+    rows = []
+    for design in (single, chunked):
+        for size in sizes:
+            room = scale(
+                size, design, topic_send_per_s=topic_send_per_s, latency=latency, quotas=quotas
+            )
+            rows.append(_row(room, design))
+    out += _table(
+        [
+            "room",
+            "fan-out",
+            "last delivery",
+            "without the account throttle",
+            "Lambda per message",
+            "US$ per million messages",
+            "per delivery vs $1/M",
+            "messages/s the room sustains (what binds)",
+            "room reconnects in",
+            "limits hit",
+        ],
+        rows,
+    )
+    biggest = max(sizes)
+    room = scale(biggest, chunked, latency=latency, quotas=quotas)
+    needed = required_rps(biggest, chunked, latency, quotas)
+    meets = room.last_delivery_ms <= TARGET_MS and room.over_floor <= TARGET_OVER_FLOOR
+    out += ["", f"Target, a room of {biggest:,}: last member within {TARGET_MS / 1000:g} s at a"]
+    out.append(
+        f"cost per delivery within {TARGET_OVER_FLOOR:.0%} of $1 per million: "
+        f"**{'met' if meets else 'not met'}** at the default quotas "
+        f"({_seconds(room.last_delivery_ms)}, {room.over_floor:+.1%});"
+    )
+    if needed is None:
+        out.append("no account throttle would meet it with these parameters.")
+    else:
+        at = replace(quotas, callback_rps=needed, callback_burst=needed // 2)
+        raised = scale(biggest, chunked, latency=latency, quotas=at)
+        out.append(
+            f"met with the API Gateway account throttle raised to {needed:,} RPS "
+            f"({_seconds(raised.last_delivery_ms)}, {raised.over_floor:+.1%})."
+        )
+    out += ["", "Parameters:", ""]
+    out += [f"- `{name}` = {value}" for name, value in asdict(chunked).items()]
+    out += [f"- `{name}` = {value}" for name, value in asdict(latency).items()]
+    out += [f"- `{name}` = {value}" for name, value in asdict(quotas).items()]
+    out += ["", "Sources:", ""]
+    out += [f"- {what}: <{url}>" for what, url in (*QUOTA_SOURCES, *SQS_SOURCES)]
+    return "\n".join(out) + "\n"
+
+
+def render_edges(sizes: Sequence[int], usage: Usage = USAGE) -> str:
+    """US$ per million messages on each edge, by what it bills."""
+    out = ["### A million messages: API Gateway or IoT Core", ""]
+    rows = []
+    variants = (
+        ("API Gateway (WebSocket)", lambda n: api_gateway(n, usage)),
+        ("IoT Core (MQTT, QoS 0 or MQTT 5)", lambda n: iot_core(n, usage)),
+        (
+            "IoT Core (MQTT 3.1.1, QoS 1)",
+            lambda n: iot_core(n, replace(usage, subscriber_qos=1, mqtt_version=3)),
+        ),
+    )
+    for size in sizes:
+        for name, cost_of in variants:
+            cost = cost_of(size)
+            rows.append(
+                [
+                    f"{size:,}",
+                    name,
+                    _usd(cost.messaging * 1e6),
+                    _usd(cost.compute * 1e6),
+                    _usd(cost.connection_minutes * 1e6),
+                    _usd(cost.keepalive * 1e6),
+                    f"**{_usd(cost.total * 1e6)}**",
+                ]
+            )
+    out += _table(
+        [
+            "room",
+            "edge",
+            "messaging",
+            "Lambda + DynamoDB",
+            "conn. minutes",
+            "keepalive",
+            "total",
+        ],
+        rows,
+    )
+    out += ["", "Sources:", ""]
+    out += [f"- {what}: <{url}>" for what, url in IOT_SOURCES]
+    return "\n".join(out) + "\n"
