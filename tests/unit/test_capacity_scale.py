@@ -153,9 +153,9 @@ def test_the_report_states_the_verdict() -> None:
 @pytest.mark.parametrize(
     ("size", "measured_total"),
     [
-        pytest.param(10, 26.99, id="10"),
-        pytest.param(100, 118.0, id="100"),
-        pytest.param(1_000, 1_026.0, id="1,000"),
+        pytest.param(10, 27.78, id="10"),
+        pytest.param(100, 119.0, id="100"),
+        pytest.param(1_000, 1_027.0, id="1,000"),
     ],
 )
 def test_the_api_gateway_edge_agrees_with_the_measured_table(

@@ -158,11 +158,13 @@ class Store:
     """What the store side costs per message, measured by ``scenarios`` (docs/deploy.md)."""
 
     subscription_item_bytes: int = 168
-    """One subscription item as the fan-out's Query reads it: a room of 1,000 reads 41 RRU
-    (strongly consistent, 4 KB each) in its 2 Queries, about 168 bytes a member."""
-    send_read_units: float = 3.0
-    send_write_units: float = 10.0
-    send_requests: int = 5
+    """One subscription item as the fan-out's Query reads it: a room of 1,000 reads 42 RRU
+    (strongly consistent, 4 KB each) in its 3 Queries, about 168 bytes a member."""
+    send_read_units: float = 4.0
+    send_write_units: float = 11.2
+    """Measured: the transaction (head, message, dedupe), the recency index, the read marker, the
+    sender's and the room's rate buckets."""
+    send_requests: int = 7
     frame_bytes: int = 300
     """A ``message`` frame of a typical 78-character line, JSON."""
     connection_id_bytes: int = 19
