@@ -19,10 +19,11 @@ from tools.capacity.scale import (
     room_ceiling,
     scale,
 )
-from tools.capacity.scale_report import TARGET_MS, render_scale, required_rps
+from tools.capacity.scale_report import AS_BUILT, TARGET_MS, TUNED, render_scale, required_rps
 
 SINGLE = Design()
-CHUNKED = Design(path=Path.CHUNKED)
+CHUNKED = Design(path=Path.CHUNKED, push_parallel=50)
+"""One FIFO group per chunk of 500, 50 posts in flight."""
 NO_WAIT = replace(LATENCY, dynamodb_request_ms=0, read_ms_per_mb=0, invocation_ms=0)
 """Only the posts take time: the figures below follow from post_ms alone."""
 
@@ -141,10 +142,46 @@ def test_the_target_needs_a_raised_account_throttle_and_says_how_far() -> None:
     assert required_rps(100_000, SINGLE) is None, "the single path is too slow at any quota"
 
 
-def test_the_report_states_the_verdict() -> None:
-    text = render_scale([10, 100_000], CHUNKED)
-    assert "**not met** at the default quotas" in text
-    assert "met with the API Gateway account throttle raised to" in text
+def test_the_report_states_the_verdict_for_each_design() -> None:
+    text = render_scale([10, 100_000], [("as built", AS_BUILT), ("tuned", TUNED)])
+    assert "- as built: **not met** at the default quotas" in text
+    assert "not at any account throttle (2.55 s without one)" in text
+    assert "- tuned: **not met** at the default quotas" in text
+    assert "met with the API Gateway account throttle raised to 55,000 RPS" in text
+
+
+@pytest.mark.parametrize(
+    ("size", "design", "chunks", "concurrency", "enqueue_rounds", "post_window_ms"),
+    [
+        pytest.param(
+            100_000,
+            AS_BUILT,
+            128,
+            64,
+            1,
+            2 * 49 * 20,
+            id="64 groups: 1,563 each, 2 chunks of 782 in turn",
+        ),
+        pytest.param(100_000, TUNED, 256, 256, 2, 25 * 20, id="256 groups: 391 each, one chunk"),
+        pytest.param(1_000, AS_BUILT, 64, 64, 1, 1 * 20, id="a small room: 64 chunks of 16"),
+        pytest.param(40, AS_BUILT, 40, 40, 1, 20, id="fewer members than groups"),
+    ],
+)
+def test_fixed_fifo_groups_cut_each_groups_share_into_chunks_in_turn(
+    size: int,
+    design: Design,
+    chunks: int,
+    concurrency: int,
+    enqueue_rounds: int,
+    post_window_ms: float,
+) -> None:
+    """Each connection's group is a hash of its id, so one group's share of the room is posted
+    by one consumer at a time, chunk after chunk."""
+    design = replace(design, threshold=0)
+    room = scale(size, design, latency=NO_WAIT, quotas=replace(QUOTAS, callback_rps=10**9))
+    assert (room.chunks, room.concurrency) == (chunks, concurrency)
+    # SendMessageBatch: 10 chunks each, 16 in flight; then the pickup; then the posting
+    assert room.unthrottled_ms == pytest.approx(15 * enqueue_rounds + 60 + post_window_ms)
 
 
 # -- the two edges --------------------------------------------------------------------------
@@ -205,5 +242,6 @@ def test_iot_core_saves_the_keepalive_and_minutes_not_the_deliveries(size: int) 
 def test_the_command_prints_both_tables_without_moto(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--scale", "--chunk-size", "1000", "--push-parallel", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "chunked: 100 x 1000, 100 in flight" in printed
+    assert "| 100,000 | yours: 100 chunks of <= 1000, 100 in flight |" in printed
+    assert "| 100,000 | as built: 128 chunks of <= 1000, 64 groups, 16 in flight |" in printed
     assert "### A million messages: API Gateway or IoT Core" in printed

@@ -191,12 +191,15 @@ class Design:
     threshold: int = 500
     """Chunked only above this many recipients; smaller rooms keep the single path."""
     chunk_size: int = 500
-    push_parallel: int = 50
-    """Posts in flight per push invocation (the chunked path)."""
+    push_parallel: int = 16
+    """Posts in flight per push invocation (the chunked path): ``ApiGatewayPush``'s pool."""
     fanout_parallel: int = 16
     """``ApiGatewayPush``'s pool: posts (single) or ``SendMessageBatch`` calls (chunked) in
     flight in the fan-out invocation."""
     fifo: bool = True
+    message_groups: int | None = None
+    """FIFO: a fixed number of message groups, each connection's a hash of its id (the
+    template's ``FanOutChunkGroups``, 64); None: one group per chunk."""
     memory_mb: int = 256
 
     def chunked_for(self, recipients: int) -> bool:
@@ -267,6 +270,47 @@ def _send_usd(store: Store, latency: Latency, design: Design, prices: Prices) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    chunks: int
+    chunk_ids: int
+    """Connection ids in the largest chunk."""
+    concurrency: int
+    rounds: int
+    """Chunks one after the other: a FIFO group's share of the room, or waves past the cap."""
+    cap: int
+
+
+def _plan(size: int, design: Design, quotas: Quotas) -> _Plan:
+    """How a room's recipients become chunks. With a fixed number of FIFO message groups (each
+    connection's group a hash of its id), a group's share of the room is cut into chunks that
+    its one consumer at a time posts in turn; otherwise each chunk is a group of its own and as
+    many run at once as the event source and the account allow."""
+    if design.fifo and design.message_groups:
+        groups = min(design.message_groups, size)
+        per_group = math.ceil(size / groups)
+        in_turn = math.ceil(per_group / design.chunk_size)
+        concurrency = min(groups, quotas.lambda_concurrency)
+        waves = math.ceil(groups / concurrency)
+        return _Plan(
+            chunks=groups * in_turn,
+            chunk_ids=math.ceil(per_group / in_turn),
+            concurrency=concurrency,
+            rounds=waves * in_turn,
+            cap=min(groups, quotas.lambda_concurrency),
+        )
+    chunks = math.ceil(size / design.chunk_size)
+    cap = quotas.lambda_concurrency if design.fifo else quotas.sqs_esm_batches
+    concurrency = min(chunks, cap, quotas.lambda_concurrency)
+    return _Plan(
+        chunks=chunks,
+        chunk_ids=design.chunk_size,
+        concurrency=concurrency,
+        rounds=math.ceil(chunks / concurrency),
+        cap=cap,
+    )
+
+
 def room_ceiling(
     size: int,
     topic_send_per_s: float,
@@ -314,22 +358,23 @@ def scale(
         if last / 1000 > quotas.function_timeout_s:
             limits.append(f"fan-out Timeout ({quotas.function_timeout_s:g} s)")
     else:
-        chunks = math.ceil(size / design.chunk_size)
+        plan = _plan(size, design, quotas)
+        chunks, concurrency, cap = plan.chunks, plan.concurrency, plan.cap
         batches = math.ceil(chunks / quotas.sqs_batch_messages)
         enqueue_ms = math.ceil(batches / design.fanout_parallel) * latency.sqs_send_ms
-        chunk_ms = math.ceil(design.chunk_size / design.push_parallel) * latency.post_ms
-        cap = quotas.lambda_concurrency if design.fifo else quotas.sqs_esm_batches
-        concurrency = min(chunks, cap, quotas.lambda_concurrency)
-        rounds = math.ceil(chunks / concurrency)
-        post_window = rounds * chunk_ms
+        chunk_ms = math.ceil(plan.chunk_ids / design.push_parallel) * latency.post_ms
+        post_window = plan.rounds * chunk_ms
         before = read_ms + enqueue_ms + latency.sqs_to_push_ms
         unthrottled = latency.invocation_ms + before + post_window
         last = before + _throttled_ms(size, post_window, quotas)
-        if chunks > quotas.lambda_concurrency or chunks > cap:
+        grouped = design.fifo and design.message_groups
+        if grouped and plan.rounds > 1:
+            limits.append(f"{plan.cap} FIFO groups: {plan.rounds} chunks in turn")
+        if not grouped and plan.chunks > cap:
             limits.append(f"Lambda concurrency ({cap:,})")
-        if chunks > quotas.lambda_scale_per_10s:
+        if not grouped and plan.chunks > quotas.lambda_scale_per_10s:
             limits.append("Lambda scaling rate (1,000 environments per 10 s)")
-        message_bytes = store.frame_bytes + design.chunk_size * store.connection_id_bytes
+        message_bytes = store.frame_bytes + plan.chunk_ids * store.connection_id_bytes
         units = math.ceil(message_bytes / quotas.sqs_billing_chunk_bytes)
         request = sqs.fifo_request if design.fifo else sqs.standard_request
         # each chunk is sent (batched), received (batched) and deleted (batched)

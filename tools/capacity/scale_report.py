@@ -21,7 +21,16 @@ from tools.capacity.scale import (
     scale,
 )
 
-__all__ = ["TARGET_MS", "TARGET_OVER_FLOOR", "render_edges", "render_scale", "required_rps"]
+__all__ = [
+    "AS_BUILT",
+    "TARGET_MS",
+    "TARGET_OVER_FLOOR",
+    "TUNED",
+    "render_edges",
+    "render_scale",
+    "required_rps",
+    "verdict",
+]
 
 TARGET_MS = 2000.0
 TARGET_OVER_FLOOR = 0.10
@@ -45,43 +54,78 @@ def _seconds(ms: float) -> str:
     return f"{ms / 1000:.2f} s" if ms < 10_000 else f"{ms / 1000:,.0f} s"
 
 
-def _row(room: RoomScale, design: Design) -> list[str]:
-    how = "single"
-    if room.chunked:
-        how = f"chunked: {room.chunks:,} x {design.chunk_size}, {design.push_parallel} in flight"
-    rate = f"{room.max_messages_per_s:g} ({room.binding})"
+AS_BUILT = Design(path=Path.CHUNKED, chunk_size=1000, message_groups=64, push_parallel=16)
+"""The chunked fan-out with the template's defaults (``FanOutChunkSize`` 1,000,
+``FanOutChunkGroups`` 64) and ``ApiGatewayPush``'s 16 posts in flight."""
+TUNED = Design(path=Path.CHUNKED, chunk_size=500, message_groups=256, push_parallel=16)
+"""The same code with ``FanOutChunkSize`` 500 and ``FanOutChunkGroups`` 256."""
+
+
+def _how(room: RoomScale, name: str, design: Design) -> str:
+    if not room.chunked:
+        return "single"
+    groups = f", {design.message_groups} groups" if design.message_groups else ""
+    return (
+        f"{name}: {room.chunks:,} chunks of <= {design.chunk_size}{groups},"
+        f" {design.push_parallel} in flight"
+    )
+
+
+def _row(room: RoomScale, name: str, design: Design) -> list[str]:
     return [
         f"{room.size:,}",
-        how,
+        _how(room, name, design),
         _seconds(room.last_delivery_ms),
         _seconds(room.unthrottled_ms),
         f"{room.concurrency:,}",
         _usd(room.usd * 1e6),
         f"{room.over_floor:+.1%}",
-        rate,
+        f"{room.max_messages_per_s:g} ({room.binding})",
         f"{room.refill_s:g} s",
         "; ".join(room.limits) or "-",
     ]
 
 
+def verdict(size: int, name: str, design: Design, latency: Latency, quotas: Quotas) -> str:
+    """Whether ``design`` meets the target for a room of ``size``, and at which throttle."""
+    room = scale(size, design, latency=latency, quotas=quotas)
+    meets = room.last_delivery_ms <= TARGET_MS and room.over_floor <= TARGET_OVER_FLOOR
+    said = (
+        f"- {name}: **{'met' if meets else 'not met'}** at the default quotas"
+        f" ({_seconds(room.last_delivery_ms)}, {room.over_floor:+.1%} per delivery); "
+    )
+    needed = required_rps(size, design, latency, quotas)
+    if needed is None:
+        return said + (
+            f"not at any account throttle ({_seconds(room.unthrottled_ms)} without one)."
+        )
+    at = replace(quotas, callback_rps=needed, callback_burst=needed // 2)
+    raised = scale(size, design, latency=latency, quotas=at)
+    return said + (
+        f"met with the API Gateway account throttle raised to {needed:,} RPS"
+        f" ({_seconds(raised.last_delivery_ms)}, {raised.over_floor:+.1%})."
+    )
+
+
 def render_scale(
     sizes: Sequence[int],
-    chunked: Design,
+    designs: Sequence[tuple[str, Design]] = (("as built", AS_BUILT), ("tuned", TUNED)),
     *,
     topic_send_per_s: float = 50.0,
     latency: Latency = LATENCY,
     quotas: Quotas = QUOTAS,
 ) -> str:
-    """Both designs for each room size, and the verdict on the target."""
-    single = replace(chunked, path=Path.SINGLE)
+    """Today's single path and each chunked design for each room size, and the verdicts."""
     out = ["### One message to a large room", ""]
     rows = []
-    for design in (single, chunked):
+    for name, design in (("single", Design()), *designs):
         for size in sizes:
+            if name != "single" and not design.chunked_for(size):
+                continue  # the same single path as above
             room = scale(
                 size, design, topic_send_per_s=topic_send_per_s, latency=latency, quotas=quotas
             )
-            rows.append(_row(room, design))
+            rows.append(_row(room, name, design))
     out += _table(
         [
             "room",
@@ -98,26 +142,16 @@ def render_scale(
         rows,
     )
     biggest = max(sizes)
-    room = scale(biggest, chunked, latency=latency, quotas=quotas)
-    needed = required_rps(biggest, chunked, latency, quotas)
-    meets = room.last_delivery_ms <= TARGET_MS and room.over_floor <= TARGET_OVER_FLOOR
-    out += ["", f"Target, a room of {biggest:,}: last member within {TARGET_MS / 1000:g} s at a"]
-    out.append(
-        f"cost per delivery within {TARGET_OVER_FLOOR:.0%} of $1 per million: "
-        f"**{'met' if meets else 'not met'}** at the default quotas "
-        f"({_seconds(room.last_delivery_ms)}, {room.over_floor:+.1%});"
-    )
-    if needed is None:
-        out.append("no account throttle would meet it with these parameters.")
-    else:
-        at = replace(quotas, callback_rps=needed, callback_burst=needed // 2)
-        raised = scale(biggest, chunked, latency=latency, quotas=at)
-        out.append(
-            f"met with the API Gateway account throttle raised to {needed:,} RPS "
-            f"({_seconds(raised.last_delivery_ms)}, {raised.over_floor:+.1%})."
-        )
+    out += [
+        "",
+        f"Target, a room of {biggest:,}: last member within {TARGET_MS / 1000:g} s, cost per"
+        f" delivery within {TARGET_OVER_FLOOR:.0%} of $1 per million:",
+        "",
+    ]
+    out += [verdict(biggest, name, design, latency, quotas) for name, design in designs]
     out += ["", "Parameters:", ""]
-    out += [f"- `{name}` = {value}" for name, value in asdict(chunked).items()]
+    for name, design in designs:
+        out += [f"- {name}: `{key}` = {value}" for key, value in asdict(design).items()]
     out += [f"- `{name}` = {value}" for name, value in asdict(latency).items()]
     out += [f"- `{name}` = {value}" for name, value in asdict(quotas).items()]
     out += ["", "Sources:", ""]
