@@ -163,17 +163,13 @@ def render_edges(sizes: Sequence[int], usage: Usage = USAGE) -> str:
     """US$ per million messages on each edge, by what it bills."""
     out = ["### A million messages: API Gateway or IoT Core", ""]
     rows = []
-    variants = (
-        ("API Gateway (WebSocket)", lambda n: api_gateway(n, usage)),
-        ("IoT Core (MQTT, QoS 0 or MQTT 5)", lambda n: iot_core(n, usage)),
-        (
-            "IoT Core (MQTT 3.1.1, QoS 1)",
-            lambda n: iot_core(n, replace(usage, subscriber_qos=1, mqtt_version=3)),
-        ),
-    )
+    acked = replace(usage, subscriber_qos=1, mqtt_version=3)
     for size in sizes:
-        for name, cost_of in variants:
-            cost = cost_of(size)
+        for name, cost in (
+            ("API Gateway (WebSocket)", api_gateway(size, usage)),
+            ("IoT Core (MQTT, QoS 0 or MQTT 5)", iot_core(size, usage)),
+            ("IoT Core (MQTT 3.1.1, QoS 1)", iot_core(size, acked)),
+        ):
             rows.append(
                 [
                     f"{size:,}",
