@@ -1,4 +1,5 @@
-"""Rate limits per user (a guest's registrations: per source address), whatever the channel.
+"""Rate limits per user (a guest's registrations: per source address; a room's sends: per topic),
+whatever the channel.
 
 Every channel reaches the chat through ``Chat`` (the WebSocket routes, the REST API, and later
 the MQTT edge), and the limits are taken there, so a user's five connections and their REST calls
@@ -66,7 +67,7 @@ class Throttle:
         self.take(Limited.TOPIC_SEND, topic, now_ms, f"{topic} is receiving too many messages")
 
     def take(self, action: Limited, who: str, now_ms: int, why: str) -> None:
-        """Take one ``action`` for ``who`` (a user id, or ``ip:{address}``); raises
+        """Take one ``action`` for ``who`` (a user id, ``ip:{address}``, or a topic); raises
         ``rate_limited`` with ``retryAfter`` in seconds when the bucket is empty."""
         bucket = f"{action.value}#{who}"
         now_us = now_ms * 1000
