@@ -352,7 +352,7 @@ def scale(
         waves = math.ceil(size / design.fanout_parallel)
         unthrottled = latency.invocation_ms + read_ms + waves * latency.post_ms
         post_window = waves * latency.post_ms
-        last = read_ms + _throttled_ms(size, post_window, quotas)
+        last = latency.invocation_ms + read_ms + _throttled_ms(size, post_window, quotas)
         usd += _lambda_usd(last, 1, design.memory_mb, prices)
         chunks, concurrency, fifo_serial = 0, 1, False
         if last / 1000 > quotas.function_timeout_s:
@@ -366,7 +366,7 @@ def scale(
         post_window = plan.rounds * chunk_ms
         before = read_ms + enqueue_ms + latency.sqs_to_push_ms
         unthrottled = latency.invocation_ms + before + post_window
-        last = before + _throttled_ms(size, post_window, quotas)
+        last = latency.invocation_ms + before + _throttled_ms(size, post_window, quotas)
         grouped = design.fifo and design.message_groups
         if grouped and plan.rounds > 1:
             limits.append(f"{plan.cap} FIFO groups: {plan.rounds} chunks in turn")
