@@ -150,7 +150,9 @@ class LocalRuntime:
         private_umask()  # the workers inherit it: SQLite makes their files with it
         make_private(self.config.data_dir)
         self._write_secrets()
-        self.state = RuntimeState(self.config.data_dir / "runtime.sqlite3")
+        self.state = RuntimeState(
+            self.config.data_dir / "runtime.sqlite3", checkpoint_in_thread=True
+        )
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
         self.backing, messaging = await self._start_stores()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubbub.runtime.dynamodb.walcheckpoint import WalCheckpointer
+
 __all__ = ["DeadLetter", "RuntimeState"]
 
 _SCHEMA = """
@@ -63,12 +65,24 @@ class DeadLetter:
 
 
 class RuntimeState:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, checkpoint_in_thread: bool = False) -> None:
+        """``checkpoint_in_thread``: the WAL is checkpointed by a thread of its own, not by the
+        commit that crosses 1,000 pages. The pollers save their positions on the event loop, and
+        such a commit would wait there for the checkpoint's fsyncs (finding 8 of
+        docs/benchmarks.md)."""
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._checkpointer: WalCheckpointer | None = None
+        if checkpoint_in_thread:
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = WalCheckpointer([path])
+        else:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def checkpoint(self, mapping: str) -> int | None:
         with self._lock:
@@ -143,3 +157,5 @@ class RuntimeState:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from hubbub.handlers.bootstrap import _store
+from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.walcheckpoint import ENV, WalCheckpointer
 from hubbub.store.sqlite.adapter import SqliteStore
+from tests.support.waiting import eventually
 
 
 def _pragma(store: SqliteStore, name: str) -> int:
@@ -74,3 +76,25 @@ def test_the_thread_checkpoints_until_stopped_and_once_more_then(tmp_path: Path)
     assert checkpointer.checkpoints == 1
     _, frames, copied = checkpointer.last[path]
     assert frames >= 50 and copied == frames
+
+
+async def test_the_runtime_state_is_checkpointed_by_its_own_thread(tmp_path: Path) -> None:
+    """The pollers save their positions on the event loop: that commit must not checkpoint."""
+    path = tmp_path / "runtime.sqlite3"
+    state = RuntimeState(path, checkpoint_in_thread=True)
+    assert state._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert state._db.execute("PRAGMA synchronous").fetchone() == (0,)
+    for seq in range(1, 200):
+        state.save_checkpoint("m", seq)
+    checkpointer = state._checkpointer
+    assert checkpointer is not None
+
+    def copied_in() -> tuple[int, int, int] | None:
+        last = checkpointer.last.get(path)
+        return last if last is not None and 0 < last[1] == last[2] else None
+
+    await eventually(copied_in, what="the thread's checkpoint of the WAL")
+    state.close()
+    reopened = RuntimeState(path)
+    assert reopened.checkpoint("m") == 199
+    reopened.close()
