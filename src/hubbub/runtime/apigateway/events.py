@@ -34,6 +34,7 @@ class ConnectionInfo:
     connected_at: int
     authorizer: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    """The handshake headers that later events of the connection read (``Host``)."""
 
 
 def request_time(epoch_ms: int) -> str:

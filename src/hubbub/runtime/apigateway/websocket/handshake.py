@@ -173,7 +173,9 @@ async def connect(
         source_ip=request.remote or "127.0.0.1",
         user_agent=request.headers.get("User-Agent"),
         connected_at=now_ms,
-        headers=dict(headers),
+        # only what a later event reads ($disconnect's Host): the connection keeps this for
+        # hours, and the whole handshake was a dict and strings of about 1 KB per connection
+        headers={k: v for k, v in headers if k == "Host"},
     )
     query = list(request.query.items())
     route = api.routes.get("$connect")

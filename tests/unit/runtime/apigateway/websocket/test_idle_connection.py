@@ -74,6 +74,7 @@ async def test_an_answered_frame_leaves_nothing_behind(
         (conn,) = gw.connections.values()
         await eventually(lambda: not conn.tasks, what="the dispatch task finished")
         assert _dispatch_tasks() == [], "the task that answered the last frame is referenced"
+        assert set(conn.info.headers) <= {"Host"}, "only what $disconnect reads is kept"
 
 
 async def test_the_http_parser_is_let_go_after_the_upgrade(
