@@ -134,7 +134,11 @@ def verify_unsubscribe(issuer: TokenIssuer, token: str, now_ms: int) -> UserId:
             issuer.secret(),
             algorithms=[_ALGORITHM],
             issuer=_ISSUER,
-            options={"require": ["exp", "sub", "iss", "use"], "verify_exp": False},
+            options={
+                "require": ["exp", "sub", "iss", "use"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.InvalidTokenError:
         raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid link") from None
