@@ -18,8 +18,11 @@ OUTBOX_NAME = "ses-sent.jsonl"
 
 def append_sent(data_dir: Path, mail: SentMail) -> None:
     line = (json.dumps(mail.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(data_dir / OUTBOX_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(data_dir / OUTBOX_NAME, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a line cut short by a crash stays alone, unread
         os.write(fd, line)
         os.fsync(fd)
     finally:
@@ -27,7 +30,8 @@ def append_sent(data_dir: Path, mail: SentMail) -> None:
 
 
 def read_sent(data_dir: Path) -> list[SentMail]:
-    """Every email recorded, oldest first; a line cut short by a crash is skipped."""
+    """Every email recorded, oldest first; a line cut short by a crash is skipped (the next
+    append starts a line of its own)."""
     try:
         raw = (data_dir / OUTBOX_NAME).read_text(encoding="utf-8")
     except FileNotFoundError:
