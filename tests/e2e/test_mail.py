@@ -10,18 +10,27 @@ clock follows it, and the schedule is fired on demand.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from hubbub.client import HubbubClient
 from tests.conftest import TIMEOUT_FACTOR
+from tests.e2e.conftest import StoreArgs
 from tests.e2e.test_product import add_operator
 from tests.support.server import REPO, ServerProcess
+from tests.support.smtpsink import SmtpSink
 from tests.support.waiting import eventually
 
 SENDER = "support@example.com"
@@ -166,3 +175,47 @@ async def test_after_the_unsubscribe_link_no_more_emails(
     await mailed(server, control)
     fire(server)
     assert len(emails_to(server, address)) == 1
+
+
+async def test_ses_checks_signatures_refuses_unverified_senders_and_relays_to_smtp(
+    tmp_path: Path, store_args: StoreArgs
+) -> None:
+    """The SES emulation as any function meets it, and relaying to a real SMTP server."""
+    with SmtpSink() as sink:
+        env = {"HUBBUB_SES_SMTP_RELAY": f"127.0.0.1:{sink.port}"}
+        server = ServerProcess(tmp_path / "data", *store_args(), *MAIL_ARGS, env=env).start()
+        try:
+            ses = boto3.client(
+                "ses",
+                region_name="us-east-1",
+                endpoint_url=f"{server.base_url}/_aws/ses",
+                **json.loads((server.data_dir / "runtime-credentials.json").read_text()),
+            )
+            with pytest.raises(ClientError) as refused:
+                ses.send_email(
+                    Source="someone@else.example",
+                    Destination={"ToAddresses": ["a@example.org"]},
+                    Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}},
+                )
+            assert refused.value.response["Error"]["Code"] == "MessageRejected"
+            unsigned = urllib.request.Request(
+                f"{server.base_url}/_aws/ses", data=b"Action=SendEmail", method="POST"
+            )
+            with pytest.raises(urllib.error.HTTPError) as forbidden:
+                await asyncio.to_thread(urllib.request.urlopen, unsigned, timeout=10)
+            assert forbidden.value.code == 403
+            forbidden.value.close()
+
+            ops = await HubbubClient.connect(server.ws_url, token=add_operator(server, "olga"))
+            address = unique("relayed")
+            topic, _ = await visitor(server, "Rae", address)
+            await ops.send(topic, "Relayed answer.")
+            await ops.close()
+            move_clock(server, WINDOW_MS + 1000)
+            await mailed(server, address)
+            [got] = await asyncio.to_thread(sink.wait_for, 1, 15 * TIMEOUT_FACTOR)
+            assert got.recipients == [f"<{address}>"]
+            assert "Relayed answer." in got.message.get_body(("plain",)).get_content()
+            assert len(emails_to(server, "someone@else.example")) == 0
+        finally:
+            server.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -27,7 +28,8 @@ from hubbub.runtime.cloudformation import AppSpec
 from hubbub.runtime.config import RuntimeStartError
 from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable, endpoint_client
 from hubbub.runtime.ses.outbox import OUTBOX_NAME, append_sent
-from hubbub.runtime.ses.requests import SENDS, action_of, form_of, sent_mail
+from hubbub.runtime.ses.relay import RelayTarget, relay, relay_target
+from hubbub.runtime.ses.requests import SENDS, SentMail, action_of, form_of, sent_mail
 from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
 
 __all__ = ["SES_PATH", "SesService", "SesUnavailable"]
@@ -63,6 +65,8 @@ class SesService:
         self.embedded: EmbeddedDynamo | None = None
         self._session: ClientSession | None = None
         self.sent = 0
+        self.relay: RelayTarget | None = None  # docs/operations.md: a real SMTP server
+        self._relaying: set[asyncio.Task[None]] = set()
 
     @property
     def needed(self) -> bool:
@@ -73,6 +77,10 @@ class SesService:
         own); nothing happens for a template that sends no email."""
         if not self.needed:
             return
+        try:
+            self.relay = relay_target(os.environ)
+        except ValueError as exc:
+            raise SesUnavailable(str(exc)) from None
         endpoint = shared_endpoint
         if endpoint is None:
             self.embedded = EmbeddedDynamo("127.0.0.1")
@@ -124,9 +132,24 @@ class SesService:
                 await asyncio.to_thread(append_sent, self.data_dir, mail)
                 self.sent += 1
                 log.info("SES accepted email %s (%s)", mail.message_id, OUTBOX_NAME)
+                if self.relay is not None:
+                    task = asyncio.create_task(self._relay(mail))
+                    self._relaying.add(task)
+                    task.add_done_callback(self._relaying.discard)
         return web.Response(status=status, body=payload, content_type=content_type)
 
+    async def _relay(self, mail: SentMail) -> None:
+        assert self.relay is not None
+        try:
+            await asyncio.to_thread(relay, mail, self.relay)
+        except Exception as exc:  # kept in the outbox either way
+            log.warning("relaying email %s failed: %s", mail.message_id, type(exc).__name__)
+        else:
+            log.info("email %s relayed to %s:%d", mail.message_id, self.relay.host, self.relay.port)
+
     async def close(self) -> None:
+        if self._relaying:
+            await asyncio.wait(set(self._relaying), timeout=15)
         if self._session is not None:
             await self._session.close()
             self._session = None
