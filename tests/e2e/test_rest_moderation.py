@@ -4,10 +4,16 @@ through the same service, against a real ``hubbub serve``; each refusal is check
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hubbub.client import ClientError, HubbubClient
 from tests.e2e.conftest import Connect
@@ -126,3 +132,67 @@ async def test_the_openapi_document_names_the_moderation_routes(server: ServerPr
     assert "post" in spec["paths"]["/api/moderation"]
     assert "get" in spec["paths"]["/api/sanctions"]
     assert "get" in spec["paths"]["/api/mail/unsubscribe"]
+
+
+# -- fuzzed: any request gets a typed answer below 500 ----------------------------------------
+_json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "topic": _json_leaf | st.sampled_from(["room/a", "desk/v_x", "$sys/x", "room/+"]),
+        "userId": _json_leaf | st.sampled_from(["v_1", "o_1", "a b"]),
+        "sanction": _json_leaf | st.sampled_from(["mute", "unmute", "ban", "unban", "kick"]),
+        "seconds": _json_leaf | st.integers(min_value=-5, max_value=2**40),
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def ops_token(server: ServerProcess) -> str:
+    return add_operator(server, f"fuzz{uuid.uuid4().hex[:6]}")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=_fields | _json_leaf, as_operator=st.booleans())
+def test_moderating_with_anything_gets_a_typed_answer(
+    server: ServerProcess, ops_token: str, body: object, as_operator: bool
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if as_operator:
+        headers["Authorization"] = f"Bearer {ops_token}"
+    request = urllib.request.Request(
+        f"{server.base_url}/api/moderation",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers=headers,
+    )
+    status, payload = _fetch(request)
+    assert status < 500, payload
+    assert isinstance(json.loads(payload), dict)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    token=st.text(max_size=300), path=st.sampled_from(["/api/mail/unsubscribe", "/api/sanctions"])
+)
+def test_unsubscribing_or_listing_with_any_query_gets_a_typed_answer(
+    server: ServerProcess, token: str, path: str
+) -> None:
+    query = urllib.parse.urlencode({"token" if "mail" in path else "topic": token})
+    status, payload = _fetch(urllib.request.Request(f"{server.base_url}{path}?{query}"))
+    assert status < 500, payload
+    assert "Traceback" not in payload
+
+
+def _fetch(request: urllib.request.Request) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        payload = error.read().decode()
+        error.close()
+        return error.code, payload
