@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +163,5 @@ class SesService:
             "sesEndpoint": SES_PATH,
             "sesIdentities": [s.identity for s in self.spec.email_identities.values()],
             "sentMail": str(self.data_dir / OUTBOX_NAME),
+            "sesSent": self.sent,
         }
-
-    def stats(self) -> Mapping[str, int]:
-        return {"sent": self.sent}
