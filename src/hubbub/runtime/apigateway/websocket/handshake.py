@@ -174,7 +174,7 @@ async def connect(
         user_agent=request.headers.get("User-Agent"),
         connected_at=now_ms,
         # only what a later event reads ($disconnect's Host): the connection keeps this for
-        # hours, and the whole handshake was a dict and strings of about 1 KB per connection
+        # hours, and a dict of every handshake header was a quarter KB of each idle connection
         headers={k: v for k, v in headers if k == "Host"},
     )
     query = list(request.query.items())
