@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hubbub.chat.mailing import unsubscribe
 from hubbub.handlers.bootstrap import chat
 from hubbub.ids import UserId
-from hubbub.protocol.actions import SANCTION_SECONDS_MAX, TopicText, UserIdText
 from hubbub.protocol.errors import ProtocolError
+from hubbub.protocol.fields import SANCTION_SECONDS_MAX, TopicText, UserIdText
 from hubbub.protocol.limits import DEFAULT_LIMITS
 from hubbub.store.port import User
 

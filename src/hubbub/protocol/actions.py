@@ -12,7 +12,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
+from hubbub.protocol.fields import (
+    SANCTION_SECONDS_MAX,
+    MessageIdText,
+    MessageText,
+    PageLimit,
+    Seq,
+    TopicText,
+    UserIdText,
+)
+from hubbub.protocol.limits import DEFAULT_LIMITS
 
 __all__ = [
     "Action",
@@ -37,15 +46,6 @@ __all__ = [
 ]
 
 _L = DEFAULT_LIMITS
-Seq = Annotated[StrictInt, Field(ge=0, le=MAX_WIRE_INT)]
-PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
-TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
-MessageText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
-MessageIdText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
-UserIdText = Annotated[
-    StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@~-]+$")
-]
-SANCTION_SECONDS_MAX = 366 * 24 * 3600
 
 
 class _Frame(BaseModel):
