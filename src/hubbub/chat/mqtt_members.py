@@ -1,0 +1,210 @@
+"""MQTT clients as members of hubbub's topics: presence from IoT Core's lifecycle events.
+
+IoT Core publishes a lifecycle event when a client subscribes, unsubscribes or disconnects
+(AWS IoT developer guide, *Lifecycle events*); the stack's presence rule hands them to
+``handlers/mqtt_presence.py``, on AWS as locally. Presence is derived from the subscriptions
+in the store, so an MQTT client is recorded the way a WebSocket one is: a connection item (its
+user from the authorizer's principal, as stored now) and one subscription per exact topic it
+follows, written through ``Presence.arrived`` and ``Presence.departed``, the same path as a
+WebSocket ``subscribe``, ``unsubscribe`` and ``$disconnect``. So WebSocket members get
+``joined``/``left`` (or the large-room summary) for it, and ``presence`` lists it.
+
+The connection id is ``mqtt:`` and a digest of the client id and IoT Core's
+``sessionIdentifier`` (one per session: a client id reused by a newer connection is another
+member, and the older one's late ``disconnected`` cannot remove the newer one). Pushes skip
+these ids (``is_mqtt_member``): the broker delivers to MQTT clients itself.
+
+"Lifecycle messages might be sent out of order. You might receive duplicate messages." (the same
+page). Duplicates change nothing (a subscription already recorded is not new; a deleted
+connection deletes nothing). For order, ``disconnected`` leaves a marker with its timestamp,
+and a subscribe event stamped no later than it is ignored: a disconnect handled before the
+subscribe it followed leaves no member behind. A resumed persistent session subscribes again
+later than the marker, so it is present again once it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from hubbub.chat import policy
+from hubbub.chat.moderation import Moderation
+from hubbub.chat.mqtt import MEMBER_PREFIX, SESSION_S, member_of
+from hubbub.chat.presence import Presence, makes_present
+from hubbub.clock import Clock
+from hubbub.ids import ConnectionId, TopicFilter, UserId
+from hubbub.protocol.errors import ErrorCode, ProtocolError
+from hubbub.protocol.limits import Limits
+from hubbub.protocol.topics import parse_filter, parse_topic
+from hubbub.push.port import PushOutcome
+from hubbub.store.port import Connection, Role, Store, Subscription, User
+
+__all__ = ["Lifecycle", "LifecycleKind", "MqttMembers", "member_connection", "parse_lifecycle"]
+
+log = logging.getLogger(__name__)
+
+
+class OperatorsChanged(Protocol):
+    """``Chat``'s announcement on ``$sys/operators`` when an operator's first connection opens
+    or their last one closes."""
+
+    def __call__(
+        self, connection_id: ConnectionId, operator: User, *, opened: bool, now_ms: int
+    ) -> PushOutcome: ...
+
+
+_MARKER_USER = User(UserId("g_mqttclosed"), Role.GUEST, None)
+"""Whom a closed-session marker is recorded as: nobody, so no index (operators online) sees it."""
+
+
+class LifecycleKind(StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """The fields of one lifecycle event this module reads."""
+
+    kind: LifecycleKind
+    client_id: str
+    session: str
+    principal: str
+    timestamp_ms: int
+    topics: tuple[str, ...] = ()
+
+
+def parse_lifecycle(event: dict[str, Any]) -> Lifecycle:
+    """One lifecycle event as IoT Core publishes it (the rule passes it on whole, ``SELECT *``);
+    anything else is ``bad_request``. ``connected`` carries no topics and changes no presence."""
+    try:
+        kind = LifecycleKind(str(event.get("eventType")))
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "not a presence lifecycle event") from None
+    fields = [event.get(k) for k in ("clientId", "sessionIdentifier", "principalIdentifier")]
+    timestamp = event.get("timestamp")
+    if not all(isinstance(f, str) and f for f in fields) or not isinstance(timestamp, int):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "lifecycle event: missing fields")
+    topics = event.get("topics", [])
+    if kind is LifecycleKind.DISCONNECTED:
+        topics = []
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "lifecycle event: topics must be strings")
+    client_id, session, principal = (str(f) for f in fields)
+    return Lifecycle(kind, client_id, session, principal, timestamp, tuple(topics))
+
+
+def member_connection(client_id: str, session: str) -> ConnectionId:
+    """The member's connection id: ``mqtt:`` and 32 hex digits of (client id, session). Client
+    ids may hold any characters (128 bytes of UTF-8); the digest is a safe key of fixed size."""
+    digest = hashlib.sha256(f"{client_id}\0{session}".encode()).hexdigest()[:32]
+    return ConnectionId(f"{MEMBER_PREFIX}{digest}")
+
+
+def _marker(connection_id: ConnectionId) -> ConnectionId:
+    return ConnectionId(f"{connection_id}:closed")
+
+
+class MqttMembers:
+    def __init__(
+        self,
+        store: Store,
+        presence: Presence,
+        moderation: Moderation,
+        limits: Limits,
+        clock: Clock,
+        operators_changed: OperatorsChanged,
+    ) -> None:
+        self._store = store
+        self._presence = presence
+        self._moderation = moderation
+        self._limits = limits
+        self._clock = clock
+        self._operators_changed = operators_changed
+
+    def apply(self, event: Lifecycle) -> PushOutcome:
+        """Carry out one event; the outcome names the WebSocket connections found gone."""
+        connection_id = member_connection(event.client_id, event.session)
+        if event.kind is LifecycleKind.DISCONNECTED:
+            return self._disconnected(connection_id, event)
+        marker = self._store.get_connection(_marker(connection_id))
+        if marker is not None and event.timestamp_ms <= marker.connected_at:
+            log.info("mqtt lifecycle event older than its session's end: ignored")
+            return PushOutcome()
+        if event.kind is LifecycleKind.SUBSCRIBED:
+            return self._subscribed(connection_id, event)
+        return self._unsubscribed(connection_id, event)
+
+    def _subscribed(self, connection_id: ConnectionId, event: Lifecycle) -> PushOutcome:
+        now = self._clock.now_ms()
+        user = member_of(event.principal, self._store)
+        outcome = PushOutcome()
+        if self._store.get_connection(connection_id) is None:
+            expires = now // 1000 + SESSION_S
+            self._store.put_connection(Connection(connection_id, user, now, expires))
+            if user.role is Role.OPERATOR:
+                outcome.merge(self._operators_changed(connection_id, user, opened=True, now_ms=now))
+        else:
+            self._store.set_connection_user(connection_id, user)
+        for topic_filter in self._filters(event.topics):
+            self._join(Subscription(connection_id, topic_filter, user), now)
+        return outcome
+
+    def _filters(self, raw: tuple[str, ...]) -> list[TopicFilter]:
+        """The event's filters hubbub can name (IoT Core's policy allowed each already)."""
+        found = []
+        for text in raw:
+            try:
+                found.append(parse_filter(text, self._limits))
+            except ProtocolError:
+                continue
+        return found
+
+    def _join(self, subscription: Subscription, now_ms: int) -> None:
+        """The one topic's presence, when the filter makes the user present there and the
+        chat allows it: IoT Core checked the authorizer's policy already; a ban it does not
+        know of is checked here, as a WebSocket subscribe checks it."""
+        topic_filter = subscription.filter
+        if not makes_present(topic_filter):
+            return
+        try:
+            topic = parse_topic(topic_filter, self._limits)
+            policy.check_subscribe(subscription.user, topic_filter)
+            self._moderation.check(subscription.user, topic, sending=False)
+        except ProtocolError as exc:
+            log.info("mqtt member not present in %s: %s", topic_filter, exc.message)
+            return
+        self._presence.arrived(subscription, now_ms, now_ms // 1000 + SESSION_S)
+
+    def _unsubscribed(self, connection_id: ConnectionId, event: Lifecycle) -> PushOutcome:
+        connection = self._store.get_connection(connection_id)
+        if connection is None:
+            return PushOutcome()
+        now = self._clock.now_ms()
+        removed = [
+            Subscription(connection_id, topic_filter, connection.user)
+            for topic_filter in self._filters(event.topics)
+            if self._store.unsubscribe(connection_id, topic_filter)
+        ]
+        return self._presence.departed(removed, now)
+
+    def _disconnected(self, connection_id: ConnectionId, event: Lifecycle) -> PushOutcome:
+        now = self._clock.now_ms()
+        marker_id = _marker(connection_id)
+        marker = self._store.get_connection(marker_id)
+        if marker is None or marker.connected_at < event.timestamp_ms:
+            ended = Connection(marker_id, _MARKER_USER, event.timestamp_ms, now // 1000 + SESSION_S)
+            self._store.put_connection(ended)
+        connection = self._store.get_connection(connection_id)
+        removed = self._store.delete_connection(connection_id)
+        outcome = PushOutcome()
+        if connection is not None and connection.user.role is Role.OPERATOR:
+            outcome.merge(
+                self._operators_changed(connection_id, connection.user, opened=False, now_ms=now)
+            )
+        outcome.merge(self._presence.departed(removed, now))
+        return outcome
