@@ -39,15 +39,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 
 from bench import wsclient
-from bench.peers import EDGE_QUOTAS, LIFTED_LIMITS
-from bench.procs import TreeSampler
 
 __all__ = ["Tally", "main", "summarize"]
+
+if TYPE_CHECKING:
+    from bench.procs import TreeSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC = "room/mqttbench"
@@ -226,6 +227,8 @@ async def _ws_publisher(port: int) -> Callable[[str], None]:
 def hubbub_serve() -> Iterator[tuple[int, int, int]]:
     """``hubbub serve`` on free ports in a fresh data dir, configured as the main bench runs
     it (the send rate and per-address limits lifted): (pid, port, MQTT TCP port)."""
+    from bench.peers import EDGE_QUOTAS, LIFTED_LIMITS  # the bench extra (psutil)
+
     with tempfile.TemporaryDirectory(prefix="hubbub-mqtt-bench-") as work:
         env_file = Path(work) / "env-vars.json"
         env_file.write_text(json.dumps({"Parameters": LIFTED_LIMITS}))
@@ -337,6 +340,8 @@ async def _timed(
 
 
 async def run_target(target: str, size: int, rate: float, seconds: float) -> dict[str, Any]:
+    from bench.procs import TreeSampler  # the bench extra (psutil)
+
     tally = Tally()
     if target == "mosquitto":
         with mosquitto() as (pid, port):
