@@ -317,6 +317,7 @@ class Timed:
 
     sent: int = 0
     cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0
 
 
 async def _timed(
@@ -333,10 +334,10 @@ async def _timed(
         send(f"warm {i}")
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
-    before = sampler.sample()
+    before, own = sampler.sample(), time.process_time()
     sent = await _publish(send, rate, seconds)
     await _drain(tally, sent * size, 10)
-    return Timed(sent, sampler.sample().cpu_s - before.cpu_s)
+    return Timed(sent, sampler.sample().cpu_s - before.cpu_s, time.process_time() - own)
 
 
 async def run_target(target: str, size: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -370,6 +371,7 @@ async def run_target(target: str, size: int, rate: float, seconds: float) -> dic
     row = summarize(tally.latencies_ms, timed.sent * size)
     deliveries = max(1, row["delivered"])
     row["server_cpu_us_per_delivery"] = round(timed.cpu_s * 1e6 / deliveries, 1)
+    row["generator_cpu_us_per_delivery"] = round(timed.generator_cpu_s * 1e6 / deliveries, 1)
     return {"target": target, "subscribers": size, "rate": rate, **row}
 
 
@@ -377,7 +379,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.mqtt_path", description=__doc__)
     parser.add_argument("--sizes", default="100,1000", help="subscriber counts, comma list")
     parser.add_argument("--targets", default="ws,mqtt,mosquitto", help="comma list")
-    parser.add_argument("--rate", type=float, default=5.0, help="messages per second")
+    parser.add_argument(
+        "--deliveries",
+        type=float,
+        default=2000.0,
+        help="deliveries per second: the publish rate is this over the subscriber count",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mqtt-path.json")
     return parser
@@ -391,15 +398,25 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print("mosquitto not installed (apt-get install mosquitto): left out", file=sys.stderr)
         targets.remove("mosquitto")
+    load = [round(x, 2) for x in os.getloadavg()]
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         for target in targets:
-            row = asyncio.run(run_target(target, size, args.rate, args.seconds))
+            row = asyncio.run(run_target(target, size, args.deliveries / size, args.seconds))
             print(json.dumps(row), flush=True)
             rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        json.dumps({"rate": args.rate, "seconds": args.seconds, "rows": rows}, indent=1)
+        json.dumps(
+            {
+                "deliveries_per_s": args.deliveries,
+                "seconds": args.seconds,
+                "cores": os.cpu_count(),
+                "load_average_at_start": load,
+                "rows": rows,
+            },
+            indent=1,
+        )
     )
     return 0
 

@@ -143,12 +143,13 @@ class MqttMembers:
         now = self._clock.now_ms()
         user = member_of(event.principal, self._store)
         outcome = PushOutcome()
-        if self._store.get_connection(connection_id) is None:
+        known = self._store.get_connection(connection_id)
+        if known is None:
             expires = now // 1000 + SESSION_S
             self._store.put_connection(Connection(connection_id, user, now, expires))
             if user.role is Role.OPERATOR:
                 outcome.merge(self._operators_changed(connection_id, user, opened=True, now_ms=now))
-        else:
+        elif known.user != user:  # renamed since its last subscribe: new subscriptions say so
             self._store.set_connection_user(connection_id, user)
         for topic_filter in self._filters(event.topics):
             self._join(Subscription(connection_id, topic_filter, user), now)
