@@ -55,7 +55,9 @@ async def test_an_mqtt_member_joins_and_leaves_like_a_websocket_one(
     mqtt.client.username_pw_set("anyone", token)
     assert mqtt.connect()[0] == 0
     assert mqtt.subscribe(topic, qos=1) == [1]
-    joined = await watcher.next_event(_presence_event("joined", topic, user_id), timeout=deadline(30))
+    joined = await watcher.next_event(
+        _presence_event("joined", topic, user_id), timeout=deadline(30)
+    )
     assert joined["user"] == {"id": user_id, "role": "visitor", "nickname": "mel"}
     assert user_id in await _members(watcher, topic)
     mqtt.client.unsubscribe(topic)
@@ -92,3 +94,25 @@ async def test_a_dropped_mqtt_connection_leaves_and_messages_still_reach_everyon
     guest.client.socket().close()  # the TCP connection dies without a DISCONNECT
     await watcher.next_event(_presence_event("left", topic, guest_id), timeout=deadline(30))
     guest.client.loop_stop()
+
+
+async def test_an_mqtt_typing_notice_reaches_websocket_members(
+    server: ServerProcess, connect: Connect
+) -> None:
+    """``{"type": "typing"}`` published through Basic Ingest is ``typing`` for the room's
+    WebSocket members, as a WebSocket ``typing`` is; nothing is stored."""
+    topic = f"room/p{uuid.uuid4().hex[:10]}"
+    watcher, _, _ = await _registered(connect, "tia")
+    await watcher.subscribe(topic)
+    _, token, user_id = await _registered(connect, "ty")
+    mqtt = Mqtt("127.0.0.1", server.mqtt_port)
+    mqtt.client.username_pw_set("anyone", token)
+    assert mqtt.connect()[0] == 0
+    mqtt.publish(f"$aws/rules/hubbub/{topic}", b'{"type": "typing"}', qos=1)
+    typing = await watcher.next_event(
+        _presence_event("typing", topic, user_id), timeout=deadline(30)
+    )
+    assert typing["user"]["nickname"] == "ty"
+    reply = await watcher.request("history", topic=topic)
+    assert reply["messages"] == []
+    mqtt.close()

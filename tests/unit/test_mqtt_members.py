@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hubbub.chat.mqtt import typing_topic
 from hubbub.chat.mqtt_members import (
     Lifecycle,
     LifecycleKind,
@@ -21,7 +22,7 @@ from hubbub.chat.mqtt_members import (
     parse_lifecycle,
 )
 from hubbub.chat.settings import ChatSettings
-from hubbub.handlers import bootstrap, mqtt_presence
+from hubbub.handlers import bootstrap, mqtt_ingest, mqtt_presence
 from hubbub.ids import ConnectionId, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.port import Operator, Role, User, Visitor
@@ -257,3 +258,48 @@ def test_member_connection_ids_never_look_like_api_gateway_ids() -> None:
     cid = member_connection("any client id with spaces / and # signs", "s")
     assert cid.startswith("mqtt:") and len(cid) == len("mqtt:") + 32
     assert member_connection("a", "s1") != member_connection("a", "s2")
+
+
+# -- typing over MQTT: {"type": "typing"} through Basic Ingest ---------------------------------
+
+
+def _typing(topic: str = ROOM, principal: str = "v01") -> dict[str, Any]:
+    event = aws_events.iot_ingest_event(b'{"type": "typing"}', topic, "dev-1", principal)
+    answer: dict[str, Any] = mqtt_ingest.handler(event, None)
+    return answer
+
+
+def test_an_mqtt_typing_notice_is_typing_for_websocket_members_and_stores_nothing(
+    world: World,
+) -> None:
+    ws = listener(world)
+    assert _typing() == {"ok": True, "typing": True}
+    (post,) = world.push.frames_of_type("typing")
+    assert post.frame == {"type": "typing", "topic": ROOM, "user": VIC.public()}
+    assert post.connection_ids == (ws,)
+    assert world.stored(ROOM) == []
+
+
+def test_mqtt_typing_is_checked_and_limited_as_websocket_typing_is(world: World) -> None:
+    listener(world)
+    assert _typing(topic="desk/v_99") == {"ok": False, "error": "forbidden"}  # not theirs
+    assert _typing(principal="g0a") == {"ok": False, "error": "forbidden"}  # a guest
+    answers = [_typing() for _ in range(10)]  # the typing allowance, 2 a second
+    assert {"ok": False, "error": "rate_limited"} in answers
+    assert len(frames(world, "typing")) == answers.count({"ok": True, "typing": True})
+
+
+@pytest.mark.parametrize(
+    ("payload", "typing"),
+    [
+        (b'{"type": "typing"}', True),
+        (b'{"type": "typing", "text": "hi"}', False),  # a send that happens to say so
+        (b'{"text": "hi"}', False),
+        (b"typing", False),
+        (b'["typing"]', False),
+        (b"\xff", False),
+    ],
+)
+def test_typing_topic_reads_only_the_typing_notice(payload: bytes, typing: bool) -> None:
+    event = aws_events.iot_ingest_event(payload, ROOM, "dev-1", "v01")
+    assert typing_topic(event) == (ROOM if typing else None)

@@ -38,6 +38,7 @@ __all__ = [
     "parse_ingest",
     "principal_of",
     "sender_of",
+    "typing_topic",
 ]
 
 INGEST_RULE = "hubbub"
@@ -171,6 +172,19 @@ def parse_ingest(event: dict[str, Any], max_client_msg_id_chars: int = 64) -> In
     elif not 1 <= len(given) <= max_client_msg_id_chars:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "clientMsgId: wrong length")
     return IngestedSend(topic, text, given)
+
+
+def typing_topic(event: dict[str, Any]) -> str | None:
+    """The topic of a Basic Ingest publish whose payload is the typing notice
+    ``{"type": "typing"}`` (never stored: WebSocket members get ``typing``), else None."""
+    topic = event.get("topic")
+    try:
+        value = json.loads(base64.b64decode(str(event.get("data", "")), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(topic, str) or not isinstance(value, dict):
+        return None
+    return topic if value.get("type") == "typing" and "text" not in value else None
 
 
 def _fields(body: str) -> tuple[str, str | None]:

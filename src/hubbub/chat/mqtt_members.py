@@ -34,6 +34,7 @@ from hubbub.chat import policy
 from hubbub.chat.moderation import Moderation
 from hubbub.chat.mqtt import MEMBER_PREFIX, SESSION_S, member_of
 from hubbub.chat.presence import Presence, makes_present
+from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.clock import Clock
 from hubbub.ids import ConnectionId, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -118,6 +119,7 @@ class MqttMembers:
         limits: Limits,
         clock: Clock,
         operators_changed: OperatorsChanged,
+        throttle: Throttle,
     ) -> None:
         self._store = store
         self._presence = presence
@@ -125,6 +127,16 @@ class MqttMembers:
         self._limits = limits
         self._clock = clock
         self._operators_changed = operators_changed
+        self._throttle = throttle
+
+    def typing(self, user: User, raw_topic: str) -> PushOutcome:
+        """An MQTT client's typing notice (``{"type": "typing"}`` through Basic Ingest): the
+        same checks, allowance and ``typing`` event as a WebSocket ``typing``."""
+        topic = parse_topic(raw_topic, self._limits)
+        policy.check_send(user, topic)
+        self._throttle.take(Limited.TYPING, user.id, self._clock.now_ms(), "typing too often")
+        self._moderation.check(user, topic, sending=True)
+        return self._presence.announce("typing", topic, user)
 
     def apply(self, event: Lifecycle) -> PushOutcome:
         """Carry out one event; the outcome names the WebSocket connections found gone."""

@@ -110,8 +110,9 @@ class Chat:
         )
         self.throttle = Throttle(store, _rates(self.settings))
         self.mqtt_members = MqttMembers(
-            store, self.presence, self.moderation, self.limits, clock, self._operators_changed
-        )
+            store, self.presence, self.moderation, self.limits, clock, self._operators_changed,
+            self.throttle,
+        )  # fmt: skip
         self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
 
     # lifecycle --------------------------------------------------------------------------------
