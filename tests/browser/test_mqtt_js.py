@@ -47,7 +47,8 @@ function start(url, token, topic, clientId) {
   });
   window.room = {
     send(text, clientMsgId) {
-      client.publish("$aws/rules/hubbub/" + topic, JSON.stringify({ text, clientMsgId }), { qos: 1 });
+      const body = JSON.stringify({ text, clientMsgId });
+      client.publish("$aws/rules/hubbub/" + topic, body, { qos: 1 });
     },
     leave() { client.end(); state.textContent = "left"; },
   };

@@ -21,7 +21,8 @@ __all__ = ["MQTTJS_VERSION", "mqttjs_bundle"]
 
 MQTTJS_VERSION = "5.16.0"
 _INTEGRITY = (
-    "sha512-G0VsEtuJz5sJUgZJaaADMVfW7SIFPzkIuHR+d6rk+tBeSwdCfd9BaIRycRfd2AbyFDEmLlFM+SDQeti/+IbOnw=="
+    "sha512-G0VsEtuJz5sJUgZJaaADMVfW7SIFPzkIuHR+d6rk+tBeSwdCfd9BaIRycRfd2AbyFDEmLlFM"
+    "+SDQeti/+IbOnw=="
 )
 _BUNDLE = "package/dist/mqtt.min.js"
 
