@@ -101,10 +101,19 @@ def _text_of(payload: bytes) -> str:
 
 # paho subscribers in one thread ----------------------------------------------------------------
 class PahoCrowd:
+    """N paho clients on one selector in one thread: sockets are (un)registered through paho's
+    ``on_socket_open``/``on_socket_close``, so a client the server closes leaves nothing
+    behind. Clients connect in batches, each batch subscribed (or refused) before the next, as
+    a fleet of devices would arrive; a refused or missing client fails the run."""
+
+    BATCH = 50
+
     def __init__(self, host: str, port: int, count: int, tally: Tally) -> None:
         self.host, self.port, self.count, self.tally = host, port, count, tally
         self.clients: list[paho.Client] = []
         self.subscribed = 0
+        self.refused = 0
+        self.selector = selectors.DefaultSelector()
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.failed: str | None = None
@@ -116,36 +125,54 @@ class PahoCrowd:
             client_id=f"bench-{i}-{uuid.uuid4().hex[:6]}",
             protocol=paho.MQTTv311,
         )
-        client.on_connect = lambda c, _u, _f, reason, _p: c.subscribe(TOPIC, qos=0)
+        client.on_socket_open = lambda c, _u, sock: self.selector.register(
+            sock, selectors.EVENT_READ, c
+        )
+        client.on_socket_close = lambda _c, _u, sock: self._forget(sock)
+        client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = lambda _c, _u, msg: self.tally.arrived(
             _text_of(msg.payload), time.monotonic_ns()
         )
         return client
 
+    def _forget(self, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(sock)
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            self.refused += 1
+        else:
+            client.subscribe(TOPIC, qos=0)
+
     def _on_subscribe(self, *_args: Any) -> None:
         self.subscribed += 1
 
-    def _run(self) -> None:
-        selector = selectors.DefaultSelector()
-        try:
-            for i in range(self.count):
+    def _arrive(self) -> None:
+        for start in range(0, self.count, self.BATCH):
+            batch = range(start, min(self.count, start + self.BATCH))
+            for i in batch:
                 client = self._client(i)
                 client.connect(self.host, self.port, keepalive=120)
-                selector.register(client.socket(), selectors.EVENT_READ, client)
                 self.clients.append(client)
-                self._pump(selector, 0)
-            deadline = time.monotonic() + 120
-            while self.subscribed < self.count and time.monotonic() < deadline:
-                self._pump(selector, 0.05)
-            if self.subscribed < self.count:
-                self.failed = f"{self.subscribed} of {self.count} subscribed"
-        except OSError as exc:
-            self.failed = str(exc)
-        self.ready.set()
+            deadline = time.monotonic() + 60
+            while self.subscribed + self.refused < batch.stop and time.monotonic() < deadline:
+                self._pump(0.05)
+            if self.refused or self.subscribed < batch.stop:
+                self.failed = f"{self.subscribed} of {self.count} in, {self.refused} refused"
+                return
+
+    def _run(self) -> None:
+        try:
+            self._arrive()
+        except Exception as exc:  # the run reports it instead of measuring nobody
+            self.failed = repr(exc)
+        finally:
+            self.ready.set()
         misc = time.monotonic()
         while not self.stop.is_set():
-            self._pump(selector, 0.05)
+            self._pump(0.05)
             if time.monotonic() - misc > 1.0:
                 misc = time.monotonic()
                 for client in self.clients:
@@ -153,15 +180,14 @@ class PahoCrowd:
         for client in self.clients:
             with contextlib.suppress(Exception):
                 client.disconnect()
-        selector.close()
+        self.selector.close()
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join(30)
 
-    @staticmethod
-    def _pump(selector: selectors.BaseSelector, timeout: float) -> None:
-        for key, _ in selector.select(timeout):
+    def _pump(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
             client: paho.Client = key.data
             client.loop_read()
             if client.want_write():
@@ -296,8 +322,10 @@ def mosquitto() -> Iterator[tuple[int, int]]:
 def _crowd(port: int, count: int, tally: Tally) -> PahoCrowd:
     crowd = PahoCrowd("127.0.0.1", port, count, tally)
     crowd.thread.start()
-    crowd.ready.wait(300)
+    if not crowd.ready.wait(30 * 60):
+        crowd.failed = "the subscribers did not arrive in 30 minutes"
     if crowd.failed:
+        crowd.close()
         raise RuntimeError(crowd.failed)
     return crowd
 
@@ -402,7 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         for target in targets:
-            row = asyncio.run(run_target(target, size, args.deliveries / size, args.seconds))
+            rate = args.deliveries / size
+            try:
+                row = asyncio.run(run_target(target, size, rate, args.seconds))
+            except RuntimeError as exc:  # a target that could not be set up: said, not measured
+                row = {"target": target, "subscribers": size, "rate": rate, "error": str(exc)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
