@@ -303,3 +303,18 @@ def test_mqtt_typing_is_checked_and_limited_as_websocket_typing_is(world: World)
 def test_typing_topic_reads_only_the_typing_notice(payload: bytes, typing: bool) -> None:
     event = aws_events.iot_ingest_event(payload, ROOM, "dev-1", "v01")
     assert typing_topic(event) == (ROOM if typing else None)
+
+
+def test_an_unsubscribe_handled_before_its_subscribe_leaves_no_member(world: World) -> None:
+    """Out of order within a session: the unsubscribe (later) first, then its subscribe; the
+    client is in the other room it subscribed to, not in this one. A later subscribe to the
+    room counts again."""
+    listener(world)
+    unsubscribed([ROOM], timestamp_ms=T0 + 5)
+    subscribed([ROOM, "room/other"], timestamp_ms=T0 + 1)
+    assert frames(world, "joined") == []
+    assert VIC.public() not in members(world)
+    cid = member_connection("dev-1", aws_events_session())
+    assert world.store.filters_of(cid) == ["room/other"]
+    subscribed([ROOM], timestamp_ms=T0 + 9)
+    assert len(frames(world, "joined")) == 1

@@ -16,9 +16,9 @@ these ids (``is_mqtt_member``): the broker delivers to MQTT clients itself.
 
 "Lifecycle messages might be sent out of order. You might receive duplicate messages." (the same
 page). Duplicates change nothing (a subscription already recorded is not new; a deleted
-connection deletes nothing). For order, ``disconnected`` leaves a marker with its timestamp,
-and a subscribe event stamped no later than it is ignored: a disconnect handled before the
-subscribe it followed leaves no member behind. A resumed persistent session subscribes again
+connection deletes nothing). For order, ``disconnected`` leaves a marker with its timestamp
+(as ``unsubscribed`` does for each topic), and a subscribe event stamped no later than it is
+ignored (for that topic): an end handled before the subscribe it followed leaves no member. A resumed persistent session subscribes again
 later than the marker, so it is present again once it does.
 """
 
@@ -106,8 +106,12 @@ def member_connection(client_id: str, session: str) -> ConnectionId:
     return ConnectionId(f"{MEMBER_PREFIX}{digest}")
 
 
-def _marker(connection_id: ConnectionId) -> ConnectionId:
-    return ConnectionId(f"{connection_id}:closed")
+def _marker(connection_id: ConnectionId, topic_filter: TopicFilter | None = None) -> ConnectionId:
+    """Where the end of the session (or, with a filter, of that one subscription) is noted."""
+    if topic_filter is None:
+        return ConnectionId(f"{connection_id}:closed")
+    digest = hashlib.sha256(topic_filter.encode()).hexdigest()[:16]
+    return ConnectionId(f"{connection_id}:unsub:{digest}")
 
 
 class MqttMembers:
@@ -143,8 +147,7 @@ class MqttMembers:
         connection_id = member_connection(event.client_id, event.session)
         if event.kind is LifecycleKind.DISCONNECTED:
             return self._disconnected(connection_id, event)
-        marker = self._store.get_connection(_marker(connection_id))
-        if marker is not None and event.timestamp_ms <= marker.connected_at:
+        if self._ended(_marker(connection_id), event.timestamp_ms):
             log.info("mqtt lifecycle event older than its session's end: ignored")
             return PushOutcome()
         if event.kind is LifecycleKind.SUBSCRIBED:
@@ -164,7 +167,9 @@ class MqttMembers:
         elif known.user != user:  # renamed since its last subscribe: new subscriptions say so
             self._store.set_connection_user(connection_id, user)
         for topic_filter in self._filters(event.topics):
-            self._join(Subscription(connection_id, topic_filter, user), now)
+            marker = _marker(connection_id, topic_filter)
+            if makes_present(topic_filter) and not self._ended(marker, event.timestamp_ms):
+                self._join(Subscription(connection_id, topic_filter, user), now)
         return outcome
 
     def _filters(self, raw: tuple[str, ...]) -> list[TopicFilter]:
@@ -193,25 +198,37 @@ class MqttMembers:
             return
         self._presence.arrived(subscription, now_ms, now_ms // 1000 + SESSION_S)
 
+    def _ended(self, marker_id: ConnectionId, timestamp_ms: int) -> bool:
+        """Whether an event stamped ``timestamp_ms`` comes from before the end noted there."""
+        marker = self._store.get_connection(marker_id)
+        return marker is not None and timestamp_ms <= marker.connected_at
+
+    def _note_end(self, marker_id: ConnectionId, timestamp_ms: int, now_ms: int) -> None:
+        """Note an end (the latest wins), so a subscribe event from before it, handled after
+        it, is recognised as stale."""
+        if not self._ended(marker_id, timestamp_ms):
+            expires = now_ms // 1000 + SESSION_S
+            self._store.put_connection(Connection(marker_id, _MARKER_USER, timestamp_ms, expires))
+
     def _unsubscribed(self, connection_id: ConnectionId, event: Lifecycle) -> PushOutcome:
+        now = self._clock.now_ms()
+        filters = self._filters(event.topics)
+        for topic_filter in filters:
+            if makes_present(topic_filter):
+                self._note_end(_marker(connection_id, topic_filter), event.timestamp_ms, now)
         connection = self._store.get_connection(connection_id)
         if connection is None:
             return PushOutcome()
-        now = self._clock.now_ms()
         removed = [
             Subscription(connection_id, topic_filter, connection.user)
-            for topic_filter in self._filters(event.topics)
+            for topic_filter in filters
             if self._store.unsubscribe(connection_id, topic_filter)
         ]
         return self._presence.departed(removed, now)
 
     def _disconnected(self, connection_id: ConnectionId, event: Lifecycle) -> PushOutcome:
         now = self._clock.now_ms()
-        marker_id = _marker(connection_id)
-        marker = self._store.get_connection(marker_id)
-        if marker is None or marker.connected_at < event.timestamp_ms:
-            ended = Connection(marker_id, _MARKER_USER, event.timestamp_ms, now // 1000 + SESSION_S)
-            self._store.put_connection(ended)
+        self._note_end(_marker(connection_id), event.timestamp_ms, now)
         connection = self._store.get_connection(connection_id)
         removed = self._store.delete_connection(connection_id)
         outcome = PushOutcome()
