@@ -18,8 +18,9 @@ these ids (``is_mqtt_member``): the broker delivers to MQTT clients itself.
 page). Duplicates change nothing (a subscription already recorded is not new; a deleted
 connection deletes nothing). For order, ``disconnected`` leaves a marker with its timestamp
 (as ``unsubscribed`` does for each topic), and a subscribe event stamped no later than it is
-ignored (for that topic): an end handled before the subscribe it followed leaves no member. A resumed persistent session subscribes again
-later than the marker, so it is present again once it does.
+ignored (for that topic): an end handled before the subscribe it followed leaves no member.
+A resumed persistent session subscribes again later than the marker, so it is present again
+once it does.
 """
 
 from __future__ import annotations
