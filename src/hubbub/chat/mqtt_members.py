@@ -10,8 +10,8 @@ WebSocket ``subscribe``, ``unsubscribe`` and ``$disconnect``. So WebSocket membe
 ``joined``/``left`` (or the large-room summary) for it, and ``presence`` lists it.
 
 The connection id is ``mqtt:`` and a digest of the client id and IoT Core's
-``sessionIdentifier`` (one per session: a client id reused by a newer connection is another
-member, and the older one's late ``disconnected`` cannot remove the newer one). Pushes skip
+``sessionIdentifier`` (one per session: a client id reused by a newer connection with a clean
+session is another member, and the older one's late ``disconnected`` cannot remove it). Pushes skip
 these ids (``is_mqtt_member``): the broker delivers to MQTT clients itself.
 
 "Lifecycle messages might be sent out of order. You might receive duplicate messages." (the same
