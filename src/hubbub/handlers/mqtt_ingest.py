@@ -32,7 +32,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         user = sender_of(str(event.get("principal") or ""), service.store)
         typing = typing_topic(event)
         if typing is not None:
-            service.forget(service.mqtt_members.typing(user, typing).gone)
+            # connections found gone are left for the fan-out or their $disconnect to forget,
+            # as a WebSocket typing leaves them: this function deletes nothing
+            service.mqtt_members.typing(user, typing)
             metrics.add_metric(name="MqttTyping", unit=MetricUnit.Count, value=1)
             return {"ok": True, "typing": True}
         send = parse_ingest(event, service.limits.max_client_msg_id_chars)
