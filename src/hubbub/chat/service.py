@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
+from hubbub.chat.chunking import ChunkPolicy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
-from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.fanout import BatchReport, Change, FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.moderation import Moderation
 from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
@@ -22,7 +24,7 @@ from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
-from hubbub.chat.views import message_view
+from hubbub.chat.views import fit_views, message_view
 from hubbub.clock import Clock
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -36,7 +38,7 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import Broadcast, ChunkQueue, FramesOutcome, NoBroadcast, Push, PushOutcome
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -80,6 +82,7 @@ class Chat:
         tokens: TokenIssuer,
         settings: ChatSettings | None = None,
         broadcast: Broadcast | None = None,
+        chunks: ChunkQueue | None = None,
     ) -> None:
         self.store = store
         self.push = push
@@ -88,7 +91,11 @@ class Chat:
         self.tokens = tokens
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
-        self._fanout = FanOut(store, push, self.broadcast)
+        self._budget = self.limits.reply_budget_bytes
+        chunking = ChunkPolicy(
+            self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
+        )
+        self._fanout = FanOut(store, push, self.broadcast, chunks=chunks, policy=chunking)
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
             every_ms=round(self.settings.presence_summary_every_s * 1000),
@@ -355,7 +362,7 @@ class Chat:
         reply["lastSeq"] = self.store.last_seq(topic)
         if action.since is not None:
             page = self.store.read_after(topic, action.since, self.limits.resume_max_messages, now)
-            views, clipped = self._fit([message_view(m) for m in page.messages])
+            views, clipped = fit_views([message_view(m) for m in page.messages], self._budget)
             reply["messages"] = views
             reply["hasMore"] = page.has_more or clipped
         return reply
@@ -481,7 +488,8 @@ class Chat:
             page = self.store.read_after(topic, after, limit, now)
         else:
             page = self.store.read_before(topic, before, limit, now)
-        views, clipped = self._fit([message_view(m) for m in page.messages], newest=after is None)
+        views = [message_view(m) for m in page.messages]
+        views, clipped = fit_views(views, self._budget, newest=after is None)
         return {
             "type": "history",
             "topic": topic,
@@ -553,26 +561,6 @@ class Chat:
         if others:
             self.push.post_many(encode(event).encode("utf-8"), sorted(others))
 
-    def _fit(
-        self, views: list[dict[str, Any]], *, newest: bool = False
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Keep a reply under the frame budget: drop the far end of the page and say so."""
-        budget = self.limits.reply_budget_bytes
-        # the bytes each view costs on the wire, escapes included (quotes and controls grow)
-        sizes = [len(encode(v).encode()) + 16 for v in views]
-        if sum(sizes) <= budget:
-            return views, False
-        order = range(len(views) - 1, -1, -1) if newest else range(len(views))
-        kept: list[int] = []
-        total = 0
-        for index in order:
-            total += sizes[index]
-            if total > budget:
-                break
-            kept.append(index)
-        kept.sort()
-        return [views[i] for i in kept], True
-
     # fan-out ----------------------------------------------------------------------------------
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
         """Push one stored message (or its edit or delete, when not ``inserted``) to its
@@ -581,6 +569,18 @@ class Chat:
         if report.gone:
             self.forget(report.gone)
         return report
+
+    def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """A stream batch at once (``FanOut.deliver_batch``); forget the connections found gone."""
+        report = self._fanout.deliver_batch(changes)
+        self.forget(report.gone)
+        return report
+
+    def push_chunk(self, body: str) -> FramesOutcome:
+        """Deliver one chunk of a large topic's fan-out (the push function); forget the gone."""
+        outcome = self._fanout.push_chunk(body)
+        self.forget(outcome.gone)
+        return outcome
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:
         return self.store.decode_change(image)
