@@ -358,8 +358,15 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
     pushers = {
         f for f, g in granted.items() if ("execute-api:ManageConnections", "connections") in g
     }
-    # $connect announces an operator's arrival to the followers of $sys/operators
-    assert pushers == {"ConnectFunction", "DisconnectFunction", "MessageFunction", "FanOutFunction"}
+    # $connect announces an operator's arrival to the followers of $sys/operators; the push
+    # function delivers a large topic's chunks
+    assert pushers == {
+        "ConnectFunction",
+        "DisconnectFunction",
+        "MessageFunction",
+        "FanOutFunction",
+        "PushFunction",
+    }
 
 
 def test_wildcard_grants_cover_and_surplus_is_reported() -> None:
