@@ -19,9 +19,11 @@ from hubbub.chat.chunking import (
     send_rounds,
 )
 from hubbub.chat.fanout import Change, FanOut, first_undelivered
+from hubbub.handlers import bootstrap, push
 from hubbub.ids import ConnectionId
 from hubbub.push.port import ChunkQueue, FramesOutcome, QueuedChunk
 from hubbub.push.sqs.adapter import pack_calls
+from tests.support import aws_events
 from tests.unit.chatworld import World, world_in
 
 C = ConnectionId
@@ -238,3 +240,56 @@ def test_a_chunk_reaches_its_members_and_the_gone_are_forgotten(tmp_path: Path) 
         assert world.store.get_connection(members[0]) is None
         world.push.failed.add(members[1])
         assert world.chat.push_chunk(body).stopped == {members[1]: 0}
+
+
+# -- the push function --------------------------------------------------------------------------
+
+
+def test_the_push_function_fails_an_unreached_chunk_and_the_rest_of_its_group_only(
+    tmp_path: Path,
+) -> None:
+    """batchItemFailures (ReportBatchItemFailures on the mapping) names the chunk that did not
+    reach every member and the later chunks of its message group in the batch, so none of
+    them overtakes it; the other group's chunk is delivered and acknowledged ("Handling errors
+    for an SQS event source in Lambda": for FIFO queues, stop at the first failure of a group
+    and return it and the rest)."""
+    with world_in(tmp_path) as world:
+        bootstrap.use_chat(world.chat)
+        try:
+            frame = '{"type":"message","topic":"room/big","seq":1}'
+            records = [
+                aws_events.sqs_fifo_record(
+                    json.dumps({"frames": [frame], "connectionIds": [cid]}), group=group
+                )
+                for cid, group in (("flaky", "c1"), ("fine", "c2"), ("later", "c1"))
+            ]
+            world.push.failed.add("flaky")
+
+            response = push.handler({"Records": records}, None)
+
+            failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+            assert failed == [records[0]["messageId"], records[2]["messageId"]]
+            reached = {c for p in world.push.posts for c in p.connection_ids}
+            assert "fine" in reached
+            assert "later" not in reached
+        finally:
+            bootstrap.use_chat(None)
+
+
+def test_the_push_function_acknowledges_a_chunk_whose_members_are_gone(tmp_path: Path) -> None:
+    with world_in(tmp_path) as world:
+        bootstrap.use_chat(world.chat)
+        try:
+            world.connect("dead")
+            world.act("dead", action="subscribe", topic="room/big")
+            world.push.gone.add("dead")
+            body = json.dumps({"frames": ['{"type":"message"}'], "connectionIds": ["dead"]})
+
+            response = push.handler(
+                {"Records": [aws_events.sqs_fifo_record(body, group="c0")]}, None
+            )
+
+            assert response == {"batchItemFailures": []}
+            assert world.store.get_connection(C("dead")) is None
+        finally:
+            bootstrap.use_chat(None)
