@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,8 @@ from hubbub.chat.fanout import Change, FanOut, first_undelivered
 from hubbub.handlers import bootstrap, push
 from hubbub.ids import ConnectionId
 from hubbub.push.port import ChunkQueue, FramesOutcome, QueuedChunk
-from hubbub.push.sqs.adapter import pack_calls
+from hubbub.push.sqs.adapter import SqsChunkQueue, pack_calls
+from hubbub.servedefaults import local_parameters
 from tests.support import aws_events
 from tests.unit.chatworld import World, world_in
 
@@ -293,3 +295,61 @@ def test_the_push_function_acknowledges_a_chunk_whose_members_are_gone(tmp_path:
             assert world.store.get_connection(C("dead")) is None
         finally:
             bootstrap.use_chat(None)
+
+
+# -- the SQS adapter and the local default ------------------------------------------------------
+
+
+class FakeSqs:
+    """SendMessageBatch that refuses every entry of the groups in ``refuse``."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        self.refuse = refuse
+        self.accepted: list[tuple[str, str]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        failed = [e for e in Entries if e["MessageGroupId"] in self.refuse]
+        self.accepted += [
+            (e["MessageGroupId"], e["MessageBody"]) for e in Entries if e not in failed
+        ]
+        return {
+            "Failed": [
+                {"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in failed
+            ]
+        }
+
+
+def test_a_group_whose_chunk_sqs_refused_sends_nothing_more() -> None:
+    """The next chunk of a refused group is not sent (the retry would put it first); other
+    groups go on, and every chunk not accepted is reported."""
+    chunks = [
+        QueuedChunk(f"{g}{n}", g, f"d{g}{n}") for g, n in (("a", 1), ("b", 1), ("a", 2), ("b", 2))
+    ]
+    rounds = send_rounds([Chunk(c.group, (), ()) for c in chunks])
+    sqs = FakeSqs(refuse={"a"})
+    queue = SqsChunkQueue("https://sqs.us-east-1.amazonaws.com/1/q.fifo", client=sqs)
+    try:
+        assert queue.enqueue(chunks, rounds) == {0, 2}
+    finally:
+        queue.close()
+    assert sqs.accepted == [("b", "b1"), ("b", "b2")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, {"FanOutChunkThreshold": "0"}),
+        ({"FanOutChunkThreshold": "500"}, {"FanOutChunkThreshold": "500"}),
+    ],
+)
+def test_hubbub_serve_runs_large_rooms_on_the_single_path_unless_told(
+    overrides: dict[str, str], expected: dict[str, str]
+) -> None:
+    template = Path(__file__).resolve().parents[2] / "template.yaml"
+    assert local_parameters(template, overrides) == expected
+
+
+def test_a_template_without_the_parameter_gets_no_local_default(tmp_path: Path) -> None:
+    other = tmp_path / "template.yaml"
+    other.write_text("Resources: {}\n")
+    assert local_parameters(other, {"X": "1"}) == {"X": "1"}
