@@ -353,3 +353,11 @@ def test_a_template_without_the_parameter_gets_no_local_default(tmp_path: Path) 
     other = tmp_path / "template.yaml"
     other.write_text("Resources: {}\n")
     assert local_parameters(other, {"X": "1"}) == {"X": "1"}
+
+
+def test_the_fifo_test_events_are_valid_sqs_events() -> None:
+    from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+    record = aws_events.sqs_fifo_record("{}", group="c1")
+    parsed = SqsModel.model_validate({"Records": [record]})
+    assert parsed.Records[0].attributes.MessageGroupId == "c1"
