@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
+from hubbub.chat.budget import fit
 from hubbub.chat.chunking import ChunkPolicy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
@@ -23,18 +24,16 @@ from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_presen
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
 from hubbub.chat.settings import ChatSettings
+from hubbub.chat.subscribing import Subscribing
 from hubbub.chat.tokens import TokenIssuer
-from hubbub.chat.views import fit_views, message_view
+from hubbub.chat.views import message_view
 from hubbub.clock import Clock
-from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
 from hubbub.protocol.topics import (
     OPERATORS_TOPIC,
     TopicClass,
-    can_match_a_topic,
-    is_wildcard,
-    parse_filter,
     parse_topic,
     topic_class,
 )
@@ -48,7 +47,6 @@ from hubbub.store.port import (
     Role,
     Store,
     StoreUnavailable,
-    Subscription,
     User,
     Visitor,
 )
@@ -91,7 +89,6 @@ class Chat:
         self.tokens = tokens
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
-        self._budget = self.limits.reply_budget_bytes
         chunking = ChunkPolicy(
             self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
         )
@@ -112,6 +109,9 @@ class Chat:
             presence=self.presence,
             push=push,
             clock=clock,
+        )
+        self.subscribing = Subscribing(
+            store, clock, self.settings, self.presence, self.moderation, self.desk
         )
         self.throttle = Throttle(store, _rates(self.settings))
         self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
@@ -204,9 +204,9 @@ class Chat:
             case a.Register():
                 reply = self._register(connection, action, source_ip)
             case a.Subscribe():
-                reply = self._subscribe(connection, action)
+                reply = self.subscribing.subscribe(connection, action)
             case a.Unsubscribe():
-                reply = self._unsubscribe(connection, action)
+                reply = self.subscribing.unsubscribe(connection, action)
             case a.Send():
                 reply = self._send_reply(
                     self.send(user, action.topic, action.text, action.client_msg_id)
@@ -318,93 +318,6 @@ class Chat:
             ):
                 self.presence.announce("joined", topic, after, exclude=connection_id)
 
-    def _subscribe(self, connection: Connection, action: a.Subscribe) -> Event:
-        topic_filter = parse_filter(action.topic, self.limits)
-        policy.check_subscribe(connection.user, topic_filter)
-        current = self.store.filters_of(connection.id)
-        if len(current) >= self.limits.max_subscriptions and topic_filter not in current:
-            raise ProtocolError(
-                ErrorCode.CONFLICT,
-                f"at most {self.limits.max_subscriptions} subscriptions per connection",
-            )
-        now = self.clock.now_ms()
-        reply: Event = {"type": "subscribed", "topic": topic_filter}
-        if is_wildcard(topic_filter):
-            if topic_filter not in current:
-                self._check_wildcard_bounds(connection.user, topic_filter, current)
-            self.store.subscribe(
-                Subscription(connection.id, topic_filter, connection.user),
-                now,
-                connection.expires_at,
-            )
-            return reply
-        topic = parse_topic(topic_filter, self.limits)
-        self.moderation.check(connection.user, topic, sending=False)
-        present = makes_present(topic_filter)
-        # a large room is never walked to ask whether the user is already there: it gets a count
-        large = present and self.presence.large_with(topic, 1)
-        already = (
-            present
-            and not large
-            and self.presence.is_present(topic, connection.user, besides=connection.id)
-        )
-        is_new = self.store.subscribe(
-            Subscription(connection.id, topic_filter, connection.user), now, connection.expires_at
-        )
-        if present and is_new and large:
-            self.presence.changed(topic, now)
-        elif present and is_new and not already:
-            self.presence.announce("joined", topic, connection.user, exclude=connection.id)
-        if topic == OPERATORS_TOPIC:
-            # the status to start from travels in the reply, as a resume's backlog does: one
-            # route response, no @connections post
-            reply.update(self.desk.operators_status(now))
-        reply["lastSeq"] = self.store.last_seq(topic)
-        if action.since is not None:
-            page = self.store.read_after(topic, action.since, self.limits.resume_max_messages, now)
-            views, clipped = fit_views([message_view(m) for m in page.messages], self._budget)
-            reply["messages"] = views
-            reply["hasMore"] = page.has_more or clipped
-        return reply
-
-    def _check_wildcard_bounds(
-        self, user: User, topic_filter: TopicFilter, current: list[TopicFilter]
-    ) -> None:
-        """Every distinct wildcard filter is looked up for the messages it may match, and the
-        registry holds them all: a filter that can match nothing is refused, and so is one more
-        than the connection's share (guests' smaller) or the deployment's bound (issue 15, item
-        4). A filter someone already uses adds nothing to the registry, so only the per
-        connection share applies to it."""
-        if not can_match_a_topic(topic_filter):
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST,
-                "this filter matches no topic: room, desk and user topics have two levels",
-            )
-        guest = user.role is Role.GUEST
-        share = self.limits.max_guest_wildcards if guest else self.limits.max_wildcards
-        if sum(1 for f in current if is_wildcard(f)) >= share:
-            who = "guest connection; register for more" if guest else "connection"
-            raise ProtocolError(ErrorCode.FORBIDDEN, f"at most {share} wildcard filters per {who}")
-        bound = self.settings.max_wildcard_filters
-        if (
-            not self.store.subscriber_ids(topic_filter)
-            and len(self.store.wildcard_filters()) >= bound
-        ):
-            raise ProtocolError(
-                ErrorCode.FORBIDDEN,
-                f"the server already follows its {bound} distinct wildcard filters: subscribe to"
-                " exact topics, or to a filter in use such as room/+",
-            )
-
-    def _unsubscribe(self, connection: Connection, action: a.Unsubscribe) -> Event:
-        topic_filter = parse_filter(action.topic, self.limits)
-        removed = self.store.unsubscribe(connection.id, topic_filter)
-        if removed:
-            self.presence.departed(
-                [Subscription(connection.id, topic_filter, connection.user)], self.clock.now_ms()
-            )
-        return {"type": "unsubscribed", "topic": topic_filter, "removed": removed}
-
     def send(self, user: User, raw_topic: str, text: str, client_msg_id: str) -> AppendResult:
         """Store one message (idempotently); the stream delivers it. Also the REST path."""
         topic = parse_topic(raw_topic, self.limits)
@@ -416,6 +329,7 @@ class Chat:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
         self.throttle.take(Limited.SEND, user.id, now, "sending too fast")
+        self.throttle.take_topic(topic, now)
         if topic_class(topic) is TopicClass.USER:
             self._require_recipient(topic)
         is_desk = topic_class(topic) is TopicClass.DESK
@@ -488,8 +402,11 @@ class Chat:
             page = self.store.read_after(topic, after, limit, now)
         else:
             page = self.store.read_before(topic, before, limit, now)
-        views = [message_view(m) for m in page.messages]
-        views, clipped = fit_views(views, self._budget, newest=after is None)
+        views, clipped = fit(
+            [message_view(m) for m in page.messages],
+            self.limits.reply_budget_bytes,
+            newest=after is None,
+        )
         return {
             "type": "history",
             "topic": topic,
@@ -595,4 +512,5 @@ def _rates(settings: ChatSettings) -> dict[Limited, Rate]:
         Limited.TYPING: Rate(settings.typing_per_s, settings.typing_burst),
         Limited.RENAME: Rate(settings.rename_per_s, settings.rename_burst),
         Limited.GUEST_REGISTER: Rate(settings.guest_register_per_s, settings.guest_register_burst),
+        Limited.TOPIC_SEND: Rate(settings.topic_send_per_s, settings.topic_send_burst),
     }

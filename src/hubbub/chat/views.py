@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubbub.protocol.events import encode
 from hubbub.store.port import Message
 
-__all__ = [
-    "change_event",
-    "deleted_event",
-    "edited_event",
-    "fit_views",
-    "message_event",
-    "message_view",
-]
+__all__ = ["change_event", "deleted_event", "edited_event", "message_event", "message_view"]
 
 
 def message_view(message: Message) -> dict[str, Any]:
@@ -73,23 +65,3 @@ def change_event(message: Message, *, inserted: bool) -> dict[str, Any] | None:
     if message.edited_at is not None:
         return edited_event(message)
     return None
-
-
-def fit_views(
-    views: list[dict[str, Any]], budget: int, *, newest: bool = False
-) -> tuple[list[dict[str, Any]], bool]:
-    """Keep a reply under the frame budget: drop the far end of the page and say so."""
-    # the bytes each view costs on the wire, escapes included (quotes and controls grow)
-    sizes = [len(encode(v).encode()) + 16 for v in views]
-    if sum(sizes) <= budget:
-        return views, False
-    order = range(len(views) - 1, -1, -1) if newest else range(len(views))
-    kept: list[int] = []
-    total = 0
-    for index in order:
-        total += sizes[index]
-        if total > budget:
-            break
-        kept.append(index)
-    kept.sort()
-    return [views[i] for i in kept], True
