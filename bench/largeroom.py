@@ -39,10 +39,9 @@ QUOTAS = (
 _READY = re.compile(r"ready (?:http://127\.0\.0\.1:)?(\d+)")
 
 
-def serve_args(chunked: bool) -> tuple[str, ...]:
+def serve_args(chunked: bool, threshold: int = 500) -> tuple[str, ...]:
     """``hubbub serve`` arguments for a path."""
-    threshold = "500" if chunked else "0"
-    return (*QUOTAS, "--parameter-overrides", f"FanOutChunkThreshold={threshold}")
+    return (*QUOTAS, "--parameter-overrides", f"FanOutChunkThreshold={threshold if chunked else 0}")
 
 
 @dataclass
@@ -69,7 +68,11 @@ class Crowd:
         # no pool limit: every WebSocket holds its connection for good
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         gate = asyncio.Semaphore(64)
-        await asyncio.gather(*(self._join(gate) for _ in range(self.size)))
+        try:
+            await asyncio.gather(*(self._join(gate) for _ in range(self.size)))
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def _join(self, gate: asyncio.Semaphore) -> None:
