@@ -24,6 +24,7 @@ ADAPTERS = (
     "hubbub.push.aws",
     "hubbub.push.local",
     "hubbub.push.iot",
+    "hubbub.mail.ses",
 )
 
 # (package, prefixes its modules must not import, why)
@@ -56,6 +57,11 @@ RULES = [
     (
         "push",
         ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store"),
+        "adapters implement ports; they never call back up into the domain",
+    ),
+    (
+        "mail",
+        ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store", "hubbub.push"),
         "adapters implement ports; they never call back up into the domain",
     ),
 ]

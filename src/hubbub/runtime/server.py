@@ -41,6 +41,7 @@ from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
+from hubbub.runtime.ses.service import SesService
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.sqs.service import MessagingService
@@ -99,6 +100,12 @@ class LocalRuntime:
         self.host = config.host
         self.port = config.port
         self.iot = IotCore(config.iot_quotas)
+        self.ses = SesService(
+            self.spec,
+            data_dir=config.data_dir,
+            region=config.region,
+            key=(self.access_key_id, self.secret_access_key),
+        )
         self.mqtt_port = config.mqtt_port
         self._mqtt_socket: socket.socket | None = None
 
@@ -154,6 +161,7 @@ class LocalRuntime:
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
         self.backing, messaging = await self._start_stores()
+        await self.ses.start(messaging.endpoint)
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
@@ -238,6 +246,7 @@ class LocalRuntime:
             **backing.function_env(),
             **self.iot.function_env(self.base_url),
             **(self.messaging.function_env() if self.messaging is not None else {}),
+            **self.ses.function_env(self.base_url),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -274,6 +283,7 @@ class LocalRuntime:
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
         self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
+        self.ses.mount(self.app)
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
@@ -365,6 +375,7 @@ class LocalRuntime:
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
         await stop_stores(self.backing, self.messaging)
+        await self.ses.close()
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
@@ -416,6 +427,7 @@ class LocalRuntime:
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         log.info("stopping: tables and queues")
         await stop_stores(self.backing, self.messaging)
+        await self.ses.close()
         if self.state is not None:
             self.state.close()
         log.info("stopped")
@@ -447,6 +459,7 @@ class LocalRuntime:
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
             **(self.messaging.info() if self.messaging is not None else {}),
+            **self.ses.info(),
         }
 
     @staticmethod

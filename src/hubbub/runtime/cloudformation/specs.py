@@ -12,6 +12,7 @@ __all__ = [
     "AppSpec",
     "AuthorizerSpec",
     "CorsSpec",
+    "EmailIdentitySpec",
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
@@ -181,6 +182,14 @@ class StreamMappingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailIdentitySpec:
+    """An ``AWS::SES::EmailIdentity``: an address (``a@example.com``) or a domain to send from."""
+
+    logical_id: str
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSpec:
     """``AWS::SQS::Queue``: created in the embedded moto with its attributes (``sqs/``)."""
 
@@ -255,6 +264,7 @@ class AppSpec:
     account_id: str = "123456789012"
     iot_authorizers: dict[str, IotAuthorizerSpec] = field(default_factory=dict)
     topic_rules: list[TopicRuleSpec] = field(default_factory=list)
+    email_identities: dict[str, EmailIdentitySpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

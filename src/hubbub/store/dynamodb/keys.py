@@ -26,6 +26,9 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - sanction: ``T#{topic}`` | ``X#{user}#{mute|ban}`` | untilMs, expiresAt; gsi1pk ``SANCTIONS``
   (see ``revisions``, which also holds edits and deletes of messages).
 - rate limiter bucket: ``RATE#{key}`` | ``RATE`` | tat (``buckets``).
+- pending email of a desk conversation: ``T#{topic}`` | ``MAIL`` | answerSeq, mailedSeq,
+  lastSentAt, dueAt; while pending gsi1pk ``MAILDUE`` (see ``mailings``).
+- a visitor's email opt-out: ``U#{id}`` | ``MAILOPTOUT``.
 """
 
 from __future__ import annotations
