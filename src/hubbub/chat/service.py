@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.budget import fit
+from hubbub.chat.chunking import ChunkPolicy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
-from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.fanout import BatchReport, Change, FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.moderation import Moderation
 from hubbub.chat.mqtt import is_mqtt_member
@@ -37,7 +39,7 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import Broadcast, ChunkQueue, FramesOutcome, NoBroadcast, Push, PushOutcome
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -80,6 +82,7 @@ class Chat:
         tokens: TokenIssuer,
         settings: ChatSettings | None = None,
         broadcast: Broadcast | None = None,
+        chunks: ChunkQueue | None = None,
     ) -> None:
         self.store = store
         self.push = push
@@ -88,7 +91,10 @@ class Chat:
         self.tokens = tokens
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
-        self._fanout = FanOut(store, push, self.broadcast)
+        chunking = ChunkPolicy(
+            self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
+        )
+        self._fanout = FanOut(store, push, self.broadcast, chunks=chunks, policy=chunking)
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
             every_ms=round(self.settings.presence_summary_every_s * 1000),
@@ -498,6 +504,18 @@ class Chat:
         if report.gone:
             self.forget(report.gone)
         return report
+
+    def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """A stream batch at once (``FanOut.deliver_batch``); forget the connections found gone."""
+        report = self._fanout.deliver_batch(changes)
+        self.forget(report.gone)
+        return report
+
+    def push_chunk(self, body: str) -> FramesOutcome:
+        """Deliver one chunk of a large topic's fan-out (the push function); forget the gone."""
+        outcome = self._fanout.push_chunk(body)
+        self.forget(outcome.gone)
+        return outcome
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:
         return self.store.decode_change(image)
