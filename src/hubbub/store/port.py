@@ -13,6 +13,7 @@ from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
+    Attachment,
     Connection,
     Message,
     MessagePage,
@@ -23,6 +24,7 @@ from hubbub.store.records import (
     StoreUnavailable,
     Subscription,
     TopicSummary,
+    Upload,
     User,
     Visitor,
 )
@@ -36,11 +38,13 @@ from hubbub.store.roles import (
     ReadMarkers,
     Sanctions,
     Subscriptions,
+    Uploads,
 )
 
 __all__ = [
     "AppendRequest",
     "AppendResult",
+    "Attachment",
     "ChangeDecoder",
     "Connection",
     "Connections",
@@ -62,6 +66,8 @@ __all__ = [
     "Subscription",
     "Subscriptions",
     "TopicSummary",
+    "Upload",
+    "Uploads",
     "User",
     "Visitor",
 ]
@@ -75,6 +81,7 @@ class Store(
     ReadMarkers,
     Directory,
     Sanctions,
+    Uploads,
     RateBuckets,
     ChangeDecoder,
     ABC,
