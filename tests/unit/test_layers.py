@@ -24,13 +24,21 @@ ADAPTERS = (
     "hubbub.push.aws",
     "hubbub.push.local",
     "hubbub.push.iot",
+    "hubbub.files.s3",
 )
 
 # (package, prefixes its modules must not import, why)
 RULES = [
     (
         "runtime",
-        ("hubbub.chat", "hubbub.handlers", "hubbub.store", "hubbub.push", "hubbub.protocol"),
+        (
+            "hubbub.chat",
+            "hubbub.handlers",
+            "hubbub.store",
+            "hubbub.push",
+            "hubbub.protocol",
+            "hubbub.files",
+        ),
         "the runtime runs any SAM app; it reaches hubbub's handlers only through the template",
     ),
     (
@@ -56,6 +64,11 @@ RULES = [
     (
         "push",
         ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store"),
+        "adapters implement ports; they never call back up into the domain",
+    ),
+    (
+        "files",
+        ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store", "hubbub.push"),
         "adapters implement ports; they never call back up into the domain",
     ),
 ]

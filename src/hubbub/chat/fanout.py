@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hubbub.chat.views import change_event
+from hubbub.chat.views import ShowAttachment, change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
@@ -38,8 +38,14 @@ class FanOutReport:
 
 class FanOut:
     def __init__(
-        self, subscriptions: Subscriptions, push: Push, broadcast: Broadcast | None = None
+        self,
+        subscriptions: Subscriptions,
+        push: Push,
+        broadcast: Broadcast | None = None,
+        show: ShowAttachment | None = None,
     ) -> None:
+        """``show`` mints attachment URLs as the frame is built (never stored: they expire)."""
+        self._show = show
         self._subscriptions = subscriptions
         self._push = push
         self._broadcast = broadcast or NoBroadcast()
@@ -60,7 +66,7 @@ class FanOut:
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
         """Push a new message (``inserted``), or the ``edited``/``deleted`` of a rewritten one."""
         report = FanOutReport()
-        event = change_event(message, inserted=inserted)
+        event = change_event(message, inserted=inserted, show=self._show)
         if event is None:
             return report
         recipients = self.recipients_of(message.topic)

@@ -47,6 +47,10 @@ class ChatSettings:
     idle_timeout_s: float = 600.0
     """How long the gateway keeps a silent connection: API Gateway's 10 minutes on AWS, the local
     runtime's ``idle_timeout_s`` quota locally (``HUBBUB_RUNTIME_IDLE_TIMEOUT_S``)."""
+    upload_url_s: int = 300
+    """How long a presigned upload (POST) may be used."""
+    attachment_url_s: int = 3600
+    """How long an attachment's presigned GET works; reading the message again renews it."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -97,6 +101,8 @@ class ChatSettings:
             ),
             # the local runtime says what its gateway does; API Gateway's is fixed (10 minutes)
             idle_timeout_s=float(env.get("HUBBUB_RUNTIME_IDLE_TIMEOUT_S") or base.idle_timeout_s),
+            upload_url_s=seconds("UPLOAD_URL_SECONDS", base.upload_url_s),
+            attachment_url_s=seconds("ATTACHMENT_URL_SECONDS", base.attachment_url_s),
             limits=replace(
                 base.limits,
                 max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),

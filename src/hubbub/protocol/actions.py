@@ -42,6 +42,9 @@ PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
 TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
 MessageText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
 MessageIdText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+AttachmentIdText = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
 UserIdText = Annotated[
     StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@~-]+$")
 ]
@@ -80,12 +83,19 @@ class Unsubscribe(_Frame):
 
 
 class Send(_Frame):
+    """``text`` may be empty (or absent) when the message carries ``attachments``: upload ids
+    from ``POST /api/uploads``; more than ``max_attachments`` is refused as ``too_large`` by the
+    chat, past a hard bound here on what is parsed at all."""
+
     action: Literal["send"]
     topic: TopicText
-    text: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
+    text: Annotated[StrictStr, Field(max_length=_L.max_text_chars)] = ""
     client_msg_id: Annotated[
         StrictStr, Field(alias="clientMsgId", min_length=1, max_length=_L.max_client_msg_id_chars)
     ]
+    attachments: (
+        Annotated[list[AttachmentIdText], Field(max_length=4 * _L.max_attachments)] | None
+    ) = None
 
 
 class Edit(_Frame):
