@@ -3,6 +3,7 @@
 // later visit shows the same conversation; when the server no longer accepts it, the visitor
 // starts a new one.
 
+import { AttachmentTray } from "../ui/attach.js";
 import { HubbubError } from "../hubbub.js";
 import { byId, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
@@ -154,10 +155,16 @@ export class VisitorChat {
   }
 
   _composer() {
+    const tray = new AttachmentTray(byId("composer"), this.textarea, {
+      upload: (file) => this.client.upload(this.topic, file),
+      enabled: () => Boolean(this.identity),
+      limits: () => this.client.hello?.limits,
+    });
     wireComposer(byId("composer"), this.textarea, {
       ready: () => Boolean(this.identity),
-      send: (text) => this.client.send(this.topic, text),
+      send: (text, attachments) => this.client.send(this.topic, text, { attachments }),
       typing: () => this.client.typing(this.topic),
+      tray,
     });
   }
 }
