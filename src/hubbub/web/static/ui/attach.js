@@ -47,7 +47,8 @@ export class AttachmentTray {
       },
       icon("clip"),
     );
-    this.list = h("ul", { class: "attach-tray", attrs: { "aria-live": "polite" }, hidden: true });
+    const named = { "aria-label": "Files to send" };
+    this.list = h("ul", { class: "attach-tray", attrs: named, hidden: true });
     composer.prepend(this.list, this.input, this.button);
     composer.classList.add("with-attachments");
     textarea.addEventListener("paste", (event) => {
