@@ -116,6 +116,11 @@ async def test_an_image_and_a_pdf_are_uploaded_sent_pushed_and_fetched(
     assert [a["id"] for a in again] == [picture, report]
     assert (await fetch(again[1]["url"]))[2] == pdf
 
+    await author.request("delete", topic=topic, id=ack["id"])  # the files go with the text
+    assert (await fetch(again[1]["url"]))[0] == 404
+    tombstone = (await watcher.request("history", topic=topic))["messages"][-1]
+    assert "attachments" not in tombstone and tombstone["deleted"] is True
+
 
 async def test_attachments_over_rest(server: ServerProcess, connect: Connect) -> None:
     topic = room()

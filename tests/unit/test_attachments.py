@@ -148,6 +148,7 @@ class FakeFiles:
     arrived: dict[str, int] = field(default_factory=dict)
     posts: list[tuple[str, str, int]] = field(default_factory=list)
     minted: int = 0
+    deleted: list[str] = field(default_factory=list)
 
     def presign_upload(
         self, key: str, content_type: str, size: int, expires_s: int
@@ -161,6 +162,10 @@ class FakeFiles:
 
     def stored_size(self, key: str) -> int | None:
         return self.arrived.get(key)
+
+    def delete(self, key: str) -> None:
+        self.arrived.pop(key, None)
+        self.deleted.append(key)
 
 
 @pytest.fixture
@@ -299,6 +304,9 @@ def test_a_deleted_message_shows_no_attachments(world: World, files: FakeFiles) 
         "a", action="send", topic="room/a", text="look", clientMsgId="c1", attachments=[picture]
     )
     world.reply("a", action="delete", topic="room/a", id=ack["id"])
+    assert files.deleted == [f"attachments/room/{picture}"], "the file goes with the text"
+    world.reply("a", action="delete", topic="room/a", id=ack["id"])
+    assert len(files.deleted) == 1, "a repeated delete deletes nothing more"
     (shown,) = world.reply("a", action="history", topic="room/a")["messages"]
     assert shown == {
         "topic": "room/a",

@@ -198,6 +198,10 @@ class _RecordingFiles:
         self._use(("s3:GetObject", "attachments/*"))
         return self._sizes.get(key)
 
+    def delete(self, key: str) -> None:
+        self._use(("s3:DeleteObject", "attachments/*"))
+        self._sizes.pop(key, None)
+
 
 class _Bench:
     """A fresh table, one operator, a metered ``Chat``; ``path()`` marks what a function does."""
@@ -320,8 +324,9 @@ def _message(bench: _Bench) -> None:
     uploaded = bench.chat.upload(ann.user, "room/lobby", "cat.png", "image/png", 3)
     with bench.path():
         ids = [uploaded["attachment"]["id"]]
-        bench.act(me, action="send", topic="room/lobby", clientMsgId="m2", attachments=ids)
+        sent = bench.act(me, action="send", topic="room/lobby", clientMsgId="m2", attachments=ids)
         bench.act(me, action="history", topic="room/lobby")
+        bench.act(me, action="delete", topic="room/lobby", id=sent["id"])  # its file goes too
 
 
 def _fanout(bench: _Bench) -> None:
@@ -374,7 +379,8 @@ def _http(bench: _Bench) -> None:
         chat.send(visitor, "desk/v_3", "hello", "k1")  # post, to a desk topic
         chat.send(visitor, "room/lobby", "hello", "k2")  # and to a room
         uploaded = chat.upload(visitor, "room/lobby", "a.pdf", "application/pdf", 9)  # uploads
-        chat.send(visitor, "room/lobby", "", "k3", [uploaded["attachment"]["id"]])  # attached
+        sent = chat.send(visitor, "room/lobby", "", "k3", [uploaded["attachment"]["id"]])
+        chat.delete(visitor, "room/lobby", sent.message.id)  # DELETE /api/messages/{id}
         chat.history(visitor, "desk/v_3", None, None, 50)  # history
         chat.history(visitor, "desk/v_3", None, 0, 50)
         chat.store.recent_topics("room", None, 20, bench.now())  # rooms

@@ -12,6 +12,7 @@ a fresh one by reading again.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -27,10 +28,12 @@ from hubbub.protocol.attachments import (
 )
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.topics import topic_class
-from hubbub.store.records import Attachment, Upload, User
+from hubbub.store.records import Attachment, Message, Upload, User
 from hubbub.store.roles import Uploads
 
 __all__ = ["Attachments", "object_key", "send_refusal"]
+
+log = logging.getLogger(__name__)
 
 
 def object_key(topic: Topic, attachment_id: str) -> str:
@@ -139,6 +142,16 @@ class Attachments:
             raise ProtocolError(
                 ErrorCode.UNAVAILABLE, "file storage is busy; retry", retry_after=1.0
             ) from exc
+
+    def discard(self, message: Message) -> None:
+        """A deleted message's files go with its text. Best effort: the tombstone is already
+        stored, so an object that cannot be deleted now is left to the bucket's lifecycle rule
+        (its links lapse within ``attachment_url_s`` anyway)."""
+        for attachment in message.attachments:
+            try:
+                self._files.delete(attachment.key)
+            except FilesUnavailable as exc:
+                log.warning("attachment %s left to the lifecycle rule: %s", attachment.id, exc)
 
     def view(self, attachment: Attachment) -> dict[str, Any]:
         """An attachment as a message shows it, with a GET presigned now."""

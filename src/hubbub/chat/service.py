@@ -412,7 +412,8 @@ class Chat:
 
     def delete(self, user: User, raw_topic: str, message_id: str) -> Event:
         """A tombstone in the message's place (``deleted``); the stream pushes it. Also REST."""
-        return self.editing.delete(user, parse_topic(raw_topic, self.limits), message_id)
+        topic = parse_topic(raw_topic, self.limits)
+        return self.editing.delete(user, topic, message_id, deleted=self.attachments.discard)
 
     def history(
         self, user: User, raw_topic: str, before: int | None, after: int | None, limit: int

@@ -43,6 +43,10 @@ class Files(Protocol):
     def stored_size(self, key: str) -> int | None:
         """The object's size, or None when nothing was uploaded there (one HeadObject)."""
 
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object (one DeleteObject; nothing there is no error)."""
+
 
 class NoFiles:
     """A deployment without a bucket: uploads are refused, and there is nothing to link to."""
@@ -58,4 +62,7 @@ class NoFiles:
         return ""
 
     def stored_size(self, key: str) -> int | None:
+        return None
+
+    def delete(self, key: str) -> None:
         return None

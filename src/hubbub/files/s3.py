@@ -84,3 +84,11 @@ class S3Files:
         except BotoCoreError as exc:
             raise FilesUnavailable(f"s3 head_object: {exc}") from exc
         return int(head["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise FilesUnavailable(f"s3 delete_object: {exc}") from exc
