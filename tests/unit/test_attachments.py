@@ -7,6 +7,8 @@ records what was presigned and which uploads "arrived".
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hubbub.chat.attachments import object_key, send_refusal
+from hubbub.chat.mqtt import IngestedSend, parse_ingest
 from hubbub.files.port import PresignedUpload
 from hubbub.ids import ConnectionId, Topic, UserId
 from hubbub.protocol.attachments import (
@@ -315,6 +318,33 @@ def test_a_deleted_message_shows_no_attachments(world: World, files: FakeFiles) 
         "ts": shown["ts"],
         "deleted": True,
     }
+
+
+def test_an_mqtt_send_carries_attachments_through_the_same_checks(
+    world: World, files: FakeFiles
+) -> None:
+    """Basic Ingest's payload may name upload ids; the send path checks them as it checks a
+    WebSocket send's (the MQTT edge's handler hands them over unchanged)."""
+    world.visitor("a")
+    world.visitor("b", "Bob")
+    mine, theirs = _uploaded(world, files, "a"), _uploaded(world, files, "b")
+
+    def ingest(payload: object) -> IngestedSend:
+        data = base64.b64encode(json.dumps(payload).encode()).decode()
+        return parse_ingest({"data": data, "topic": "room/a", "clientId": "c1"})
+
+    send = ingest({"attachments": [mine]})
+    assert (send.text, send.attachments) == ("", (mine,))
+    stored = world.chat.send(_user(world, "a"), send.topic, send.text, send.client_msg_id, [mine])
+    assert [a.id for a in stored.message.attachments] == [mine]
+    other = ingest({"text": "x", "clientMsgId": "c2", "attachments": [theirs]})
+    with pytest.raises(ProtocolError) as caught:
+        world.chat.send(_user(world, "a"), other.topic, other.text, "c2", [*other.attachments])
+    assert caught.value.code is ErrorCode.FORBIDDEN
+    for bad in ({"text": "x", "attachments": "at_1"}, {"text": "x", "attachments": [1]}):
+        with pytest.raises(ProtocolError) as caught:
+            ingest(bad)
+        assert caught.value.code is ErrorCode.BAD_REQUEST
 
 
 def test_without_a_bucket_attachments_are_refused(tmp_path: Path) -> None:

@@ -404,12 +404,17 @@ def _mqtt_ingest(bench: _Bench) -> None:
     ann = bench.chat.store.get_connection(visitor)
     assert ann is not None
     sends = [(principal_of(ann.user), f"desk/{ann.user.id}"), ("o0123456789abcdef", "room/a")]
+    uploaded = bench.chat.upload(ann.user, f"desk/{ann.user.id}", "a.png", "image/png", 3)
+    payloads = [
+        json.dumps({"text": "", "attachments": [uploaded["attachment"]["id"]]}).encode(),
+        b"hello",
+    ]
     with bench.path():
-        for principal, topic in sends:
-            data = base64.b64encode(b"hello").decode()
+        for (principal, topic), payload in zip(sends, payloads, strict=True):
+            data = base64.b64encode(payload).decode()
             send = parse_ingest({"data": data, "topic": topic, "clientId": "c1"})
             user = sender_of(principal, bench.chat.store)
-            bench.chat.send(user, send.topic, send.text, send.client_msg_id)
+            bench.chat.send(user, send.topic, send.text, send.client_msg_id, [*send.attachments])
 
 
 _PATHS: dict[str, Callable[[_Bench], None]] = {

@@ -28,7 +28,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         send = parse_ingest(event, service.limits.max_client_msg_id_chars)
         user = sender_of(str(event.get("principal") or ""), service.store)
-        result = service.send(user, send.topic, send.text, send.client_msg_id)
+        attached = list(send.attachments)
+        result = service.send(user, send.topic, send.text, send.client_msg_id, attached)
     except ProtocolError as exc:
         metrics.add_metric(name="MqttSendsRefused", unit=MetricUnit.Count, value=1)
         logger.info(
