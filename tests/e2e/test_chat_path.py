@@ -18,13 +18,23 @@ from tests.support.server import ServerProcess
 def server(
     tmp_path_factory: pytest.TempPathFactory, store_args: StoreArgs
 ) -> Iterator[ServerProcess]:
-    """The module's server, with the per-user send limit lifted as the benchmarks lift it: the
+    """The module's server, with the send limits (per user and per room) lifted as the
+    benchmarks lift them: the
     load test below has each user fire 100 sends at once on purpose, far past the limit's
     burst (tests/e2e/test_abuse.py attacks the limit itself)."""
     work = tmp_path_factory.mktemp("serve")
     env_file = work / "env.json"
     env_file.write_text(
-        json.dumps({"Parameters": {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}})
+        json.dumps(
+            {
+                "Parameters": {
+                    "SEND_RATE_PER_SECOND": "100000",
+                    "SEND_BURST": "100000",
+                    "TOPIC_SEND_RATE_PER_SECOND": "100000",
+                    "TOPIC_SEND_BURST": "100000",
+                }
+            }
+        )
     )
     proc = ServerProcess(work / "data", *store_args(), "--env-vars", str(env_file)).start()
     yield proc

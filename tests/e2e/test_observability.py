@@ -104,11 +104,21 @@ async def test_every_invocation_logs_start_end_and_report(fresh_server: Start) -
 async def test_sigterm_during_traffic_loses_no_acknowledged_message(
     fresh_server: Start, tmp_path: Path
 ) -> None:
-    # five writers send unpaced to keep the server busy while it stops: the per-user send limit
-    # is lifted, as the benchmarks lift it (tests/e2e/test_abuse.py attacks the limit itself)
+    # five writers send unpaced to keep the server busy while it stops: the send limits (per
+    # user and per room) are lifted, as the benchmarks lift them (tests/e2e/test_abuse.py and
+    # tests/e2e/test_hot_rooms.py attack the limits themselves)
     env_file = tmp_path / "env.json"
     env_file.write_text(
-        json.dumps({"Parameters": {"SEND_RATE_PER_SECOND": "100000", "SEND_BURST": "100000"}})
+        json.dumps(
+            {
+                "Parameters": {
+                    "SEND_RATE_PER_SECOND": "100000",
+                    "SEND_BURST": "100000",
+                    "TOPIC_SEND_RATE_PER_SECOND": "100000",
+                    "TOPIC_SEND_BURST": "100000",
+                }
+            }
+        )
     )
     server = fresh_server("--env-vars", str(env_file))
     writers = [await HubbubClient.connect(server.ws_url) for _ in range(5)]

@@ -53,11 +53,57 @@ def _parser() -> argparse.ArgumentParser:
         " template's grants (exit 1 if one is missing)",
     )
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="print the large-room model (10 to 100,000 members, single and chunked fan-out)"
+        " and the API Gateway / IoT Core comparison instead of measuring; no moto",
+    )
+    parser.add_argument("--chunk-size", type=int, help="--scale: also a design with this chunk")
+    parser.add_argument("--groups", type=int, help="--scale: its FIFO message groups")
+    parser.add_argument("--threshold", type=int, default=500, help="--scale: chunked above this")
+    parser.add_argument("--push-parallel", type=int, default=16, help="--scale: posts in flight")
+    parser.add_argument("--standard-queue", action="store_true", help="--scale: SQS standard")
     return parser
+
+
+def _scale(args: argparse.Namespace) -> int:
+    """The model of ``tools/capacity/scale.py`` and ``edges.py``: arithmetic only. The table
+    shows the chunked fan-out as built and tuned, and the design the options describe."""
+    from tools.capacity.scale import LATENCY, Design, Path
+    from tools.capacity.scale_report import AS_BUILT, TUNED, render_edges, render_scale
+
+    designs = [("as built", AS_BUILT), ("tuned", TUNED)]
+    if args.chunk_size or args.groups or args.standard_queue:
+        custom = Design(
+            path=Path.CHUNKED,
+            threshold=args.threshold,
+            chunk_size=args.chunk_size or AS_BUILT.chunk_size,
+            push_parallel=args.push_parallel,
+            fifo=not args.standard_queue,
+            message_groups=None if args.standard_queue else args.groups,
+        )
+        designs.append(("yours", custom))
+    latency = replace(
+        LATENCY,
+        **{
+            name: value
+            for name, value in (
+                ("post_ms", args.post_ms),
+                ("dynamodb_request_ms", args.dynamodb_ms),
+            )
+            if value is not None
+        },
+    )
+    print(render_scale([10, 1_000, 10_000, 100_000], designs, latency=latency))
+    print(render_edges([10, 100, 1_000]))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.scale:
+        return _scale(args)
     workload = _template_workload(args.template)
     overrides = {
         "stream_batch": args.stream_batch,

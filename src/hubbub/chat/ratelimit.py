@@ -1,4 +1,5 @@
-"""Rate limits per user (a guest's registrations: per source address), whatever the channel.
+"""Rate limits per user (a guest's registrations: per source address; a room's sends: per topic),
+whatever the channel.
 
 Every channel reaches the chat through ``Chat`` (the WebSocket routes, the REST API, and later
 the MQTT edge), and the limits are taken there, so a user's five connections and their REST calls
@@ -10,6 +11,15 @@ Each environment also remembers, in memory, until when a bucket refused: until t
 again without a store write, so a flood costs one write per refusal window per environment,
 not one per frame. That memory can only ever refuse what the shared bucket would refuse too
 (its arrival time never moves back), so it never tightens the limit.
+
+One bucket is not per user: ``TOPIC_SEND``, every sender to one topic together. Each send to a
+topic conditionally updates the topic's head item (the gapless ``seq``), so a room's write rate
+is bounded by one DynamoDB item however many users share it: past that, appends lose races on the
+head until the store gives up. The topic bucket refuses a flood first, with the same
+``rate_limited`` and ``retryAfter``, so what is refused is never half-stored and what is
+acknowledged is stored (docs/deploy.md, "Hot rooms", has the ceiling and why this over a sharded
+sequence). It is taken after the sender's own bucket, so one user's refused flood spends none of
+the room's allowance.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ class Limited(StrEnum):
     TYPING = "typing"
     RENAME = "rename"
     GUEST_REGISTER = "register"
+    TOPIC_SEND = "topic"
+    """Sends into one topic by everyone: keyed by the topic, not a user."""
 
 
 class Throttle:
@@ -50,8 +62,12 @@ class Throttle:
     def rate(self, action: Limited) -> Rate:
         return self._rates[action]
 
+    def take_topic(self, topic: str, now_ms: int) -> None:
+        """One send into ``topic``, whoever sends it: ``rate_limited`` past the room's ceiling."""
+        self.take(Limited.TOPIC_SEND, topic, now_ms, f"{topic} is receiving too many messages")
+
     def take(self, action: Limited, who: str, now_ms: int, why: str) -> None:
-        """Take one ``action`` for ``who`` (a user id, or ``ip:{address}``); raises
+        """Take one ``action`` for ``who`` (a user id, ``ip:{address}``, or a topic); raises
         ``rate_limited`` with ``retryAfter`` in seconds when the bucket is empty."""
         bucket = f"{action.value}#{who}"
         now_us = now_ms * 1000

@@ -353,6 +353,7 @@ class Chat:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
         self.throttle.take(Limited.SEND, user.id, now, "sending too fast")
+        self.throttle.take_topic(topic, now)
         if topic_class(topic) is TopicClass.USER:
             self._require_recipient(topic)
         attachments = self.attachments.resolve(user, topic, attachment_ids or [])
@@ -526,4 +527,5 @@ def _rates(settings: ChatSettings) -> dict[Limited, Rate]:
         Limited.TYPING: Rate(settings.typing_per_s, settings.typing_burst),
         Limited.RENAME: Rate(settings.rename_per_s, settings.rename_burst),
         Limited.GUEST_REGISTER: Rate(settings.guest_register_per_s, settings.guest_register_burst),
+        Limited.TOPIC_SEND: Rate(settings.topic_send_per_s, settings.topic_send_burst),
     }

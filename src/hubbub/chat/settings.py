@@ -35,6 +35,11 @@ class ChatSettings:
     rename_burst: int = 3
     guest_register_per_s: float = 1.0
     guest_register_burst: int = 30
+    topic_send_per_s: float = 50.0
+    """Sends into one topic, all senders together: below what one topic head can take on
+    DynamoDB (docs/deploy.md, "Hot rooms"), so a flood is refused with ``rate_limited`` instead
+    of losing races on the head until the store gives up."""
+    topic_send_burst: int = 100
     operator_recheck_s: float = 5.0
     max_wildcard_filters: int = 1000
     """Distinct wildcard filters in use across the whole deployment (the registry's bound); a
@@ -90,6 +95,8 @@ class ChatSettings:
             rename_burst=seconds("RENAME_BURST", base.rename_burst),
             guest_register_per_s=rate("GUEST_REGISTER_RATE_PER_SECOND", base.guest_register_per_s),
             guest_register_burst=seconds("GUEST_REGISTER_BURST", base.guest_register_burst),
+            topic_send_per_s=rate("TOPIC_SEND_RATE_PER_SECOND", base.topic_send_per_s),
+            topic_send_burst=seconds("TOPIC_SEND_BURST", base.topic_send_burst),
             # 0 checks the directory on every action; "" or unset keeps the default
             operator_recheck_s=float(env.get("OPERATOR_RECHECK_SECONDS") or 0)
             if env.get("OPERATOR_RECHECK_SECONDS") not in (None, "")
