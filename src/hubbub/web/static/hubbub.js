@@ -370,7 +370,9 @@ export class HubbubClient extends EventTarget {
     const entry = this._outbox.get(message.clientMsgId);
     if (entry && own) this._outbox.settle(entry, message);
     // an own message shown from its ack has no links yet: the push brings them
-    if (message.attachments?.length) this._emit("message", { message, source: "refresh", own });
+    if (own && message.attachments?.length) {
+      this._emit("message", { message, source: "refresh", own });
+    }
   }
 
   _onFrame(frame) {

@@ -4,6 +4,7 @@
 
 import { HubbubError } from "../hubbub.js";
 import { AttachmentTray } from "../ui/attach.js";
+import { spoken } from "../ui/attachments.js";
 import { byId, icon, wireComposer } from "../ui/dom.js";
 import { ConnectionBanner } from "../ui/status.js";
 import { Transcript } from "../ui/transcript.js";
@@ -56,7 +57,7 @@ function follow(transcript, { client, topic, me, typing, announcer, title }) {
     transcript.add(message);
     typing.stopped(message.from);
     if (!own && source === "live") {
-      announcer.say(`${message.nickname || "Guest"}: ${message.text}`);
+      announcer.say(`${message.nickname || "Guest"}: ${spoken(message)}`);
       title.bump();
     }
   });

@@ -46,6 +46,13 @@ export function attachmentList(attachments) {
   return h("ul", { class: "attachments" }, ...attachments.map(one));
 }
 
+/** What a screen reader is told of a message: its text, and the names of its files. */
+export function spoken(message) {
+  const names = (message.attachments || []).map((a) => a.filename);
+  const files = names.length ? `(attached: ${names.join(", ")})` : "";
+  return [message.text || "", files].filter(Boolean).join(" ");
+}
+
 /** True when `next` brings links the row of `shown` lacks (the push after an own ack). */
 export function bringsLinks(shown, next) {
   const had = (shown?.attachments || []).some((a) => a.url);

@@ -4,6 +4,7 @@
 // starts a new one.
 
 import { AttachmentTray } from "../ui/attach.js";
+import { spoken } from "../ui/attachments.js";
 import { HubbubError } from "../hubbub.js";
 import { byId, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
@@ -140,7 +141,7 @@ export class VisitorChat {
       this.transcript?.add(message);
       this.typing.stopped(message.from);
       if (!own && source === "live") {
-        this.announcer.say(`${message.nickname || "Support"}: ${message.text}`);
+        this.announcer.say(`${message.nickname || "Support"}: ${spoken(message)}`);
         this.host.replied();
       }
     });
