@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from hubbub.sentmail import add_mail_parser, show_mail
+
 __all__ = ["main", "runs_hubbub"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     rooms = sub.add_parser("rooms", parents=[_admin_target()], help="list rooms by recent activity")
     rooms.add_argument("--limit", type=int, default=20)
     _bench_parser(sub)
+    add_mail_parser(sub)
     return parser
 
 
@@ -583,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         "chat": chat,
         "tail": tail,
         "bench": bench,
+        "mail": show_mail,
     }
     return commands[args.command](args)
 

@@ -358,8 +358,17 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
     pushers = {
         f for f, g in granted.items() if ("execute-api:ManageConnections", "connections") in g
     }
-    # $connect announces an operator's arrival to the followers of $sys/operators
-    assert pushers == {"ConnectFunction", "DisconnectFunction", "MessageFunction", "FanOutFunction"}
+    # $connect announces an operator's arrival to the followers of $sys/operators; a ban or
+    # kick over REST tells the ejected connections and the room
+    assert pushers == {
+        "ConnectFunction",
+        "DisconnectFunction",
+        "MessageFunction",
+        "FanOutFunction",
+        "HttpFunction",
+    }
+    senders = {f for f, g in granted.items() if any(a.startswith("ses:") for a, _ in g)}
+    assert senders == {"MailSendFunction"}  # only the scheduled sender may email anyone
 
 
 def test_wildcard_grants_cover_and_surplus_is_reported() -> None:

@@ -25,6 +25,7 @@ ADAPTERS = (
     "hubbub.push.local",
     "hubbub.push.iot",
     "hubbub.files.s3",
+    "hubbub.mail.ses",
 )
 
 # (package, prefixes its modules must not import, why)
@@ -68,6 +69,11 @@ RULES = [
     ),
     (
         "files",
+        ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store", "hubbub.push"),
+        "adapters implement ports; they never call back up into the domain",
+    ),
+    (
+        "mail",
         ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store", "hubbub.push"),
         "adapters implement ports; they never call back up into the domain",
     ),

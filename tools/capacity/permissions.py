@@ -27,13 +27,15 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from hubbub.chat.mailing import Mailing, MailSettings
 from hubbub.chat.mqtt import parse_ingest, principal_of, sender_of
 from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import SystemClock
 from hubbub.files.port import PresignedUpload
-from hubbub.ids import ConnectionId, UserId
+from hubbub.ids import ConnectionId, Topic, UserId
+from hubbub.mail.port import Mailer
 from hubbub.protocol.actions import parse_action
 from hubbub.push.aws.adapter import ApiGatewayPush
 from hubbub.push.port import Broadcast
@@ -69,6 +71,8 @@ FUNCTIONS = (
     "HttpFunction",
     "MqttAuthorizerFunction",
     "MqttIngestFunction",
+    "MailQueueFunction",
+    "MailSendFunction",
 )
 
 CONFIGURED: dict[str, set[Grant]] = {"FanOutFunction": {("sqs:SendMessage", "dead-letter-queue")}}
@@ -120,6 +124,8 @@ def _resource(value: Any) -> str:
         return "token-secret"
     if "AttachmentsBucket" in text:
         return "attachments/*" if text.endswith('/attachments/*"}') else text
+    if ":identity/" in text:
+        return "ses-identity"
     if ":topic/" in text:
         return "topic/" + text.rsplit(":topic/", 1)[1].split('"')[0]
     return text
@@ -280,6 +286,31 @@ class _Bench:
         self.chat.connect(cid, self.chat.authenticate(self.operator_token))
         return cid
 
+    def mailing(self) -> Mailing:
+        """The mail functions' service on this chat; its emails need ``ses:SendEmail``."""
+        bench = self
+
+        class Recording(Mailer):
+            def send(self, to: str, subject: str, text: str) -> None:
+                bench.used.add(("ses:SendEmail", "ses-identity"))
+
+        class Later:  # past the (shortest) window of every answer queued here
+            def now_ms(self) -> int:
+                return bench.now() + 3_600_000
+
+        store = self.chat.store
+        return Mailing(
+            mailings=store,
+            directory=store,
+            subscriptions=store,
+            messages=store,
+            markers=store,
+            mailer=Recording(),
+            tokens=self.chat.tokens,
+            clock=Later(),
+            settings=MailSettings(window_s=1),
+        )
+
     def close(self) -> None:
         self.push.close()
         self.probe.delete_table(TableName=self.table)
@@ -371,6 +402,12 @@ def _disconnect(bench: _Bench) -> None:
 def _http(bench: _Bench) -> None:
     """handlers/http.py: the calls of every route."""
     chat = bench.chat
+    visitor_cid = bench.guest()
+    bench.act(visitor_cid, action="register", nickname="Fay")
+    bench.act(visitor_cid, action="subscribe", topic="room/lobby")
+    connection = chat.store.get_connection(visitor_cid)
+    assert connection is not None
+    follower = connection.user
     with bench.path():
         operator = chat.authenticate(bench.operator_token)  # whoami; any route given a token
         assert operator is not None
@@ -385,6 +422,11 @@ def _http(bench: _Bench) -> None:
         chat.history(visitor, "desk/v_3", None, 0, 50)
         chat.store.recent_topics("room", None, 20, bench.now())  # rooms
         chat.desk.conversations(operator, None, 20, bench.now())  # conversations
+        topic = chat.topic("room/lobby")  # moderation: a ban ejects a subscriber, then lifts
+        chat.moderation.moderate(operator, topic, UserId(str(follower.id)), "ban", 60)
+        chat.moderation.moderate(operator, topic, UserId(str(follower.id)), "unban", None)
+        chat.moderation.list(operator, None)  # sanctions
+        chat.store.opt_out(UserId("v_3"), bench.now())  # the unsubscribe link
 
 
 def _mqtt_authorizer(bench: _Bench) -> None:
@@ -417,6 +459,42 @@ def _mqtt_ingest(bench: _Bench) -> None:
             bench.chat.send(user, send.topic, send.text, send.client_msg_id, [*send.attachments])
 
 
+def _answered(bench: _Bench) -> Topic:
+    """A visitor who left an email asked at the desk and left; an operator answered."""
+    visitor = bench.guest()
+    bench.act(visitor, action="register", nickname="Ann", email="ann@example.com")
+    ann = bench.chat.store.get_connection(visitor)
+    assert ann is not None
+    topic = Topic(f"desk/{ann.user.id}")
+    bench.chat.disconnect(visitor)
+    operator = User(bench.operator.id, Role.OPERATOR, bench.operator.name)
+    bench.chat.send(operator, topic, "answered", "a1")
+    return topic
+
+
+def _mail_queue(bench: _Bench) -> None:
+    """handlers/mail.py ``queue_handler``: ``decode_change`` of an operator's desk answer, then
+    ``queue_answer`` (the visitor, their opt-out, whether they follow, the pending mail)."""
+    topic = _answered(bench)
+    answer = bench.chat.store.read_after(topic, 0, 10, bench.now()).messages[-1]
+    mailing = bench.mailing()
+    with bench.path():
+        decoded = bench.chat.decode_change(message_item(answer))
+        assert decoded is not None
+        mailing.queue_answer(decoded)
+
+
+def _mail_send(bench: _Bench) -> None:
+    """handlers/mail.py ``send_handler``: ``send_due`` sends the pending mail (signing its
+    unsubscribe link)."""
+    topic = _answered(bench)
+    mailing = bench.mailing()
+    answer = bench.chat.store.read_after(topic, 0, 10, bench.now()).messages[-1]
+    mailing.queue_answer(answer)
+    with bench.path():
+        assert mailing.send_due().sent == 1
+
+
 _PATHS: dict[str, Callable[[_Bench], None]] = {
     "ConnectFunction": _connect,
     "DisconnectFunction": _disconnect,
@@ -425,6 +503,8 @@ _PATHS: dict[str, Callable[[_Bench], None]] = {
     "HttpFunction": _http,
     "MqttAuthorizerFunction": _mqtt_authorizer,
     "MqttIngestFunction": _mqtt_ingest,
+    "MailQueueFunction": _mail_queue,
+    "MailSendFunction": _mail_send,
 }
 
 

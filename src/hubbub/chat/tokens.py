@@ -12,10 +12,19 @@ from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.port import Role, User
 
-__all__ = ["OPERATOR_TOKEN_TTL_S", "TokenIssuer"]
+__all__ = [
+    "OPERATOR_TOKEN_TTL_S",
+    "UNSUBSCRIBE_TTL_S",
+    "TokenIssuer",
+    "issue_unsubscribe",
+    "verify_unsubscribe",
+]
 
 OPERATOR_TOKEN_TTL_S = 12 * 3600
 """An operator's token lasts 12 hours unless configured (``OPERATOR_TOKEN_TTL_SECONDS``)."""
+UNSUBSCRIBE_TTL_S = 365 * 24 * 3600
+"""An unsubscribe link in an email works for a year."""
+_UNSUBSCRIBE = "unsubscribe"
 _ALGORITHM = "HS256"
 _ISSUER = "hubbub"
 
@@ -45,6 +54,10 @@ class TokenIssuer:
             self._secret = lambda: _checked(secret())
         self._ttl = ttl_s
         self._operator_ttl = operator_ttl_s
+
+    def secret(self) -> bytes:
+        """The signing key, for the other tokens signed with it (unsubscribe links)."""
+        return self._secret()
 
     def lifetime_s(self, user: User) -> int:
         """How long a token issued now for ``user`` lasts: operators' tokens are short, since
@@ -99,6 +112,39 @@ class TokenIssuer:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token")
         nick = claims.get("nick")
         return User(UserId(str(claims["sub"])), role, None if nick is None else str(nick))
+
+
+def issue_unsubscribe(issuer: TokenIssuer, visitor_id: UserId, now_ms: int) -> str:
+    """The token of an email's unsubscribe link: signed like a sign-in token but with no role
+    and a ``use`` claim, so neither is taken for the other (``verify`` refuses a token without a
+    role; ``verify_unsubscribe`` one without this ``use``)."""
+    now = now_ms // 1000
+    claims = {"iss": _ISSUER, "sub": visitor_id, "use": _UNSUBSCRIBE, "iat": now}
+    claims["exp"] = now + UNSUBSCRIBE_TTL_S
+    token: str = _jwt().encode(claims, issuer.secret(), algorithm=_ALGORITHM)
+    return token
+
+
+def verify_unsubscribe(issuer: TokenIssuer, token: str, now_ms: int) -> UserId:
+    """The visitor an unsubscribe token names; ``unauthorized`` for anything else."""
+    jwt = _jwt()
+    try:
+        claims = jwt.decode(
+            token,
+            issuer.secret(),
+            algorithms=[_ALGORITHM],
+            issuer=_ISSUER,
+            options={
+                "require": ["exp", "sub", "iss", "use"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidTokenError:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid link") from None
+    if claims.get("use") != _UNSUBSCRIBE or int(claims["exp"]) <= now_ms // 1000:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid link")
+    return UserId(str(claims["sub"]))
 
 
 def _jwt() -> Any:

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from pydantic import BaseModel, Field, StringConstraints
 
 from hubbub.handlers.bootstrap import chat
+from hubbub.handlers.http_moderation import router as moderation_router
 from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
@@ -107,6 +108,7 @@ def _unavailable(exc: StoreUnavailable) -> Response[str]:
 
 app.exception_handler(ProtocolError)(_protocol_error)
 app.exception_handler(StoreUnavailable)(_unavailable)
+app.include_router(moderation_router)
 
 
 @app.get("/api/health")

@@ -42,6 +42,7 @@ from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.s3.service import S3_PATH, S3Service
+from hubbub.runtime.ses.service import SesService
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
 from hubbub.runtime.sqs.service import MessagingService
@@ -101,6 +102,12 @@ class LocalRuntime:
         self.host = config.host
         self.port = config.port
         self.iot = IotCore(config.iot_quotas)
+        self.ses = SesService(
+            self.spec,
+            data_dir=config.data_dir,
+            region=config.region,
+            key=(self.access_key_id, self.secret_access_key),
+        )
         self.mqtt_port = config.mqtt_port
         self._mqtt_socket: socket.socket | None = None
 
@@ -156,6 +163,7 @@ class LocalRuntime:
         self.clock = OffsetClock(self.config.data_dir / "clock-offset")
         sites = self._bind()
         self.backing, messaging = await self._start_stores()
+        await self.ses.start(messaging.endpoint)
         self._make_pools(self.backing)
         self._add_routes()
         await self._make_pollers(self.backing, self.state)
@@ -248,6 +256,7 @@ class LocalRuntime:
             **self.iot.function_env(self.base_url),
             **(self.messaging.function_env() if self.messaging is not None else {}),
             **(self.s3.function_env(self.base_url) if self.s3 is not None else {}),
+            **self.ses.function_env(self.base_url),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
 
@@ -286,6 +295,7 @@ class LocalRuntime:
         if self.s3 is not None:
             self.s3.mount(self.app)
         self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
+        self.ses.mount(self.app)
         self._http_api_routes()
         self._rest_api_routes()
         if config.mount is not None:
@@ -379,6 +389,7 @@ class LocalRuntime:
         await stop_stores(self.backing, self.messaging)
         if self.s3 is not None:
             await self.s3.close()
+        await self.ses.close()
         for sock in self._sockets:
             sock.close()
         if self.state is not None:
@@ -432,6 +443,7 @@ class LocalRuntime:
         await stop_stores(self.backing, self.messaging)
         if self.s3 is not None:
             await self.s3.close()
+        await self.ses.close()
         if self.state is not None:
             self.state.close()
         log.info("stopped")
@@ -464,6 +476,7 @@ class LocalRuntime:
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
             **(self.messaging.info() if self.messaging is not None else {}),
             **(self.s3.info(self.base_url) if self.s3 is not None else {}),
+            **self.ses.info(),
         }
 
     @staticmethod

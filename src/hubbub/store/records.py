@@ -20,6 +20,7 @@ __all__ = [
     "Message",
     "MessagePage",
     "Operator",
+    "PendingMail",
     "Role",
     "Sanction",
     "SanctionKind",
@@ -214,3 +215,20 @@ def seq_of_message_id(message_id: str) -> int | None:
     if not dot or not tail.isdigit() or len(tail) > 15:
         return None
     return int(tail)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMail:
+    """A desk conversation's email to its visitor: operators answered while the visitor was
+    away, and the answers up to ``answer_seq`` wait to be mailed at ``due_at``."""
+
+    topic: Topic
+    visitor_id: UserId
+    due_at: int
+    """When the email may go (epoch ms): the end of the window that gathers the answers."""
+    answer_seq: int
+    """The newest operator answer queued for mailing."""
+    mailed_seq: int
+    """Answers up to this ``seq`` were mailed (or dropped) already: 0 before the first email."""
+    last_sent_at: int | None
+    """When the conversation's last email went (epoch ms); None before the first."""

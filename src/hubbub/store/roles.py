@@ -23,6 +23,7 @@ from hubbub.store.records import (
     Message,
     MessagePage,
     Operator,
+    PendingMail,
     Sanction,
     SanctionKind,
     Subscription,
@@ -37,6 +38,7 @@ __all__ = [
     "Connections",
     "Directory",
     "Headcounts",
+    "Mailings",
     "MessageLog",
     "RateBuckets",
     "ReadMarkers",
@@ -285,3 +287,43 @@ class ChangeDecoder(Protocol):
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
         """Turn a stream record's NewImage (plain values) into a Message, or None for other
         items."""
+
+
+class Mailings(Protocol):
+    """Emails to visitors who left: one pending mail per desk conversation, found by when it is
+    due, and each visitor's opt-out. Written by the stream (an operator's answer queues), read
+    and cleared by the scheduled sender; both run anywhere, so every step is one conditional
+    write that a repeat or a race cannot double."""
+
+    @abstractmethod
+    def queue_mail(self, topic: Topic, visitor_id: UserId, answer_seq: int, due_at: int) -> bool:
+        """Note that the answer at ``answer_seq`` waits to be mailed: one conditional write.
+        The conversation's pending mail keeps the due time it has (so answers gather into one
+        email), or takes ``due_at`` when none is pending. False, with nothing written, when an
+        answer at or after ``answer_seq`` was queued or mailed already (a stream retry)."""
+
+    @abstractmethod
+    def due_mails(self, now_ms: int, limit: int) -> list[PendingMail]:
+        """Pending mails due at ``now_ms`` or before, earliest first: one Query of an index
+        that holds pending mails only."""
+
+    @abstractmethod
+    def claim_mail(self, topic: Topic, due_at: int, until: int) -> bool:
+        """Move a pending mail due at ``due_at`` to ``until`` (a lease while it is sent, or a
+        later window): one conditional write, so of two senders only one wins it."""
+
+    @abstractmethod
+    def finish_mail(
+        self, topic: Topic, mailed_seq: int, sent_at: int | None, next_due_at: int
+    ) -> PendingMail | None:
+        """Answers up to ``mailed_seq`` are done (mailed at ``sent_at``, or dropped when None).
+        The pending mail ends, unless an answer after ``mailed_seq`` was queued meanwhile: then
+        it stays pending, due at ``next_due_at``, and is returned."""
+
+    @abstractmethod
+    def opt_out(self, visitor_id: UserId, now_ms: int) -> bool:
+        """Record that the visitor wants no more email; True when it is new (idempotent)."""
+
+    @abstractmethod
+    def opted_out(self, visitor_id: UserId) -> bool:
+        """Whether the visitor asked for no email: one GetItem."""

@@ -22,6 +22,11 @@ class TemplateError(ValueError):
     """The template cannot be run: it says what and where."""
 
 
+_SAM_APIS = frozenset(
+    {"AWS::Serverless::WebSocketApi", "AWS::Serverless::HttpApi", "AWS::Serverless::Api"}
+)
+
+
 def local_api_id(logical_id: str) -> str:
     """A stable 10-character id, shaped like API Gateway's, derived from the logical id."""
     digest = hashlib.sha256(logical_id.encode()).hexdigest()
@@ -127,8 +132,8 @@ class Resolver:
             props.get("FifoQueue" if kind == "AWS::SQS::Queue" else "FifoTopic", False)
         ) in (True, "true", "True"):
             return f"{self.stack_name}-{logical_id}.fifo"
-        if kind.startswith("AWS::ApiGatewayV2::") or kind == "AWS::Serverless::WebSocketApi":
-            return local_api_id(logical_id)
+        if kind.startswith("AWS::ApiGatewayV2::") or kind in _SAM_APIS:
+            return local_api_id(logical_id)  # an API's Ref is its id, which its URL starts with
         if kind == "AWS::S3::Bucket":  # bucket names are lower case (and stable across starts)
             return f"{self.stack_name}-{logical_id}".lower()
         return f"{self.stack_name}-{logical_id}"

@@ -28,6 +28,7 @@ from hubbub.runtime.cloudformation.messaging import (
 from hubbub.runtime.cloudformation.resources import active
 from hubbub.runtime.cloudformation.restapi import REST_API_TYPE, read_rest_apis
 from hubbub.runtime.cloudformation.schedules import read_schedules
+from hubbub.runtime.cloudformation.ses import EMAIL_IDENTITY_TYPE, read_email_identity
 from hubbub.runtime.cloudformation.specs import AppSpec
 from hubbub.runtime.cloudformation.tables import TABLE_TYPES, read_table
 from hubbub.runtime.cloudformation.websocket import read_websocket_apis
@@ -119,6 +120,8 @@ def _read_resources(
             app.topics[logical_id] = read_topic(logical_id, resource, resolver)
         elif kind == BUCKET_TYPE:
             app.buckets[logical_id] = read_bucket(logical_id, resource, resolver)
+        elif kind == EMAIL_IDENTITY_TYPE:
+            app.email_identities[logical_id] = read_email_identity(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:
             app.ignored.append((logical_id, kind))
         elif kind in (HTTP_API_TYPE, REST_API_TYPE):

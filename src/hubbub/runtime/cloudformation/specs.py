@@ -13,6 +13,7 @@ __all__ = [
     "AuthorizerSpec",
     "BucketSpec",
     "CorsSpec",
+    "EmailIdentitySpec",
     "FunctionSpec",
     "HttpApiSpec",
     "HttpRouteSpec",
@@ -182,6 +183,14 @@ class StreamMappingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailIdentitySpec:
+    """An ``AWS::SES::EmailIdentity``: an address (``a@example.com``) or a domain to send from."""
+
+    logical_id: str
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSpec:
     """``AWS::SQS::Queue``: created in the embedded moto with its attributes (``sqs/``)."""
 
@@ -269,6 +278,7 @@ class AppSpec:
     iot_authorizers: dict[str, IotAuthorizerSpec] = field(default_factory=dict)
     topic_rules: list[TopicRuleSpec] = field(default_factory=list)
     buckets: dict[str, BucketSpec] = field(default_factory=dict)
+    email_identities: dict[str, EmailIdentitySpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ from hubbub.store.dynamodb.keys import (
     topic_pk,
     user_pk,
 )
+from hubbub.store.dynamodb.mailings import DynamoMailings
 from hubbub.store.dynamodb.registry import WildcardRegistry
 from hubbub.store.dynamodb.revisions import Revisions
 from hubbub.store.dynamodb.schema import GSI1
@@ -97,7 +98,7 @@ __all__ = ["ClientLimits", "DynamoStore"]
 log = logging.getLogger(__name__)
 
 
-class DynamoStore(UploadItems, Store):
+class DynamoStore(UploadItems, DynamoMailings, Store):
     def __init__(
         self,
         table_name: str,

@@ -47,6 +47,7 @@ from hubbub.store.sqlite.codec import (
     message_of,
     subscription_of,
 )
+from hubbub.store.sqlite.mailings import MAILINGS_SCHEMA, SqliteMailings
 from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
@@ -57,7 +58,7 @@ T = TypeVar("T")
 _SWEEP_EVERY_MS = 60_000
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteMailings, Store):
     def __init__(
         self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "NORMAL"
     ) -> None:
@@ -80,7 +81,7 @@ class SqliteStore(Store):
     def _apply_schema(self) -> None:
         with self._lock:
             try:
-                self._db.executescript(SCHEMA + BUCKETS_SCHEMA)
+                self._db.executescript(SCHEMA + BUCKETS_SCHEMA + MAILINGS_SCHEMA)
                 upgrade(self._db)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc

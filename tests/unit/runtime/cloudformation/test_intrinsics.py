@@ -39,6 +39,8 @@ TEMPLATE: dict[str, Any] = {
         "Http": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}},
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "news"}},
+        "SamHttp": {"Type": "AWS::Serverless::HttpApi", "Properties": {}},
+        "SamRest": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod"}},
     },
 }
 
@@ -77,6 +79,8 @@ def r() -> Resolver:
         ("Fn", "demo-Fn"),
         ("Anon", "demo-Anon"),
         ("Ws", local_api_id("Ws")),
+        ("SamHttp", local_api_id("SamHttp")),
+        ("SamRest", local_api_id("SamRest")),
         ("Queue", f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/demo-Queue"),
         ("Topic", f"arn:aws:sns:{REGION}:{ACCOUNT}:news"),
     ],
@@ -86,7 +90,9 @@ def test_ref_names_parameters_pseudo_parameters_and_resources(
 ) -> None:
     """Ref gives a parameter's value, a pseudo parameter's, or a resource's physical name;
     for a queue its URL and for a topic its ARN, as CloudFormation's Ref of AWS::SQS::Queue and
-    AWS::SNS::Topic return (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sqs-queue.html#aws-resource-sqs-queue-return-values)."""
+    AWS::SNS::Topic return (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sqs-queue.html#aws-resource-sqs-queue-return-values);
+    for a SAM HTTP or REST API its id, which its execute-api URL starts with (SAM's
+    AWS::Serverless::HttpApi and Api return values)."""
     assert r.resolve({"Ref": name}) == expected
 
 

@@ -1,0 +1,1 @@
+"""Email to visitors: the Mailer port and its Amazon SES adapter."""
