@@ -80,7 +80,7 @@ async def test_an_image_and_a_pdf_are_uploaded_sent_pushed_and_fetched(
     await watcher.subscribe(topic)
     status, prepared = await ask_upload(server, welcome["token"], topic)
     assert status == 201
-    assert prepared["uploadUrl"].startswith(f"{server.base_url}/_s3/")
+    assert prepared["uploadUrl"].startswith(f"{server.base_url}/_aws/s3/")
     assert prepared["attachment"] | {"id": "x"} == {
         "id": "x",
         "filename": "cat.png",

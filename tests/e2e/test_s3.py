@@ -77,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def test_a_function_writes_reads_lists_and_deletes_with_plain_boto3(server: ServerProcess) -> None:
     info = server.admin("info")
-    assert info["s3Endpoint"] == f"{server.base_url}/_s3"
+    assert info["s3Endpoint"] == f"{server.base_url}/_aws/s3"
     assert info["buckets"] == {"Files": "local-files"}
     assert any(line.startswith("hubbub: s3") for line in server.announced)
     assert call(server, "put", key="notes/a.txt", body="hello") == {"ok": True}
@@ -93,7 +93,7 @@ def test_presigned_urls_work_until_they_expire_and_nothing_else_gets_in(
 ) -> None:
     call(server, "put", key="p/b.txt", body="presigned")
     url = call(server, "presign", key="p/b.txt", expires=60)["get"]
-    assert url.startswith(f"{server.base_url}/_s3/local-files/p/b.txt?")
+    assert url.startswith(f"{server.base_url}/_aws/s3/local-files/p/b.txt?")
     assert fetch(url)[2] == b"presigned"
     assert fetch(url.split("?")[0])[0] == 403  # anonymous: a private bucket
     assert fetch(url.replace("X-Amz-Signature=", "X-Amz-Signature=f"))[0] == 403
@@ -124,7 +124,7 @@ async def test_a_presigned_post_is_held_to_its_policy(server: ServerProcess) -> 
 
 
 def test_cors_answers_the_bucket_rules(server: ServerProcess) -> None:
-    bucket_url = f"{server.base_url}/_s3/local-files"
+    bucket_url = f"{server.base_url}/_aws/s3/local-files"
     ok = fetch(
         bucket_url,
         "OPTIONS",

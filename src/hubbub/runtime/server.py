@@ -522,7 +522,7 @@ class LocalRuntime:
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
         taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
-        taken.update((MQTT_PATH.strip("/"), S3_PATH.strip("/")))
+        taken.update((MQTT_PATH.strip("/"), S3_PATH.split("/")[1]))  # /_aws/...
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()

@@ -1,5 +1,5 @@
-"""The local S3's front door: the template's buckets served under ``/_s3`` on the runtime's own
-port, in front of moto.
+"""The local S3's front door: the template's buckets served under ``/_aws/s3`` on the runtime's
+own port, in front of moto.
 
 Why a front and not moto's port: moto stores whatever a form POST carries and never checks a
 signature or an expiry, keeps objects in memory only, and sits on a port the browser does not
@@ -32,7 +32,7 @@ from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
 
 __all__ = ["MAX_FORM_FILE_BYTES", "S3_PATH", "S3Front"]
 
-S3_PATH = "/_s3"
+S3_PATH = "/_aws/s3"
 MAX_FORM_FILE_BYTES = 64 * 1024**2
 """The front's own bound on a form upload whose policy sets no ``content-length-range`` (S3's
 is 5 GB): it holds an object in memory on its way to moto."""
@@ -168,7 +168,7 @@ class S3Front:
             await asyncio.to_thread(self.files.delete, bucket, key)
 
     async def _proxy(self, request: web.Request, body: bytes) -> web.Response:
-        """Hand the request to moto: same method, path below ``/_s3``, query without the
+        """Hand the request to moto: same method, path below ``/_aws/s3``, query without the
         presigning parameters, the headers that change the answer, and a signature moto reads
         the service from (it checks none)."""
         if self._session is None:

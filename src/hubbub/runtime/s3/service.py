@@ -1,5 +1,5 @@
 """The template's S3 buckets, locally: created in moto, fronted on the runtime's port at
-``/_s3`` (``front.py``), and kept on disk under ``{data_dir}/s3`` (``objects.py``).
+``/_aws/s3`` (``front.py``), and kept on disk under ``{data_dir}/s3`` (``objects.py``).
 
 moto is the runtime's own: the tables' or the queues' embedded server when there is one (moto's
 server answers every service on one endpoint), else one started for the buckets. Functions get

@@ -26,7 +26,7 @@ def s3(secret: str = "secret") -> Any:
     return boto3.client(
         "s3",
         region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:8000/_s3",
+        endpoint_url="http://127.0.0.1:8000/_aws/s3",
         aws_access_key_id="AKIALOCALTEST",
         aws_secret_access_key=secret,
         aws_session_token="local",
