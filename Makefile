@@ -21,7 +21,7 @@ endif
 # What the tests need from the system, as Debian package:command pairs: Chromium (the browser
 # tier), tmux (the terminal tests), mosquitto-clients (mosquitto_pub/mosquitto_sub, the MQTT tests).
 # Installed when a command is missing and we may (root, apt-get); otherwise one line says what to run.
-SYSTEM_PACKAGES := chromium:chromium tmux:tmux mosquitto-clients:mosquitto_pub
+SYSTEM_PACKAGES := chromium:chromium tmux:tmux mosquitto-clients:mosquitto_pub npm:npm
 
 .PHONY: run test system-deps wheel-check lint typecheck template-check sam-check unit e2e browser \
 	bench clean constraints

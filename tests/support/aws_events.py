@@ -220,3 +220,48 @@ def iot_ingest_event(payload: bytes, topic: str, client_id: str, principal: str)
         "clientId": client_id,
         "principal": principal,
     }
+
+
+def iot_subscription_event(
+    kind: str,
+    client_id: str,
+    topics: Sequence[str],
+    *,
+    session: str = "5d3f0b8e-1c2a-4b7e-9f00-000000000001",
+    principal: str = "v01",
+    timestamp_ms: int = 1_573_002_340_451,
+) -> dict[str, Any]:
+    """A subscribe or unsubscribe lifecycle event (``kind`` ``subscribed``/``unsubscribed``) as
+    IoT Core publishes it on ``$aws/events/subscriptions/<kind>/<clientId>`` and a ``SELECT *``
+    rule passes it on (*Lifecycle events*, "Subscribe/Unsubscribe events")."""
+    return {
+        "clientId": client_id,
+        "timestamp": timestamp_ms,
+        "eventType": kind,
+        "sessionIdentifier": session,
+        "principalIdentifier": principal,
+        "topics": list(topics),
+    }
+
+
+def iot_disconnected_event(
+    client_id: str,
+    *,
+    session: str = "5d3f0b8e-1c2a-4b7e-9f00-000000000001",
+    principal: str = "v01",
+    timestamp_ms: int = 1_573_002_340_451,
+    reason: str = "CLIENT_INITIATED_DISCONNECT",
+    version: int = 0,
+) -> dict[str, Any]:
+    """A ``$aws/events/presence/disconnected/<clientId>`` event (*Lifecycle events*,
+    "Connect/Disconnect events")."""
+    return {
+        "clientId": client_id,
+        "timestamp": timestamp_ms,
+        "eventType": "disconnected",
+        "clientInitiatedDisconnect": reason == "CLIENT_INITIATED_DISCONNECT",
+        "sessionIdentifier": session,
+        "principalIdentifier": principal,
+        "disconnectReason": reason,
+        "versionNumber": version,
+    }

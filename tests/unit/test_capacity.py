@@ -359,13 +359,16 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
         f for f, g in granted.items() if ("execute-api:ManageConnections", "connections") in g
     }
     # $connect announces an operator's arrival to the followers of $sys/operators; a ban or
-    # kick over REST tells the ejected connections and the room
+    # kick over REST tells the ejected connections and the room; an MQTT client's presence and
+    # typing reach the room's WebSocket members
     assert pushers == {
         "ConnectFunction",
         "DisconnectFunction",
         "MessageFunction",
         "FanOutFunction",
         "HttpFunction",
+        "MqttIngestFunction",
+        "MqttPresenceFunction",
     }
     senders = {f for f, g in granted.items() if any(a.startswith("ses:") for a, _ in g)}
     assert senders == {"MailSendFunction"}  # only the scheduled sender may email anyone

@@ -394,5 +394,10 @@ def test_enable_mqtt_adds_or_leaves_out_the_whole_edge(enabled: str) -> None:
     assert app.functions["FanOutFunction"].environment["IOT_FANOUT"] == enabled
     assert ("MqttAuthorizerFunction" in app.functions) is on
     assert ("MqttIngestFunction" in app.functions) is on
+    assert ("MqttPresenceFunction" in app.functions) is on
     assert bool(app.iot_authorizers) is on
-    assert [rule.name for rule in app.topic_rules] == (["hubbub"] if on else [])
+    rules = {rule.name: rule for rule in app.topic_rules}
+    presence = ["MqttPresenceFunctionDisconnects", "MqttPresenceFunctionSubscriptions"]
+    assert sorted(rules) == (sorted(["hubbub", *presence]) if on else [])
+    for name in presence if on else []:
+        assert rules[name].functions == ("MqttPresenceFunction",)

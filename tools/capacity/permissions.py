@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbub.chat.mailing import Mailing, MailSettings
-from hubbub.chat.mqtt import parse_ingest, principal_of, sender_of
+from hubbub.chat.mqtt import parse_ingest, principal_of, sender_of, typing_topic
 from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
@@ -71,6 +71,7 @@ FUNCTIONS = (
     "HttpFunction",
     "MqttAuthorizerFunction",
     "MqttIngestFunction",
+    "MqttPresenceFunction",
     "MailQueueFunction",
     "MailSendFunction",
 )
@@ -440,9 +441,10 @@ def _mqtt_authorizer(bench: _Bench) -> None:
 
 def _mqtt_ingest(bench: _Bench) -> None:
     """handlers/mqtt_ingest.py: the sender from the directory, then ``send`` (a visitor to a
-    room, an operator to a desk)."""
-    visitor = bench.guest()
+    room, an operator to a desk), or a typing notice (``typing`` to a WebSocket member)."""
+    visitor, watcher = bench.guest(), bench.guest()
     bench.act(visitor, action="register", nickname="Ann")
+    bench.act(watcher, action="subscribe", topic="room/a")
     ann = bench.chat.store.get_connection(visitor)
     assert ann is not None
     sends = [(principal_of(ann.user), f"desk/{ann.user.id}"), ("o0123456789abcdef", "room/a")]
@@ -457,6 +459,34 @@ def _mqtt_ingest(bench: _Bench) -> None:
             send = parse_ingest({"data": data, "topic": topic, "clientId": "c1"})
             user = sender_of(principal, bench.chat.store)
             bench.chat.send(user, send.topic, send.text, send.client_msg_id, [*send.attachments])
+        typing = base64.b64encode(b'{"type": "typing"}').decode()
+        topic = typing_topic({"data": typing, "topic": "room/a", "clientId": "c1"})
+        assert topic is not None
+        bench.chat.mqtt_members.typing(sender_of(principal_of(ann.user), bench.chat.store), topic)
+
+
+def _mqtt_presence(bench: _Bench) -> None:
+    """handlers/mqtt_presence.py: ``mqtt_lifecycle`` of a subscribe, an unsubscribe and a
+    disconnect of an operator's MQTT client, in a room a WebSocket member is in, while someone
+    follows ``$sys/operators``."""
+    watcher = bench.guest()
+    bench.act(watcher, action="subscribe", topic="room/lobby")
+    bench.act(watcher, action="subscribe", topic="$sys/operators")
+    base = {
+        "clientId": "device-1",
+        "sessionIdentifier": "s-1",
+        "principalIdentifier": principal_of(
+            User(bench.operator.id, Role.OPERATOR, bench.operator.name)
+        ),
+    }
+    events = [
+        {**base, "eventType": "subscribed", "timestamp": 1, "topics": ["room/lobby", "room/x"]},
+        {**base, "eventType": "unsubscribed", "timestamp": 2, "topics": ["room/x"]},
+        {**base, "eventType": "disconnected", "timestamp": 3},
+    ]
+    with bench.path():
+        for event in events:
+            bench.chat.mqtt_lifecycle(event)
 
 
 def _answered(bench: _Bench) -> Topic:
@@ -503,6 +533,7 @@ _PATHS: dict[str, Callable[[_Bench], None]] = {
     "HttpFunction": _http,
     "MqttAuthorizerFunction": _mqtt_authorizer,
     "MqttIngestFunction": _mqtt_ingest,
+    "MqttPresenceFunction": _mqtt_presence,
     "MailQueueFunction": _mail_queue,
     "MailSendFunction": _mail_send,
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from hubbub.chat.mqtt import is_mqtt_member
 from hubbub.chat.views import ShowAttachment, change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
@@ -56,11 +57,14 @@ class FanOut:
         return filters_matching(topic, self._subscriptions.wildcard_filters_for(topic))
 
     def recipients_of(self, topic: Topic) -> list[ConnectionId]:
-        """Every connection whose filters match ``topic``, once each."""
+        """Every WebSocket connection whose filters match ``topic``, once each. MQTT members
+        are subscribers too (presence counts them) but the broker delivers to them: the one
+        publish to the broker reaches them, never a post to ``@connections``."""
         seen: dict[ConnectionId, None] = {}
         for topic_filter in self.filters_of_topic(topic):
             for connection_id in self._subscriptions.subscriber_ids(topic_filter):
-                seen.setdefault(connection_id, None)
+                if not is_mqtt_member(connection_id):
+                    seen.setdefault(connection_id, None)
         return list(seen)
 
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:

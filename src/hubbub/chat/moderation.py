@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubbub.chat.mqtt import is_mqtt_member
 from hubbub.chat.presence import Presence
 from hubbub.clock import Clock
 from hubbub.ids import Topic, TopicFilter, UserId
@@ -108,9 +109,11 @@ class Moderation:
         ]
         if not removed:
             return
-        self._push.post_many(
-            encode(event).encode("utf-8"), sorted({sub.connection_id for sub in removed})
-        )
+        # an MQTT member leaves the room's presence; the broker, which knows nothing of
+        # sanctions, is not told (docs/mqtt.md)
+        told = sorted({s.connection_id for s in removed if not is_mqtt_member(s.connection_id)})
+        if told:
+            self._push.post_many(encode(event).encode("utf-8"), told)
         self._presence.departed(removed[:1], self._clock.now_ms())  # one user: one `left`
 
     @staticmethod

@@ -28,13 +28,17 @@ from hubbub.store.roles import Directory
 
 __all__ = [
     "INGEST_RULE",
+    "MEMBER_PREFIX",
     "REFRESH_AFTER_S",
     "SESSION_S",
     "IngestedSend",
     "iot_policy",
+    "is_mqtt_member",
+    "member_of",
     "parse_ingest",
     "principal_of",
     "sender_of",
+    "typing_topic",
 ]
 
 INGEST_RULE = "hubbub"
@@ -44,6 +48,9 @@ SESSION_S = 86400
 REFRESH_AFTER_S = 300
 """How often IoT Core asks the authorizer again (its minimum): an expired token or a removed
 operator loses the connection within 5 minutes."""
+MEMBER_PREFIX = "mqtt:"
+"""Connection ids of MQTT members (``chat/mqtt_members.py``) start so: API Gateway's are
+base64 (``:`` never occurs in them), so the two can never collide."""
 _PRINCIPAL = re.compile(r"^([gvo])([0-9a-f]{1,64})$")
 _ID = re.compile(r"^[gvo]_[0-9a-f]{1,64}$")
 
@@ -54,6 +61,12 @@ def principal_of(user: User) -> str:
     if not _ID.match(user.id):
         raise ProtocolError(ErrorCode.UNAUTHORIZED, "this user cannot be an MQTT principal")
     return user.id.replace("_", "", 1)
+
+
+def is_mqtt_member(connection_id: str) -> bool:
+    """Whether a subscriber is an MQTT client: IoT Core delivers to it, ``@connections`` never
+    (a post there would answer 410 and make the member look gone)."""
+    return connection_id.startswith(MEMBER_PREFIX)
 
 
 def _user_id(principal: str) -> UserId:
@@ -76,6 +89,18 @@ def sender_of(principal: str, directory: Directory) -> User:
         if visitor is not None:
             return User(user_id, Role.VISITOR, visitor.nickname)
     raise ProtocolError(ErrorCode.FORBIDDEN, "register with a nickname before sending")
+
+
+def member_of(principal: str, directory: Directory) -> User:
+    """The user an MQTT client is present as: a guest by the principal alone (guests are not
+    stored), anyone else as stored now (a forgotten visitor or removed operator is nobody)."""
+    user_id = _user_id(principal)
+    if user_id.startswith("g_"):
+        return User(user_id, Role.GUEST, None)
+    try:
+        return sender_of(principal, directory)
+    except ProtocolError:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "no such visitor or operator") from None
 
 
 def _readable(user: User) -> list[str]:
@@ -150,6 +175,19 @@ def parse_ingest(event: dict[str, Any], max_client_msg_id_chars: int = 64) -> In
     elif not 1 <= len(given) <= max_client_msg_id_chars:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "clientMsgId: wrong length")
     return IngestedSend(topic, text, given, attachments)
+
+
+def typing_topic(event: dict[str, Any]) -> str | None:
+    """The topic of a Basic Ingest publish whose payload is the typing notice
+    ``{"type": "typing"}`` (never stored: WebSocket members get ``typing``), else None."""
+    topic = event.get("topic")
+    try:
+        value = json.loads(base64.b64decode(str(event.get("data", "")), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(topic, str) or not isinstance(value, dict):
+        return None
+    return topic if value.get("type") == "typing" and "text" not in value else None
 
 
 def _fields(body: str) -> tuple[str, str | None, tuple[str, ...]]:

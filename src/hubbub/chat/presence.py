@@ -124,6 +124,27 @@ class Presence:
             return PushOutcome()
         return self._push.post_many(encode(event).encode("utf-8"), recipients)
 
+    def arrived(self, subscription: Subscription, now_ms: int, expires_at: int) -> bool:
+        """Record ``subscription`` and announce its user where that makes them present:
+        ``joined`` to the others when it is the user's first way into the topic, the summary in
+        a large room (never walked to ask whether the user is already there). The one path of
+        every member, WebSocket or MQTT, so both edges see the same events. True when new."""
+        topic_filter = subscription.filter
+        present = makes_present(topic_filter)
+        topic = Topic(topic_filter)
+        large = present and self.large_with(topic, 1)
+        already = (
+            present
+            and not large
+            and self.is_present(topic, subscription.user, besides=subscription.connection_id)
+        )
+        is_new = self._subscriptions.subscribe(subscription, now_ms, expires_at)
+        if present and is_new and large:
+            self.changed(topic, now_ms)
+        elif present and is_new and not already:
+            self.announce("joined", topic, subscription.user, exclude=subscription.connection_id)
+        return is_new
+
     def departed(self, removed: Iterable[Subscription], now_ms: int) -> PushOutcome:
         """``left`` for each exact topic a removed connection was the user's last presence in;
         a summary instead where the room was large (counting the one who left)."""

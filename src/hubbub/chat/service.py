@@ -19,6 +19,8 @@ from hubbub.chat.editing import Editing
 from hubbub.chat.fanout import FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.moderation import Moderation
+from hubbub.chat.mqtt import is_mqtt_member
+from hubbub.chat.mqtt_members import MqttMembers, parse_lifecycle
 from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.chat.revocation import OperatorCheck
@@ -118,6 +120,15 @@ class Chat:
             show=self.attachments.view,
         )
         self.throttle = Throttle(store, _rates(self.settings))
+        self.mqtt_members = MqttMembers(
+            store,
+            self.presence,
+            self.moderation,
+            self.limits,
+            clock,
+            self._operators_changed,
+            self.throttle,
+        )
         self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
 
     # lifecycle --------------------------------------------------------------------------------
@@ -168,6 +179,11 @@ class Chat:
         outcome.merge(self.presence.departed(removed, self.clock.now_ms()))
         for cid in outcome.gone - {connection_id}:
             self._drop(cid)
+
+    def mqtt_lifecycle(self, event: Event) -> None:
+        """One IoT Core lifecycle event: an MQTT client's presence (``chat/mqtt_members.py``)."""
+        outcome = self.mqtt_members.apply(parse_lifecycle(event))
+        self.forget(outcome.gone)
 
     def _operators_changed(
         self, connection_id: ConnectionId, operator: User, *, opened: bool, now_ms: int
@@ -500,7 +516,9 @@ class Chat:
             sub.connection_id
             for topic_filter in self._fanout.filters_of_topic(topic)
             for sub in self.store.subscribers(topic_filter)
-            if sub.user.id == connection.user.id and sub.connection_id != connection.id
+            if sub.user.id == connection.user.id
+            and sub.connection_id != connection.id
+            and not is_mqtt_member(sub.connection_id)
         }
         if others:
             self.push.post_many(encode(event).encode("utf-8"), sorted(others))

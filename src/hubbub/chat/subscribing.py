@@ -13,7 +13,7 @@ from hubbub.chat import policy
 from hubbub.chat.budget import fit
 from hubbub.chat.desk import Desk
 from hubbub.chat.moderation import Moderation
-from hubbub.chat.presence import Presence, makes_present
+from hubbub.chat.presence import Presence
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.views import ShowAttachment, message_view
 from hubbub.clock import Clock
@@ -75,19 +75,7 @@ class Subscribing:
             return reply
         topic = parse_topic(topic_filter, self._limits)
         self._moderation.check(connection.user, topic, sending=False)
-        present = makes_present(topic_filter)
-        # a large room is never walked to ask whether the user is already there: it gets a count
-        large = present and self._presence.large_with(topic, 1)
-        already = (
-            present
-            and not large
-            and self._presence.is_present(topic, connection.user, besides=connection.id)
-        )
-        is_new = self._store.subscribe(subscription, now, connection.expires_at)
-        if present and is_new and large:
-            self._presence.changed(topic, now)
-        elif present and is_new and not already:
-            self._presence.announce("joined", topic, connection.user, exclude=connection.id)
+        self._presence.arrived(subscription, now, connection.expires_at)
         if topic == OPERATORS_TOPIC:
             # the status to start from travels in the reply, as a resume's backlog does: one
             # route response, no @connections post
