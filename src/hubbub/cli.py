@@ -306,6 +306,7 @@ def serve(args: argparse.Namespace) -> int:
     from hubbub.runtime.forwarded import TrustedProxies
     from hubbub.runtime.iot.quotas import IotQuotas
     from hubbub.runtime.server import LocalRuntime
+    from hubbub.servedefaults import local_parameters
 
     configure(args.log_level, args.log_format)
     template = (args.template or default_template()).resolve()
@@ -321,7 +322,7 @@ def serve(args: argparse.Namespace) -> int:
         iot_quotas=IotQuotas(**_typed(IotQuotas, _assignments(args.iot_quota))),  # type: ignore[arg-type]
         quotas=Quotas(**_typed(Quotas, _assignments(args.quota))),  # type: ignore[arg-type]
         faults=Faults(**_typed(Faults, _assignments(args.fault))),  # type: ignore[arg-type]
-        parameter_overrides=_assignments(args.parameter_overrides),
+        parameter_overrides=local_parameters(template, _assignments(args.parameter_overrides)),
         env_overrides=env_overrides,
         max_workers=args.workers,
         store=args.store,

@@ -28,6 +28,7 @@ __all__ = [
     "disconnect_event",
     "dynamodb_json",
     "message_event",
+    "sqs_fifo_record",
     "stream_event",
     "stream_record",
 ]
@@ -219,6 +220,34 @@ def iot_ingest_event(payload: bytes, topic: str, client_id: str, principal: str)
         "topic": topic,
         "clientId": client_id,
         "principal": principal,
+    }
+
+
+def sqs_fifo_record(
+    body: str, *, group: str, queue: str = "local-ChunkQueue.fifo", sequence: int = 1
+) -> dict[str, Any]:
+    """One SQS event record from a FIFO queue, as Lambda's event source delivers it (the shape
+    of Powertools' ``tests/events/sqsEvent.json``, with a FIFO queue's ``MessageGroupId``,
+    ``MessageDeduplicationId`` and ``SequenceNumber`` among the attributes)."""
+    now_ms = str(_now_ms())
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": base64.b64encode(secrets.token_bytes(48)).decode(),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now_ms,
+            "SequenceNumber": f"{sequence:020d}",
+            "MessageGroupId": group,
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "MessageDeduplicationId": uuid.uuid4().hex,
+            "ApproximateFirstReceiveTimestamp": now_ms,
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{queue}",
+        "awsRegion": REGION,
     }
 
 

@@ -360,13 +360,15 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
     }
     # $connect announces an operator's arrival to the followers of $sys/operators; a ban or
     # kick over REST tells the ejected connections and the room; an MQTT client's presence and
-    # typing reach the room's WebSocket members
+    # typing reach the room's WebSocket members; the push function delivers a large topic's
+    # chunks
     assert pushers == {
         "ConnectFunction",
         "DisconnectFunction",
         "MessageFunction",
         "FanOutFunction",
         "HttpFunction",
+        "PushFunction",
         "MqttIngestFunction",
         "MqttPresenceFunction",
     }

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketConnectEventModel,
     APIGatewayWebSocketDisconnectEventModel,
@@ -28,6 +27,7 @@ from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import ManualClock
 from hubbub.handlers import bootstrap, connect, disconnect, message, stream
 from hubbub.ids import ConnectionId, Topic, UserId
+from hubbub.push.port import FramesOutcome
 from hubbub.store.items import message_item
 from hubbub.store.port import Message, Role, User
 from hubbub.store.sqlite.adapter import SqliteStore
@@ -331,8 +331,10 @@ def test_the_stream_handler_reports_only_the_failing_record(lam: Lambda) -> None
 
 
 def test_records_after_a_failed_one_wait_for_the_retry(lam: Lambda) -> None:
-    """Lambda retries from the lowest failed record, so the records after it are not pushed now
-    (they would be pushed twice) and are reported with it; nothing before it is reported."""
+    """Lambda retries from the lowest failed record, so the records after it are reported with
+    it and nothing before it is. The batch goes out in one write per connection, so a later
+    record's frame may already have reached its other recipients: the retry sends it again and
+    clients drop the repeat by seq."""
     lam.connect("fine")
     lam.act("fine", action="subscribe", topic="room/a")
     lam.connect("unreachable")
@@ -352,14 +354,55 @@ def test_records_after_a_failed_one_wait_for_the_retry(lam: Lambda) -> None:
     response = stream.handler(event, None)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "200"}, {"itemIdentifier": "300"}]}
-    to_fine = [p.frame["text"] for p in lam.push.frames_of_type("message")
-               if p.connection_ids == ("fine",)]  # fmt: skip
-    assert to_fine == ["first"]
+    to_fine = [p.frame["seq"] for p in lam.push.frames_of_type("message")
+               if "fine" in p.connection_ids]  # fmt: skip
+    assert to_fine == [1, 2]  # seq 2 ("after") comes again with the retry
 
 
-def test_a_processor_starts_each_batch_clean(lam: Lambda) -> None:
-    """The first failure is the processor's state for one batch only: the same processor given
-    the retried batch, once the recipient is reachable again, delivers it and reports nothing."""
+def test_a_batch_is_one_lookup_per_topic_and_one_write_per_connection(lam: Lambda) -> None:
+    """Proposal 2 of docs/benchmarks.md: a stream batch of three messages to one room and one
+    to another reads each topic's subscribers once, and each connection gets all of its frames
+    in one post, in seq order."""
+    lam.connect("both")
+    lam.act("both", action="subscribe", topic="room/a")
+    lam.act("both", action="subscribe", topic="room/b")
+    lam.connect("only-a")
+    lam.act("only-a", action="subscribe", topic="room/a")
+    lam.visitor("writer", "Wes")
+    for n, topic in enumerate(("room/a", "room/b", "room/a", "room/a")):
+        lam.act("writer", action="send", topic=topic, text=f"m{n}", clientMsgId=f"c{n}")
+    in_a, in_b = lam.messages("room/a"), lam.messages("room/b")
+    order = [in_a[0], in_b[0], in_a[1], in_a[2]]
+    lookups: list[str] = []
+    real = lam.store.subscriber_ids
+
+    def counted(topic_filter: Any) -> Any:
+        lookups.append(topic_filter)
+        return real(topic_filter)
+
+    batches: list[dict[ConnectionId, list[dict[str, Any]]]] = []
+
+    def record_batch(frames: Any, deliveries: Any) -> FramesOutcome:
+        batches.append({c: [json.loads(frames[i]) for i in w] for c, w in deliveries.items()})
+        return FramesOutcome()
+
+    lam.store.subscriber_ids = counted  # type: ignore[method-assign]
+    lam.push.post_frames = record_batch  # type: ignore[method-assign]
+    event = aws_events.stream_event([_record(m, str(100 + i)) for i, m in enumerate(order)])
+
+    assert stream.handler(event, None) == {"batchItemFailures": []}
+
+    assert sorted(lookups) == ["room/a", "room/b"]
+    (batch,) = batches
+    assert [(f["topic"], f["seq"]) for f in batch[ConnectionId("both")]] == [
+        ("room/a", 1), ("room/b", 1), ("room/a", 2), ("room/a", 3)
+    ]  # fmt: skip
+    assert [f["seq"] for f in batch[ConnectionId("only-a")]] == [1, 2, 3]
+
+
+def test_a_retried_batch_is_delivered_once_the_recipient_is_back(lam: Lambda) -> None:
+    """The first failure belongs to one invocation only: the retried batch, once the recipient
+    is reachable again, is delivered and nothing is reported."""
     lam.connect("flaky")
     lam.act("flaky", action="subscribe", topic="room/b")
     lam.visitor("writer", "Wes")
@@ -367,14 +410,9 @@ def test_a_processor_starts_each_batch_clean(lam: Lambda) -> None:
     lam.act("writer", action="send", topic="room/b", text="two", clientMsgId="m2")
     one, two = lam.messages("room/b")
     event = aws_events.stream_event([_record(one, "1"), _record(two, "2")])
-    processor = stream.InOrderProcessor()
 
     def run() -> dict[str, Any]:
-        return dict(
-            process_partial_response(
-                event=event, record_handler=processor.record_handler, processor=processor
-            )
-        )
+        return dict(stream.handler(event, None))
 
     lam.push.failed.add("flaky")
     assert run() == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}

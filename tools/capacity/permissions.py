@@ -68,6 +68,7 @@ FUNCTIONS = (
     "DisconnectFunction",
     "MessageFunction",
     "FanOutFunction",
+    "PushFunction",
     "HttpFunction",
     "MqttAuthorizerFunction",
     "MqttIngestFunction",
@@ -76,7 +77,24 @@ FUNCTIONS = (
     "MailSendFunction",
 )
 
-CONFIGURED: dict[str, set[Grant]] = {"FanOutFunction": {("sqs:SendMessage", "dead-letter-queue")}}
+CONFIGURED: dict[str, set[Grant]] = {
+    # the on-failure destination; and a large topic's chunks, sent to the push function's queue
+    # (SendMessageBatch is authorised as SendMessage; the paths here have no queue)
+    "FanOutFunction": {
+        ("sqs:SendMessage", "dead-letter-queue"),
+        ("sqs:SendMessage", "chunk-queue"),
+    },
+    # what its SQS event source mapping does with the function's role
+    "PushFunction": {
+        (f"sqs:{action}", "chunk-queue")
+        for action in (
+            "ReceiveMessage",
+            "DeleteMessage",
+            "ChangeMessageVisibility",
+            "GetQueueAttributes",
+        )
+    },
+}
 _SECRET: Grant = ("secretsmanager:GetSecretValue", "token-secret")
 
 _POLICY_TEMPLATES: dict[str, set[Grant]] = {
@@ -121,6 +139,8 @@ def _resource(value: Any) -> str:
         return "table"
     if "FanOutDeadLetterQueue" in text:
         return "dead-letter-queue"
+    if "ChunkQueue" in text:
+        return "chunk-queue"
     if "TokenSecret" in text:
         return "token-secret"
     if "AttachmentsBucket" in text:
@@ -387,6 +407,19 @@ def _fanout(bench: _Bench) -> None:
             bench.chat.deliver(decoded)
 
 
+def _push(bench: _Bench) -> None:
+    """handlers/push.py: ``push_chunk`` of a chunk to two members, one of them gone (410): it
+    is forgotten with its subscriptions, and ``left`` pushed to the one who stays."""
+    stays, gone = bench.guest(), bench.operator_connection()
+    for cid in (stays, gone):
+        bench.act(cid, action="subscribe", topic="room/lobby")
+    bench.act(stays, action="subscribe", topic="$sys/operators")
+    body = json.dumps({"frames": ['{"type":"message"}'], "connectionIds": [stays, gone]})
+    bench.connections.gone.add(gone)
+    with bench.path():
+        bench.chat.push_chunk(body)
+
+
 def _disconnect(bench: _Bench) -> None:
     """handlers/disconnect.py: ``disconnect`` of an operator subscribed to a topic (someone else
     is in it) and to a wildcard, who was the last operator online (someone follows
@@ -530,6 +563,7 @@ _PATHS: dict[str, Callable[[_Bench], None]] = {
     "DisconnectFunction": _disconnect,
     "MessageFunction": _message,
     "FanOutFunction": _fanout,
+    "PushFunction": _push,
     "HttpFunction": _http,
     "MqttAuthorizerFunction": _mqtt_authorizer,
     "MqttIngestFunction": _mqtt_ingest,

@@ -5,23 +5,47 @@ wildcard filters that match it), never by scanning connections. The wildcard fil
 the registry entries anchored at the topic's own prefixes, matched through a ``FilterTrie``, so a
 message costs the same however many filters are anchored elsewhere. The frame is encoded once
 per message.
+
+A stream batch is delivered as a whole (``deliver_batch``): one subscriber lookup per topic per
+batch, one write per connection per batch (every frame of the batch it should get, in order),
+and a large topic's recipients handed to the push function in chunks (``chat/chunking.py``).
+Which records are done is still decided record by record, in order (``first_undelivered``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
 from hubbub.chat.mqtt import is_mqtt_member
 from hubbub.chat.views import ShowAttachment, change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
-from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import (
+    Broadcast,
+    ChunkQueue,
+    FramesOutcome,
+    NoBroadcast,
+    Push,
+    PushOutcome,
+    QueuedChunk,
+)
 from hubbub.store.records import Message
 from hubbub.store.roles import Subscriptions
 
-__all__ = ["FanOut", "FanOutReport", "filters_matching"]
+__all__ = [
+    "BatchReport",
+    "Change",
+    "FanOut",
+    "FanOutReport",
+    "filters_matching",
+    "first_undelivered",
+]
+
+log = logging.getLogger(__name__)
 
 
 def filters_matching(topic: Topic, wildcards: Iterable[TopicFilter]) -> list[TopicFilter]:
@@ -37,12 +61,57 @@ class FanOutReport:
     failed: set[ConnectionId] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One stream record's change of a message item: new (``inserted``), or rewritten."""
+
+    message: Message
+    inserted: bool = True
+
+
+@dataclass(slots=True)
+class BatchReport:
+    done: int = 0
+    """How many records, from the first, are done (delivered or nothing to deliver); every
+    record from there on is reported failed and comes back with the retry."""
+    reason: str = ""
+    """Why the record at ``done`` is not, when it is not."""
+    delivered: int = 0
+    """Frames handed to connections on the direct path."""
+    chunks: int = 0
+    """Chunks handed to the push function."""
+    gone: set[ConnectionId] = field(default_factory=set)
+
+
+def first_undelivered(
+    records: Mapping[int, tuple[int, Sequence[ConnectionId]]],
+    deliveries: Mapping[ConnectionId, Sequence[int]],
+    outcome: FramesOutcome,
+) -> int | None:
+    """The first record (by position) whose frame some recipient did not get, or None.
+
+    ``records`` maps a record to its frame and recipients; ``deliveries`` is what each
+    connection was sent (frame indexes, in order); a connection in ``outcome.stopped`` got only
+    its first so many of them. Gone connections count as reached: they are forgotten."""
+    if not outcome.stopped:
+        return None
+    missed = {cid: set(deliveries.get(cid, ())[got:]) for cid, got in outcome.stopped.items()}
+    for record in sorted(records):
+        frame, recipients = records[record]
+        if any(frame in missed[cid] for cid in recipients if cid in missed):
+            return record
+    return None
+
+
 class FanOut:
     def __init__(
         self,
         subscriptions: Subscriptions,
         push: Push,
         broadcast: Broadcast | None = None,
+        *,
+        chunks: ChunkQueue | None = None,
+        policy: ChunkPolicy | None = None,
         show: ShowAttachment | None = None,
     ) -> None:
         """``show`` mints attachment URLs as the frame is built (never stored: they expire)."""
@@ -50,6 +119,8 @@ class FanOut:
         self._subscriptions = subscriptions
         self._push = push
         self._broadcast = broadcast or NoBroadcast()
+        self._chunks = chunks
+        self._policy = policy or ChunkPolicy()
 
     def filters_of_topic(self, topic: Topic) -> list[TopicFilter]:
         """The filters that match ``topic`` among those subscribed with: the topic itself and the
@@ -85,3 +156,127 @@ class FanOut:
             # record is retried and WebSocket clients drop the repeat by seq
             self._broadcast.publish(message.topic, data)
         return report
+
+    # a stream batch ---------------------------------------------------------------------------
+    def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """Deliver a stream batch (None: a record with nothing to push) and say how far it got.
+
+        Frames are encoded once, subscribers looked up once per topic; a large topic's records
+        are queued in chunks first, then everything else goes in one ``post_frames``, then the
+        MQTT broker gets each message once, in order. The records before the first one not
+        fully delivered are done; a frame that went out for a later record is sent again by
+        the retry, and clients drop the repeat by ``seq``."""
+        report = BatchReport(done=len(changes))
+        frames: list[bytes] = []
+        plan: dict[int, tuple[int, Topic]] = {}
+        recipients: dict[Topic, list[ConnectionId]] = {}
+        for position, change in enumerate(changes):
+            event = (
+                None
+                if change is None
+                else change_event(change.message, inserted=change.inserted, show=self._show)
+            )
+            if change is None or event is None:
+                continue
+            topic = change.message.topic
+            if topic not in recipients:
+                try:
+                    recipients[topic] = self.recipients_of(topic)
+                except Exception as exc:  # the store: this record and the rest wait for the retry
+                    log.warning("subscribers of %s not read: %s", topic, exc)
+                    report.done, report.reason = position, f"subscribers not read: {exc}"
+                    break
+            plan[position] = (len(frames), topic)
+            frames.append(encode(event).encode("utf-8"))
+        self._queue_large(frames, plan, recipients, report)
+        self._post_small(frames, plan, recipients, report)
+        self._publish(changes, frames, plan, report)
+        return report
+
+    def _large(self, recipients: Sequence[ConnectionId]) -> bool:
+        return self._chunks is not None and self._policy.chunked(len(recipients))
+
+    def _queue_large(
+        self,
+        frames: Sequence[bytes],
+        plan: Mapping[int, tuple[int, Topic]],
+        recipients: Mapping[Topic, list[ConnectionId]],
+        report: BatchReport,
+    ) -> None:
+        if self._chunks is None:
+            return
+        by_topic: dict[Topic, list[tuple[int, str]]] = {}
+        for position, (frame, topic) in plan.items():
+            if position < report.done and self._large(recipients[topic]):
+                by_topic.setdefault(topic, []).append((position, frames[frame].decode("utf-8")))
+        chunks: list[Chunk] = []
+        for topic, topic_frames in by_topic.items():
+            chunks += plan_chunks(topic_frames, recipients[topic], self._policy)
+        if not chunks:
+            return
+        queued = [QueuedChunk(c.body(), c.group, c.deduplication_id()) for c in chunks]
+        refused = self._chunks.enqueue(queued, send_rounds(chunks))
+        report.chunks = len(chunks) - len(refused)
+        if refused:
+            first = min(r for i in refused for r in chunks[i].records)
+            if first < report.done:
+                report.done, report.reason = first, f"{len(refused)} chunks not queued"
+
+    def _post_small(
+        self,
+        frames: Sequence[bytes],
+        plan: Mapping[int, tuple[int, Topic]],
+        recipients: Mapping[Topic, list[ConnectionId]],
+        report: BatchReport,
+    ) -> None:
+        records: dict[int, tuple[int, Sequence[ConnectionId]]] = {}
+        deliveries: dict[ConnectionId, list[int]] = {}
+        for position, (frame, topic) in sorted(plan.items()):
+            to = recipients[topic]
+            if position >= report.done or self._large(to):
+                continue
+            records[position] = (frame, to)
+            for cid in to:
+                deliveries.setdefault(cid, []).append(frame)
+        if not deliveries:
+            return
+        outcome = self._push.post_frames(frames, deliveries)
+        report.gone |= outcome.gone
+        report.delivered += sum(
+            outcome.stopped.get(cid, len(wanted))
+            for cid, wanted in deliveries.items()
+            if cid not in outcome.gone
+        )
+        first = first_undelivered(records, deliveries, outcome)
+        if first is not None and first < report.done:
+            report.done = first
+            report.reason = f"{len(outcome.stopped)} recipients not reached"
+
+    def _publish(
+        self,
+        changes: Sequence[Change | None],
+        frames: Sequence[bytes],
+        plan: Mapping[int, tuple[int, Topic]],
+        report: BatchReport,
+    ) -> None:
+        """Once per message on its topic to the MQTT broker, in order, for the records done; if
+        it raises, that record and the rest are retried (WebSocket clients drop the repeat)."""
+        if isinstance(self._broadcast, NoBroadcast):
+            return
+        for position, (frame, topic) in sorted(plan.items()):
+            if position >= report.done:
+                return
+            try:
+                self._broadcast.publish(topic, frames[frame])
+            except Exception as exc:
+                report.done, report.reason = position, f"not published to the broker: {exc}"
+                return
+
+    def push_chunk(self, body: str) -> FramesOutcome:
+        """The push function's part: a chunk's frames to its connections, one write each. A
+        connection that missed any is in ``stopped``: the caller fails the chunk, SQS hands it
+        back after the visibility timeout, and its members that were reached drop the repeat
+        by ``seq`` (the group waits meanwhile, so nothing overtakes it)."""
+        frames, ids = decode_chunk(body)
+        every = list(range(len(frames)))
+        return self._push.post_frames(frames, dict.fromkeys(ids, every))

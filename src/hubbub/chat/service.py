@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
 from hubbub.chat.attachments import Attachments
 from hubbub.chat.budget import fit
+from hubbub.chat.chunking import ChunkPolicy
 from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
-from hubbub.chat.fanout import FanOut, FanOutReport
+from hubbub.chat.fanout import BatchReport, Change, FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
 from hubbub.chat.moderation import Moderation
 from hubbub.chat.mqtt import is_mqtt_member
@@ -39,7 +41,7 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Broadcast, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import Broadcast, ChunkQueue, FramesOutcome, NoBroadcast, Push, PushOutcome
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -83,6 +85,7 @@ class Chat:
         settings: ChatSettings | None = None,
         broadcast: Broadcast | None = None,
         files: Files | None = None,
+        chunks: ChunkQueue | None = None,
     ) -> None:
         self.store = store
         self.push = push
@@ -92,7 +95,17 @@ class Chat:
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
         self.attachments = Attachments(store, files or NoFiles(), clock, self.settings)
-        self._fanout = FanOut(store, push, self.broadcast, show=self.attachments.view)
+        chunking = ChunkPolicy(
+            self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
+        )
+        self._fanout = FanOut(
+            store,
+            push,
+            self.broadcast,
+            chunks=chunks,
+            policy=chunking,
+            show=self.attachments.view,
+        )
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
             every_ms=round(self.settings.presence_summary_every_s * 1000),
@@ -531,6 +544,18 @@ class Chat:
         if report.gone:
             self.forget(report.gone)
         return report
+
+    def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """A stream batch at once (``FanOut.deliver_batch``); forget the connections found gone."""
+        report = self._fanout.deliver_batch(changes)
+        self.forget(report.gone)
+        return report
+
+    def push_chunk(self, body: str) -> FramesOutcome:
+        """Deliver one chunk of a large topic's fan-out (the push function); forget the gone."""
+        outcome = self._fanout.push_chunk(body)
+        self.forget(outcome.gone)
+        return outcome
 
     def decode_change(self, image: dict[str, Any]) -> Message | None:
         return self.store.decode_change(image)

@@ -56,6 +56,13 @@ class ChatSettings:
     """How long a presigned upload (POST) may be used."""
     attachment_url_s: int = 3600
     """How long an attachment's presigned GET works; reading the message again renews it."""
+    chunk_threshold: int = 500
+    """A topic with more recipients than this is fanned out in chunks by the push function
+    (when the stack has its queue); 0 never."""
+    chunk_size: int = 1000
+    """Connection ids per chunk at most."""
+    chunk_groups: int = 64
+    """SQS FIFO message groups the chunks are spread over (fixed: see chat/chunking.py)."""
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def retention_s(self, topic: str) -> int:
@@ -106,6 +113,9 @@ class ChatSettings:
             presence_summary_every_s=float(
                 env.get("PRESENCE_SUMMARY_SECONDS") or base.presence_summary_every_s
             ),
+            chunk_threshold=seconds("FANOUT_CHUNK_THRESHOLD", base.chunk_threshold),
+            chunk_size=max(1, seconds("FANOUT_CHUNK_SIZE", base.chunk_size)),
+            chunk_groups=max(1, seconds("FANOUT_CHUNK_GROUPS", base.chunk_groups)),
             # the local runtime says what its gateway does; API Gateway's is fixed (10 minutes)
             idle_timeout_s=float(env.get("HUBBUB_RUNTIME_IDLE_TIMEOUT_S") or base.idle_timeout_s),
             upload_url_s=seconds("UPLOAD_URL_SECONDS", base.upload_url_s),

@@ -19,7 +19,7 @@ from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import Clock, OffsetClock, SystemClock
 from hubbub.files.port import Files, NoFiles
-from hubbub.push.port import Broadcast, NoBroadcast, Push
+from hubbub.push.port import Broadcast, ChunkQueue, NoBroadcast, Push
 from hubbub.store.port import Store
 
 __all__ = ["build_chat", "chat", "use_chat"]
@@ -55,10 +55,11 @@ def build_chat(
     clock: Clock | None = None,
     push: Push | None = None,
     broadcast: Broadcast | None = None,
+    chunks: ChunkQueue | None = None,
 ) -> Chat:
-    """The chat the environment ``env`` configures; ``store``, ``clock``, ``push`` and
-    ``broadcast``, when given, replace the adapters it would pick (the settings and the token
-    secret still come from it)."""
+    """The chat the environment ``env`` configures; ``store``, ``clock``, ``push``,
+    ``broadcast`` and ``chunks``, when given, replace the adapters it would pick (the settings
+    and the token secret still come from it)."""
     settings = ChatSettings.from_env(env)
     return Chat(
         store=_store(env) if store is None else store,
@@ -72,7 +73,19 @@ def build_chat(
         settings=settings,
         broadcast=_broadcast(env) if broadcast is None else broadcast,
         files=_files(env),
+        chunks=_chunks(env) if chunks is None else chunks,
     )
+
+
+def _chunks(env: Mapping[str, str]) -> ChunkQueue | None:
+    """The push function's queue when the stack has one (``CHUNK_QUEUE_URL``, set by the
+    template); without it every topic is fanned out by the fan-out function itself."""
+    url = env.get("CHUNK_QUEUE_URL")
+    if not url:
+        return None
+    from hubbub.push.sqs.adapter import SqsChunkQueue
+
+    return SqsChunkQueue(url)
 
 
 def _files(env: Mapping[str, str]) -> Files:

@@ -7,12 +7,21 @@ can batch (the local runtime takes the list in one request) or parallelise (AWS 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hubbub.ids import ConnectionId
 
-__all__ = ["Broadcast", "Hangup", "NoBroadcast", "Push", "PushOutcome"]
+__all__ = [
+    "Broadcast",
+    "ChunkQueue",
+    "FramesOutcome",
+    "Hangup",
+    "NoBroadcast",
+    "Push",
+    "PushOutcome",
+    "QueuedChunk",
+]
 
 
 @dataclass(slots=True)
@@ -27,9 +36,48 @@ class PushOutcome:
         self.failed |= other.failed
 
 
+@dataclass(slots=True)
+class FramesOutcome:
+    """What became of several frames posted to several connections, each in its own order."""
+
+    gone: set[ConnectionId] = field(default_factory=set)
+    """Connections the gateway no longer knows (410): forget them."""
+    stopped: dict[ConnectionId, int] = field(default_factory=dict)
+    """Connections that did not get all their frames: how many of them (their first ones, in
+    order) they did get. A connection is never handed a frame after one it missed, so what it
+    lacks is always a tail, and the retry that re-sends it keeps its order."""
+
+
 class Push(ABC):
     @abstractmethod
     def post_many(self, data: bytes, connection_ids: Sequence[ConnectionId]) -> PushOutcome: ...
+
+    def post_frames(
+        self, frames: Sequence[bytes], deliveries: Mapping[ConnectionId, Sequence[int]]
+    ) -> FramesOutcome:
+        """Each connection of ``deliveries`` gets the frames it lists (indexes into ``frames``),
+        in that order. A stream batch is posted this way: one write per connection however many
+        messages the batch holds. This default posts frame by frame through ``post_many``,
+        leaving out a connection once it has missed one; adapters that can do better (one
+        request to the local runtime) override it."""
+        outcome = FramesOutcome()
+        got: dict[ConnectionId, int] = {}
+        for index, data in enumerate(frames):
+            to = [
+                cid
+                for cid, wanted in deliveries.items()
+                if index in wanted and cid not in outcome.gone and cid not in outcome.stopped
+            ]
+            if not to:
+                continue
+            result = self.post_many(data, to)
+            outcome.gone |= result.gone
+            for cid in to:
+                if cid in result.failed:
+                    outcome.stopped[cid] = got.get(cid, 0)
+                elif cid not in result.gone:
+                    got[cid] = got.get(cid, 0) + 1
+        return outcome
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""
@@ -65,3 +113,26 @@ class NoBroadcast(Broadcast):
 
     def publish(self, topic: str, data: bytes) -> None:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedChunk:
+    """One message for the push function: its body, its FIFO message group and its
+    deduplication id."""
+
+    body: str
+    group: str
+    deduplication_id: str
+
+
+class ChunkQueue(ABC):
+    """Where the fan-out hands a large topic's chunks to the push function (SQS FIFO)."""
+
+    @abstractmethod
+    def enqueue(self, chunks: Sequence[QueuedChunk], rounds: Sequence[Sequence[int]]) -> set[int]:
+        """Send ``chunks`` round by round (``rounds`` lists their indexes; one round holds at
+        most one chunk per group); a group whose chunk was refused sends nothing more. Returns
+        the indexes of the chunks not accepted."""
+
+    def close(self) -> None:
+        """Release pools and sockets; the default has none."""

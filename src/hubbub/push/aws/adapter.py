@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from hubbub.ids import ConnectionId
 from hubbub.push.aws.breaker import CircuitBreaker
-from hubbub.push.port import Hangup, Push, PushOutcome
+from hubbub.push.port import FramesOutcome, Hangup, Push, PushOutcome
 
 __all__ = ["ApiGatewayPush"]
 
@@ -91,6 +91,46 @@ class ApiGatewayPush(Push, Hangup):
             future.cancel()
             outcome.failed.add(futures[future])
         return outcome
+
+    def post_frames(
+        self, frames: Sequence[bytes], deliveries: Mapping[ConnectionId, Sequence[int]]
+    ) -> FramesOutcome:
+        """``@connections`` takes one frame per ``PostToConnection``, so a batch is still one
+        post per frame and recipient; what it saves is the lookups. Each connection's frames
+        are posted in order by one worker, which stops at the first it cannot deliver, so a
+        connection never gets a frame after one it missed; connections run in parallel."""
+        outcome = FramesOutcome()
+        if not deliveries:
+            return outcome
+        api = self._api()
+        deadline = time.monotonic() + self._budget
+        futures: dict[Future[tuple[str, int]], ConnectionId] = {
+            self._pool.submit(
+                self._post_in_order, api, [frames[i] for i in wanted], cid, deadline
+            ): cid
+            for cid, wanted in deliveries.items()
+        }
+        done, pending = wait(set(futures), timeout=max(0.0, deadline - time.monotonic()) + 0.5)
+        for future in done:
+            cid = futures[future]
+            result, sent = future.result()
+            if result == _GONE:
+                outcome.gone.add(cid)
+            elif result == _FAILED:
+                outcome.stopped[cid] = sent
+        for future in pending:  # a worker past the budget: count it as having delivered nothing
+            future.cancel()
+            outcome.stopped[futures[future]] = 0
+        return outcome
+
+    def _post_in_order(
+        self, api: Any, frames: Sequence[bytes], cid: ConnectionId, deadline: float
+    ) -> tuple[str, int]:
+        for sent, data in enumerate(frames):
+            result = self._post_one(api, data, cid, deadline)
+            if result != _OK:
+                return result, sent
+        return _OK, len(frames)
 
     def _post_one(self, api: Any, data: bytes, cid: ConnectionId, deadline: float) -> str:
         for attempt in range(self._attempts):

@@ -1,9 +1,10 @@
 """Push through the local runtime: one HTTP request carries a whole fan-out.
 
-The runtime's ``POST /_runtime/@connections`` extension takes ``{"data", "connectionIds"}`` and
-answers
-``{"gone": [...]}``; the per-connection ``@connections/{id}`` API stays available and is what boto3
-uses. One request per fan-out instead of one per recipient is what keeps the local path fast.
+The runtime's ``POST /_runtime/@connections`` extension takes ``{"data", "connectionIds"}`` (one
+frame) or ``{"frames", "sends"}`` (a stream batch: each send lists the frames, by index, that its
+connections get in that order) and answers ``{"gone": [...], "failed": [...]}``; the
+per-connection ``@connections/{id}`` API stays available and is what boto3 uses. One request per
+fan-out instead of one per recipient is what keeps the local path fast.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from hubbub.ids import ConnectionId
-from hubbub.push.port import Push, PushOutcome
+from hubbub.push.port import FramesOutcome, Push, PushOutcome
 
 __all__ = ["RuntimePush"]
 
@@ -53,9 +55,32 @@ class RuntimePush(Push):
     def post_many(self, data: bytes, connection_ids: Sequence[ConnectionId]) -> PushOutcome:
         if not connection_ids:
             return PushOutcome()
-        body = json.dumps(
-            {"data": data.decode("utf-8"), "connectionIds": list(connection_ids)}
-        ).encode()
+        return self._request(
+            {"data": data.decode("utf-8"), "connectionIds": list(connection_ids)}, connection_ids
+        )
+
+    def post_frames(
+        self, frames: Sequence[bytes], deliveries: Mapping[ConnectionId, Sequence[int]]
+    ) -> FramesOutcome:
+        """One request for the whole batch. Connections wanting the same frames (a topic's
+        subscribers) share one send, so the body names each frame once and each id once. The
+        runtime writes a connection all of its frames or none of them."""
+        if not deliveries:
+            return FramesOutcome()
+        sends: dict[tuple[int, ...], list[ConnectionId]] = {}
+        for cid, wanted in deliveries.items():
+            sends.setdefault(tuple(wanted), []).append(cid)
+        body = {
+            "frames": [f.decode("utf-8") for f in frames],
+            "sends": [{"frames": list(k), "connectionIds": ids} for k, ids in sends.items()],
+        }
+        outcome = self._request(body, list(deliveries))
+        return FramesOutcome(gone=outcome.gone, stopped=dict.fromkeys(outcome.failed, 0))
+
+    def _request(
+        self, document: dict[str, Any], connection_ids: Sequence[ConnectionId]
+    ) -> PushOutcome:
+        body = json.dumps(document).encode()
         for attempt in (1, 2):
             conn = self._conn()
             try:

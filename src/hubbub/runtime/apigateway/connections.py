@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -87,8 +88,10 @@ def add_connections_routes(
 def add_batch_route(
     app: web.Application, gateways: dict[str, WebSocketGateway], runtime_key: str
 ) -> None:
-    """``POST /_runtime/@connections``: one frame to many connections, for the local push
-    adapter."""
+    """``POST /_runtime/@connections``: one frame to many connections (``{"data",
+    "connectionIds"}``), or a stream batch's frames, each connection its own run of them in one
+    write (``{"frames", "sends": [{"frames": [indexes], "connectionIds"}]}``), for the local
+    push adapter. Answers ``{"gone", "failed"}``."""
 
     async def batch(request: web.Request) -> web.StreamResponse:
         if not hmac.compare_digest(
@@ -96,23 +99,73 @@ def add_batch_route(
         ):
             return _error(403)
         body = await request.json()
-        data = str(body["data"]).encode("utf-8")
-        ids = [str(c) for c in body.get("connectionIds", [])]
+        if "frames" not in body:
+            return await _one_frame(gateways, body)
+        try:
+            frames, sends = _read_batch(body)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            return web.json_response({"message": f"bad batch: {exc}"}, status=400)
         if not gateways:
-            return web.json_response({"gone": ids, "failed": []})
-        fallback = next(iter(gateways.values()))  # answers 410 for ids no gateway holds
-        by_gateway: dict[int, tuple[WebSocketGateway, list[str]]] = {}
-        if len(gateways) == 1:  # the usual template: no owner to look up per connection
-            by_gateway[id(fallback)] = (fallback, ids)
-        for cid in ids if len(gateways) > 1 else ():
-            owner = next((g for g in gateways.values() if cid in g.connections), fallback)
-            by_gateway.setdefault(id(owner), (owner, []))[1].append(cid)
+            return web.json_response({"gone": [c for _, ids in sends for c in ids], "failed": []})
         gone: list[str] = []
         failed: list[str] = []
-        for owner, owned in by_gateway.values():
-            g, f = await owner.post_many(data, owned)
+        for owner, owned in _by_owner(gateways, sends):
+            g, f = await owner.post_sends(frames, owned)
             gone += g
             failed += f
         return web.json_response({"gone": gone, "failed": failed})
 
     app.router.add_post("/_runtime/@connections", batch)
+
+
+async def _one_frame(gateways: dict[str, WebSocketGateway], body: Any) -> web.Response:
+    data = str(body["data"]).encode("utf-8")
+    ids = [str(c) for c in body.get("connectionIds", [])]
+    if not gateways:
+        return web.json_response({"gone": ids, "failed": []})
+    fallback = next(iter(gateways.values()))  # answers 410 for ids no gateway holds
+    by_gateway: dict[int, tuple[WebSocketGateway, list[str]]] = {}
+    if len(gateways) == 1:  # the usual template: no owner to look up per connection
+        by_gateway[id(fallback)] = (fallback, ids)
+    for cid in ids if len(gateways) > 1 else ():
+        owner = next((g for g in gateways.values() if cid in g.connections), fallback)
+        by_gateway.setdefault(id(owner), (owner, []))[1].append(cid)
+    gone: list[str] = []
+    failed: list[str] = []
+    for owner, owned in by_gateway.values():
+        g, f = await owner.post_many(data, owned)
+        gone += g
+        failed += f
+    return web.json_response({"gone": gone, "failed": failed})
+
+
+def _read_batch(body: Any) -> tuple[list[bytes], list[tuple[list[int], list[str]]]]:
+    """The frames and the sends; an index outside ``frames`` is refused."""
+    frames = [str(f).encode("utf-8") for f in body["frames"]]
+    sends: list[tuple[list[int], list[str]]] = []
+    for send in body["sends"]:
+        indexes = [int(i) for i in send["frames"]]
+        if any(not 0 <= i < len(frames) for i in indexes):
+            raise IndexError(f"frame index out of range in {indexes}")
+        sends.append((indexes, [str(c) for c in send["connectionIds"]]))
+    return frames, sends
+
+
+def _by_owner(
+    gateways: dict[str, WebSocketGateway], sends: list[tuple[list[int], list[str]]]
+) -> list[tuple[WebSocketGateway, list[tuple[list[int], list[str]]]]]:
+    """Each send split by the gateway holding its connections; an id no gateway holds goes to
+    the first, which answers 410 for it."""
+    fallback = next(iter(gateways.values()))
+    if len(gateways) == 1:  # the usual template: no owner to look up per connection
+        return [(fallback, sends)]
+    owned: dict[int, tuple[WebSocketGateway, list[tuple[list[int], list[str]]]]] = {}
+    for indexes, ids in sends:
+        per: dict[int, list[str]] = {}
+        for cid in ids:
+            owner = next((g for g in gateways.values() if cid in g.connections), fallback)
+            owned.setdefault(id(owner), (owner, []))
+            per.setdefault(id(owner), []).append(cid)
+        for key, cids in per.items():
+            owned[key][1].append((indexes, cids))
+    return list(owned.values())

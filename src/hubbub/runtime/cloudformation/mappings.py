@@ -65,7 +65,8 @@ def _add(
     source = str(props.get("Stream") or props.get("Queue") or props.get("EventSourceArn") or "")
     queue = queue_of(app, source)
     if queue is not None:
-        app.queue_mappings.append(queue_mapping(name, function, queue, props))
+        fifo = app.queues[queue].attributes.get("FifoQueue") == "true"
+        app.queue_mappings.append(queue_mapping(name, function, queue, props, fifo=fifo))
         return
     table = stream_arns.get(source)
     if table is None:

@@ -160,11 +160,19 @@ def queue_of(app: AppSpec, arn: str) -> str | None:
 
 
 def queue_mapping(
-    name: str, function: str, queue: str, props: Mapping[str, Any]
+    name: str, function: str, queue: str, props: Mapping[str, Any], *, fifo: bool = False
 ) -> QueueMappingSpec:
-    """An SQS event source with Lambda's defaults (``BatchSize`` 10, no batching window)."""
+    """An SQS event source with Lambda's defaults (``BatchSize`` 10, no batching window).
+
+    A FIFO queue takes at most 10 messages per batch and no batching window ("Lambda
+    parameters for Amazon SQS event source mappings", AWS Lambda Developer Guide), which Lambda
+    refuses at creation and so does this reader."""
     batch_size = int(props.get("BatchSize", 10))
     window = float(props.get("MaximumBatchingWindowInSeconds", 0))
+    if fifo and batch_size > 10:
+        raise TemplateError(f"{name}: BatchSize must be 1 to 10 for a FIFO queue")
+    if fifo and window > 0:
+        raise TemplateError(f"{name}: a FIFO queue takes no MaximumBatchingWindowInSeconds")
     if not 1 <= batch_size <= 10_000:
         raise TemplateError(f"{name}: BatchSize must be 1 to 10000 for an SQS queue")
     if batch_size > 10 and window < 1:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hubbub.runtime.dynamodb.motofast import faster_moto, forget_tracked_models
+from hubbub.runtime.sqs.motofifo import fifo_in_order
 
 __all__ = ["main"]
 
@@ -89,7 +90,7 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
-    with faster_moto():
+    with faster_moto(), fifo_in_order():
         server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
         thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
         thread.start()

@@ -133,6 +133,30 @@ def test_an_sqs_event_lambda_would_refuse_fails_the_template(
         load_app(path)
 
 
+@pytest.mark.parametrize(
+    ("props", "refused"),
+    [
+        ({"BatchSize": 10}, None),
+        ({"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1}, "1 to 10 for a FIFO queue"),
+        ({"MaximumBatchingWindowInSeconds": 1}, "no MaximumBatchingWindowInSeconds"),
+    ],
+)
+def test_a_fifo_queue_takes_ten_messages_a_batch_and_no_window(
+    tmp_path: Path, props: dict[str, Any], refused: str | None
+) -> None:
+    """*Lambda parameters for Amazon SQS event source mappings*: for FIFO queues BatchSize is
+    at most 10, and the batching window is not supported."""
+    fifo = {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}}
+    event = {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["Q", "Arn"]}, **props}}
+    path = write(tmp_path, {"Q": fifo, "Worker": fn(Events={"Q": {**event}})})
+    if refused is None:
+        (mapping,) = load_app(path).queue_mappings
+        assert mapping.batch_size == 10
+        return
+    with pytest.raises(TemplateError, match=refused):
+        load_app(path)
+
+
 def test_subscriptions_from_resources_topics_and_sns_events(tmp_path: Path) -> None:
     topic_with_list = {
         "Type": "AWS::SNS::Topic",

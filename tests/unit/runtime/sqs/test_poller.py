@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
+from hubbub.runtime.sqs.motofifo import fifo_in_order
 from hubbub.runtime.sqs.poller import Consumer, QueuePoller
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:work"
@@ -139,3 +140,61 @@ async def test_a_failing_sns_notification_is_retried_then_dropped() -> None:
     assert pool.events[0]["Records"][0]["Sns"]["Message"] == "hi"
     assert len(sqs.deleted) == 1
     assert sqs.visible == []
+
+
+async def test_a_fifo_group_with_a_failed_message_waits_while_other_groups_go_on() -> None:
+    """FIFO queues (moto's SQS): a message of a group that the function reported failed stays
+    in flight, and with it the rest of its group, until the visibility timeout; the other
+    group's messages are delivered meanwhile, and the failed group comes back in its order.
+    *Using Lambda with Amazon SQS* (FIFO: "Lambda ... processes messages in order within each
+    message group"), and *Handling errors for an SQS event source in Lambda* (a failed
+    message's group is not processed further until it succeeds). Without ``fifo_in_order``,
+    moto hands the group back second message first."""
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    with mock_aws(), fifo_in_order():
+        import boto3
+
+        client = boto3.client("sqs", region_name="us-east-1")
+        url = client.create_queue(
+            QueueName="work.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"}
+        )["QueueUrl"]
+        for body, group in (("a1", "a"), ("a2", "a"), ("b1", "b"), ("b2", "b")):
+            client.send_message(
+                QueueUrl=url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=body
+            )
+        failing = {"a1"}
+
+        def answer(event: dict[str, Any]) -> InvokeResult:
+            failed: list[dict[str, str]] = []
+            stopped: set[str] = set()
+            for record in event["Records"]:  # what a FIFO processor does: a failed group stops
+                group = record["attributes"]["MessageGroupId"]
+                if record["body"] in failing or group in stopped:
+                    stopped.add(group)
+                    failed.append({"itemIdentifier": record["messageId"]})
+            return ok({"batchItemFailures": failed})
+
+        pool = FakePool(answer)
+        consumer = Consumer(name="Fn.Work", queue_url=url, queue_arn=ARN, report_failures=True)
+        p = QueuePoller(consumer, client, cast(FunctionPool, pool), region="us-east-1")
+
+        await step(p)
+        first = [r["body"] for r in pool.events[0]["Records"]]
+        assert first == ["a1", "a2", "b1", "b2"]  # each group in its order
+        await step(p)  # group a is in flight (60 s): nothing of it comes back yet
+        assert len(pool.events) == 1
+        failing.clear()
+        # their 60 s pass: what time does to a received message in moto (its visible_at), with
+        # nothing else touched, as SQS's own clock would
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["work.fifo"]
+        for message in queue._messages:
+            message.visible_at = 0.0
+        await step(p)
+        assert [r["body"] for r in pool.events[-1]["Records"]] == ["a1", "a2"]
+        assert [r["attributes"]["MessageGroupId"] for r in pool.events[-1]["Records"]] == [
+            "a",
+            "a",
+        ]

@@ -12,6 +12,7 @@ import pytest
 from hubbub.runtime.cloudformation import load_app
 from hubbub.runtime.dynamodb.tables import EmbeddedDynamo
 from hubbub.runtime.sqs.service import MessagingService, MessagingUnavailable
+from hubbub.servedefaults import LOCAL_PARAMETERS
 from tests.unit.runtime.cloudformation.builders import TEMPLATE, fn, write
 
 CREDENTIALS = {"aws_access_key_id": "AKIALOCALX", "aws_secret_access_key": "x"}
@@ -23,7 +24,9 @@ def no_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_destination_queue_without_moto_starts_without_queues(no_moto: None) -> None:
-    service = MessagingService(load_app(TEMPLATE), region="us-east-1", credentials=CREDENTIALS)
+    """hubbub's template as ``hubbub serve`` runs it (no chunk queue: ``servedefaults``)."""
+    spec = load_app(TEMPLATE, parameter_overrides=LOCAL_PARAMETERS)
+    service = MessagingService(spec, region="us-east-1", credentials=CREDENTIALS)
     await service.start()
     assert service.endpoint is None
     assert service.function_env() == {}

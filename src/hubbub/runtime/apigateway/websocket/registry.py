@@ -159,6 +159,66 @@ class ConnectionRegistry:
         self._count_posts({200: len(targets), 410: len(gone), 429: len(failed)})
         return gone, failed
 
+    async def post_sends(
+        self, frames: list[bytes], sends: list[tuple[list[int], list[str]]]
+    ) -> tuple[list[str], list[str]]:
+        """The batch extension for a stream batch: each send names the frames (indexes into
+        ``frames``) that its connections get, in that order; (gone, failed)."""
+        if self.faults.post_hang_s:
+            await asyncio.sleep(self.faults.post_hang_s)
+        return self.deliver_sends(frames, sends)
+
+    def deliver_sends(
+        self, frames: list[bytes], sends: list[tuple[list[int], list[str]]]
+    ) -> tuple[list[str], list[str]]:
+        """Several frames, each connection its own run of them, in ONE write per connection.
+
+        The answers are ``deliver_many``'s, decided once per connection for all of its frames:
+        a connection gets every frame of its send or none (a frame over the post limit fails
+        the connections it is for, 413), so one that failed has missed a tail, never a frame in
+        the middle, and the retry keeps its order. Each send's frames are encoded and joined once
+        and the same bytes written to each of its transports.
+        """
+        gone: list[str] = []
+        failed: list[str] = []
+        wire = [text_frame(f) for f in frames]
+        oversized = {i for i, f in enumerate(frames) if len(f) > self.quotas.post_bytes}
+        limit = self.quotas.slow_consumer_bytes
+        writes: list[tuple[bytes, list[asyncio.Transport]]] = []
+        counts: dict[int, int] = {}
+        for indexes, ids in sends:
+            self.stats["posts"] += len(ids) * len(indexes)
+            status = 413 if oversized.intersection(indexes) else self.faults.post_status
+            if status is not None:
+                (gone if status == 410 else failed).extend(ids)
+                counts[status] = counts.get(status, 0) + len(ids)
+                continue
+            targets: list[asyncio.Transport] = []
+            for cid in ids:
+                conn = self.connections.get(cid)
+                if conn is None or conn.ws.closed:
+                    gone.append(cid)
+                    continue
+                transport = conn.transport
+                if (
+                    transport is None
+                    or transport.is_closing()
+                    or transport.get_write_buffer_size() > limit
+                ):
+                    failed.append(cid)
+                    counts[429] = counts.get(429, 0) + 1
+                    continue
+                targets.append(transport)
+            if targets:
+                writes.append((b"".join(wire[i] for i in indexes), targets))
+        if writes:
+            asyncio.get_running_loop().call_soon(_write_each, writes)
+        self.stats["gone"] += len(gone)
+        counts[410] = len(gone)
+        counts[200] = sum(len(t) for _, t in writes)
+        self._count_posts(counts)
+        return gone, failed
+
     def _count_posts(self, by_status: dict[int, int]) -> None:
         if self.metrics is None:
             return
@@ -198,6 +258,11 @@ def _write_all(frame: bytes, transports: list[asyncio.Transport]) -> None:
     for transport in transports:
         if not transport.is_closing():  # closed since the batch was accepted: as if lost
             transport.write(frame)
+
+
+def _write_each(writes: list[tuple[bytes, list[asyncio.Transport]]]) -> None:
+    for data, transports in writes:
+        _write_all(data, transports)
 
 
 def _is_closed(ws: web.WebSocketResponse) -> bool:

@@ -110,6 +110,32 @@ def test_a_batch_wide_answer_writes_nothing(
     assert transport.written == []
 
 
+async def test_a_stream_batch_is_one_write_per_connection_of_its_frames_in_order() -> None:
+    """Each send names the frames its connections get; a connection gets all of them in one
+    write, in that order, or none (so what it misses is never a frame in the middle)."""
+    reg = registry()
+    both, one, slow = Transport(), Transport(), Transport(buffered=1001)
+    connect(reg, "both", both)
+    connect(reg, "one", one)
+    connect(reg, "slow", slow)
+    frames = [b'{"seq":1}', b'{"seq":2}', b'{"seq":3}']
+
+    gone, failed = reg.deliver_sends(frames, [([0, 2], ["both", "slow", "nobody"]), ([1], ["one"])])
+
+    assert (gone, failed) == (["nobody"], ["slow"])
+    await eventually(lambda: both.written and one.written, what="the batch writes")
+    assert both.written == [text_frame(frames[0]) + text_frame(frames[2])]
+    assert one.written == [text_frame(frames[1])]
+    assert slow.written == []
+
+
+async def test_a_frame_over_the_post_limit_fails_only_the_connections_it_is_for() -> None:
+    reg = registry(Quotas(post_bytes=4, slow_consumer_bytes=1000))
+    connect(reg, "a", Transport())
+    connect(reg, "b", Transport())
+    assert reg.deliver_sends([b"big frame", b"ok"], [([0, 1], ["a"]), ([1], ["b"])]) == ([], ["a"])
+
+
 @pytest.mark.parametrize(
     ("epoch_ms", "text"),
     [

@@ -1,0 +1,1 @@
+"""Hand chunks of a large fan-out to the push function through SQS."""
