@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hubbub.chat.attachments import object_key, send_refusal
+from hubbub.chat.fanout import Change
 from hubbub.chat.mqtt import IngestedSend, parse_ingest
 from hubbub.files.port import PresignedUpload
 from hubbub.ids import ConnectionId, Topic, UserId
@@ -264,6 +265,24 @@ def test_a_send_carries_its_attachments_and_every_showing_mints_a_fresh_url(
     history = world.reply("b", action="history", topic="room/a")["messages"][0]["attachments"]
     assert history[0]["url"] != first[0]["url"], "minted again when read"
     assert ack["seq"] == message.seq
+
+
+def test_a_stream_batch_mints_the_links_as_it_builds_the_frame(
+    world: World, files: FakeFiles
+) -> None:
+    """The fan-out function delivers a stream batch at once: its frame is built, and each
+    attachment's link minted, then (once per message, for every recipient)."""
+    world.visitor("a")
+    world.visitor("b", "Bob")
+    world.reply("b", action="subscribe", topic="room/a")
+    picture = _uploaded(world, files, "a")
+    world.reply("a", action="send", topic="room/a", clientMsgId="c1", attachments=[picture])
+    (message,) = world.stored("room/a")
+    minted = files.minted
+    world.chat.deliver_batch([Change(message)])
+    (pushed,) = [p.frame for p in world.push.frames_of_type("message")]
+    assert pushed["attachments"][0]["url"].startswith("https://bucket.test/attachments/room/")
+    assert files.minted == minted + 1
 
 
 @pytest.mark.parametrize(
