@@ -408,6 +408,9 @@ async def _serve(runtime: object) -> int:
     messaging = runtime.messaging
     if messaging is not None and messaging.endpoint is not None:
         print(f"hubbub: sqs/sns    {messaging.endpoint} (embedded moto)", flush=True)
+    buckets = runtime.s3.info(runtime.base_url).get("buckets", {}) if runtime.s3 else {}
+    for name, bucket in buckets.items():
+        print(f"hubbub: s3         {runtime.base_url}/_aws/s3/{bucket} ({name})", flush=True)
     if runtime.spec.tables:
         print(f"hubbub: store      {runtime.store}", flush=True)
     print(f"hubbub: ready {runtime.base_url}", flush=True)

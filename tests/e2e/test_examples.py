@@ -286,8 +286,8 @@ async def test_resources_without_local_meaning_are_listed_at_start_up(
 ) -> None:
     log = routes.log_path
     await eventually(
-        lambda: "not emulated: ArchiveBucket (AWS::S3::Bucket)" in log.read_text(),
-        what="the S3 bucket listed as not emulated",
+        lambda: "not emulated: ArchiveStream (AWS::Kinesis::Stream)" in log.read_text(),
+        what="the Kinesis stream listed as not emulated",
     )
     assert "FunctionRole" not in log.read_text()  # IAM has no local effect: ignored, not listed
 

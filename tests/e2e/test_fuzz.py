@@ -66,6 +66,7 @@ field_names = st.sampled_from(
         "userId",
         "sanction",
         "seconds",
+        "attachments",
         "extra",
     ]
 )
@@ -107,6 +108,11 @@ action_frames = st.fixed_dictionaries(
         "sanction": st.sampled_from(["mute", "unmute", "ban", "unban", "kick", "shout"])
         | json_value,
         "seconds": st.integers() | json_value,
+        "attachments": st.lists(
+            st.sampled_from(["at_0", "at_" + "0" * 20, "a/b", "", "at_0"]) | st.text(max_size=70),
+            max_size=25,
+        )
+        | json_value,
     },
 ).flatmap(
     lambda base: st.dictionaries(field_names, json_value, max_size=3).map(

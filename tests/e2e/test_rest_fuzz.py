@@ -27,9 +27,17 @@ json_value = st.recursive(
     max_leaves=12,
 )
 bodies = (
-    st.fixed_dictionaries({}, optional={"topic": json_value | st.text(), "text": json_value}).map(
-        json.dumps
-    )
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "topic": json_value | st.text(),
+            "text": json_value,
+            "attachments": st.lists(st.text(max_size=70), max_size=25) | json_value,
+            "filename": json_value | st.text(),
+            "contentType": st.sampled_from(["image/png", "text/html", ""]) | json_value,
+            "size": st.integers() | json_value,
+        },
+    ).map(json.dumps)
     | json_value.map(json.dumps)
     | st.text(max_size=100)
     | st.just("{" * 3000)
@@ -72,17 +80,18 @@ def call(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
+    path=st.sampled_from(["/api/messages", "/api/uploads"]),
     body=bodies,
     key=header_values,
     auth=st.none() | header_values.map(lambda v: f"Bearer {v}") | header_values,
 )
 def test_posting_anything_gets_a_typed_answer(
-    server: ServerProcess, body: str, key: str, auth: str | None
+    server: ServerProcess, path: str, body: str, key: str, auth: str | None
 ) -> None:
     headers = {"Idempotency-Key": key} if key else {}
     if auth is not None:
         headers["Authorization"] = auth
-    status, payload = call(server, "POST", "/api/messages", body, headers)
+    status, payload = call(server, "POST", path, body, headers)
     assert status < 500, payload
     assert isinstance(payload, dict)
     assert "Traceback" not in json.dumps(payload)

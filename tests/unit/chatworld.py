@@ -16,6 +16,7 @@ from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import ManualClock
+from hubbub.files.port import Files
 from hubbub.ids import ConnectionId, Topic
 from hubbub.protocol.actions import parse_action
 from hubbub.protocol.errors import ProtocolError
@@ -75,18 +76,23 @@ class World:
         return self.store.read_after(Topic(topic), 0, 1000, self.clock.now_ms()).messages
 
 
-def make_world(tmp_path: Path, settings: ChatSettings | None = None) -> World:
+def make_world(
+    tmp_path: Path, settings: ChatSettings | None = None, files: Files | None = None
+) -> World:
     store = SqliteStore(tmp_path / "chat.sqlite3")
     push = RecordingPush()
     clock = ManualClock(FUTURE_MS)
     tokens = TokenIssuer(SECRET, 3600)
-    return World(Chat(store, push, clock, tokens, settings), store, push, clock)
+    chat = Chat(store, push, clock, tokens, settings, files=files)
+    return World(chat, store, push, clock)
 
 
 @contextmanager
-def world_in(tmp_path: Path, settings: ChatSettings | None = None) -> Iterator[World]:
+def world_in(
+    tmp_path: Path, settings: ChatSettings | None = None, files: Files | None = None
+) -> Iterator[World]:
     """A world whose store is closed again when the block ends."""
-    w = make_world(tmp_path, settings)
+    w = make_world(tmp_path, settings, files)
     try:
         yield w
     finally:

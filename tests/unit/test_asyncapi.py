@@ -74,7 +74,7 @@ def test_the_message_schema_has_exactly_the_fields_of_a_message_and_every_role(
         world.reply("g", action="subscribe", topic="room/a")
         world.chat.deliver(stored)
         (post,) = world.push.frames_of_type("message")
-    assert set(post.frame) - {"type"} == set(schema["properties"]) - {"editedAt"}
+    assert set(post.frame) - {"type"} == set(schema["properties"]) - {"editedAt", "attachments"}
     assert "role" in schema["required"]
     assert set(schema["properties"]["role"]["enum"]) == {role.value for role in Role}
 
@@ -93,8 +93,33 @@ def test_edit_delete_and_their_tombstone_are_documented_field_for_field(tmp_path
         history = world.reply("v", action="history", topic="room/a")["messages"]
     assert set(edited) == _documented("Edited")
     assert set(deleted) == _documented("Deleted")
-    assert set(history[0]) == set(message["properties"])
+    assert set(history[0]) == set(message["properties"]) - {"attachments"}
     assert set(history[1]) == set(tombstone["properties"]) == set(tombstone["required"])
+
+
+def test_a_message_with_attachments_is_documented_field_for_field(tmp_path: Path) -> None:
+    """The send frame's attachments, and a message's, each attachment with exactly the
+    documented fields (and the types the server takes, exactly)."""
+    from hubbub.protocol.attachments import ALLOWED_TYPES
+    from tests.unit.test_attachments import FakeFiles
+
+    attachment = DOC["components"]["schemas"]["Attachment"]
+    send = DOC["components"]["messages"]["Send"]["payload"]
+    files = FakeFiles()
+    with world_in(tmp_path, files=files) as world:
+        world.visitor("v")
+        connection = world.store.get_connection("v")  # type: ignore[arg-type]
+        assert connection is not None
+        upload = world.chat.upload(connection.user, "room/a", "c.png", "image/png", 3)
+        files.arrived[files.posts[-1][0]] = 3
+        ids = [upload["attachment"]["id"]]
+        world.reply("v", action="send", topic="room/a", clientMsgId="c1", attachments=ids)
+        (shown,) = world.reply("v", action="history", topic="room/a")["messages"]
+    assert "attachments" in send["properties"] and "text" not in send["required"]
+    assert set(shown) == set(DOC["components"]["schemas"]["Message"]["properties"]) - {"editedAt"}
+    assert set(shown["attachments"][0]) == set(attachment["properties"])
+    assert set(upload["attachment"]) == set(attachment["required"])
+    assert set(attachment["properties"]["contentType"]["enum"]) == ALLOWED_TYPES
 
 
 def test_moderation_frames_are_documented_field_for_field(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ ADAPTERS = (
     "hubbub.push.aws",
     "hubbub.push.local",
     "hubbub.push.iot",
+    "hubbub.files.s3",
     "hubbub.mail.ses",
 )
 
@@ -31,7 +32,14 @@ ADAPTERS = (
 RULES = [
     (
         "runtime",
-        ("hubbub.chat", "hubbub.handlers", "hubbub.store", "hubbub.push", "hubbub.protocol"),
+        (
+            "hubbub.chat",
+            "hubbub.handlers",
+            "hubbub.store",
+            "hubbub.push",
+            "hubbub.protocol",
+            "hubbub.files",
+        ),
         "the runtime runs any SAM app; it reaches hubbub's handlers only through the template",
     ),
     (
@@ -57,6 +65,11 @@ RULES = [
     (
         "push",
         ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store"),
+        "adapters implement ports; they never call back up into the domain",
+    ),
+    (
+        "files",
+        ("hubbub.chat", "hubbub.handlers", "hubbub.runtime", "hubbub.store", "hubbub.push"),
         "adapters implement ports; they never call back up into the domain",
     ),
     (

@@ -14,10 +14,11 @@ from tests.unit.test_sqlite_sweep import request
 
 OLD_SCHEMA = SCHEMA.replace(
     "    expires_at INTEGER NOT NULL,\n    role TEXT,\n"
-    "    edited_at INTEGER,\n    deleted INTEGER NOT NULL DEFAULT 0,\n",
+    "    edited_at INTEGER,\n    deleted INTEGER NOT NULL DEFAULT 0,\n    attachments TEXT,\n",
     "    expires_at INTEGER NOT NULL,\n",
 )
-"""The tables as they were before messages had a role (or could be edited and deleted)."""
+"""The tables as they were before messages had a role (or could be edited, deleted, or carry
+attachments)."""
 NOW_MS = 1_800_000_000_000
 
 
@@ -25,6 +26,7 @@ def test_the_old_schema_really_lacks_the_column() -> None:
     assert "role TEXT,\n" in SCHEMA
     assert "role TEXT,\n" not in OLD_SCHEMA
     assert "edited_at" not in OLD_SCHEMA and "deleted INTEGER" not in OLD_SCHEMA
+    assert "attachments TEXT" not in OLD_SCHEMA
 
 
 def test_an_old_store_gains_the_role_column_and_old_messages_read_as_visitor(

@@ -106,7 +106,7 @@ def test_a_stored_message_s_role_reads_as_visitor_unless_it_says_otherwise(
         item["role"] = stored
     decoded = message_from_item(item)
     assert decoded is not None and decoded.role is role
-    row = (*sqlite_codec.message_row(decoded)[:9], stored, None, 0)
+    row = (*sqlite_codec.message_row(decoded)[:9], stored, None, 0, None)
     assert sqlite_codec.message_of(row).role is role
 
 

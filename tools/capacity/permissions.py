@@ -33,6 +33,7 @@ from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import SystemClock
+from hubbub.files.port import PresignedUpload
 from hubbub.ids import ConnectionId, Topic, UserId
 from hubbub.mail.port import Mailer
 from hubbub.protocol.actions import parse_action
@@ -142,6 +143,8 @@ def _resource(value: Any) -> str:
         return "chunk-queue"
     if "TokenSecret" in text:
         return "token-secret"
+    if "AttachmentsBucket" in text:
+        return "attachments/*" if text.endswith('/attachments/*"}') else text
     if ":identity/" in text:
         return "ses-identity"
     if ":topic/" in text:
@@ -195,6 +198,38 @@ class _RecordingBroadcast(Broadcast):
         self._topics.append(topic)
 
 
+class _RecordingFiles:
+    """The attachments bucket as the chat uses it: presigning a POST needs ``s3:PutObject`` on
+    the object, presigning a GET or a HeadObject ``s3:GetObject`` (a presigned URL works only
+    if its signer may make the request itself). An upload "arrives" as soon as it is
+    presigned."""
+
+    enabled = True
+
+    def __init__(self, use: Callable[[Grant], None]) -> None:
+        self._use = use
+        self._sizes: dict[str, int] = {}
+
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_s: int
+    ) -> PresignedUpload:
+        self._use(("s3:PutObject", "attachments/*"))
+        self._sizes[key] = size
+        return PresignedUpload("https://attachments.invalid/", {"key": key})
+
+    def download_url(self, key: str, content_type: str, disposition: str, expires_s: int) -> str:
+        self._use(("s3:GetObject", "attachments/*"))
+        return f"https://attachments.invalid/{key}"
+
+    def stored_size(self, key: str) -> int | None:
+        self._use(("s3:GetObject", "attachments/*"))
+        return self._sizes.get(key)
+
+    def delete(self, key: str) -> None:
+        self._use(("s3:DeleteObject", "attachments/*"))
+        self._sizes.pop(key, None)
+
+
 class _Bench:
     """A fresh table, one operator, a metered ``Chat``; ``path()`` marks what a function does."""
 
@@ -216,6 +251,7 @@ class _Bench:
             clock=SystemClock(),
             tokens=TokenIssuer(self._secret, 3600),
             settings=ChatSettings(),
+            files=_RecordingFiles(self._grant),
         )
         self.operator = Operator(UserId("o_0123456789abcdef"), "Olga", self.now())
         DynamoStore(self.table, client=self.probe).put_operator(self.operator)
@@ -238,6 +274,10 @@ class _Bench:
         if self.connections.snapshot()[0] > posts:
             self.used.add(("execute-api:ManageConnections", "connections"))
         self.used |= {("iot:Publish", f"topic/{t}") for t in self.published[published:]}
+
+    def _grant(self, grant: Grant) -> None:
+        if self._in_path:
+            self.used.add(grant)
 
     def _secret(self) -> bytes:
         """The token issuer's secret source: a read inside a path is the path's to grant."""
@@ -330,6 +370,15 @@ def _message(bench: _Bench) -> None:
         bench.act(me, action="unsubscribe", topic="room/lobby")
         bench.act(operator, action="hello")
         bench.act(operator, action="conversations")
+    # an attachment uploaded over REST (the Http function), then sent and read here
+    ann = bench.chat.store.get_connection(me)
+    assert ann is not None
+    uploaded = bench.chat.upload(ann.user, "room/lobby", "cat.png", "image/png", 3)
+    with bench.path():
+        ids = [uploaded["attachment"]["id"]]
+        sent = bench.act(me, action="send", topic="room/lobby", clientMsgId="m2", attachments=ids)
+        bench.act(me, action="history", topic="room/lobby")
+        bench.act(me, action="delete", topic="room/lobby", id=sent["id"])  # its file goes too
 
 
 def _fanout(bench: _Bench) -> None:
@@ -342,7 +391,9 @@ def _fanout(bench: _Bench) -> None:
     bench.act(stays, action="subscribe", topic="$sys/operators")
     bench.act(gone, action="subscribe", topic="room/+")
     visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
-    message = bench.chat.send(visitor, "room/lobby", "hello", "m1").message
+    uploaded = bench.chat.upload(visitor, "room/lobby", "cat.png", "image/png", 3)
+    ids = [uploaded["attachment"]["id"]]
+    message = bench.chat.send(visitor, "room/lobby", "hello", "m1", ids).message
     # with the MQTT edge each message is also published on its topic: a desk and an inbox too
     others = [
         bench.chat.send(visitor, "desk/v_1", "help", "m2").message,
@@ -398,6 +449,9 @@ def _http(bench: _Bench) -> None:
         visitor = User(UserId("v_3"), Role.VISITOR, "Val")
         chat.send(visitor, "desk/v_3", "hello", "k1")  # post, to a desk topic
         chat.send(visitor, "room/lobby", "hello", "k2")  # and to a room
+        uploaded = chat.upload(visitor, "room/lobby", "a.pdf", "application/pdf", 9)  # uploads
+        sent = chat.send(visitor, "room/lobby", "", "k3", [uploaded["attachment"]["id"]])
+        chat.delete(visitor, "room/lobby", sent.message.id)  # DELETE /api/messages/{id}
         chat.history(visitor, "desk/v_3", None, None, 50)  # history
         chat.history(visitor, "desk/v_3", None, 0, 50)
         chat.store.recent_topics("room", None, 20, bench.now())  # rooms
@@ -427,12 +481,17 @@ def _mqtt_ingest(bench: _Bench) -> None:
     ann = bench.chat.store.get_connection(visitor)
     assert ann is not None
     sends = [(principal_of(ann.user), f"desk/{ann.user.id}"), ("o0123456789abcdef", "room/a")]
+    uploaded = bench.chat.upload(ann.user, f"desk/{ann.user.id}", "a.png", "image/png", 3)
+    payloads = [
+        json.dumps({"text": "", "attachments": [uploaded["attachment"]["id"]]}).encode(),
+        b"hello",
+    ]
     with bench.path():
-        for principal, topic in sends:
-            data = base64.b64encode(b"hello").decode()
+        for (principal, topic), payload in zip(sends, payloads, strict=True):
+            data = base64.b64encode(payload).decode()
             send = parse_ingest({"data": data, "topic": topic, "clientId": "c1"})
             user = sender_of(principal, bench.chat.store)
-            bench.chat.send(user, send.topic, send.text, send.client_msg_id)
+            bench.chat.send(user, send.topic, send.text, send.client_msg_id, [*send.attachments])
         typing = base64.b64encode(b'{"type": "typing"}').decode()
         topic = typing_topic({"data": typing, "topic": "room/a", "clientId": "c1"})
         assert topic is not None

@@ -8,6 +8,7 @@ carries (a MODIFY on DynamoDB, the outbox locally), and the fan-out pushes ``edi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hubbub.chat import policy
@@ -56,7 +57,14 @@ class Editing:
             raise ProtocolError(ErrorCode.NOT_FOUND, "that message is gone")
         return edited_event(after)
 
-    def delete(self, user: User, topic: Topic, message_id: str) -> Event:
+    def delete(
+        self,
+        user: User,
+        topic: Topic,
+        message_id: str,
+        deleted: Callable[[Message], None] | None = None,
+    ) -> Event:
+        """``deleted`` is told the message as it was, once, by the delete that removed it."""
         policy.check_read(user, topic)
         current = self._find(topic, message_id)
         if current.sender != user.id and user.role is not Role.OPERATOR:
@@ -69,6 +77,8 @@ class Editing:
         if after is None:  # someone else deleted it first, or it expired meanwhile
             again = self._find(topic, message_id)
             return deleted_event(again)
+        if deleted is not None:
+            deleted(current)
         return deleted_event(after)
 
     def _find(self, topic: Topic, message_id: str) -> Message:

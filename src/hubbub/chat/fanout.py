@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
 from hubbub.chat.mqtt import is_mqtt_member
-from hubbub.chat.views import change_event
+from hubbub.chat.views import ShowAttachment, change_event
 from hubbub.ids import ConnectionId, Topic, TopicFilter
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
@@ -112,7 +112,10 @@ class FanOut:
         *,
         chunks: ChunkQueue | None = None,
         policy: ChunkPolicy | None = None,
+        show: ShowAttachment | None = None,
     ) -> None:
+        """``show`` mints attachment URLs as the frame is built (never stored: they expire)."""
+        self._show = show
         self._subscriptions = subscriptions
         self._push = push
         self._broadcast = broadcast or NoBroadcast()
@@ -138,7 +141,7 @@ class FanOut:
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
         """Push a new message (``inserted``), or the ``edited``/``deleted`` of a rewritten one."""
         report = FanOutReport()
-        event = change_event(message, inserted=inserted)
+        event = change_event(message, inserted=inserted, show=self._show)
         if event is None:
             return report
         recipients = self.recipients_of(message.topic)
@@ -169,7 +172,9 @@ class FanOut:
         recipients: dict[Topic, list[ConnectionId]] = {}
         for position, change in enumerate(changes):
             event = (
-                None if change is None else change_event(change.message, inserted=change.inserted)
+                None
+                if change is None
+                else change_event(change.message, inserted=change.inserted, show=self._show)
             )
             if change is None or event is None:
                 continue

@@ -148,13 +148,16 @@ class IngestedSend:
     topic: str
     text: str
     client_msg_id: str
+    attachments: tuple[str, ...] = ()
+    """Upload ids (``POST /api/uploads``), checked by the send path like a WebSocket send's."""
 
 
 def parse_ingest(event: dict[str, Any], max_client_msg_id_chars: int = 64) -> IngestedSend:
     """One Basic Ingest publish as the rule hands it over: ``data`` (the payload, base64),
     ``topic`` (the chat topic), ``clientId``.
 
-    The payload is a JSON object ``{"text", "clientMsgId"}`` or plain UTF-8 text. Without a
+    The payload is a JSON object ``{"text", "clientMsgId", "attachments"}`` or plain UTF-8
+    text. Without a
     ``clientMsgId`` one is derived from what a QoS 1 redelivery repeats exactly (the client id,
     the topic and the payload's bytes), so a redelivery is stored once."""
     topic, client_id = event.get("topic"), event.get("clientId")
@@ -165,13 +168,13 @@ def parse_ingest(event: dict[str, Any], max_client_msg_id_chars: int = 64) -> In
         body = raw.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "payload: not UTF-8 text") from None
-    text, given = _fields(body)
+    text, given, attachments = _fields(body)
     if given is None:
         digest = hashlib.sha256(b"\0".join([client_id.encode(), topic.encode(), raw]))
         given = f"mqtt-{digest.hexdigest()[:40]}"
     elif not 1 <= len(given) <= max_client_msg_id_chars:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "clientMsgId: wrong length")
-    return IngestedSend(topic, text, given)
+    return IngestedSend(topic, text, given, attachments)
 
 
 def typing_topic(event: dict[str, Any]) -> str | None:
@@ -187,18 +190,25 @@ def typing_topic(event: dict[str, Any]) -> str | None:
     return topic if value.get("type") == "typing" and "text" not in value else None
 
 
-def _fields(body: str) -> tuple[str, str | None]:
-    """(text, clientMsgId or None): a JSON object must carry a string ``text``; anything else
-    is the text itself."""
+def _fields(body: str) -> tuple[str, str | None, tuple[str, ...]]:
+    """(text, clientMsgId or None, attachment ids): a JSON object must carry a string ``text``
+    (empty with attachments); anything else is the text itself."""
     try:
         value = json.loads(body)
     except ValueError:
-        return body, None
+        return body, None, ()
     if not isinstance(value, dict):
-        return body, None
-    text, given = value.get("text"), value.get("clientMsgId")
+        return body, None, ()
+    attachments = value.get("attachments") or []
+    text, given = value.get("text", "" if attachments else None), value.get("clientMsgId")
     if not isinstance(text, str):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "text: a string is required")
     if given is not None and not isinstance(given, str):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "clientMsgId: must be a string")
-    return text, given
+    if (
+        not isinstance(attachments, list)
+        or len(attachments) > 20
+        or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in attachments)
+    ):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "attachments: a list of upload ids")
+    return text, given, tuple(attachments)

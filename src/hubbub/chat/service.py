@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubbub.chat import policy
+from hubbub.chat.attachments import Attachments
 from hubbub.chat.budget import fit
 from hubbub.chat.chunking import ChunkPolicy
 from hubbub.chat.desk import Desk, recency_index
@@ -30,6 +31,7 @@ from hubbub.chat.subscribing import Subscribing
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.chat.views import message_view
 from hubbub.clock import Clock
+from hubbub.files.port import Files, NoFiles
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.events import encode
@@ -82,6 +84,7 @@ class Chat:
         tokens: TokenIssuer,
         settings: ChatSettings | None = None,
         broadcast: Broadcast | None = None,
+        files: Files | None = None,
         chunks: ChunkQueue | None = None,
     ) -> None:
         self.store = store
@@ -91,10 +94,18 @@ class Chat:
         self.tokens = tokens
         self.settings = settings or ChatSettings()
         self.limits = self.settings.limits
+        self.attachments = Attachments(store, files or NoFiles(), clock, self.settings)
         chunking = ChunkPolicy(
             self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
         )
-        self._fanout = FanOut(store, push, self.broadcast, chunks=chunks, policy=chunking)
+        self._fanout = FanOut(
+            store,
+            push,
+            self.broadcast,
+            chunks=chunks,
+            policy=chunking,
+            show=self.attachments.view,
+        )
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
             every_ms=round(self.settings.presence_summary_every_s * 1000),
@@ -113,7 +124,13 @@ class Chat:
             clock=clock,
         )
         self.subscribing = Subscribing(
-            store, clock, self.settings, self.presence, self.moderation, self.desk
+            store,
+            clock,
+            self.settings,
+            self.presence,
+            self.moderation,
+            self.desk,
+            show=self.attachments.view,
         )
         self.throttle = Throttle(store, _rates(self.settings))
         self.mqtt_members = MqttMembers(
@@ -224,9 +241,10 @@ class Chat:
             case a.Unsubscribe():
                 reply = self.subscribing.unsubscribe(connection, action)
             case a.Send():
-                reply = self._send_reply(
-                    self.send(user, action.topic, action.text, action.client_msg_id)
+                sent = self.send(
+                    user, action.topic, action.text, action.client_msg_id, action.attachments
                 )
+                reply = self._send_reply(sent)
             case a.History():
                 reply = self._history(user, action)
             case a.Presence():
@@ -334,12 +352,31 @@ class Chat:
             ):
                 self.presence.announce("joined", topic, after, exclude=connection_id)
 
-    def send(self, user: User, raw_topic: str, text: str, client_msg_id: str) -> AppendResult:
-        """Store one message (idempotently); the stream delivers it. Also the REST path."""
+    def upload(
+        self, user: User, raw_topic: str, filename: str, content_type: str, size: int
+    ) -> Event:
+        """A presigned upload of one attachment, for someone who may send on the topic (the
+        same checks as a send, and the same allowance: a file is a message's worth)."""
         topic = parse_topic(raw_topic, self.limits)
         policy.check_send(user, topic)
         self.moderation.check(user, topic, sending=True)
-        if not text.strip():
+        self.throttle.take(Limited.SEND, user.id, self.clock.now_ms(), "uploading too fast")
+        return self.attachments.prepare(user, topic, filename, content_type, size)
+
+    def send(
+        self,
+        user: User,
+        raw_topic: str,
+        text: str,
+        client_msg_id: str,
+        attachment_ids: list[str] | None = None,
+    ) -> AppendResult:
+        """Store one message (idempotently); the stream delivers it. Also the REST path. With
+        attachments (upload ids), the text may be empty."""
+        topic = parse_topic(raw_topic, self.limits)
+        policy.check_send(user, topic)
+        self.moderation.check(user, topic, sending=True)
+        if not text.strip() and not attachment_ids:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must not be blank")
         if len(text) > self.limits.max_text_chars:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
@@ -348,6 +385,7 @@ class Chat:
         self.throttle.take_topic(topic, now)
         if topic_class(topic) is TopicClass.USER:
             self._require_recipient(topic)
+        attachments = self.attachments.resolve(user, topic, attachment_ids or [])
         is_desk = topic_class(topic) is TopicClass.DESK
         return self.store.append(
             AppendRequest(
@@ -363,6 +401,7 @@ class Chat:
                 dedupe_expires_at=now // 1000 + self.settings.dedupe_retention_s,
                 recency_index=recency_index(topic),
                 title=user.nickname if is_desk and user.role is Role.VISITOR else None,
+                attachments=attachments,
                 # your own message is read by you: it never counts as unread for its sender
                 mark_read=True,
             )
@@ -403,7 +442,8 @@ class Chat:
 
     def delete(self, user: User, raw_topic: str, message_id: str) -> Event:
         """A tombstone in the message's place (``deleted``); the stream pushes it. Also REST."""
-        return self.editing.delete(user, parse_topic(raw_topic, self.limits), message_id)
+        topic = parse_topic(raw_topic, self.limits)
+        return self.editing.delete(user, topic, message_id, deleted=self.attachments.discard)
 
     def history(
         self, user: User, raw_topic: str, before: int | None, after: int | None, limit: int
@@ -419,7 +459,7 @@ class Chat:
         else:
             page = self.store.read_before(topic, before, limit, now)
         views, clipped = fit(
-            [message_view(m) for m in page.messages],
+            [message_view(m, self.attachments.view) for m in page.messages],
             self.limits.reply_budget_bytes,
             newest=after is None,
         )

@@ -52,6 +52,10 @@ class ChatSettings:
     idle_timeout_s: float = 600.0
     """How long the gateway keeps a silent connection: API Gateway's 10 minutes on AWS, the local
     runtime's ``idle_timeout_s`` quota locally (``HUBBUB_RUNTIME_IDLE_TIMEOUT_S``)."""
+    upload_url_s: int = 300
+    """How long a presigned upload (POST) may be used."""
+    attachment_url_s: int = 3600
+    """How long an attachment's presigned GET works; reading the message again renews it."""
     chunk_threshold: int = 500
     """A topic with more recipients than this is fanned out in chunks by the push function
     (when the stack has its queue); 0 never."""
@@ -114,6 +118,8 @@ class ChatSettings:
             chunk_groups=max(1, seconds("FANOUT_CHUNK_GROUPS", base.chunk_groups)),
             # the local runtime says what its gateway does; API Gateway's is fixed (10 minutes)
             idle_timeout_s=float(env.get("HUBBUB_RUNTIME_IDLE_TIMEOUT_S") or base.idle_timeout_s),
+            upload_url_s=seconds("UPLOAD_URL_SECONDS", base.upload_url_s),
+            attachment_url_s=seconds("ATTACHMENT_URL_SECONDS", base.attachment_url_s),
             limits=replace(
                 base.limits,
                 max_wildcards=seconds("MAX_WILDCARDS_PER_CONNECTION", base.limits.max_wildcards),

@@ -15,7 +15,7 @@ from hubbub.chat.desk import Desk
 from hubbub.chat.moderation import Moderation
 from hubbub.chat.presence import Presence
 from hubbub.chat.settings import ChatSettings
-from hubbub.chat.views import message_view
+from hubbub.chat.views import ShowAttachment, message_view
 from hubbub.clock import Clock
 from hubbub.ids import TopicFilter
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -45,7 +45,9 @@ class Subscribing:
         presence: Presence,
         moderation: Moderation,
         desk: Desk,
+        show: ShowAttachment | None = None,
     ) -> None:
+        self._show = show
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -84,7 +86,8 @@ class Subscribing:
                 topic, action.since, self._limits.resume_max_messages, now
             )
             views, clipped = fit(
-                [message_view(m) for m in page.messages], self._limits.reply_budget_bytes
+                [message_view(m, self._show) for m in page.messages],
+                self._limits.reply_budget_bytes,
             )
             reply["messages"] = views
             reply["hasMore"] = page.has_more or clipped

@@ -18,6 +18,7 @@ from hubbub.chat.service import Chat
 from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import Clock, OffsetClock, SystemClock
+from hubbub.files.port import Files, NoFiles
 from hubbub.push.port import Broadcast, ChunkQueue, NoBroadcast, Push
 from hubbub.store.port import Store
 
@@ -71,6 +72,7 @@ def build_chat(
         ),
         settings=settings,
         broadcast=_broadcast(env) if broadcast is None else broadcast,
+        files=_files(env),
         chunks=_chunks(env) if chunks is None else chunks,
     )
 
@@ -84,6 +86,17 @@ def _chunks(env: Mapping[str, str]) -> ChunkQueue | None:
     from hubbub.push.sqs.adapter import SqsChunkQueue
 
     return SqsChunkQueue(url)
+
+
+def _files(env: Mapping[str, str]) -> Files:
+    """The attachments bucket (``ATTACHMENTS_BUCKET``, the template's ``!Ref``); its endpoint
+    is the standard ``AWS_ENDPOINT_URL_S3`` (the runtime's local S3), which boto3 reads."""
+    bucket = env.get("ATTACHMENTS_BUCKET")
+    if not bucket:
+        return NoFiles()
+    from hubbub.files.s3 import S3Files
+
+    return S3Files(bucket)
 
 
 def _broadcast(env: Mapping[str, str]) -> Broadcast:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.http_moderation import router as moderation_router
@@ -39,11 +39,24 @@ _STATUS = {
     ErrorCode.INTERNAL: 500,
 }
 _ANONYMOUS = User(UserId("g_rest"), Role.GUEST, None)
+AttachmentId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 
 class NewMessage(BaseModel):
     topic: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)
-    text: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_text_chars)
+    text: str = Field(default="", max_length=DEFAULT_LIMITS.max_text_chars)
+    attachments: list[AttachmentId] | None = Field(
+        default=None, max_length=4 * DEFAULT_LIMITS.max_attachments
+    )
+
+
+class NewUpload(BaseModel):
+    topic: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_topic_chars)
+    filename: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field(alias="contentType", min_length=1, max_length=255)
+    size: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class Edition(BaseModel):
@@ -120,7 +133,7 @@ def post_message(
 ) -> Response[str]:
     """Append a message to a topic; the same Idempotency-Key from the same sender stores it once."""
     user = _caller(authorization)
-    result = chat().send(user, message.topic, message.text, idempotency_key)
+    result = chat().send(user, message.topic, message.text, idempotency_key, message.attachments)
     stored = result.message
     posted = Posted(
         id=stored.id, topic=stored.topic, seq=stored.seq, ts=stored.ts, duplicate=result.duplicate
@@ -130,6 +143,18 @@ def post_message(
         content_type="application/json",
         body=posted.model_dump_json(),
     )
+
+
+@app.post("/api/uploads")
+def upload(
+    request: NewUpload, authorization: Annotated[str | None, Header()] = None
+) -> Response[str]:
+    """A presigned POST for one attachment to send on ``topic`` (docs/protocol.md,
+    Attachments): refused with 4xx before any byte moves when the file breaks a limit."""
+    prepared = chat().upload(
+        _caller(authorization), request.topic, request.filename, request.content_type, request.size
+    )
+    return Response(status_code=201, content_type="application/json", body=json.dumps(prepared))
 
 
 @app.patch("/api/messages/<message_id>")

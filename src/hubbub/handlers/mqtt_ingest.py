@@ -38,7 +38,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             metrics.add_metric(name="MqttTyping", unit=MetricUnit.Count, value=1)
             return {"ok": True, "typing": True}
         send = parse_ingest(event, service.limits.max_client_msg_id_chars)
-        result = service.send(user, send.topic, send.text, send.client_msg_id)
+        attached = list(send.attachments)
+        result = service.send(user, send.topic, send.text, send.client_msg_id, attached)
     except ProtocolError as exc:
         metrics.add_metric(name="MqttSendsRefused", unit=MetricUnit.Count, value=1)
         logger.info(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.fields import (
     SANCTION_SECONDS_MAX,
+    AttachmentIdText,
     MessageIdText,
     MessageText,
     PageLimit,
@@ -80,12 +81,19 @@ class Unsubscribe(_Frame):
 
 
 class Send(_Frame):
+    """``text`` may be empty (or absent) when the message carries ``attachments``: upload ids
+    from ``POST /api/uploads``; more than ``max_attachments`` is refused as ``too_large`` by the
+    chat, past a hard bound here on what is parsed at all."""
+
     action: Literal["send"]
     topic: TopicText
-    text: Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
+    text: Annotated[StrictStr, Field(max_length=_L.max_text_chars)] = ""
     client_msg_id: Annotated[
         StrictStr, Field(alias="clientMsgId", min_length=1, max_length=_L.max_client_msg_id_chars)
     ]
+    attachments: (
+        Annotated[list[AttachmentIdText], Field(max_length=4 * _L.max_attachments)] | None
+    ) = None
 
 
 class Edit(_Frame):

@@ -15,6 +15,7 @@ from hubbub.protocol.limits import DEFAULT_LIMITS, MAX_WIRE_INT
 
 __all__ = [
     "SANCTION_SECONDS_MAX",
+    "AttachmentIdText",
     "MessageIdText",
     "MessageText",
     "PageLimit",
@@ -29,6 +30,9 @@ PageLimit = Annotated[StrictInt, Field(ge=1, le=_L.history_page_max)]
 TopicText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_topic_chars)]
 MessageText = Annotated[StrictStr, Field(min_length=1, max_length=_L.max_text_chars)]
 MessageIdText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+AttachmentIdText = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
 UserIdText = Annotated[
     StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@~-]+$")
 ]

@@ -34,6 +34,9 @@ class Limits:
     presence_page_max: int = 100
     """Members in one ``presence`` page of a large room (or of any paged request)."""
     max_cursor_chars: int = 128
+    max_attachments: int = 5
+    """Files one message may carry (``send {attachments}``)."""
+    max_attachment_bytes: int = 10 * 1024**2
 
     def public(self) -> dict[str, Any]:
         """The subset of limits a client needs, in camelCase for the wire."""

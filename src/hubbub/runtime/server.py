@@ -41,6 +41,7 @@ from hubbub.runtime.iot.service import WEBSOCKET_PATH as MQTT_PATH
 from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
+from hubbub.runtime.s3.service import S3_PATH, S3Service
 from hubbub.runtime.ses.service import SesService
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
@@ -92,6 +93,7 @@ class LocalRuntime:
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
         self.messaging: MessagingService | None = None
+        self.s3: S3Service | None = None
         self.tls_files: TlsFiles | None = None
         self.tls_port: int | None = None
         self.metrics = Registry()
@@ -230,7 +232,14 @@ class LocalRuntime:
             await start_stores(self.backing, self.messaging)
         except StoresUnavailable as exc:
             raise RuntimeStartError(str(exc)) from exc
+        await self._start_s3(self.backing, self.messaging)
         return self.backing, self.messaging
+
+    async def _start_s3(self, backing: Backing, messaging: MessagingService) -> None:
+        """The buckets, in whichever moto the runtime already runs (``s3/service.py``)."""
+        key = (self.access_key_id, self.secret_access_key)
+        self.s3 = S3Service(self.spec, self.config, key, self.clock.now_ms)
+        await self.s3.start(messaging.endpoint or (backing.endpoint if backing.embedded else None))
 
     def _function_env(self, backing: Backing) -> dict[str, str]:
         """What every function sees besides its template's variables: the runtime's endpoints,
@@ -248,6 +257,7 @@ class LocalRuntime:
             **backing.function_env(),
             **self.iot.function_env(self.base_url),
             **(self.messaging.function_env() if self.messaging is not None else {}),
+            **(self.s3.function_env(self.base_url) if self.s3 is not None else {}),
             **self.ses.function_env(self.base_url),
             **(self.tls_files.function_env() if self.tls_files is not None else {}),
         }
@@ -284,6 +294,8 @@ class LocalRuntime:
         add_batch_route(self.app, self.gateways, self.runtime_key)
         add_admin_routes(self.app, self)
         self.iot.mount(self.app)
+        if self.s3 is not None:
+            self.s3.mount(self.app)
         self.iot.plug(self.app, self.spec, self.pools, {self.access_key_id: self.secret_access_key})
         self.ses.mount(self.app)
         self._http_api_routes()
@@ -377,6 +389,8 @@ class LocalRuntime:
             *(pool.close() for pool in self.pools.values()), return_exceptions=True
         )
         await stop_stores(self.backing, self.messaging)
+        if self.s3 is not None:
+            await self.s3.close()
         await self.ses.close()
         for sock in self._sockets:
             sock.close()
@@ -427,8 +441,10 @@ class LocalRuntime:
         await asyncio.gather(*(api.shutdown() for api in self.rest_apis.values()))
         log.info("stopping: workers")
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
-        log.info("stopping: tables and queues")
+        log.info("stopping: tables, queues and buckets")
         await stop_stores(self.backing, self.messaging)
+        if self.s3 is not None:
+            await self.s3.close()
         await self.ses.close()
         if self.state is not None:
             self.state.close()
@@ -461,6 +477,7 @@ class LocalRuntime:
             "dynamodbEndpoint": None if backing is None else backing.endpoint,
             "tables": {logical: t.name for logical, t in self.spec.tables.items()},
             **(self.messaging.info() if self.messaging is not None else {}),
+            **(self.s3.info(self.base_url) if self.s3 is not None else {}),
             **self.ses.info(),
         }
 
@@ -507,7 +524,7 @@ class LocalRuntime:
         endpoints, each WebSocket stage, and whatever the host mounts (learnt by mounting it on
         a scratch application, which is never started)."""
         taken = {"", "_runtime", "metrics", HTTP_PREFIX.strip("/"), REST_PREFIX.strip("/")}
-        taken.add(MQTT_PATH.strip("/"))
+        taken.update((MQTT_PATH.strip("/"), S3_PATH.split("/")[1]))  # /_aws/...
         taken.update(api.stage for api in self.spec.websocket_apis.values())
         if self.config.mount is not None:
             scratch = web.Application()

@@ -82,7 +82,11 @@ class SigV4Verifier:
         *,
         max_skew_s: int = MAX_SKEW_S,
         now: Callable[[], float] = time.time,
+        signer: type[SigV4Auth] = SigV4Auth,
     ) -> None:
+        """``signer`` is botocore's signer of the service (S3 signs its own way:
+        ``S3SigV4Auth``, which neither normalises nor double-encodes the path)."""
+        self._signer = signer
         self._secrets = dict(secrets)
         self._service = service
         self._max_skew_s = max_skew_s
@@ -116,7 +120,7 @@ class SigV4Verifier:
         claimed = lower.get(_PAYLOAD_HASH)
         if claimed is not None and claimed != payload_hash:
             raise SignatureRejected("the payload hash does not match the body")
-        signer = SigV4Auth(Credentials(parsed.key_id, secret), parsed.service, parsed.region)
+        signer = self._signer(Credentials(parsed.key_id, secret), parsed.service, parsed.region)
         request = AWSRequest(
             method=method.upper(),
             url=f"http://{lower['host']}{raw_path}",

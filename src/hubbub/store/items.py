@@ -12,10 +12,12 @@ from dataclasses import replace
 from typing import Any
 
 from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
-from hubbub.store.records import AppendRequest, Message, Role, placed_message_id
+from hubbub.store.records import AppendRequest, Attachment, Message, Role, placed_message_id
 
 __all__ = [
     "MESSAGE_KIND",
+    "attachment_of",
+    "attachment_view",
     "message_from_item",
     "message_item",
     "message_sk",
@@ -50,6 +52,7 @@ def new_message(request: AppendRequest, seq: int) -> Message:
         client_msg_id=request.client_msg_id,
         expires_at=request.expires_at,
         role=request.role,
+        attachments=request.attachments,
     )
 
 
@@ -75,7 +78,30 @@ def message_item(message: Message) -> dict[str, Any]:
         item["editedAt"] = message.edited_at
     if message.deleted:
         item["deleted"] = True
+    if message.attachments and not message.deleted:
+        item["atts"] = [attachment_view(a) for a in message.attachments]
     return item
+
+
+def attachment_view(attachment: Attachment) -> dict[str, Any]:
+    """An attachment as the message item (and the SQLite column, as JSON) stores it."""
+    return {
+        "id": attachment.id,
+        "name": attachment.filename,
+        "type": attachment.content_type,
+        "size": attachment.size,
+        "key": attachment.key,
+    }
+
+
+def attachment_of(stored: Mapping[str, Any]) -> Attachment:
+    return Attachment(
+        id=str(stored["id"]),
+        filename=str(stored["name"]),
+        content_type=str(stored["type"]),
+        size=int(stored["size"]),
+        key=str(stored["key"]),
+    )
 
 
 def message_from_item(item: Mapping[str, Any]) -> Message | None:
@@ -96,6 +122,7 @@ def message_from_item(item: Mapping[str, Any]) -> Message | None:
         role=role_of(item.get("role")),
         edited_at=None if edited is None else int(edited),
         deleted=bool(item.get("deleted", False)),
+        attachments=tuple(attachment_of(a) for a in item.get("atts") or ()),
     )
 
 
@@ -112,6 +139,6 @@ def revised(message: Message, text: str | None, now_ms: int) -> Message:
     """The message after an edit (new ``text``, ``edited_at``) or a delete (``text`` None: a
     tombstone keeps its place, sender and id, and loses its text): built here so both adapters
     store, stream and answer the same thing."""
-    if text is None:
-        return replace(message, text="", deleted=True)
+    if text is None:  # a tombstone shows nothing of what the message carried either
+        return replace(message, text="", deleted=True, attachments=())
     return replace(message, text=text, edited_at=now_ms)

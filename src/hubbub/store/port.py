@@ -13,6 +13,7 @@ from hubbub.store.buckets import Rate
 from hubbub.store.records import (
     AppendRequest,
     AppendResult,
+    Attachment,
     Connection,
     Message,
     MessagePage,
@@ -24,6 +25,7 @@ from hubbub.store.records import (
     StoreUnavailable,
     Subscription,
     TopicSummary,
+    Upload,
     User,
     Visitor,
 )
@@ -38,11 +40,13 @@ from hubbub.store.roles import (
     ReadMarkers,
     Sanctions,
     Subscriptions,
+    Uploads,
 )
 
 __all__ = [
     "AppendRequest",
     "AppendResult",
+    "Attachment",
     "ChangeDecoder",
     "Connection",
     "Connections",
@@ -66,6 +70,8 @@ __all__ = [
     "Subscription",
     "Subscriptions",
     "TopicSummary",
+    "Upload",
+    "Uploads",
     "User",
     "Visitor",
 ]
@@ -79,6 +85,7 @@ class Store(
     ReadMarkers,
     Directory,
     Sanctions,
+    Uploads,
     RateBuckets,
     Mailings,
     ChangeDecoder,

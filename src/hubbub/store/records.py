@@ -15,6 +15,7 @@ from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter,
 __all__ = [
     "AppendRequest",
     "AppendResult",
+    "Attachment",
     "Connection",
     "Message",
     "MessagePage",
@@ -26,6 +27,7 @@ __all__ = [
     "StoreUnavailable",
     "Subscription",
     "TopicSummary",
+    "Upload",
     "User",
     "Visitor",
     "placed_message_id",
@@ -70,6 +72,32 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a message carries: what the message item stores of it. The object's URL is not
+    stored: it is presigned whenever the message is shown (it expires; the key does not)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    key: str
+    """The object's key in the attachments bucket."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """An attachment as its uploader was allowed to send it: who, for which topic, until when.
+    A ``send`` may name only its sender's own uploads, for the same topic."""
+
+    attachment: Attachment
+    owner: UserId
+    topic: Topic
+    created_at: int
+    expires_at: int
+    """Epoch seconds (TTL): as long as a message on ``topic`` sent now would be kept."""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     topic: Topic
     seq: int
@@ -88,6 +116,7 @@ class Message:
     """When its author last changed the text (epoch ms); None for a message never edited."""
     deleted: bool = False
     """A tombstone: the text is gone from the store, the place in the topic's ``seq`` stays."""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +137,7 @@ class AppendRequest:
     old."""
     role: Role = Role.VISITOR
     """The sender's role, from the connection's or the token's identity, never from a frame."""
+    attachments: tuple[Attachment, ...] = ()
     mark_read: bool = False
     """Also move the sender's read marker up to the new message (their own message is never
     unread for them), as part of the append where the store can: not on a duplicate."""

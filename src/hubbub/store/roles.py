@@ -28,6 +28,7 @@ from hubbub.store.records import (
     SanctionKind,
     Subscription,
     TopicSummary,
+    Upload,
     User,
     Visitor,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ReadMarkers",
     "Sanctions",
     "Subscriptions",
+    "Uploads",
 ]
 
 
@@ -178,6 +180,20 @@ class MessageLog(Protocol):
         """Turn the live message ``message_id`` at ``seq`` into a tombstone (text removed, its
         ``seq`` kept): one conditional write the stream carries. None when there is no live
         message of that id, so a second delete writes nothing and streams nothing."""
+
+
+class Uploads(Protocol):
+    """Attachments uploaded and not necessarily sent yet: a ``send`` names them by id, and may
+    name only its sender's own, for its topic."""
+
+    @abstractmethod
+    def put_upload(self, upload: Upload) -> None:
+        """Record an upload (one PutItem); its id is fresh, so nothing is overwritten."""
+
+    @abstractmethod
+    def get_uploads(self, ids: list[str], now_ms: int) -> list[Upload]:
+        """The unexpired uploads among ``ids`` (one BatchGetItem, strongly consistent: a send
+        follows its upload within moments), in no particular order; unknown ids are absent."""
 
 
 class Sanctions(Protocol):

@@ -124,6 +124,7 @@ class Resolver:
             "AWS::Serverless::SimpleTable": "TableName",
             "AWS::SQS::Queue": "QueueName",
             "AWS::SNS::Topic": "TopicName",
+            "AWS::S3::Bucket": "BucketName",
         }.get(kind)
         if name_prop and props.get(name_prop) is not None:
             return str(self.resolve(props[name_prop]))
@@ -133,6 +134,8 @@ class Resolver:
             return f"{self.stack_name}-{logical_id}.fifo"
         if kind.startswith("AWS::ApiGatewayV2::") or kind in _SAM_APIS:
             return local_api_id(logical_id)  # an API's Ref is its id, which its URL starts with
+        if kind == "AWS::S3::Bucket":  # bucket names are lower case (and stable across starts)
+            return f"{self.stack_name}-{logical_id}".lower()
         return f"{self.stack_name}-{logical_id}"
 
     def ref(self, name: str) -> Any:
@@ -179,6 +182,13 @@ class Resolver:
                 return f"arn:aws:sns:{region}:{account}:{name}"
             if attribute == "TopicName":
                 return name
+        if kind == "AWS::S3::Bucket":
+            if attribute == "Arn":
+                return f"arn:aws:s3:::{name}"
+            if attribute == "DomainName":
+                return f"{name}.s3.amazonaws.com"
+            if attribute == "RegionalDomainName":
+                return f"{name}.s3.{region}.amazonaws.com"
         return f"arn:aws:local:{region}:{account}:{logical_id}/{attribute}"
 
     # evaluation -------------------------------------------------------------------------------

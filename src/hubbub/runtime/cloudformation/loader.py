@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubbub.runtime.cloudformation.buckets import BUCKET_TYPE, read_bucket
 from hubbub.runtime.cloudformation.functions import FUNCTION_TYPES, read_function
 from hubbub.runtime.cloudformation.httpapi import HTTP_API_TYPE, read_http_apis
 from hubbub.runtime.cloudformation.intrinsics import Resolver
@@ -117,6 +118,8 @@ def _read_resources(
             app.queues[logical_id] = read_queue(logical_id, resource, resolver)
         elif kind == TOPIC_TYPE:
             app.topics[logical_id] = read_topic(logical_id, resource, resolver)
+        elif kind == BUCKET_TYPE:
+            app.buckets[logical_id] = read_bucket(logical_id, resource, resolver)
         elif kind == EMAIL_IDENTITY_TYPE:
             app.email_identities[logical_id] = read_email_identity(logical_id, resource, resolver)
         elif kind in _NO_LOCAL_EFFECT:

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "AppSpec",
     "AuthorizerSpec",
+    "BucketSpec",
     "CorsSpec",
     "EmailIdentitySpec",
     "FunctionSpec",
@@ -243,6 +244,18 @@ class QueueMappingSpec:
     maximum_concurrency: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """``AWS::S3::Bucket``: created in the runtime's moto and fronted on its port (``s3/``)."""
+
+    logical_id: str
+    name: str
+    cors_rules: tuple[dict[str, Any], ...] = ()
+    """``CorsConfiguration.CorsRules`` as the template writes them."""
+    lifecycle_rules: tuple[dict[str, Any], ...] = ()
+    """``LifecycleConfiguration.Rules``: listed, not applied locally."""
+
+
 @dataclass(slots=True)
 class AppSpec:
     path: Path
@@ -264,6 +277,7 @@ class AppSpec:
     account_id: str = "123456789012"
     iot_authorizers: dict[str, IotAuthorizerSpec] = field(default_factory=dict)
     topic_rules: list[TopicRuleSpec] = field(default_factory=list)
+    buckets: dict[str, BucketSpec] = field(default_factory=dict)
     email_identities: dict[str, EmailIdentitySpec] = field(default_factory=dict)
 
 

@@ -74,6 +74,7 @@ from hubbub.store.dynamodb.mailings import DynamoMailings
 from hubbub.store.dynamodb.registry import WildcardRegistry
 from hubbub.store.dynamodb.revisions import Revisions
 from hubbub.store.dynamodb.schema import GSI1
+from hubbub.store.dynamodb.uploads import UploadItems
 from hubbub.store.items import message_from_item
 from hubbub.store.port import (
     AppendRequest,
@@ -97,7 +98,7 @@ __all__ = ["ClientLimits", "DynamoStore"]
 log = logging.getLogger(__name__)
 
 
-class DynamoStore(DynamoMailings, Store):
+class DynamoStore(UploadItems, DynamoMailings, Store):
     def __init__(
         self,
         table_name: str,

@@ -26,6 +26,8 @@ is not a message; ``expiresAt`` is the TTL attribute, in epoch seconds.
 - sanction: ``T#{topic}`` | ``X#{user}#{mute|ban}`` | untilMs, expiresAt; gsi1pk ``SANCTIONS``
   (see ``revisions``, which also holds edits and deletes of messages).
 - rate limiter bucket: ``RATE#{key}`` | ``RATE`` | tat (``buckets``).
+- upload (an attachment, sent or not yet): ``UP#{id}`` | ``UPLOAD`` | name, type, size, key,
+  owner, topic, expiresAt (``uploads``); a message's attachments live in its own item (``atts``).
 - pending email of a desk conversation: ``T#{topic}`` | ``MAIL`` | answerSeq, mailedSeq,
   lastSentAt, dueAt; while pending gsi1pk ``MAILDUE`` (see ``mailings``).
 - a visitor's email opt-out: ``U#{id}`` | ``MAILOPTOUT``.

@@ -69,7 +69,7 @@ class Revisions:
         if author is not None:
             condition += " AND #from = :author"
         if text is None:
-            expression = "SET #deleted = :yes REMOVE #text"
+            expression = "SET #deleted = :yes REMOVE #text, #atts"
         else:
             expression = "SET #text = :text, #editedAt = :editedAt"
         values: dict[str, Any] = {

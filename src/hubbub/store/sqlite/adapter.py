@@ -35,6 +35,7 @@ from hubbub.store.port import (
     StoreUnavailable,
     Subscription,
     TopicSummary,
+    Upload,
     User,
     Visitor,
 )
@@ -51,6 +52,7 @@ from hubbub.store.sqlite.codec import (
 from hubbub.store.sqlite.mailings import MAILINGS_SCHEMA, SqliteMailings
 from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
+from hubbub.store.sqlite.uploads import get_uploads, put_upload
 
 __all__ = ["SqliteStore"]
 
@@ -514,6 +516,13 @@ class SqliteStore(SqliteMailings, Store):
     def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: sanctions_on(db, topic, user_id, now_ms))
 
+    def put_upload(self, upload: Upload) -> None:
+        with self._write() as db:
+            put_upload(db, upload)
+
+    def get_uploads(self, ids: list[str], now_ms: int) -> list[Upload]:
+        return self._read(lambda db: get_uploads(db, ids, now_ms))
+
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: list_sanctions(db, topic, now_ms))
 
@@ -556,6 +565,7 @@ class SqliteStore(SqliteMailings, Store):
                 "DELETE FROM subscriptions WHERE expires_at <= ?", (now_s,)
             ).rowcount
             removed += db.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,)).rowcount
+            removed += db.execute("DELETE FROM uploads WHERE expires_at <= ?", (now_s,)).rowcount
             removed += db.execute(
                 "DELETE FROM rate_buckets WHERE expires_at <= ?", (now_s,)
             ).rowcount

@@ -25,7 +25,7 @@ def append(db: sqlite3.Connection, request: AppendRequest) -> AppendResult:
     head = db.execute("SELECT last_seq FROM heads WHERE topic = ?", (request.topic,)).fetchone()
     message = new_message(request, (head[0] if head else 0) + 1)
     db.execute(
-        f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         message_row(message),
     )
     db.execute(

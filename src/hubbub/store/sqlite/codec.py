@@ -6,10 +6,11 @@ Each decoder expects the columns in the order of the SELECT that goes with it (`
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
-from hubbub.store.items import role_of
+from hubbub.store.items import attachment_of, attachment_view, role_of
 from hubbub.store.records import Connection, Message, Role, Subscription, User
 
 __all__ = [
@@ -23,7 +24,8 @@ __all__ = [
 ]
 
 MESSAGE_COLUMNS = (
-    "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role, edited_at, deleted"
+    "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role, edited_at, deleted,"
+    " attachments"
 )
 CONNECTION_COLUMNS = "id, user_id, role, nickname, connected_at, expires_at"
 SUBSCRIPTION_COLUMNS = "connection_id, filter, user_id, role, nickname"
@@ -43,6 +45,7 @@ def message_of(row: tuple[Any, ...]) -> Message:
         role=role_of(row[9]),
         edited_at=row[10],
         deleted=bool(row[11]),
+        attachments=tuple(attachment_of(a) for a in json.loads(row[12] or "[]")),
     )
 
 
@@ -61,6 +64,9 @@ def message_row(message: Message) -> tuple[Any, ...]:
         message.role.value,
         message.edited_at,
         1 if message.deleted else 0,
+        json.dumps([attachment_view(a) for a in message.attachments])
+        if message.attachments
+        else None,
     )
 
 

@@ -47,8 +47,9 @@ def revise(
         return None
     after = revised(current, text, now_ms)
     db.execute(
-        "UPDATE messages SET text = ?, edited_at = ?, deleted = ? WHERE topic = ? AND seq = ?",
-        (after.text, after.edited_at, 1 if after.deleted else 0, topic, seq),
+        "UPDATE messages SET text = ?, edited_at = ?, deleted = ?,"
+        " attachments = CASE WHEN ? THEN NULL ELSE attachments END WHERE topic = ? AND seq = ?",
+        (after.text, after.edited_at, 1 if after.deleted else 0, after.deleted, topic, seq),
     )
     streamlog.append(db, "MODIFY", message_item(after), now_ms)
     return after

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from hubbub import streamlog
+from hubbub.store.sqlite.uploads import UPLOADS_SCHEMA
 
 __all__ = ["SCHEMA", "upgrade"]
 
@@ -13,6 +14,7 @@ _ADDED_COLUMNS = [
     ("messages", "role", "TEXT"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "attachments", "TEXT"),
 ]
 """Columns added since a data directory may have been created: (table, column, type)."""
 
@@ -87,6 +89,7 @@ CREATE TABLE IF NOT EXISTS messages (
     role TEXT,
     edited_at INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
+    attachments TEXT,
     PRIMARY KEY (topic, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_at);
@@ -146,5 +149,6 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+    + UPLOADS_SCHEMA
     + streamlog.SCHEMA
 )

@@ -30,6 +30,7 @@
 //   error     {frame}                               an error nobody was waiting for
 
 import { Outbox } from "./client/outbox.js";
+import { uploadFile } from "./client/uploads.js";
 import { ConnectionLost, HubbubError, isWildcard, newId } from "./client/protocol.js";
 import { Requests } from "./client/requests.js";
 import { STATES, Socket } from "./client/socket.js";
@@ -52,6 +53,7 @@ const DEFAULTS = Object.freeze({
   authProbeAfter: 3,
   storage: null,
   storageKey: "hubbub.outbox",
+  apiUrl: "", // the HTTP API's base URL for upload(); "" is this page's origin
 });
 
 /** Server frames that reach the page as events of the same name (unless they answer a request). */
@@ -320,10 +322,20 @@ export class HubbubClient extends EventTarget {
   /**
    * Queue a message. Returns its outbox entry {clientMsgId, topic, text, state, ...}; its state
    * goes sending -> sent (or failed, see retry()). Sent while offline, it goes out on reconnect.
+   * `attachments` are what upload() resolved to; the text may then be empty.
    */
-  send(topic, text) {
+  send(topic, text, { attachments = [] } = {}) {
     this._typingAt.delete(topic); // a message ends "typing": the next keystroke says so again
-    return this._outbox.add(topic, text);
+    return this._outbox.add(topic, text, attachments);
+  }
+
+  /**
+   * Upload a File (or Blob with a type) to attach to a message on `topic`: resolves to the
+   * attachment {id, filename, contentType, size} to pass to send(). Needs a token (guests may
+   * not send); options.apiUrl is the HTTP API's base when it is not this page's origin.
+   */
+  upload(topic, file) {
+    return uploadFile({ apiUrl: this.options.apiUrl, token: this.token }, topic, file);
   }
 
   /** Send a failed message again (same clientMsgId: the server stores it at most once). */
@@ -354,8 +366,13 @@ export class HubbubClient extends EventTarget {
 
   /** A repeat of an own message still settles its entry (the ack may have been lost). */
   _duplicate(message) {
+    const own = Boolean(this.user && message.from === this.user.id);
     const entry = this._outbox.get(message.clientMsgId);
-    if (entry && this.user && message.from === this.user.id) this._outbox.settle(entry, message);
+    if (entry && own) this._outbox.settle(entry, message);
+    // an own message shown from its ack has no links yet: the push brings them
+    if (own && message.attachments?.length) {
+      this._emit("message", { message, source: "refresh", own });
+    }
   }
 
   _onFrame(frame) {

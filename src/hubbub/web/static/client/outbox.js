@@ -22,11 +22,12 @@ export class Outbox {
     this._load();
   }
 
-  add(topic, text) {
+  add(topic, text, attachments = []) {
     const entry = {
       clientMsgId: newId(),
       topic,
       text,
+      attachments,
       state: "sending",
       createdAt: Date.now(),
       sentAt: 0,
@@ -112,6 +113,7 @@ export class Outbox {
       text: entry.text,
       clientMsgId: entry.clientMsgId,
     };
+    if (entry.attachments?.length) message.attachments = entry.attachments;
     this.settle(entry, message);
     return message;
   }
@@ -161,8 +163,10 @@ export class Outbox {
     entry.attempts += 1;
     entry.sentAt = Date.now();
     const { topic, text, clientMsgId } = entry;
+    const frame = { action: "send", topic, text, clientMsgId, ref };
+    if (entry.attachments?.length) frame.attachments = entry.attachments.map((a) => a.id);
     try {
-      ws.send(JSON.stringify({ action: "send", topic, text, clientMsgId, ref }));
+      ws.send(JSON.stringify(frame));
     } catch {
       this._refs.delete(ref);
     }
@@ -208,6 +212,7 @@ export class Outbox {
         const failed = e.state === "failed";
         const entry = {
           ...e,
+          attachments: Array.isArray(e.attachments) ? e.attachments : [],
           state: failed ? "failed" : "sending",
           createdAt: failed ? e.createdAt : Date.now(),
           sentAt: 0,
@@ -225,10 +230,11 @@ export class Outbox {
     const { storage, storageKey } = this.options;
     if (!storage) return;
     const keep = [...this._entries.values()].map(
-      ({ clientMsgId, topic, text, state, createdAt, attempts, error }) => ({
+      ({ clientMsgId, topic, text, attachments, state, createdAt, attempts, error }) => ({
         clientMsgId,
         topic,
         text,
+        attachments,
         state,
         createdAt,
         attempts,

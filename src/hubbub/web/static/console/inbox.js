@@ -116,7 +116,9 @@ export class Inbox {
     let who = "";
     if (m.from === this.me()) who = "You: ";
     else if (m.from !== c.visitor.id) who = `${m.nickname || "Operator"}: `;
-    return { text: who + m.text.replace(/\s+/g, " "), typing: false };
+    const files = (m.attachments || []).map((a) => `📎 ${a.filename}`).join(", ");
+    const said = [m.text || "", files].filter(Boolean).join(" ");
+    return { text: who + said.replace(/\s+/g, " "), typing: false };
   }
 
   _rowButton(c) {

@@ -3,6 +3,7 @@
 // and the server learns the read marker, which clears it in the operator's other tabs too).
 // On phones the list and the thread take turns: Escape or the back button return to the list.
 
+import { AttachmentTray } from "../ui/attach.js";
 import { byId, h, icon, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
 import { TypingIndicator } from "../ui/typing.js";
@@ -31,10 +32,17 @@ export class Thread {
   }
 
   _composer() {
+    const tray = new AttachmentTray(byId("composer"), this.textarea, {
+      upload: (file) => this.client.upload(this.topic, file),
+      enabled: () => Boolean(this.topic),
+      limits: () => this.client.hello?.limits,
+      dropTargets: [byId("thread")],
+    });
     wireComposer(byId("composer"), this.textarea, {
       ready: () => Boolean(this.topic),
-      send: (text) => this.client.send(this.topic, text),
+      send: (text, attachments) => this.client.send(this.topic, text, { attachments }),
       typing: () => this.client.typing(this.topic),
+      tray,
     });
   }
 

@@ -3,7 +3,9 @@
 // tab is hidden, counted in its title.
 
 import { HubbubError } from "../hubbub.js";
-import { autoGrow, byId, icon, submitOnEnter } from "../ui/dom.js";
+import { AttachmentTray } from "../ui/attach.js";
+import { spoken } from "../ui/attachments.js";
+import { byId, icon, wireComposer } from "../ui/dom.js";
 import { ConnectionBanner } from "../ui/status.js";
 import { Transcript } from "../ui/transcript.js";
 import { enableEditing } from "./editing.js";
@@ -55,7 +57,7 @@ function follow(transcript, { client, topic, me, typing, announcer, title }) {
     transcript.add(message);
     typing.stopped(message.from);
     if (!own && source === "live") {
-      announcer.say(`${message.nickname || "Guest"}: ${message.text}`);
+      announcer.say(`${message.nickname || "Guest"}: ${spoken(message)}`);
       title.bump();
     }
   });
@@ -71,18 +73,19 @@ function compose({ client, topic, name, canSend }) {
   byId("send").append(icon("send"));
   byId("composer-label").textContent = `Message #${name}`;
   textarea.placeholder = `Message #${name}`;
-  const fit = autoGrow(textarea);
-  submitOnEnter(textarea, composer);
-  composer.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = textarea.value;
-    if (!text.trim() || !canSend()) return;
-    client.send(topic, text);
-    textarea.value = "";
-    fit();
-    textarea.focus();
+  const tray = new AttachmentTray(composer, textarea, {
+    upload: (file) => client.upload(topic, file),
+    enabled: canSend,
+    limits: () => client.hello?.limits,
+    dropTargets: [byId("transcript")],
   });
-  textarea.addEventListener("input", () => {
-    if (textarea.value.trim()) client.typing(topic);
+  wireComposer(composer, textarea, {
+    ready: canSend,
+    send: (text, attachments) => {
+      client.send(topic, text, { attachments });
+      textarea.focus();
+    },
+    typing: () => client.typing(topic),
+    tray,
   });
 }

@@ -52,6 +52,7 @@ const ICONS = {
     ["path", { d: "M23 21v-2a4 4 0 0 0-3-3.9M16 3.1a4 4 0 0 1 0 7.8" }],
   ],
   back: [["path", { d: "M19 12H5M12 19l-7-7 7-7" }]],
+  clip: [["path", { d: "M16 6v10a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10a1 1 0 0 1-2 0V7" }]],
   down: [["path", { d: "M12 5v14M19 12l-7 7-7-7" }]],
   check: [["path", { d: "M20 6 9 17l-5-5" }]],
   clock: [["circle", { cx: "12", cy: "12", r: "9" }], ["path", { d: "M12 7v5l3 2" }]],
@@ -109,20 +110,23 @@ export function submitOnEnter(textarea, form) {
 }
 
 /**
- * The composer both support views share: Enter submits, the box grows with its text, and only
- * while `ready()` holds is non-blank text handed to `send` (then the box empties and shrinks
- * back) and a keystroke reported to `typing`. Until then (no conversation picked, no identity
- * yet) nothing leaves.
+ * The composer every view shares: Enter submits, the box grows with its text, and only while
+ * `ready()` holds is non-blank text (or ready attachments of `tray`, an AttachmentTray) handed
+ * to `send(text, attachments)` (then the box empties and shrinks back) and a keystroke reported
+ * to `typing`. Until then (no conversation picked, no identity yet) nothing leaves; nor while a
+ * file is still uploading.
  */
-export function wireComposer(composer, textarea, { ready, send, typing }) {
+export function wireComposer(composer, textarea, { ready, send, typing, tray = null }) {
   const fit = autoGrow(textarea);
   submitOnEnter(textarea, composer);
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = textarea.value;
-    if (!text.trim() || !ready()) return;
-    send(text);
+    const attachments = tray ? tray.ready() : [];
+    if ((!text.trim() && attachments.length === 0) || !ready() || tray?.busy) return;
+    send(text, attachments);
     textarea.value = "";
+    tray?.clear();
     fit();
   });
   textarea.addEventListener("input", () => {

@@ -3,6 +3,7 @@
 // A deleted message is a tombstone ("Message deleted"); an edited one says so; the author's own
 // delivered messages carry Edit and Delete controls when the transcript is given what to call.
 
+import { attachmentList } from "./attachments.js";
 import { h, icon } from "./dom.js";
 import { linkify, timeElement } from "./text.js";
 
@@ -28,7 +29,9 @@ export function messageBody(m) {
   if (m.deleted) {
     return [h("div", { class: "bubble tombstone", text: "Message deleted" })];
   }
-  const parts = [bubble(m.text)];
+  const parts = m.text || !m.attachments?.length ? [bubble(m.text)] : [];
+  const files = attachmentList(m.attachments);
+  if (files) parts.push(files);
   if (m.editedAt) parts.push(h("span", { class: "edited", text: "(edited)" }));
   return parts;
 }
@@ -109,5 +112,5 @@ export function pendingContent(entry, { onRetry, onDiscard }) {
   } else {
     status.append(icon("clock"), h("span", { text: "Sending…" }));
   }
-  return [bubble(entry.text), status];
+  return [entry.text ? bubble(entry.text) : null, attachmentList(entry.attachments), status];
 }

@@ -2,6 +2,7 @@
 // reading experience: order by seq whatever order messages arrive in, no jump when older pages
 // load above what is being read, and a "new messages" button rather than scrolling away.
 
+import { bringsLinks } from "./attachments.js";
 import { h, icon } from "./dom.js";
 import { messageRow, pendingContent } from "./message.js";
 
@@ -221,7 +222,14 @@ export class Transcript {
   }
 
   _insert(message) {
-    if (this.bySeq.has(message.seq)) return null;
+    if (this.bySeq.has(message.seq)) {
+      // an own message drawn from its ack gets its attachments' links when the push comes
+      const shown = this.messages.get(message.seq);
+      if (shown.id === message.id && bringsLinks(shown, message)) {
+        this._replace(message.seq, { ...shown, attachments: message.attachments });
+      }
+      return null;
+    }
     const el = this._row(message);
     this.messages.set(message.seq, message);
     this.bySeq.set(message.seq, el);

@@ -3,6 +3,8 @@
 // later visit shows the same conversation; when the server no longer accepts it, the visitor
 // starts a new one.
 
+import { AttachmentTray } from "../ui/attach.js";
+import { spoken } from "../ui/attachments.js";
 import { HubbubError } from "../hubbub.js";
 import { byId, wireComposer } from "../ui/dom.js";
 import { Transcript } from "../ui/transcript.js";
@@ -139,7 +141,7 @@ export class VisitorChat {
       this.transcript?.add(message);
       this.typing.stopped(message.from);
       if (!own && source === "live") {
-        this.announcer.say(`${message.nickname || "Support"}: ${message.text}`);
+        this.announcer.say(`${message.nickname || "Support"}: ${spoken(message)}`);
         this.host.replied();
       }
     });
@@ -154,10 +156,16 @@ export class VisitorChat {
   }
 
   _composer() {
+    const tray = new AttachmentTray(byId("composer"), this.textarea, {
+      upload: (file) => this.client.upload(this.topic, file),
+      enabled: () => Boolean(this.identity),
+      limits: () => this.client.hello?.limits,
+    });
     wireComposer(byId("composer"), this.textarea, {
       ready: () => Boolean(this.identity),
-      send: (text) => this.client.send(this.topic, text),
+      send: (text, attachments) => this.client.send(this.topic, text, { attachments }),
       typing: () => this.client.typing(this.topic),
+      tray,
     });
   }
 }

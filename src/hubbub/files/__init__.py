@@ -1,0 +1,1 @@
+"""Where attachments live: the ``Files`` port and its S3 adapter."""
