@@ -190,9 +190,11 @@ async def test_malformed_frames_get_typed_errors_and_the_connection_lives(
 
 
 async def test_errors_echo_the_ref_and_action(connect: Connect) -> None:
+    """A frame the server can't take answers with its own ``ref`` and ``action``; a topic that
+    is no topic is refused before anything asks who the sender is."""
     client = await connect()
     with pytest.raises(ClientError) as caught:
-        await client.request("send", topic="room/x", text="", clientMsgId="x")
+        await client.request("send", topic="room/a/b/c", text="hi", clientMsgId="x")
     assert caught.value.code == "bad_request"
     assert caught.value.frame["action"] == "send"
 
