@@ -493,9 +493,11 @@ def _mqtt_ingest(bench: _Bench) -> None:
             user = sender_of(principal, bench.chat.store)
             bench.chat.send(user, send.topic, send.text, send.client_msg_id, [*send.attachments])
         typing = base64.b64encode(b'{"type": "typing"}').decode()
-        topic = typing_topic({"data": typing, "topic": "room/a", "clientId": "c1"})
-        assert topic is not None
-        bench.chat.mqtt_members.typing(sender_of(principal_of(ann.user), bench.chat.store), topic)
+        typed_in = typing_topic({"data": typing, "topic": "room/a", "clientId": "c1"})
+        assert typed_in is not None
+        bench.chat.mqtt_members.typing(
+            sender_of(principal_of(ann.user), bench.chat.store), typed_in
+        )
 
 
 def _mqtt_presence(bench: _Bench) -> None:
