@@ -136,23 +136,7 @@ class ConnectionRegistry:
                 failed = list(ids)
             self._count_posts({status: count})
             return gone, failed
-        limit = self.quotas.slow_consumer_bytes
-        connections = self.connections
-        targets: list[asyncio.Transport] = []
-        for cid in ids:
-            conn = connections.get(cid)
-            if conn is None or conn.ws.closed:
-                gone.append(cid)
-                continue
-            transport = conn.transport
-            if (
-                transport is None
-                or transport.is_closing()
-                or transport.get_write_buffer_size() > limit
-            ):
-                failed.append(cid)
-                continue
-            targets.append(transport)
+        targets = self._writable(ids, gone, failed)
         if targets:
             asyncio.get_running_loop().call_soon(_write_all, text_frame(data), targets)
         self.stats["gone"] += len(gone)
@@ -183,7 +167,6 @@ class ConnectionRegistry:
         failed: list[str] = []
         wire = [text_frame(f) for f in frames]
         oversized = {i for i, f in enumerate(frames) if len(f) > self.quotas.post_bytes}
-        limit = self.quotas.slow_consumer_bytes
         writes: list[tuple[bytes, list[asyncio.Transport]]] = []
         counts: dict[int, int] = {}
         for indexes, ids in sends:
@@ -193,22 +176,10 @@ class ConnectionRegistry:
                 (gone if status == 410 else failed).extend(ids)
                 counts[status] = counts.get(status, 0) + len(ids)
                 continue
-            targets: list[asyncio.Transport] = []
-            for cid in ids:
-                conn = self.connections.get(cid)
-                if conn is None or conn.ws.closed:
-                    gone.append(cid)
-                    continue
-                transport = conn.transport
-                if (
-                    transport is None
-                    or transport.is_closing()
-                    or transport.get_write_buffer_size() > limit
-                ):
-                    failed.append(cid)
-                    counts[429] = counts.get(429, 0) + 1
-                    continue
-                targets.append(transport)
+            slow_before = len(failed)
+            targets = self._writable(ids, gone, failed)
+            if len(failed) > slow_before:
+                counts[429] = counts.get(429, 0) + len(failed) - slow_before
             if targets:
                 writes.append((b"".join(wire[i] for i in indexes), targets))
         if writes:
@@ -218,6 +189,30 @@ class ConnectionRegistry:
         counts[200] = sum(len(t) for _, t in writes)
         self._count_posts(counts)
         return gone, failed
+
+    def _writable(
+        self, ids: list[str], gone: list[str], failed: list[str]
+    ) -> list[asyncio.Transport]:
+        """The transports of ``ids`` that may take a write now. A closed connection goes to
+        ``gone`` (410); one that is closing or holds more than the slow-consumer quota unsent
+        goes to ``failed`` (429), so a stalled reader never grows the server's memory."""
+        limit = self.quotas.slow_consumer_bytes
+        targets: list[asyncio.Transport] = []
+        for cid in ids:
+            conn = self.connections.get(cid)
+            if conn is None or conn.ws.closed:
+                gone.append(cid)
+                continue
+            transport = conn.transport
+            if (
+                transport is None
+                or transport.is_closing()
+                or transport.get_write_buffer_size() > limit
+            ):
+                failed.append(cid)
+                continue
+            targets.append(transport)
+        return targets
 
     def _count_posts(self, by_status: dict[int, int]) -> None:
         if self.metrics is None:
