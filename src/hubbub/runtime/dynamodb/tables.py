@@ -34,6 +34,7 @@ __all__ = [
     "create_table_request",
     "endpoint_client",
     "provision",
+    "shared_or_own_moto",
 ]
 
 log = logging.getLogger("hubbub.tables")
@@ -292,6 +293,21 @@ class EmbeddedDynamo:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def shared_or_own_moto(
+    shared_endpoint: str | None, what: str, unavailable: type[Exception]
+) -> tuple[str, EmbeddedDynamo | None]:
+    """The moto a service emulates its resources in: the runtime's shared one when there is one
+    (one process, one start-up), else one of the service's own, which it must stop. A moto that
+    can't start is ``unavailable`` naming ``what`` needed it."""
+    if shared_endpoint is not None:
+        return shared_endpoint, None
+    embedded = EmbeddedDynamo("127.0.0.1")
+    try:
+        return await embedded.start(), embedded
+    except TablesUnavailable as exc:
+        raise unavailable(f"{what}: {exc}") from exc
 
 
 async def _forward_logs(stderr: asyncio.StreamReader) -> None:

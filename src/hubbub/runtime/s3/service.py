@@ -20,7 +20,11 @@ from aiohttp import web
 
 from hubbub.runtime.cloudformation import AppSpec
 from hubbub.runtime.config import RuntimeConfig, RuntimeStartError
-from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable, endpoint_client
+from hubbub.runtime.dynamodb.tables import (
+    EmbeddedDynamo,
+    endpoint_client,
+    shared_or_own_moto,
+)
 from hubbub.runtime.s3.front import S3_PATH, S3Front
 from hubbub.runtime.s3.objects import ObjectFiles
 
@@ -66,13 +70,9 @@ class S3Service:
         every object kept on disk."""
         if not self.needed:
             return
-        endpoint = shared_endpoint
-        if endpoint is None:
-            self.embedded = EmbeddedDynamo("127.0.0.1")
-            try:
-                endpoint = await self.embedded.start()
-            except TablesUnavailable as exc:
-                raise S3Unavailable(f"the template's buckets: {exc}") from exc
+        endpoint, self.embedded = await shared_or_own_moto(
+            shared_endpoint, "the template's buckets", S3Unavailable
+        )
         self.endpoint = endpoint
         client = endpoint_client("s3", self.region, self.credentials, endpoint)
         try:

@@ -25,7 +25,11 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 from hubbub.runtime.cloudformation import AppSpec
 from hubbub.runtime.config import RuntimeStartError
-from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable, endpoint_client
+from hubbub.runtime.dynamodb.tables import (
+    EmbeddedDynamo,
+    endpoint_client,
+    shared_or_own_moto,
+)
 from hubbub.runtime.ses.outbox import OUTBOX_NAME, append_sent
 from hubbub.runtime.ses.relay import RelayTarget, relay, relay_target
 from hubbub.runtime.ses.requests import SENDS, SentMail, action_of, form_of, sent_mail
@@ -80,13 +84,9 @@ class SesService:
             self.relay = relay_target(os.environ)
         except ValueError as exc:
             raise SesUnavailable(str(exc)) from None
-        endpoint = shared_endpoint
-        if endpoint is None:
-            self.embedded = EmbeddedDynamo("127.0.0.1")
-            try:
-                endpoint = await self.embedded.start()
-            except TablesUnavailable as exc:
-                raise SesUnavailable(f"the template's email identities: {exc}") from exc
+        endpoint, self.embedded = await shared_or_own_moto(
+            shared_endpoint, "the template's email identities", SesUnavailable
+        )
         self.endpoint = endpoint
         credentials = {
             "aws_access_key_id": self._key[0],

@@ -16,7 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hubbub.runtime.cloudformation import AppSpec
-from hubbub.runtime.dynamodb.tables import EmbeddedDynamo, TablesUnavailable, endpoint_client
+from hubbub.runtime.dynamodb.tables import (
+    EmbeddedDynamo,
+    endpoint_client,
+    shared_or_own_moto,
+)
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.sqs.poller import Consumer, QueuePoller
 from hubbub.runtime.sqs.resources import Destinations, Messaging, provision_messaging
@@ -59,21 +63,17 @@ class MessagingService:
         it, and says so."""
         if not self.needed:
             return
-        endpoint = shared_endpoint
-        if endpoint is None:
-            missing = EmbeddedDynamo.missing_packages()
-            if missing and not self.essential:
-                log.warning(
-                    "queues and topics are not emulated (install moto[server]: missing %s);"
-                    " on-failure records stay in the local dead-letter table",
-                    ", ".join(missing),
-                )
-                return
-            self.embedded = EmbeddedDynamo("127.0.0.1")
-            try:
-                endpoint = await self.embedded.start()
-            except TablesUnavailable as exc:
-                raise MessagingUnavailable(f"the template's queues and topics: {exc}") from exc
+        missing = EmbeddedDynamo.missing_packages()
+        if shared_endpoint is None and missing and not self.essential:
+            log.warning(
+                "queues and topics are not emulated (install moto[server]: missing %s);"
+                " on-failure records stay in the local dead-letter table",
+                ", ".join(missing),
+            )
+            return
+        endpoint, self.embedded = await shared_or_own_moto(
+            shared_endpoint, "the template's queues and topics", MessagingUnavailable
+        )
         self.endpoint = endpoint
         self._sqs = self._client("sqs")
         self._sns = self._client("sns")
