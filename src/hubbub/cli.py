@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
-import importlib.metadata
-import importlib.resources
 import json
 import signal
 import sys
@@ -18,30 +15,11 @@ from typing import Any
 
 import yaml
 
+from hubbub.admin_commands import operators, readable_time, rooms
+from hubbub.packaged import PACKAGE_DIR, default_template, version
 from hubbub.sentmail import add_mail_parser, show_mail
 
-__all__ = ["main", "runs_hubbub"]
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def default_template() -> Path:
-    """./template.yaml when there is one; else hubbub's own: the copy a built package carries, or
-    the repository's root template.yaml in a checkout (an editable install)."""
-    here = Path.cwd() / "template.yaml"
-    if here.exists():
-        return here
-    packaged = importlib.resources.files("hubbub").joinpath("template.yaml")
-    if packaged.is_file():
-        return Path(str(packaged))
-    return _PACKAGE_DIR.parents[1] / "template.yaml"
-
-
-def version() -> str:
-    try:
-        return importlib.metadata.version("hubbub")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
-        return "unknown"
+__all__ = ["default_template", "main", "readable_time", "runs_hubbub", "version"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -421,109 +399,6 @@ async def _serve(runtime: object) -> int:
     return 0
 
 
-def _target(args: argparse.Namespace) -> Any:
-    from hubbub.admin import Target
-
-    return Target(
-        template=(args.template or default_template()).resolve(),
-        data_dir=args.data_dir,
-        store=args.store,
-        dynamodb_endpoint=args.dynamodb_endpoint,
-        stack_name=args.stack_name,
-        aws=args.aws,
-        table=args.table,
-        token_secret_arn=args.token_secret_arn,
-        connections_url=args.connections_url,
-    )
-
-
-def _local(args: argparse.Namespace) -> Any:
-    from hubbub.admin import admin_chat
-
-    return admin_chat(_target(args))
-
-
-def operators(args: argparse.Namespace) -> int:
-    from hubbub.protocol.errors import ProtocolError
-
-    chat = _local(args)
-    now = chat.clock.now_ms()
-    if args.operator_command == "add":
-        try:
-            operator, token = chat.desk.add_operator(args.name, now)
-        except ProtocolError as exc:
-            print(f"hubbub: {exc.message}", file=sys.stderr)
-            return 1
-        print(f"operator {operator.name} ({operator.id}) added. Sign in with this token:")
-        print(token)
-        return 0
-    if args.operator_command == "list":
-        for op in chat.store.list_operators():
-            print(f"{op.name}\t{op.id}")
-        return 0
-    if args.operator_command == "token":
-        found = [op for op in chat.store.list_operators() if args.name in (op.name, op.id)]
-        if not found:
-            print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
-            return 1
-        print(chat.desk.operator_token(found[0], now))
-        return 0
-    return _remove_operator(args, chat, now)
-
-
-def _remove_operator(args: argparse.Namespace, chat: Any, now: int) -> int:
-    """Remove, then close their open connections; what could not be closed is refused at its
-    next action anyway (docs/security.md)."""
-    from hubbub.admin import admin_hangup
-    from hubbub.chat.revocation import remove_operator
-
-    hangup = admin_hangup(_target(args))
-    try:
-        removal = remove_operator(chat.desk, chat.store, hangup, args.name, now)
-    finally:
-        if hangup is not None:
-            hangup.close()
-    if removal is None:
-        print(f"hubbub: no operator {args.name!r}", file=sys.stderr)
-        return 1
-    print(f"operator {args.name} removed; {len(removal.closed)} open connection(s) closed")
-    if removal.not_closed:
-        print(
-            f"hubbub: {len(removal.not_closed)} connection(s) could not be closed"
-            f" ({'no --connections-url' if hangup is None else 'see the log'}); each is refused"
-            " at its next action",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def readable_time(ms: int, now_ms: int, tz: datetime.tzinfo | None = None) -> str:
-    """An epoch-millisecond time as a person reads it: ISO-8601 to the second, in local time
-    (or ``tz``), and how long ago by ``now_ms`` (the chat's clock, which may run ahead)."""
-    when = datetime.datetime.fromtimestamp(ms / 1000, tz=tz).astimezone(tz)
-    stamp = when.isoformat(sep=" ", timespec="seconds")
-    seconds = abs(now_ms - ms) // 1000
-    if seconds < 1:
-        return f"{stamp} (just now)"
-    return f"{stamp} ({_span(seconds)} ago)" if now_ms > ms else f"{stamp} (in {_span(seconds)})"
-
-
-def _span(seconds: int) -> str:
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
-
-
-def rooms(args: argparse.Namespace) -> int:
-    chat = _local(args)
-    now = chat.clock.now_ms()
-    for head in chat.store.recent_topics("room", None, args.limit, now):
-        last = readable_time(head.updated_at, now)
-        print(f"{head.topic}\t{head.last_seq} messages\tlast {last}")
-    return 0
-
-
 def chat(args: argparse.Namespace) -> int:
     import getpass
 
@@ -545,7 +420,7 @@ def bench(args: argparse.Namespace) -> int:
     """``bench/`` lives beside ``src/`` in the repository; its libraries come with the extra."""
     import importlib
 
-    repo = _PACKAGE_DIR.parents[1]
+    repo = PACKAGE_DIR.parents[1]
     if (repo / "bench" / "run.py").exists() and str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hubbub import cli
+from hubbub import admin_commands, cli
 from hubbub.ids import Topic
 from hubbub.store.port import TopicSummary
 
@@ -78,7 +78,7 @@ def test_rooms_prints_when_each_room_was_last_active(
         clock=SimpleNamespace(now_ms=lambda: NOON),
         store=SimpleNamespace(recent_topics=lambda index, before, limit, now: [head]),
     )
-    monkeypatch.setattr(cli, "_local", lambda args: chat)
+    monkeypatch.setattr(admin_commands, "local_chat", lambda args: chat)
 
     assert cli.main(["rooms", "--data-dir", str(tmp_path)]) == 0
 
