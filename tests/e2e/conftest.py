@@ -27,6 +27,23 @@ under 1 ms: on it the load tests keep their concurrency and their checks, with f
 _stacks = itertools.count()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    """A failed test shows the tail of each server's log it used: a refusal such as a $connect
+    answered 500 says why only there, and CI keeps nothing else of a run."""
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, ServerProcess) and value.log_path.exists():
+                tail = value.log_path.read_text(errors="replace").splitlines()[-80:]
+                report.sections.append(
+                    (f"hubbub serve log, last {len(tail)} lines", "\n".join(tail))
+                )
+    return report
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On DynamoDB, run only the tests whose servers take the store under test: the others
     (their own templates and stores, CLI errors, the quickstart) would repeat the SQLite run."""
