@@ -50,6 +50,7 @@ from hubbub.store.sqlite.codec import (
     subscription_of,
 )
 from hubbub.store.sqlite.mailings import MAILINGS_SCHEMA, SqliteMailings
+from hubbub.store.sqlite.opening import open_database
 from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
@@ -74,18 +75,15 @@ class SqliteStore(SqliteMailings, Store):
         self._path = str(path)
         self._lock = threading.Lock()
         self._next_sweep_ms = 0
-        self._db = sqlite3.connect(
-            self._path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=busy_timeout_ms / 1000,
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        if not autocheckpoint:
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            self._db = open_database(
+                path,
+                busy_timeout_ms=busy_timeout_ms,
+                synchronous=synchronous,
+                autocheckpoint=autocheckpoint,
+            )
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"store busy: {exc}") from exc
         self._apply_schema()
 
     # plumbing ---------------------------------------------------------------------------------
