@@ -35,7 +35,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/hubbub serve --port $(PORT) --mqtt-port $(MQTT_PORT)
 
-# the e2e tests whose servers take the store under test run again on `--store dynamodb` (moto);
+# the e2e tests marked `store` (behaviour the two stores implement separately: CONTRIBUTING.md,
+# "Which e2e tests run on DynamoDB"; tests/unit/test_store_selection.py) run again on
+# `--store dynamodb` (moto);
 # the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
 test: system-deps lint typecheck template-check sam-check wheel-check
 	$(BIN)/pytest -m "not browser"

@@ -45,12 +45,21 @@ def pytest_runtest_makereport(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On DynamoDB, run only the tests whose servers take the store under test: the others
-    (their own templates and stores, CLI errors, the quickstart) would repeat the SQLite run."""
+    """On DynamoDB, run only the tests marked ``store``: those that check behaviour the two
+    stores implement separately (tests/support/store_sensitivity.py says which, and
+    tests/unit/test_store_selection.py holds every test to it). The others would repeat the
+    SQLite run: the contract tests already run every Store method on both adapters."""
+    for item in items:
+        if item.get_closest_marker("store") and "store_args" not in getattr(
+            item, "fixturenames", ()
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked store but its server does not take the store under test"
+            )
     if not ON_DYNAMODB:
         return
-    chosen = [item for item in items if "store_args" in getattr(item, "fixturenames", ())]
-    dropped = [item for item in items if "store_args" not in getattr(item, "fixturenames", ())]
+    chosen = [item for item in items if item.get_closest_marker("store")]
+    dropped = [item for item in items if not item.get_closest_marker("store")]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = chosen

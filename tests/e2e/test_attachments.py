@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import aiohttp
+import pytest
 
 from hubbub.client import HubbubClient
 from tests.e2e.conftest import Connect
@@ -71,6 +72,7 @@ async def uploaded(server: ServerProcess, token: str, topic: str, **kwargs: Any)
     return str(prepared["attachment"]["id"])
 
 
+@pytest.mark.store
 async def test_an_image_and_a_pdf_are_uploaded_sent_pushed_and_fetched(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -122,6 +124,7 @@ async def test_an_image_and_a_pdf_are_uploaded_sent_pushed_and_fetched(
     assert "attachments" not in tombstone and tombstone["deleted"] is True
 
 
+@pytest.mark.store
 async def test_attachments_over_rest(server: ServerProcess, connect: Connect) -> None:
     topic = room()
     _, welcome = await registered(connect, "rest-uploader")
@@ -139,6 +142,7 @@ async def test_attachments_over_rest(server: ServerProcess, connect: Connect) ->
     assert (await fetch(page["messages"][-1]["attachments"][0]["url"]))[2] == PNG
 
 
+@pytest.mark.store
 async def test_every_refusal(server: ServerProcess, connect: Connect) -> None:
     topic = room()
     author, welcome = await registered(connect, "refused")
@@ -185,6 +189,7 @@ async def test_every_refusal(server: ServerProcess, connect: Connect) -> None:
     assert history["messages"] == []
 
 
+@pytest.mark.store
 async def test_the_bucket_is_private_and_its_links_expire(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -207,6 +212,7 @@ async def test_the_bucket_is_private_and_its_links_expire(
         server.admin("clock", {"offsetMs": 0})
 
 
+@pytest.mark.store
 async def test_an_uploaded_object_survives_kill_9(fresh_server: Any) -> None:
     server: ServerProcess = fresh_server()
     topic = room()

@@ -69,6 +69,7 @@ async def test_two_clients_chat_in_a_room(connect: Connect) -> None:
     assert (echoed["text"], echoed["nickname"]) == ("hi alice", "bob")
 
 
+@pytest.mark.store
 async def test_every_subscriber_gets_every_message_once_in_order(connect: Connect) -> None:
     """10 senders x 100 messages, 20 subscribers: all 1,000 once each, seq gapless and in order."""
     per_sender = int(100 * LOAD_SCALE)
@@ -123,6 +124,7 @@ async def test_resend_is_acknowledged_as_duplicate_and_not_delivered_again(
     assert watcher.duplicates == 0
 
 
+@pytest.mark.store
 async def test_concurrent_distinct_sends_are_all_stored(connect: Connect) -> None:
     """Two writers racing for the same topic head: both messages land, seqs 1 and 2."""
     topic = room()
@@ -134,6 +136,7 @@ async def test_concurrent_distinct_sends_are_all_stored(connect: Connect) -> Non
     assert [m["seq"] for m in history["messages"]] == list(range(1, 21))
 
 
+@pytest.mark.store
 async def test_history_pages_both_directions(connect: Connect) -> None:
     topic = room()
     client = await registered(connect, "historian")
@@ -152,6 +155,7 @@ async def test_history_pages_both_directions(connect: Connect) -> None:
     assert forward["hasMore"] is False
 
 
+@pytest.mark.store
 async def test_subscribe_since_returns_what_was_missed(connect: Connect) -> None:
     topic = room()
     client = await registered(connect, "catcher")

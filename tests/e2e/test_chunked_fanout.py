@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 import aiohttp
+import pytest
 
 from bench.largeroom import Crowd, publisher, send, serve_args
 from tests.conftest import TIMEOUT_FACTOR
@@ -29,6 +30,7 @@ THRESHOLD = 500 if MEMBERS > 500 else MEMBERS // 4
 MESSAGES = 5
 
 
+@pytest.mark.store
 async def test_a_room_of_two_thousand_gets_every_message_once_in_order(
     fresh_server: Start,
 ) -> None:

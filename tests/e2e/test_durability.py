@@ -7,10 +7,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hubbub.client import HubbubClient
 from tests.support.server import ServerProcess
 
 
+@pytest.mark.store
 async def test_kill_9_after_500_acks_loses_nothing(
     fresh_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:

@@ -41,6 +41,7 @@ async def pushed(client: HubbubClient, kind: str, topic: str) -> dict[str, Any]:
     )
 
 
+@pytest.mark.store
 async def test_edit_and_delete_are_pushed_through_the_stream(connect: Connect) -> None:
     topic = room()
     author, _ = await registered(connect, "author")
@@ -85,6 +86,7 @@ async def drain(client: HubbubClient) -> list[dict[str, Any]]:
     return frames
 
 
+@pytest.mark.store
 async def test_edit_and_delete_refusals(connect: Connect, server: ServerProcess) -> None:
     topic = room()
     author, _ = await registered(connect, "author")
@@ -104,6 +106,7 @@ async def test_edit_and_delete_refusals(connect: Connect, server: ServerProcess)
     assert await refused(author, "edit", topic=topic, id=ack["id"], text="x") == "not_found"
 
 
+@pytest.mark.store
 async def test_edit_and_delete_over_rest(connect: Connect, server: ServerProcess) -> None:
     topic = room()
     author, welcome = await registered(connect, "rester")
@@ -136,6 +139,7 @@ async def test_edit_and_delete_over_rest(connect: Connect, server: ServerProcess
     assert page["messages"][0]["deleted"] is True
 
 
+@pytest.mark.store
 async def test_moderation_over_the_socket(connect: Connect, server: ServerProcess) -> None:
     topic = room()
     operator = await connect(token=add_operator(server, f"mod{uuid.uuid4().hex[:6]}"))
@@ -185,6 +189,7 @@ async def test_moderation_over_the_socket(connect: Connect, server: ServerProces
     )
 
 
+@pytest.mark.store
 async def test_a_muted_user_may_not_post_over_rest(connect: Connect, server: ServerProcess) -> None:
     topic = room()
     operator = await connect(token=add_operator(server, f"mod{uuid.uuid4().hex[:6]}"))

@@ -29,6 +29,7 @@ async def pair(server: ServerProcess, topic: str) -> tuple[HubbubClient, HubbubC
     return sender, watcher
 
 
+@pytest.mark.store
 async def test_duplicate_route_invocations_store_and_show_each_message_once(
     fresh_server: Start,
 ) -> None:
@@ -45,6 +46,7 @@ async def test_duplicate_route_invocations_store_and_show_each_message_once(
     await watcher.close()
 
 
+@pytest.mark.store
 async def test_duplicate_stream_batches_are_shown_once(fresh_server: Start) -> None:
     server = fresh_server("--fault", "duplicate_stream_batches=true")
     sender, watcher = await pair(server, "room/twice")
@@ -57,6 +59,7 @@ async def test_duplicate_stream_batches_are_shown_once(fresh_server: Start) -> N
     await watcher.close()
 
 
+@pytest.mark.store
 async def test_a_worker_dying_after_its_write_loses_nothing_on_retry(fresh_server: Start) -> None:
     server = fresh_server()
     sender, watcher = await pair(server, "room/crash")
@@ -101,6 +104,7 @@ async def test_gone_connections_are_forgotten_and_leave_presence(fresh_server: S
     await stays.close()
 
 
+@pytest.mark.store
 async def test_410_from_every_post_forgets_and_keeps_the_messages(fresh_server: Start) -> None:
     server = fresh_server()
     sender, watcher = await pair(server, "room/gone")
@@ -145,6 +149,7 @@ def stalled_store(server: ServerProcess, dynamodb: MotoEndpoint | None) -> Itera
         lock.close()
 
 
+@pytest.mark.store
 async def test_a_stalled_store_answers_unavailable_and_loses_nothing(
     fresh_server: Start, tmp_path: Path, dynamodb: MotoEndpoint | None
 ) -> None:

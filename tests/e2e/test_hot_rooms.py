@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hubbub.chat.settings import ChatSettings
 from hubbub.client import HubbubClient
 from hubbub.client.connection import ClientError
@@ -46,6 +48,7 @@ async def send(client: HubbubClient, topic: str, cmid: str) -> tuple[str, dict[s
     return cmid, ack
 
 
+@pytest.mark.store
 async def test_a_flood_into_one_room_is_refused_past_its_ceiling_and_loses_nothing_acked(
     fresh_server: Start, tmp_path: Path
 ) -> None:

@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hubbub.client import HubbubClient
 from tests.support.server import ServerProcess
 
@@ -25,6 +27,7 @@ def queued(client: HubbubClient) -> list[dict[str, object]]:
     return frames
 
 
+@pytest.mark.store
 async def test_a_room_over_the_threshold_pushes_summaries_not_joined(
     fresh_server: Start, tmp_path: Path
 ) -> None:

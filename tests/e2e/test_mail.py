@@ -106,6 +106,7 @@ def get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+@pytest.mark.store
 async def test_one_email_gathers_the_answers_and_only_visitors_away_with_an_address_get_one(
     fresh_server: Callable[..., ServerProcess],
 ) -> None:
@@ -143,6 +144,7 @@ async def test_one_email_gathers_the_answers_and_only_visitors_away_with_an_addr
     assert emails_to(server, away) == [email]  # kept in the data dir, not in moto's memory
 
 
+@pytest.mark.store
 async def test_after_the_unsubscribe_link_no_more_emails(
     fresh_server: Callable[..., ServerProcess],
 ) -> None:

@@ -82,6 +82,7 @@ async def test_a_guest_mqtt_client_receives_a_websocket_message_once(
     guest.close()
 
 
+@pytest.mark.store
 @pytest.mark.parametrize(("transport", "version"), [("tcp", V311), ("websockets", V5)])
 async def test_an_mqtt_send_reaches_websocket_clients_and_history(
     server: ServerProcess, connect: Connect, transport: str, version: int
@@ -106,6 +107,7 @@ async def test_an_mqtt_send_reaches_websocket_clients_and_history(
     mqtt.close()
 
 
+@pytest.mark.store
 async def test_a_resend_is_stored_once(server: ServerProcess, connect: Connect) -> None:
     """The same clientMsgId twice, and the same plain text twice from the same client (what a
     QoS 1 redelivery repeats: client id, topic and payload), are each stored once.
@@ -162,6 +164,7 @@ async def test_the_policy_refuses_what_the_chat_refuses(
     guest.close()
 
 
+@pytest.mark.store
 @pytest.mark.parametrize("version", [V311, V5])
 async def test_a_raw_publish_to_a_chat_topic_is_refused(
     server: ServerProcess, connect: Connect, version: int

@@ -96,6 +96,7 @@ async def test_a_dropped_mqtt_connection_leaves_and_messages_still_reach_everyon
     guest.client.loop_stop()
 
 
+@pytest.mark.store
 async def test_an_mqtt_typing_notice_reaches_websocket_members(
     server: ServerProcess, connect: Connect
 ) -> None:

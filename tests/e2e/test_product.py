@@ -135,6 +135,7 @@ ALLOWED = {
 }
 
 
+@pytest.mark.store
 async def test_authorization_matrix(server: ServerProcess, connect: Connect) -> None:
     guest = await connect()
     owner, owner_id = await visitor(connect, "owner")
@@ -195,6 +196,7 @@ async def _typing_outcome(client: HubbubClient, topic: str) -> str:
 # --- support desk ------------------------------------------------------------------------------
 
 
+@pytest.mark.store
 async def test_visitor_to_operators_desk_round_trip(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -255,6 +257,7 @@ async def test_a_visitor_sees_operators_come_and_go(
     assert (hello["operatorsOnline"], hello["operatorLastSeen"]) == (0, went["operatorLastSeen"])
 
 
+@pytest.mark.store
 async def test_unread_survives_a_restart(fresh_server: Callable[..., ServerProcess]) -> None:
     server = fresh_server()
     token = add_operator(server, "keeper")
@@ -404,6 +407,7 @@ async def test_overlapping_filters_deliver_each_message_once(connect: Connect) -
     assert sorted(client.messages[f"room/{name}"]) == [a["seq"] for a in acks] + [marker["seq"]]
 
 
+@pytest.mark.store
 async def test_expired_messages_are_never_returned(
     fresh_server: Callable[..., ServerProcess],
 ) -> None:
@@ -422,6 +426,7 @@ async def test_expired_messages_are_never_returned(
     assert [m["text"] for m in desk["messages"]] == ["kept a month"]
 
 
+@pytest.mark.store
 async def test_resume_with_since_returns_exactly_what_was_missed(connect: Connect) -> None:
     topic = f"room/{unique('r')}"
     reader = await connect()

@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+import pytest
 from openapi_spec_validator import validate
 
 from tests.e2e.conftest import Connect
@@ -42,6 +43,7 @@ async def rest(server: ServerProcess, *args: Any, **kwargs: Any) -> tuple[int, d
     return await asyncio.to_thread(call, server, *args, **kwargs)
 
 
+@pytest.mark.store
 async def test_a_post_with_the_same_idempotency_key_stores_one_message(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -76,6 +78,7 @@ async def test_a_post_with_the_same_idempotency_key_stores_one_message(
     assert topic in {r["topic"] for r in rooms["rooms"]}
 
 
+@pytest.mark.store
 async def test_rest_refuses_what_the_socket_refuses(server: ServerProcess) -> None:
     body = {"topic": "room/rest", "text": "hi"}
     no_key = await rest(server, "POST", "/api/messages", body, {})
@@ -96,6 +99,7 @@ async def test_rest_refuses_what_the_socket_refuses(server: ServerProcess) -> No
     assert desk[0] == 403
 
 
+@pytest.mark.store
 async def test_operators_list_conversations_over_rest(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -111,6 +115,7 @@ async def test_operators_list_conversations_over_rest(
     assert (item["unread"], item["visitor"]["nickname"]) == (1, "Rita")
 
 
+@pytest.mark.store
 async def test_health_and_a_valid_openapi_document(server: ServerProcess) -> None:
     status, health = await rest(server, "GET", "/api/health")
     assert (status, health["status"]) == (200, "ok")

@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ def call(
         return error.code, json.loads(payload)
 
 
+@pytest.mark.store
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -97,6 +99,7 @@ def test_posting_anything_gets_a_typed_answer(
     assert "Traceback" not in json.dumps(payload)
 
 
+@pytest.mark.store
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -155,6 +158,7 @@ def test_a_null_byte_in_a_static_path_is_not_found(server: ServerProcess) -> Non
     assert status_of(server, "/static/hubbub.js") == 200
 
 
+@pytest.mark.store
 def test_a_number_past_64_bits_is_refused_as_a_bad_request(server: ServerProcess) -> None:
     status, payload = call(
         server, "GET", "/api/history?topic=room/x&before=99999999999999999999999", None, {}

@@ -38,6 +38,7 @@ async def moderate(
     return await rest(server, "POST", "/api/moderation", body, headers)
 
 
+@pytest.mark.store
 async def test_an_operator_mutes_lists_and_lifts_over_rest(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -71,6 +72,7 @@ async def test_an_operator_mutes_lists_and_lifts_over_rest(
     assert (await troll.send(topic, "sorry"))["seq"] == 1
 
 
+@pytest.mark.store
 async def test_a_kick_over_rest_ejects_the_connection_at_once(
     server: ServerProcess, connect: Connect
 ) -> None:
@@ -84,6 +86,7 @@ async def test_a_kick_over_rest_ejects_the_connection_at_once(
     assert (await pushed(troll, "moderated", topic))["sanction"] == "kick"
 
 
+@pytest.mark.store
 async def test_every_refusal(server: ServerProcess, connect: Connect) -> None:
     topic = room()
     ops_name = f"mod{uuid.uuid4().hex[:6]}"
@@ -126,6 +129,7 @@ async def test_every_refusal(server: ServerProcess, connect: Connect) -> None:
     assert (status, body["code"]) == (400, "bad_request")
 
 
+@pytest.mark.store
 async def test_the_openapi_document_names_the_moderation_routes(server: ServerProcess) -> None:
     status, spec = await rest(server, "GET", "/api/openapi.json")
     assert status == 200
@@ -152,6 +156,7 @@ def ops_token(server: ServerProcess) -> str:
     return add_operator(server, f"fuzz{uuid.uuid4().hex[:6]}")
 
 
+@pytest.mark.store
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -173,6 +178,7 @@ def test_moderating_with_anything_gets_a_typed_answer(
     assert isinstance(json.loads(payload), dict)
 
 
+@pytest.mark.store
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -37,6 +37,7 @@ def _slowest_fan_out_bucket(server: ServerProcess) -> float:
     return min(bound for bound, count in buckets if count == total)
 
 
+@pytest.mark.store
 async def test_a_poison_record_is_dead_lettered_and_the_rest_delivered_once(
     fresh_server: Start,
 ) -> None:

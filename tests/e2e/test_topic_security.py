@@ -39,6 +39,7 @@ async def test_guests_beyond_their_share_of_wildcard_filters_are_refused(connect
     assert refused.value.code == "bad_request"
 
 
+@pytest.mark.store
 async def test_pushed_and_stored_messages_carry_the_role_the_server_set(
     server: ServerProcess, connect: Connect
 ) -> None:
