@@ -63,7 +63,6 @@ def allowed_at_most(burst: int, per_s: float, seconds: float) -> int:
 # -- 1. a removed operator ------------------------------------------------------------------
 
 
-@pytest.mark.store
 async def test_a_removed_operator_can_do_nothing_on_the_still_open_socket(
     fresh_server: Start,
 ) -> None:
@@ -126,7 +125,6 @@ async def test_removing_an_operator_closes_their_open_connections(fresh_server: 
 # -- 2. limits per user, on every channel ---------------------------------------------------
 
 
-@pytest.mark.store
 async def test_one_token_over_five_connections_bursting_300_sends(
     fresh_server: Start, tmp_path: Path
 ) -> None:

@@ -129,7 +129,6 @@ async def test_info_logs_cold_starts_but_not_each_warm_invocation(fresh_server: 
     assert '"action":"ping"' not in log.replace(" ", "")
 
 
-@pytest.mark.store
 async def test_sigterm_during_traffic_loses_no_acknowledged_message(
     fresh_server: Start, tmp_path: Path
 ) -> None:

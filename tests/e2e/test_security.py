@@ -27,7 +27,6 @@ async def test_only_allowed_origins_may_open_a_websocket(fresh_server: Start) ->
     await tool.close()
 
 
-@pytest.mark.store
 async def test_operator_credentials_never_reach_logs_or_frames(fresh_server: Start) -> None:
     server = fresh_server()
     token = add_operator(server, "secretive")
