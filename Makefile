@@ -23,7 +23,7 @@ endif
 # Installed when a command is missing and we may (root, apt-get); otherwise one line says what to run.
 SYSTEM_PACKAGES := chromium:chromium tmux:tmux mosquitto-clients:mosquitto_pub npm:npm
 
-.PHONY: run test system-deps wheel-check lint typecheck template-check sam-check unit e2e browser \
+.PHONY: run test test-beside-pip pip-checks system-deps wheel-check lint typecheck template-check sam-check unit e2e browser \
 	bench clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
@@ -35,14 +35,24 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/hubbub serve --port $(PORT) --mqtt-port $(MQTT_PORT)
 
-# the e2e tests marked `store` (behaviour the two stores implement separately: CONTRIBUTING.md,
+# CI's one command. The checks that mostly wait on pip and the network (the SAM CLI's venv and
+# `sam build`, the wheel in a fresh venv) run beside lint, types and the unit and contract tests,
+# which have no deadline a busy core breaks; the e2e tiers, whose servers do, run alone after them.
+# The e2e tests marked `store` (behaviour the two stores implement separately: CONTRIBUTING.md,
 # "Which e2e tests run on DynamoDB"; tests/unit/test_store_selection.py) run again on
-# `--store dynamodb` (moto);
-# the browser tier runs in its own session (Playwright's sync API owns the main thread's loop)
-test: system-deps lint typecheck template-check sam-check wheel-check
-	$(BIN)/pytest -m "not browser"
+# `--store dynamodb` (moto); the browser tier runs in its own session (Playwright's sync API owns
+# the main thread's loop).
+test: system-deps $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-beside-pip pip-checks
+	$(BIN)/pytest tests/e2e
 	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 	$(BIN)/pytest -m browser
+
+# the two halves `make test` runs side by side (each is sequential within itself)
+test-beside-pip: lint typecheck template-check
+	$(BIN)/pytest -m "not browser" --ignore=tests/e2e
+
+pip-checks: sam-check wheel-check
 
 system-deps:
 	@missing=""; for pc in $(SYSTEM_PACKAGES); do \
