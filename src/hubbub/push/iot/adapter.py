@@ -14,6 +14,11 @@ as Lambda gives them, else botocore's chain) and, when no endpoint is configured
 botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
 (``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
 connection per thread.
+
+IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
+message. A batch's topics are published side by side (``lanes`` threads, each on its own
+connection), each topic's messages one after another, so no subscriber sees a topic out of
+order and a batch of many rooms takes about as long as its busiest room.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from hubbub.push.port import Broadcast
+from hubbub.push.port import Broadcast, Published
 
 __all__ = ["IotDataBroadcast", "PublishRefused", "configured_endpoint", "endpoint_for"]
 
@@ -85,6 +91,7 @@ class IotDataBroadcast(Broadcast):
         credentials: Any = None,
         connect_timeout_s: float = 1.0,
         read_timeout_s: float = 2.0,
+        lanes: int = 8,
         env: Mapping[str, str] | None = None,
     ) -> None:
         """Nothing is resolved or imported until the first publish: a stack whose rooms see no
@@ -97,6 +104,10 @@ class IotDataBroadcast(Broadcast):
         self._read_timeout = read_timeout_s
         self._signer: Any = None
         self._local = threading.local()
+        self._lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
+        self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
+        self._opened_lock = threading.Lock()
 
     # setup, once ------------------------------------------------------------------------------
     def _ready(self) -> Any:
@@ -132,6 +143,8 @@ class IotDataBroadcast(Broadcast):
                 conn = _Connection(self._host, self._port, timeout=self._connect_timeout)
             conn.read_timeout = self._read_timeout
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
 
     # the request --------------------------------------------------------------------------------
@@ -152,8 +165,7 @@ class IotDataBroadcast(Broadcast):
             except (OSError, http.client.HTTPException):
                 # a kept-alive connection the endpoint closed while the environment was frozen:
                 # once more on a new one (a publish that did land is dropped by seq)
-                conn.close()
-                self._local.conn = None
+                self._forget(conn)
                 if attempt == 2:
                     raise
                 continue
@@ -161,11 +173,45 @@ class IotDataBroadcast(Broadcast):
                 raise _refusal(response.status, response.getheader("x-amzn-ErrorType"), body)
             return
 
+    def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+        """Topics side by side, each topic's messages in order; the earliest refusal wins."""
+        by_topic: dict[str, list[int]] = {}
+        for index, (topic, _) in enumerate(messages):
+            by_topic.setdefault(topic, []).append(index)
+        if len(by_topic) <= 1 or self._lanes == 1:
+            return super().publish_all(messages)
+        self._ready()  # once, before the threads share it
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
+        lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
+        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+    def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
+        for index in run:
+            topic, data = messages[index]
+            try:
+                self.publish(topic, data)
+            except Exception as exc:
+                return Published(index, str(exc))
+        return Published()
+
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
