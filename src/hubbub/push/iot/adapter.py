@@ -1,50 +1,253 @@
 """Publish each stored message once on its topic through IoT Core's ``iot-data`` Publish.
 
 The broker fans it out to every MQTT subscriber allowed to receive it, so one request serves a
-room of any size. The endpoint is the standard configuration (``AWS_ENDPOINT_URL_IOT_DATA_PLANE``,
-else the account's ATS endpoint botocore knows); QoS 1, so a subscriber at QoS 1 gets it
-at least once (and drops a repeat by ``seq``).
+room of any size. QoS 1, so a subscriber at QoS 1 gets it at least once (and drops a repeat by
+``seq``).
+
+Why the request is built here rather than by a boto3 client: the fan-out publishes once per
+message, and a boto3 call spends about a millisecond of CPU in botocore's request pipeline
+(parameter validation, event hooks, endpoint rules, the user agent, response parsing) on what
+is one signed POST with an empty answer. That was most of the fan-out function's CPU at 100
+subscribers (docs/benchmarks.md, finding 16). What stays botocore's is what must be right: the
+SigV4 signature (``SigV4Auth``, signing name ``iotdata``), the credentials (the environment's,
+as Lambda gives them, else botocore's chain) and, when no endpoint is configured, the endpoint
+botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
+(``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
+connection per thread.
+
+IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
+message. A batch's topics are published side by side (``lanes`` threads, each on its own
+connection), each topic's messages one after another, so no subscriber sees a topic out of
+order and a batch of many rooms takes about as long as its busiest room.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from hubbub.push.port import Broadcast
+from hubbub.push.port import Broadcast, Published
 
-__all__ = ["IotDataBroadcast"]
+__all__ = ["IotDataBroadcast", "PublishRefused", "configured_endpoint", "endpoint_for"]
+
+SIGNING_NAME = "iotdata"
+"""IoT Core's data plane signs as ``iotdata`` (botocore's service model, ``signingName``)."""
+
+
+class PublishRefused(Exception):
+    """IoT Core answered the Publish with an error (its ``x-amzn-ErrorType``, e.g.
+    ``ForbiddenException``): the stream record is retried."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type} ({status}): {message}")
+        self.status = status
+        self.error_type = error_type
+
+
+def configured_endpoint(env: Mapping[str, str]) -> str | None:
+    """The endpoint the standard configuration names for ``iot-data`` in the environment (the
+    service-specific variable first, then the global one), unless configured endpoints are to
+    be ignored; None leaves it to botocore's resolution."""
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    return env.get("AWS_ENDPOINT_URL_IOT_DATA_PLANE") or env.get("AWS_ENDPOINT_URL") or None
+
+
+class _Connection(http.client.HTTPConnection):
+    """TCP_NODELAY (headers and body leave at once, not after a delayed ACK) and the read
+    timeout applied once connected."""
+
+    read_timeout: float = 2.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.read_timeout)
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    read_timeout: float = 2.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.read_timeout)
 
 
 class IotDataBroadcast(Broadcast):
     def __init__(
         self,
         *,
-        client: Any = None,
+        endpoint: str | None = None,
+        region: str | None = None,
+        credentials: Any = None,
         connect_timeout_s: float = 1.0,
         read_timeout_s: float = 2.0,
+        lanes: int = 8,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        self._client = client
+        """Nothing is resolved or imported until the first publish: a stack whose rooms see no
+        message pays nothing at init."""
+        self._env = os.environ if env is None else env
+        self._endpoint = endpoint
+        self._region = region
+        self._credentials = credentials
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
+        self._signer: Any = None
+        self._local = threading.local()
+        self._lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
+        self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
+        self._opened_lock = threading.Lock()
 
-    def _api(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+    # setup, once ------------------------------------------------------------------------------
+    def _ready(self) -> Any:
+        if self._signer is None:
+            from botocore.auth import SigV4Auth
 
-            self._client = boto3.client(
-                "iot-data",
-                config=Config(
-                    connect_timeout=self._connect_timeout,
-                    read_timeout=self._read_timeout,
-                    retries={"max_attempts": 2, "mode": "standard"},
-                ),
+            region = (
+                self._region
+                or self._env.get("AWS_REGION")
+                or self._env.get("AWS_DEFAULT_REGION", "us-east-1")
             )
-        return self._client
+            if self._endpoint is None:
+                self._endpoint = endpoint_for(self._env, region)
+            parts = urlsplit(self._endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"iot-data endpoint must be http(s)://host, got {self._endpoint!r}"
+                )
+            self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+            self._base = parts.path.rstrip("/")
+            self._signer = SigV4Auth(self._credentials or _credentials(), SIGNING_NAME, region)
+        return self._signer
 
+    def _conn(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._scheme == "https":
+                context = ssl.create_default_context(cafile=self._env.get("AWS_CA_BUNDLE"))
+                conn = _TlsConnection(
+                    self._host, self._port, timeout=self._connect_timeout, context=context
+                )
+            else:
+                conn = _Connection(self._host, self._port, timeout=self._connect_timeout)
+            conn.read_timeout = self._read_timeout
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    # the request --------------------------------------------------------------------------------
     def publish(self, topic: str, data: bytes) -> None:
-        self._api().publish(topic=topic, qos=1, payload=data)
+        from botocore.awsrequest import AWSRequest
+
+        signer = self._ready()
+        path = f"{self._base}/topics/{quote(topic, safe='')}?qos=1"
+        request = AWSRequest(method="POST", url=f"{self._endpoint}{path}", data=data)
+        signer.add_auth(request)
+        headers = dict(request.headers.items())
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request("POST", path, body=data, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                # a kept-alive connection the endpoint closed while the environment was frozen:
+                # once more on a new one (a publish that did land is dropped by seq)
+                self._forget(conn)
+                if attempt == 2:
+                    raise
+                continue
+            if response.status >= 300:
+                raise _refusal(response.status, response.getheader("x-amzn-ErrorType"), body)
+            return
+
+    def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+        """Topics side by side, each topic's messages in order; the earliest refusal wins."""
+        by_topic: dict[str, list[int]] = {}
+        for index, (topic, _) in enumerate(messages):
+            by_topic.setdefault(topic, []).append(index)
+        if len(by_topic) <= 1 or self._lanes == 1:
+            return super().publish_all(messages)
+        self._ready()  # once, before the threads share it
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
+        lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
+        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+    def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
+        for index in run:
+            topic, data = messages[index]
+            try:
+                self.publish(topic, data)
+            except Exception as exc:
+                return Published(index, str(exc))
+        return Published()
+
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
+    name = (error_type or "").split(":", 1)[0] or f"HTTP{status}"
+    try:
+        message = str(json.loads(body).get("message", ""))
+    except (ValueError, AttributeError):
+        message = body[:200].decode("utf-8", "replace")
+    return PublishRefused(status, name, message)
+
+
+def _credentials() -> Any:
+    """Lambda's credentials are in the environment; elsewhere botocore's chain finds them."""
+    from botocore.credentials import EnvProvider
+
+    found = EnvProvider().load()
+    if found is None:
+        import botocore.session
+
+        found = botocore.session.get_session().get_credentials()
+    if found is None:
+        raise RuntimeError("no AWS credentials for iot-data Publish")
+    return found
+
+
+def endpoint_for(env: Mapping[str, str], region: str) -> str:
+    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``
+    (its endpoint rules: ``data-ats.iot`` in the standard partition), read from a client built
+    once for that."""
+    configured = configured_endpoint(env)
+    if configured is not None:
+        return configured
+    import botocore.session
+
+    client = botocore.session.get_session().create_client("iot-data", region_name=region)
+    try:
+        return str(client.meta.endpoint_url)
+    finally:
+        client.close()
