@@ -48,11 +48,14 @@ test: system-deps $(STAMP)
 	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 	$(BIN)/pytest -m browser
 
-# the two halves `make test` runs side by side (each is sequential within itself)
-test-beside-pip: lint typecheck template-check
+# the two lanes `make test` runs side by side, each one step at a time (make warns that -j1
+# resets the jobserver in the sub-make: that is the point, a lane's steps take no second slot)
+test-beside-pip: $(STAMP)
+	$(MAKE) --no-print-directory -j1 lint typecheck template-check
 	$(BIN)/pytest -m "not browser" --ignore=tests/e2e
 
-pip-checks: sam-check wheel-check
+pip-checks: $(STAMP)
+	$(MAKE) --no-print-directory -j1 sam-check wheel-check
 
 system-deps:
 	@missing=""; for pc in $(SYSTEM_PACKAGES); do \
