@@ -36,15 +36,17 @@ run: $(STAMP)
 	$(BIN)/hubbub serve --port $(PORT) --mqtt-port $(MQTT_PORT)
 
 # CI's one command. The checks that mostly wait on pip and the network (the SAM CLI's venv and
-# `sam build`, the wheel in a fresh venv) run beside lint, types and the unit and contract tests,
-# which have no deadline a busy core breaks; the e2e tiers, whose servers do, run alone after them.
+# `sam build`, the wheel in a fresh venv, the quickstart's `make run` in a fresh clone, whose one
+# deadline is 10 minutes) run beside lint, types and the unit and contract tests, which have no
+# deadline a busy core breaks; the e2e tiers, whose servers do, run alone after them.
 # The e2e tests marked `store` (behaviour the two stores implement separately: CONTRIBUTING.md,
 # "Which e2e tests run on DynamoDB"; tests/unit/test_store_selection.py) run again on
 # `--store dynamodb` (moto); the browser tier runs in its own session (Playwright's sync API owns
 # the main thread's loop).
+QUICKSTART := tests/e2e/test_quickstart.py
 test: system-deps $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-beside-pip pip-checks
-	$(BIN)/pytest tests/e2e
+	$(BIN)/pytest tests/e2e --ignore=$(QUICKSTART)
 	HUBBUB_E2E_STORE=dynamodb $(BIN)/pytest tests/e2e
 	$(BIN)/pytest -m browser
 
@@ -56,6 +58,7 @@ test-beside-pip: $(STAMP)
 
 pip-checks: $(STAMP)
 	$(MAKE) --no-print-directory -j1 sam-check wheel-check
+	$(BIN)/pytest $(QUICKSTART)
 
 system-deps:
 	@missing=""; for pc in $(SYSTEM_PACKAGES); do \

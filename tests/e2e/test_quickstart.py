@@ -24,7 +24,13 @@ from tests.support.server import REPO
 def test_make_run_serves_the_web_client_from_a_fresh_clone(tmp_path: Path) -> None:
     clone = tmp_path / "hubbub"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
+    # a user's shell: no venv, and no outer make's flags (under `make test` they would hand
+    # `make run` its -j and --output-sync, which holds every line back until the target ends)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "MAKE", "MFLAGS"))
+    }
     proc = subprocess.Popen(
         ["make", "run", "PORT=0", "MQTT_PORT=0"],
         cwd=clone,
