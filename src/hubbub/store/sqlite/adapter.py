@@ -46,6 +46,7 @@ from hubbub.store.sqlite.codec import (
     MESSAGE_COLUMNS,
     SUBSCRIPTION_COLUMNS,
     connection_of,
+    connection_row,
     message_of,
     subscription_of,
 )
@@ -128,20 +129,11 @@ class SqliteStore(SqliteMailings, Store):
 
     # connections ------------------------------------------------------------------------------
     def put_connection(self, connection: Connection) -> None:
-        user = connection.user
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO connections"
-                " (id, user_id, role, nickname, connected_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    connection.id,
-                    user.id,
-                    user.role.value,
-                    user.nickname,
-                    connection.connected_at,
-                    connection.expires_at,
-                ),
+                f"INSERT OR REPLACE INTO connections ({CONNECTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                connection_row(connection),
             )
 
     def get_connection(self, connection_id: ConnectionId) -> Connection | None:
