@@ -13,7 +13,8 @@ SigV4 signature (``SigV4Auth``, signing name ``iotdata``), the credentials (the 
 as Lambda gives them, else botocore's chain) and, when no endpoint is configured, the endpoint
 botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
 (``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
-connection per thread.
+connection per thread. ``IotDataClient`` is that machinery; ``hangup.py`` sends IoT Core's
+DeleteConnection through it too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from urllib.parse import quote, urlsplit
 
 from hubbub.push.port import Broadcast
 
-__all__ = ["IotDataBroadcast", "PublishRefused", "configured_endpoint", "endpoint_for"]
+__all__ = [
+    "IotDataBroadcast",
+    "IotDataClient",
+    "PublishRefused",
+    "configured_endpoint",
+    "endpoint_for",
+    "refusal",
+]
 
 SIGNING_NAME = "iotdata"
 """IoT Core's data plane signs as ``iotdata`` (botocore's service model, ``signingName``)."""
@@ -76,7 +84,10 @@ class _TlsConnection(http.client.HTTPSConnection):
         self.sock.settimeout(self.read_timeout)
 
 
-class IotDataBroadcast(Broadcast):
+class IotDataClient:
+    """Signed requests to IoT Core's data plane on one kept-alive connection per thread: what
+    the Publish here and the DeleteConnection of ``hangup.py`` share."""
+
     def __init__(
         self,
         *,
@@ -87,7 +98,7 @@ class IotDataBroadcast(Broadcast):
         read_timeout_s: float = 2.0,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        """Nothing is resolved or imported until the first publish: a stack whose rooms see no
+        """Nothing is resolved or imported until the first request: a stack whose rooms see no
         message pays nothing at init."""
         self._env = os.environ if env is None else env
         self._endpoint = endpoint
@@ -135,31 +146,36 @@ class IotDataBroadcast(Broadcast):
         return conn
 
     # the request --------------------------------------------------------------------------------
-    def publish(self, topic: str, data: bytes) -> None:
+    def request(self, method: str, path: str, data: bytes = b"") -> tuple[int, str | None, bytes]:
+        """``path`` (with its query) signed and sent: (status, ``x-amzn-ErrorType``, body)."""
         from botocore.awsrequest import AWSRequest
 
         signer = self._ready()
-        path = f"{self._base}/topics/{quote(topic, safe='')}?qos=1"
-        request = AWSRequest(method="POST", url=f"{self._endpoint}{path}", data=data)
+        path = f"{self._base}{path}"
+        request = AWSRequest(method=method, url=f"{self._endpoint}{path}", data=data)
         signer.add_auth(request)
         headers = dict(request.headers.items())
-        for attempt in (1, 2):
-            conn = self._conn()
-            try:
-                conn.request("POST", path, body=data, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-            except (OSError, http.client.HTTPException):
-                # a kept-alive connection the endpoint closed while the environment was frozen:
-                # once more on a new one (a publish that did land is dropped by seq)
-                conn.close()
-                self._local.conn = None
-                if attempt == 2:
-                    raise
-                continue
-            if response.status >= 300:
-                raise _refusal(response.status, response.getheader("x-amzn-ErrorType"), body)
-            return
+        try:
+            return self._send(method, path, data, headers)
+        except (OSError, http.client.HTTPException):
+            # a kept-alive connection the endpoint closed while the environment was frozen:
+            # once more on a new one (a publish that did land is dropped by seq; a connection
+            # deleted already answers 404)
+            self.close()
+            return self._send(method, path, data, headers)
+
+    def _send(
+        self, method: str, path: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None, bytes]:
+        conn = self._conn()
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        except BaseException:
+            self.close()
+            raise
+        return response.status, response.getheader("x-amzn-ErrorType"), body
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -168,7 +184,16 @@ class IotDataBroadcast(Broadcast):
             self._local.conn = None
 
 
-def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
+class IotDataBroadcast(IotDataClient, Broadcast):
+    def publish(self, topic: str, data: bytes) -> None:
+        status, error_type, body = self.request(
+            "POST", f"/topics/{quote(topic, safe='')}?qos=1", data
+        )
+        if status >= 300:
+            raise refusal(status, error_type, body)
+
+
+def refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
     name = (error_type or "").split(":", 1)[0] or f"HTTP{status}"
     try:
         message = str(json.loads(body).get("message", ""))
@@ -187,7 +212,7 @@ def _credentials() -> Any:
 
         found = botocore.session.get_session().get_credentials()
     if found is None:
-        raise RuntimeError("no AWS credentials for iot-data Publish")
+        raise RuntimeError("no AWS credentials for iot-data")
     return found
 
 
