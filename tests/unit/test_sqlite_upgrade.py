@@ -16,7 +16,9 @@ OLD_SCHEMA = SCHEMA.replace(
     "    expires_at INTEGER NOT NULL,\n    role TEXT,\n"
     "    edited_at INTEGER,\n    deleted INTEGER NOT NULL DEFAULT 0,\n    attachments TEXT,\n",
     "    expires_at INTEGER NOT NULL,\n",
-).replace("    expires_at INTEGER NOT NULL,\n    client_id TEXT\n", "    expires_at INTEGER NOT NULL\n")
+).replace(
+    "    expires_at INTEGER NOT NULL,\n    client_id TEXT\n", "    expires_at INTEGER NOT NULL\n"
+)
 """The tables as they were before messages had a role (or could be edited, deleted, or carry
 attachments, or connections their MQTT client id)."""
 NOW_MS = 1_800_000_000_000

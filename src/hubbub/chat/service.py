@@ -41,7 +41,15 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Broadcast, ChunkQueue, FramesOutcome, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import (
+    Broadcast,
+    ChunkQueue,
+    FramesOutcome,
+    MqttHangup,
+    NoBroadcast,
+    Push,
+    PushOutcome,
+)
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -86,6 +94,7 @@ class Chat:
         broadcast: Broadcast | None = None,
         files: Files | None = None,
         chunks: ChunkQueue | None = None,
+        mqtt_hangup: MqttHangup | None = None,
     ) -> None:
         self.store = store
         self.push = push
@@ -122,6 +131,8 @@ class Chat:
             presence=self.presence,
             push=push,
             clock=clock,
+            connections=store,
+            mqtt_hangup=mqtt_hangup,
         )
         self.subscribing = Subscribing(
             store,
