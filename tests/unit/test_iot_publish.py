@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from botocore.credentials import Credentials
 
+from hubbub.chat.fanout import Change, FanOut
 from hubbub.push.iot.adapter import (
     IotDataBroadcast,
     PublishRefused,
     configured_endpoint,
     endpoint_for,
 )
+from hubbub.push.port import Broadcast, Published
 from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
+from tests.unit.chatworld import world_in
 
 KEY, SECRET = "AKIATESTPUBLISH", "publish-secret"
 
@@ -30,6 +35,7 @@ class Broker:
     received: list[tuple[str, bytes]] = field(default_factory=list)
     connections: set[tuple[str, int]] = field(default_factory=set)
     refuse: tuple[int, str] | None = None
+    refuse_topic: str | None = None
     drop_after_answer: bool = False
 
 
@@ -51,6 +57,11 @@ def broker() -> Iterator[Broker]:
                 return
             if state.refuse is not None:
                 self._answer(*state.refuse, "refused")
+                return
+            if state.refuse_topic is not None and unquote(self.path).startswith(
+                f"/topics/{state.refuse_topic}?"
+            ):
+                self._answer(400, "InvalidRequestException", "refused topic")
                 return
             state.received.append((self.path, body))
             self._answer(200, None, "")
@@ -176,3 +187,70 @@ def test_the_endpoint_is_the_standard_configuration(
 def test_without_a_configured_endpoint_botocore_resolves_the_regions() -> None:
     assert endpoint_for({}, "eu-west-1") == "https://data-ats.iot.eu-west-1.amazonaws.com"
     assert endpoint_for({"AWS_ENDPOINT_URL": "http://all"}, "eu-west-1") == "http://all"
+
+
+def _topics_in_order(broker: Broker) -> dict[str, list[bytes]]:
+    seen: dict[str, list[bytes]] = {}
+    for path, body in broker.received:
+        seen.setdefault(unquote(path).removeprefix("/topics/").split("?")[0], []).append(body)
+    return seen
+
+
+def test_a_batchs_topics_go_side_by_side_each_in_order(broker: Broker) -> None:
+    messages = [(f"room/{i % 3}", str(i).encode()) for i in range(30)]
+    broadcast = _broadcast(broker)
+    try:
+        assert broadcast.publish_all(messages) == Published()
+    finally:
+        broadcast.close()
+    assert _topics_in_order(broker) == {
+        f"room/{t}": [str(i).encode() for i in range(30) if i % 3 == t] for t in range(3)
+    }
+    assert len(broker.connections) == 3, "one lane, one connection, per topic"
+
+
+def test_the_earliest_refusal_of_any_lane_is_where_the_batch_stops(broker: Broker) -> None:
+    broker.refuse_topic = "room/bad"
+    messages = [
+        ("room/a", b"a0"),
+        ("room/b", b"b0"),
+        ("room/a", b"a1"),
+        ("room/bad", b"x0"),
+        ("room/b", b"b1"),
+        ("room/bad", b"x1"),
+    ]
+    broadcast = _broadcast(broker)
+    try:
+        outcome = broadcast.publish_all(messages)
+    finally:
+        broadcast.close()
+    assert outcome.failed_at == 3
+    assert "InvalidRequestException" in outcome.error
+    taken = _topics_in_order(broker)
+    assert taken["room/a"] == [b"a0", b"a1"]
+    assert taken["room/b"][:1] == [b"b0"], "what came before the refusal was taken"
+    assert "room/bad" not in taken
+
+
+def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) -> None:
+    """A batch of three rooms whose second record's publish is refused: the first record is
+    done, the rest come back with the retry."""
+
+    class RefusesSecond(Broadcast):
+        def publish(self, topic: str, data: bytes) -> None:
+            raise AssertionError("publish_all is the fan-out's call")
+
+        def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+            assert [t for t, _ in messages] == ["room/a", "room/b", "room/c"]
+            return Published(1, "ThrottlingException")
+
+    with world_in(tmp_path) as world:
+        world.visitor("writer", "Wes")
+        for topic in ("room/a", "room/b", "room/c"):
+            world.send("writer", topic, "hi", f"{topic}-0")
+        changes = [Change(m) for t in ("room/a", "room/b", "room/c") for m in world.stored(t)]
+        fan_out = FanOut(world.store, world.push, RefusesSecond())
+
+        report = fan_out.deliver_batch(changes)
+
+    assert (report.done, report.reason) == (1, "not published to the broker: ThrottlingException")

@@ -15,6 +15,11 @@ botocore resolves for ``iot-data`` in the region. The request is the one boto3 s
 (``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
 connection per thread. ``IotDataClient`` is that machinery; ``hangup.py`` sends IoT Core's
 DeleteConnection through it too.
+
+IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
+message. A batch's topics are published side by side (``lanes`` threads, each on its own
+connection), each topic's messages one after another, so no subscriber sees a topic out of
+order and a batch of many rooms takes about as long as its busiest room.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from hubbub.push.port import Broadcast
+from hubbub.push.port import Broadcast, Published
 
 __all__ = [
     "IotDataBroadcast",
@@ -108,6 +114,8 @@ class IotDataClient:
         self._read_timeout = read_timeout_s
         self._signer: Any = None
         self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
+        self._opened_lock = threading.Lock()
 
     # setup, once ------------------------------------------------------------------------------
     def _ready(self) -> Any:
@@ -143,6 +151,8 @@ class IotDataClient:
                 conn = _Connection(self._host, self._port, timeout=self._connect_timeout)
             conn.read_timeout = self._read_timeout
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
 
     # the request --------------------------------------------------------------------------------
@@ -161,7 +171,6 @@ class IotDataClient:
             # a kept-alive connection the endpoint closed while the environment was frozen:
             # once more on a new one (a publish that did land is dropped by seq; a connection
             # deleted already answers 404)
-            self.close()
             return self._send(method, path, data, headers)
 
     def _send(
@@ -173,24 +182,66 @@ class IotDataClient:
             response = conn.getresponse()
             body = response.read()
         except BaseException:
-            self.close()
+            self._forget(conn)
             raise
         return response.status, response.getheader("x-amzn-ErrorType"), body
 
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 class IotDataBroadcast(IotDataClient, Broadcast):
+    def __init__(self, *, lanes: int = 8, **client: Any) -> None:
+        """``client``: ``IotDataClient``'s settings."""
+        super().__init__(**client)
+        self._lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
+
     def publish(self, topic: str, data: bytes) -> None:
-        status, error_type, body = self.request(
-            "POST", f"/topics/{quote(topic, safe='')}?qos=1", data
-        )
+        path = f"/topics/{quote(topic, safe='')}?qos=1"
+        status, error_type, body = self.request("POST", path, data)
         if status >= 300:
             raise refusal(status, error_type, body)
+
+    def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+        """Topics side by side, each topic's messages in order; the earliest refusal wins."""
+        by_topic: dict[str, list[int]] = {}
+        for index, (topic, _) in enumerate(messages):
+            by_topic.setdefault(topic, []).append(index)
+        if len(by_topic) <= 1 or self._lanes == 1:
+            return super().publish_all(messages)
+        self._ready()  # once, before the threads share it
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
+        lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
+        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+    def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
+        for index in run:
+            topic, data = messages[index]
+            try:
+                self.publish(topic, data)
+            except Exception as exc:
+                return Published(index, str(exc))
+        return Published()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        super().close()
 
 
 def refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
