@@ -72,11 +72,11 @@ class Moderation:
         presence: Presence,
         push: Push,
         clock: Clock,
-        connections: Connections | None = None,
+        connections: Connections,
         mqtt_hangup: MqttHangup | None = None,
     ) -> None:
-        """``connections`` and ``mqtt_hangup`` are the MQTT edge's: without them, an ejected
-        MQTT member leaves the topic's presence only."""
+        """Without ``mqtt_hangup`` (a stack without the MQTT edge) an ejected MQTT member
+        leaves the topic's presence only."""
         self._connections = connections
         self._mqtt_hangup = mqtt_hangup or NoMqttHangup()
         self._sanctions = sanctions
@@ -161,8 +161,6 @@ class Moderation:
         what is left of them. Best effort, as the push above: they are out of the topic here
         whatever IoT Core answers, and a ban's policy refuses them the topic by the next
         refresh."""
-        if self._connections is None:
-            return
         found = [self._connections.get_connection(member) for member in members]
         missed = self._mqtt_hangup.disconnect_clients(mqtt_clients(found))
         if missed:
