@@ -17,9 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from hubbub.chat import policy
 from hubbub.chat.mqtt import iot_policy, parse_ingest, principal_of, sender_of
@@ -340,18 +338,6 @@ def test_a_broker_that_fails_the_publish_fails_the_record(edge: Edge) -> None:
 
 
 # -- the adapter and its configuration --------------------------------------------------------
-
-
-def test_the_iot_adapter_publishes_at_qos_1() -> None:
-    client = boto3.client(
-        "iot-data", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
-    )
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "publish", {}, {"topic": "room/a", "qos": 1, "payload": b'{"type":"message"}'}
-        )
-        IotDataBroadcast(client=client).publish("room/a", b'{"type":"message"}')
-        stubber.assert_no_pending_responses()
 
 
 def test_the_stack_condition_picks_the_broadcast(tmp_path: Path) -> None:
