@@ -220,3 +220,18 @@ def test_the_backoff_is_full_jitter_base_2_capped_at_20_s(
     attempt: int, jitter: float, wait: float
 ) -> None:
     assert backoff_s(attempt, jitter) == pytest.approx(wait)
+
+
+def test_without_credentials_in_the_environment_botocore_s_chain_is_asked(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside Lambda (a container role, a profile), the signer gets what botocore finds."""
+    env = {k: v for k, v in _env(broker).items() if not k.startswith("AWS_SECRET")}
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    IotDataBroadcast(env, sleep=_no_wait).publish("room/a", b"x")
+    seen = broker.seen[0]
+    assert "X-Amz-Security-Token" not in seen.headers
+    verifier = SigV4Verifier({KEY: SECRET_KEY}, "iotdata")
+    assert verifier.verify(seen.method, seen.path, seen.headers, seen.body) == KEY

@@ -7,12 +7,12 @@ room of any size. QoS 1, so a subscriber at QoS 1 gets it at least once (and dro
 The request is the one boto3's ``iot-data`` client sends (``POST /topics/{topic}?qos=1``, the
 payload as the body, SigV4 for the signing name ``iotdata``), built from botocore's own parts:
 its endpoint rule set for the service (``AWS_ENDPOINT_URL_IOT_DATA_PLANE`` or
-``AWS_ENDPOINT_URL`` when configured, else the partition's ``data-ats.iot`` endpoint), its
-credential providers, its SigV4 signer and its urllib3 HTTP session. Not the client itself:
-importing boto3 and building that client took 130-180 ms of the fan-out function's first
-invocation, most of it importing boto3's S3 transfer manager and botocore's client machinery,
-decoding the 1.2 MB endpoints table and listing every service's data directory; these parts
-take about a third of it (docs/benchmarks.md). Retries are the standard mode's at two attempts.
+``AWS_ENDPOINT_URL`` when configured, else the partition's ``data-ats.iot`` endpoint), its SigV4
+signer and its urllib3 HTTP session, with the execution role's credentials from the environment.
+Not the client itself: importing boto3 and building that client took 130-180 ms of the fan-out
+function's first invocation (boto3's S3 transfer manager, botocore's client machinery, decoding
+the 1.2 MB endpoints table, listing every service's data directory); these parts take about a
+third of that (docs/benchmarks.md, finding 16). Retries are the standard mode's, two attempts.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hubbub.push.iot.retries import MAX_ATTEMPTS, backoff_s, retryable
 from hubbub.push.port import Broadcast
 
-__all__ = ["IotDataBroadcast", "IotPublishError", "endpoint_url"]
+__all__ = ["EnvCredentials", "IotDataBroadcast", "IotPublishError", "endpoint_url"]
 
 SIGNING_NAME = "iotdata"
 _RULESET = "iot-data/2015-05-28/endpoint-rule-set-1"
@@ -67,16 +68,27 @@ def endpoint_url(env: Mapping[str, str]) -> str:
     return str(provider.resolve_endpoint(**params).url).rstrip("/")
 
 
+@dataclass(frozen=True, slots=True)
+class EnvCredentials:
+    """The execution role's credentials as Lambda hands them to the function (its *defined
+    runtime environment variables*), in the three attributes botocore's signer reads."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+
 def _credentials(env: Mapping[str, str]) -> Any:
-    """Lambda hands the function its role's credentials in the environment; anywhere else,
-    botocore's whole provider chain."""
-    from botocore.credentials import EnvProvider
+    """From the environment when it has them, as on Lambda (botocore's environment provider
+    reads the same variables, but importing its credentials module took a tenth of this
+    adapter's first publish); anywhere else, botocore's whole provider chain."""
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+        return EnvCredentials(key, secret, token)
+    import botocore.session
 
-    found = EnvProvider(environ=env).load()
-    if found is None:
-        import botocore.session
-
-        found = botocore.session.get_session().get_credentials()
+    found = botocore.session.get_session().get_credentials()
     if found is None:
         raise IotPublishError(0, "NoCredentialsError", "no AWS credentials to sign with")
     return found
