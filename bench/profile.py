@@ -103,12 +103,35 @@ async def _run(args: argparse.Namespace) -> None:
             stderr=subprocess.DEVNULL,
         )
         await asyncio.sleep(1.0)
+        before = _cpu_by_role(s.server.pid, roles)
         step = await s.step(args.rate, args.seconds, 5.0)
+        after = _cpu_by_role(s.server.pid, roles)
         await asyncio.to_thread(recorder.wait, 120)
+    messages = max(1, round(args.rate * args.seconds))
+    for role in sorted(after):
+        spent = after[role] - before.get(role, 0.0)
+        print(f"cpu {role}: {spent:.2f} s, {1000 * spent / messages:.3f} ms per message")
     keys = ["deliveries_per_s", "p50_ms", "p99_ms", "lost", "server_cpu_cores"]
     print({k: step[k] for k in [*keys, "server_us_per_delivery"]})
     print(summarize(raw, roles))
     print(f"bench: collapsed stacks in {raw}")
+
+
+def _cpu_by_role(pid: int, roles: dict[int, str]) -> dict[str, float]:
+    """User + system seconds per role so far (the figure a busy machine disturbs least)."""
+    import psutil
+
+    spent: dict[str, float] = defaultdict(float)
+    server = psutil.Process(pid)
+    for proc in [server, *server.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            if proc.pid != pid and proc.pid not in roles:
+                roles[proc.pid] = proc.environ().get("AWS_LAMBDA_FUNCTION_NAME", "worker")
+        except psutil.NoSuchProcess:
+            continue
+        spent[roles.get(proc.pid, "gateway")] += times.user + times.system
+    return dict(spent)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,12 @@ __all__ = ["summary", "targets", "write_docs"]
 
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
-PEER_ORDER = ("websockets", "socketio", "hubbub")
+PEER_ORDER = ("websockets", "socketio", "hubbub", "hubbub-nomqtt")
 LABELS = {
     "websockets": "websockets broadcast",
     "socketio": "python-socketio + uvicorn",
     "hubbub": "hubbub (persists)",
+    "hubbub-nomqtt": "hubbub (persists), no MQTT edge",
 }
 
 
@@ -505,7 +506,12 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     made: list[Path] = []
-    colors = {"websockets": "tab:blue", "socketio": "tab:orange", "hubbub": "tab:green"}
+    colors = {
+        "websockets": "tab:blue",
+        "socketio": "tab:orange",
+        "hubbub": "tab:green",
+        "hubbub-nomqtt": "tab:olive",
+    }
     w1 = [i for i in results.get("w1", []) if i.get("steps")]
     for n in sorted({i["subscribers"] for i in w1}):
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -576,8 +582,9 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
     if w0:
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         sizes = sorted({i["connections"] for i in w0})
-        width = 0.8 / max(1, len(PEER_ORDER))
-        for k, peer in enumerate(PEER_ORDER):
+        shown = [p for p in PEER_ORDER if any(i["peer"] == p for i in w0)]
+        width = 0.8 / max(1, len(shown))
+        for k, peer in enumerate(shown):
             values = [
                 next(
                     (

@@ -31,7 +31,9 @@ from bench.workloads import Plan, dumps
 __all__ = ["main", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
-ALL_PEERS = ("websockets", "socketio", "hubbub")
+ALL_PEERS = ("websockets", "socketio", "hubbub", "hubbub-nomqtt")
+W1_ONLY_PEERS = frozenset({"hubbub-nomqtt"})
+"""Variants of hubbub measured on W1 alone: what one part of the stack costs at full rate."""
 ALL_WORKLOADS = ("lambda", "lat", "w1", "w4", "w3", "w0")
 
 
@@ -122,7 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if "lambda" in only and "hubbub" in peers:
         add("lambda", lambda: workloads.lambdas(plan, say))
     if "lat" in only:
-        for peer in peers:
+        for peer in (p for p in peers if p not in W1_ONLY_PEERS):
             add("latency", lambda peer=peer: workloads.latency(peer, plan, say))  # type: ignore[misc]
     if "w1" in only:
         for n in plan.w1_subscribers:
@@ -134,7 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         add("w3", lambda: workloads.recovery(plan, say))
     if "w0" in only:
         for n in plan.w0_sizes:
-            for peer in peers:
+            for peer in (p for p in peers if p not in W1_ONLY_PEERS):
                 add("w0", lambda peer=peer, n=n: workloads.idle(peer, n, plan, say))  # type: ignore[misc]
 
     progress_bar.total = len(jobs)

@@ -196,7 +196,7 @@ class Session:
 
     def connect_rate(self) -> float:
         # API Gateway's (and so hubbub's) default quota is 500 new connections per second
-        return 400.0 if self.spec.name == "hubbub" else 2000.0
+        return 400.0 if self.spec.adapter == "hubbub" else 2000.0
 
     async def open_subscribers(self, count: int, topic: str | None = TOPIC) -> dict[str, Any]:
         shares = _split(count, len(self.subs))

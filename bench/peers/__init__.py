@@ -3,7 +3,9 @@
 ``hubbub`` runs in its default configuration (``hubbub serve``: the repository's template, SQLite,
 four execution environments per function), except that the per-connection send rate limit is
 lifted with an env-vars file (one publisher connection carries the whole load). The other two are
-bench/peers/ws_broadcast.py and bench/peers/sio_server.py.
+bench/peers/ws_broadcast.py and bench/peers/sio_server.py. ``hubbub-nomqtt`` is the same server
+deployed without the MQTT edge (``EnableMqtt=false``, a parameter of the template): its fan-out
+does not publish each message to IoT Core, so W1 shows what that publish costs.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ class PeerSpec:
     label: str
     adapter: str
     persists: bool
+    parameters: tuple[str, ...] = ()
+    """Template parameter overrides (``KEY=VALUE``) for hubbub."""
 
     def command(self, workdir: Path, log_level: str) -> list[str]:
-        if self.name == "hubbub":
+        if self.adapter == "hubbub":
             env_file = workdir / "env-vars.json"
             env_file.write_text(json.dumps({"Parameters": LIFTED_LIMITS}))
             return [
@@ -69,6 +73,7 @@ class PeerSpec:
                 "--env-vars",
                 str(env_file),
                 *EDGE_QUOTAS,
+                *(["--parameter-overrides", *self.parameters] if self.parameters else []),
             ]
         module = {"websockets": "bench.peers.ws_broadcast", "socketio": "bench.peers.sio_server"}
         return [sys.executable, "-m", module[self.name]]
@@ -78,6 +83,13 @@ PEERS: dict[str, PeerSpec] = {
     "websockets": PeerSpec("websockets", "websockets broadcast (bare)", "websockets", False),
     "socketio": PeerSpec("socketio", "python-socketio on uvicorn", "socketio", False),
     "hubbub": PeerSpec("hubbub", "hubbub serve (default)", "hubbub", True),
+    "hubbub-nomqtt": PeerSpec(
+        "hubbub-nomqtt",
+        "hubbub serve without the MQTT edge",
+        "hubbub",
+        True,
+        ("EnableMqtt=false",),
+    ),
 }
 
 

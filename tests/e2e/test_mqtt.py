@@ -11,6 +11,7 @@ the same client id disconnects the first), *AWS IoT Core endpoints and quotas* (
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import subprocess
 import time
@@ -259,10 +260,12 @@ def test_retained_message_reaches_a_later_exact_subscriber(broker: ServerProcess
 
 
 def test_basic_ingest_never_reaches_subscribers(broker: ServerProcess) -> None:
+    """Not the topic after the prefix either (nobody may subscribe to the Basic Ingest topic
+    itself: test_reserved_topics_refused_end_the_connection)."""
     room = unique("ingest")
     spy = client(broker)
     spy.connect()
-    spy.subscribe(f"$aws/rules/hubbub/{room}", room)
+    spy.subscribe(room)
     pub = client(broker)
     pub.connect()
     pub.publish(f"$aws/rules/hubbub/{room}", b"for the rule only", qos=1)
@@ -270,6 +273,47 @@ def test_basic_ingest_never_reaches_subscribers(broker: ServerProcess) -> None:
     assert spy.expect().payload == b"marker"
     spy.close()
     pub.close()
+
+
+RESERVED_REFUSALS = [
+    pytest.param("subscribe", "$SYS/#", id="subscribe $SYS/#"),
+    pytest.param("subscribe", "$sys/operators", id="subscribe a $ topic nobody made"),
+    pytest.param("subscribe", "$aws/rules/hubbub/room", id="subscribe Basic Ingest"),
+    pytest.param("publish", "$sys/operators", id="publish a $ topic nobody may create"),
+    pytest.param("publish", "$aws/events/presence/connected/x", id="publish a lifecycle event"),
+]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("operation", "topic"), RESERVED_REFUSALS)
+def test_reserved_topics_refused_end_the_connection(
+    broker: ServerProcess, version: int, operation: str, topic: str
+) -> None:
+    """*Reserved topics*: topics beginning with ``$`` belong to AWS IoT; a publish or subscribe
+    it does not support can end the connection. No policy stands in front of this broker, so
+    only the reservation refuses; the lifecycle event says it was the client's error, and the
+    reserved topics clients may use keep working on the same broker."""
+    name = unique("reserved")
+    watcher = client(broker)
+    watcher.connect()
+    assert watcher.subscribe(f"$aws/events/presence/disconnected/{name}") == [1]
+    curious = client(broker, version=version, client_id=name)
+    assert curious.connect()[0] == 0
+    mid = None
+    if operation == "subscribe":
+        [mid] = curious.subscribe(topic, wait=False)
+    else:
+        curious.publish(topic, b"{}", qos=0)
+    curious.wait_disconnected()
+    event = json.loads(watcher.expect_topic(f"$aws/events/presence/disconnected/{name}").payload)
+    assert (event["clientInitiatedDisconnect"], event["disconnectReason"]) == (
+        False,
+        "CLIENT_ERROR",
+    )
+    if mid is not None:
+        assert curious.suback_of(mid) is None  # the SUBSCRIBE was never answered
+    curious.close()
+    watcher.close()
 
 
 def test_publish_flood_is_held_to_the_rate_and_loses_nothing(broker: ServerProcess) -> None:

@@ -1,66 +1,87 @@
-"""The MQTT edge's publish: the request boto3's ``iot-data`` client would send, built from
-botocore's parts (endpoint rule set, credentials, SigV4 signer, HTTP session), and the standard
-retry mode's decisions.
-
-AWS: *Publish* (AWS IoT Core API reference, ``POST /topics/{topic}``, the payload as the body);
-*Retry behavior* (AWS SDKs and Tools reference guide, standard mode); *Service-specific
-endpoints* (same guide, ``AWS_ENDPOINT_URL_<SERVICE>``).
-"""
+"""The fan-out's IoT Core Publish: the request boto3 would send, signed so IoT Core (here the
+runtime's own SigV4 check, which accepts boto3's requests) takes it, one kept-alive connection,
+and a typed error for a refusal."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
 
-from hubbub.push.iot.adapter import IotDataBroadcast, IotPublishError, endpoint_url
-from hubbub.push.iot.retries import backoff_s, retryable
-from hubbub.runtime.sigv4 import SigV4Verifier
+from hubbub.chat.fanout import Change, FanOut
+from hubbub.push.iot.adapter import (
+    IotDataBroadcast,
+    PublishRefused,
+    configured_endpoint,
+    endpoint_for,
+)
+from hubbub.push.port import Broadcast, Published
+from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
+from tests.unit.chatworld import world_in
 
-KEY, SECRET_KEY = "AKIDLOCAL", "local-secret"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
+KEY, SECRET = "AKIATESTPUBLISH", "publish-secret"
 
 
 @dataclass
 class Broker:
-    """A data plane that records every request and answers from ``answers`` (then 200)."""
-
-    url: str = ""
-    seen: list[Seen] = field(default_factory=list)
-    answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    url: str
+    received: list[tuple[str, bytes]] = field(default_factory=list)
+    connections: set[tuple[str, int]] = field(default_factory=set)
+    refuse: tuple[int, str] | None = None
+    refuse_topic: str | None = None
+    drop_after_answer: bool = False
+    tokens: list[str | None] = field(default_factory=list)
 
 
 @pytest.fixture
 def broker() -> Iterator[Broker]:
-    state = Broker()
+    verifier = SigV4Verifier({KEY: SECRET}, "iotdata")
+    state = Broker(url="")
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state.seen.append(Seen("POST", self.path, dict(self.headers.items()), body))
-            status, headers, payload = state.answers.pop(0) if state.answers else (200, {}, b"")
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.connections.add(self.client_address)
+            try:
+                verifier.verify("POST", self.path, dict(self.headers.items()), body)
+            except SignatureRejected as exc:
+                self._answer(403, "ForbiddenException", str(exc))
+                return
+            if state.refuse is not None:
+                self._answer(*state.refuse, "refused")
+                return
+            if state.refuse_topic is not None and unquote(self.path).startswith(
+                f"/topics/{state.refuse_topic}?"
+            ):
+                self._answer(400, "InvalidRequestException", "refused topic")
+                return
+            state.received.append((self.path, body))
+            state.tokens.append(self.headers.get("X-Amz-Security-Token"))
+            self._answer(200, None, "")
+            if state.drop_after_answer:  # as an endpoint ends an idle kept-alive connection
+                self.close_connection = True
+
+        def _answer(self, status: int, error_type: str | None, message: str) -> None:
+            payload = json.dumps({"message": message}).encode() if error_type else b"{}"
             self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
+            if error_type:
+                self.send_header("x-amzn-ErrorType", f"{error_type}:http://internal")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+        def log_message(self, *args: object) -> None:
+            return None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -71,167 +92,228 @@ def broker() -> Iterator[Broker]:
     finally:
         server.shutdown()
         server.server_close()
-        thread.join()
+        thread.join(5)
 
 
-def _env(broker: Broker) -> dict[str, str]:
-    return {
-        "AWS_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_SESSION_TOKEN": "session-token",
-        "AWS_ENDPOINT_URL_IOT_DATA_PLANE": broker.url,
-    }
-
-
-def _no_wait(seconds: float) -> None:
-    pass
-
-
-def _adapter(broker: Broker) -> IotDataBroadcast:
-    return IotDataBroadcast(_env(broker), sleep=_no_wait, jitter=lambda: 0.5)
-
-
-def _error(status: int, error_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    body = json.dumps({"message": message}).encode()
-    return status, {"x-amzn-ErrorType": error_type, "Content-Type": "application/json"}, body
-
-
-def test_the_request_is_the_one_boto3_sends_signed_for_iotdata(broker: Broker) -> None:
-    topic, payload = "room/a b+#", b'{"type":"message","text":"hi"}'
-    adapter = _adapter(broker)
-    adapter.publish(topic, payload)
-    adapter.close()
-    client = boto3.client(
-        "iot-data",
-        region_name="eu-west-1",
-        endpoint_url=broker.url,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET_KEY,
-        aws_session_token="session-token",
+def _broadcast(broker: Broker, secret: str = SECRET) -> IotDataBroadcast:
+    return IotDataBroadcast(
+        endpoint=broker.url, region="eu-west-1", credentials=Credentials(KEY, secret), env={}
     )
-    client.publish(topic=topic, qos=1, payload=payload)
-    ours, boto = broker.seen
-    assert (ours.method, ours.path, ours.body) == (boto.method, boto.path, boto.body)
-    assert ours.path == "/topics/room%2Fa%20b%2B%23?qos=1"
-    assert ours.headers["X-Amz-Security-Token"] == "session-token"
-    assert "Content-Type" not in ours.headers and "Content-Type" not in boto.headers
-    verifier = SigV4Verifier({KEY: SECRET_KEY}, "iotdata")
-    assert verifier.verify(ours.method, ours.path, ours.headers, ours.body) == KEY
+
+
+def test_a_publish_is_boto3s_request_signed_for_iotdata(broker: Broker) -> None:
+    broadcast = _broadcast(broker)
+    try:
+        broadcast.publish("room/a b", b'{"type":"message","seq":1}')
+        broadcast.publish("room/a b", b'{"type":"message","seq":2}')
+    finally:
+        broadcast.close()
+    assert broker.received == [
+        ("/topics/room%2Fa%20b?qos=1", b'{"type":"message","seq":1}'),
+        ("/topics/room%2Fa%20b?qos=1", b'{"type":"message","seq":2}'),
+    ]
+    assert len(broker.connections) == 1, "one kept-alive connection for every publish"
+
+
+def test_a_bad_signature_is_a_typed_refusal(broker: Broker) -> None:
+    broadcast = _broadcast(broker, secret="not-the-secret")
+    with pytest.raises(PublishRefused) as refused:
+        broadcast.publish("room/a", b"{}")
+    broadcast.close()
+    assert (refused.value.status, refused.value.error_type) == (403, "ForbiddenException")
+    assert broker.received == []
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("status", "error_type"),
+    [(400, "InvalidRequestException"), (413, "RequestEntityTooLargeException"), (503, "X")],
+)
+def test_a_refused_publish_raises_its_error_type(
+    broker: Broker, status: int, error_type: str
+) -> None:
+    broker.refuse = (status, error_type)
+    broadcast = _broadcast(broker)
+    with pytest.raises(PublishRefused) as refused:
+        broadcast.publish("room/a", b"{}")
+    broadcast.close()
+    assert (refused.value.status, refused.value.error_type) == (status, error_type)
+
+
+def test_a_connection_the_endpoint_closed_is_replaced_once(broker: Broker) -> None:
+    broker.drop_after_answer = True
+    broadcast = _broadcast(broker)
+    try:
+        for seq in range(3):
+            broadcast.publish("room/a", str(seq).encode())
+    finally:
+        broadcast.close()
+    assert [body for _, body in broker.received] == [b"0", b"1", b"2"]
+    assert len(broker.connections) == 3
+
+
+def test_an_endpoint_that_does_not_answer_raises() -> None:
+    broadcast = IotDataBroadcast(
+        endpoint="http://127.0.0.1:9",
+        region="eu-west-1",
+        credentials=Credentials(KEY, SECRET),
+        connect_timeout_s=0.5,
+        env={},
+    )
+    with pytest.raises(ConnectionRefusedError):
+        broadcast.publish("room/a", b"{}")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
     [
-        {"AWS_REGION": "us-east-1"},
-        {"AWS_REGION": "eu-central-1"},
-        {"AWS_REGION": "cn-north-1"},
-        {"AWS_REGION": "us-gov-west-1"},
-        {"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true"},
-        {"AWS_DEFAULT_REGION": "ap-southeast-2"},
+        ({}, None),
+        ({"AWS_ENDPOINT_URL": "http://all"}, "http://all"),
+        (
+            {"AWS_ENDPOINT_URL_IOT_DATA_PLANE": "http://iot", "AWS_ENDPOINT_URL": "http://all"},
+            "http://iot",
+        ),
+        (
+            {
+                "AWS_ENDPOINT_URL_IOT_DATA_PLANE": "http://iot",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+            },
+            None,
+        ),
     ],
 )
-def test_the_endpoint_is_the_one_botocore_resolves(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_the_endpoint_is_the_standard_configuration(
+    env: dict[str, str], expected: str | None
 ) -> None:
+    assert configured_endpoint(env) == expected
+
+
+def test_without_a_configured_endpoint_botocore_resolves_the_regions() -> None:
+    assert endpoint_for({}, "eu-west-1") == "https://data-ats.iot.eu-west-1.amazonaws.com"
+    assert endpoint_for({"AWS_ENDPOINT_URL": "http://all"}, "eu-west-1") == "http://all"
+
+
+def _topics_in_order(broker: Broker) -> dict[str, list[bytes]]:
+    seen: dict[str, list[bytes]] = {}
+    for path, body in broker.received:
+        seen.setdefault(unquote(path).removeprefix("/topics/").split("?")[0], []).append(body)
+    return seen
+
+
+def test_a_batchs_topics_go_side_by_side_each_in_order(broker: Broker) -> None:
+    messages = [(f"room/{i % 3}", str(i).encode()) for i in range(30)]
+    broadcast = _broadcast(broker)
+    try:
+        assert broadcast.publish_all(messages) == Published()
+    finally:
+        broadcast.close()
+    assert _topics_in_order(broker) == {
+        f"room/{t}": [str(i).encode() for i in range(30) if i % 3 == t] for t in range(3)
+    }
+    assert len(broker.connections) == 3, "one lane, one connection, per topic"
+
+
+def test_the_earliest_refusal_of_any_lane_is_where_the_batch_stops(broker: Broker) -> None:
+    broker.refuse_topic = "room/bad"
+    messages = [
+        ("room/a", b"a0"),
+        ("room/b", b"b0"),
+        ("room/a", b"a1"),
+        ("room/bad", b"x0"),
+        ("room/b", b"b1"),
+        ("room/bad", b"x1"),
+    ]
+    broadcast = _broadcast(broker)
+    try:
+        outcome = broadcast.publish_all(messages)
+    finally:
+        broadcast.close()
+    assert outcome.failed_at == 3
+    assert "InvalidRequestException" in outcome.error
+    taken = _topics_in_order(broker)
+    assert taken["room/a"] == [b"a0", b"a1"]
+    assert taken["room/b"][:1] == [b"b0"], "what came before the refusal was taken"
+    assert "room/bad" not in taken
+
+
+def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) -> None:
+    """A batch of three rooms whose second record's publish is refused: the first record is
+    done, the rest come back with the retry."""
+
+    class RefusesSecond(Broadcast):
+        def publish(self, topic: str, data: bytes) -> None:
+            raise AssertionError("publish_all is the fan-out's call")
+
+        def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+            assert [t for t, _ in messages] == ["room/a", "room/b", "room/c"]
+            return Published(1, "ThrottlingException")
+
+    with world_in(tmp_path) as world:
+        world.visitor("writer", "Wes")
+        for topic in ("room/a", "room/b", "room/c"):
+            world.send("writer", topic, "hi", f"{topic}-0")
+        changes = [Change(m) for t in ("room/a", "room/b", "room/c") for m in world.stored(t)]
+        fan_out = FanOut(world.store, world.push, RefusesSecond())
+
+        report = fan_out.deliver_batch(changes)
+
+    assert (report.done, report.reason) == (1, "not published to the broker: ThrottlingException")
+
+
+@pytest.mark.parametrize(
+    ("region", "env"),
+    [
+        ("us-east-1", {}),
+        ("eu-central-1", {}),
+        ("cn-north-1", {}),
+        ("us-gov-west-1", {}),
+        ("us-east-1", {"AWS_USE_FIPS_ENDPOINT": "true"}),
+        (
+            "us-east-1",
+            {
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+            },
+        ),
+    ],
+)
+def test_the_resolved_endpoint_is_the_one_a_boto3_client_gets(
+    region: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluated from botocore's rule set for ``iot-data`` without building a client, on AWS
+    as locally: the same answer a client in the same configuration resolves."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IOT_DATA_PLANE", "AWS_USE_FIPS_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    region = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
     client = boto3.client(
         "iot-data", region_name=region, aws_access_key_id="k", aws_secret_access_key="s"
     )
-    assert endpoint_url(env) == client.meta.endpoint_url
+    assert endpoint_for(env, region) == client.meta.endpoint_url
 
 
-def test_a_configured_endpoint_wins_service_specific_first() -> None:
-    base = {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
-    assert endpoint_url(base) == "http://127.0.0.1:1"
-    specific = {**base, "AWS_ENDPOINT_URL_IOT_DATA_PLANE": "http://127.0.0.1:2"}
-    assert endpoint_url(specific) == "http://127.0.0.1:2"
-    ignored = {**specific, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
-    assert endpoint_url(ignored) == "https://data-ats.iot.us-east-1.amazonaws.com"
-
-
-def test_a_throttled_publish_is_tried_once_more(broker: Broker) -> None:
-    broker.answers.append(_error(429, "ThrottlingException", "slow down"))
-    _adapter(broker).publish("room/a", b"x")
-    assert len(broker.seen) == 2
-
-
-def test_a_refused_publish_raises_its_error_at_once(broker: Broker) -> None:
-    broker.answers.append(_error(413, "RequestEntityTooLargeException", "over 128 KB"))
-    with pytest.raises(IotPublishError) as raised:
-        _adapter(broker).publish("room/a", b"x")
-    assert (raised.value.status, raised.value.error_type) == (413, "RequestEntityTooLargeException")
-    assert "over 128 KB" in str(raised.value)
-    assert len(broker.seen) == 1
-
-
-def test_two_failed_attempts_raise_the_last_error(broker: Broker) -> None:
-    broker.answers += [_error(503, "ServiceUnavailableException", "busy")] * 2
-    with pytest.raises(IotPublishError) as raised:
-        _adapter(broker).publish("room/a", b"x")
-    assert raised.value.error_type == "ServiceUnavailableException"
-    assert len(broker.seen) == 2
-
-
-def test_an_unreachable_broker_is_tried_twice_then_raises() -> None:
-    env = {**_env(Broker()), "AWS_ENDPOINT_URL_IOT_DATA_PLANE": "http://127.0.0.1:9"}
-    waits: list[float] = []
-    adapter = IotDataBroadcast(env, connect_timeout_s=0.5, sleep=waits.append, jitter=lambda: 0.5)
-    with pytest.raises(IotPublishError) as raised:
-        adapter.publish("room/a", b"x")
-    assert raised.value.status == 0
-    assert waits == [0.5]
-
-
-@pytest.mark.parametrize(
-    ("status", "error_type", "again"),
-    [
-        (0, "EndpointConnectionError", True),
-        (0, "ReadTimeoutError", True),
-        (500, "InternalFailureException", True),
-        (502, "", True),
-        (503, "ServiceUnavailableException", True),
-        (504, "", True),
-        (429, "ThrottlingException", True),
-        (400, "RequestTimeoutException", True),
-        (400, "LimitExceededException", True),
-        (400, "InvalidRequestException", False),
-        (401, "UnauthorizedException", False),
-        (403, "ForbiddenException", False),
-        (405, "MethodNotAllowedException", False),
-        (413, "RequestEntityTooLargeException", False),
-    ],
-)
-def test_standard_mode_retries_transient_and_throttling_errors_only(
-    status: int, error_type: str, again: bool
-) -> None:
-    assert retryable(status, error_type) is again
-
-
-@pytest.mark.parametrize(
-    ("attempt", "jitter", "wait"),
-    [(1, 0.0, 0.0), (1, 0.5, 0.5), (2, 0.5, 1.0), (3, 0.99, 3.96), (9, 0.5, 20.0)],
-)
-def test_the_backoff_is_full_jitter_base_2_capped_at_20_s(
-    attempt: int, jitter: float, wait: float
-) -> None:
-    assert backoff_s(attempt, jitter) == pytest.approx(wait)
+def test_the_environment_s_credentials_sign_as_botocore_s_would(broker: Broker) -> None:
+    """Lambda's credentials come in the environment; the signer gets them from there (the
+    session token too) and the signature verifies."""
+    env = {
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": "session-token",
+    }
+    adapter = IotDataBroadcast(endpoint=broker.url, region="eu-west-1", env=env)
+    adapter.publish("room/a", b"x")
+    adapter.close()
+    assert broker.received == [("/topics/room%2Fa?qos=1", b"x")]
+    assert broker.tokens == ["session-token"]
 
 
 def test_without_credentials_in_the_environment_botocore_s_chain_is_asked(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Outside Lambda (a container role, a profile), the signer gets what botocore finds."""
-    env = {k: v for k, v in _env(broker).items() if not k.startswith("AWS_SECRET")}
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    IotDataBroadcast(env, sleep=_no_wait).publish("room/a", b"x")
-    seen = broker.seen[0]
-    assert "X-Amz-Security-Token" not in seen.headers
-    verifier = SigV4Verifier({KEY: SECRET_KEY}, "iotdata")
-    assert verifier.verify(seen.method, seen.path, seen.headers, seen.body) == KEY
+    adapter = IotDataBroadcast(endpoint=broker.url, region="eu-west-1", env={})
+    adapter.publish("room/a", b"x")
+    adapter.close()
+    assert broker.received == [("/topics/room%2Fa?qos=1", b"x")]
+    assert broker.tokens == [None]

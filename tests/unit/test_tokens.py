@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 import pytest
 
-from hubbub.chat.tokens import TokenIssuer
+from hubbub.chat.tokens import TokenIssuer, verify_unsubscribe
 from hubbub.handlers.bootstrap import build_chat
 from hubbub.ids import UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -187,3 +187,65 @@ def test_bootstrap_builds_a_chat_without_reading_the_secret() -> None:
     service = build_chat(env)
     with pytest.raises(KeyError, match="TOKEN_SECRET_ARN"):
         service.tokens.issue(User(UserId("v_1"), Role.VISITOR, "Vic"), FUTURE_MS)
+
+
+# -- the error mapping, for both kinds of token --------------------------------------------------
+def _sign_in(**overrides: Any) -> str:
+    return jwt.encode(claims(**overrides), SECRET, algorithm="HS256")
+
+
+def _unsubscribe(**overrides: Any) -> str:
+    base = claims(role=None, nick=None, use="unsubscribe")
+    base.update(overrides)
+    return jwt.encode({k: v for k, v in base.items() if v is not None}, SECRET, algorithm="HS256")
+
+
+def _check_sign_in(token: str) -> object:
+    return TokenIssuer(SECRET, TTL_S).verify(token, FUTURE_MS)
+
+
+def _check_unsubscribe(token: str) -> object:
+    return verify_unsubscribe(TokenIssuer(SECRET, TTL_S), token, FUTURE_MS)
+
+
+REFUSALS: list[tuple[str, Any, str, str]] = [
+    # (case, checker, token, the message the caller sees)
+    ("sign-in: expired", _check_sign_in, _sign_in(exp=FUTURE_MS // 1000), "token expired"),
+    ("sign-in: bad signature", _check_sign_in, _sign_in()[:-3] + "AAA", "invalid token"),
+    ("sign-in: other issuer", _check_sign_in, _sign_in(iss="x"), "invalid token"),
+    ("sign-in: no iat", _check_sign_in, _sign_in(iat=None), "invalid token"),
+    ("sign-in: exp not a number", _check_sign_in, _sign_in(exp="soon"), "invalid token"),
+    ("sign-in: exp a list", _check_sign_in, _sign_in(exp=[1]), "invalid token"),
+    ("sign-in: an unsubscribe token", _check_sign_in, _unsubscribe(), "invalid token"),
+    ("sign-in: garbage", _check_sign_in, "a.b.c", "invalid token"),
+    ("link: expired", _check_unsubscribe, _unsubscribe(exp=FUTURE_MS // 1000), "invalid link"),
+    ("link: other issuer", _check_unsubscribe, _unsubscribe(iss="x"), "invalid link"),
+    ("link: no use", _check_unsubscribe, _unsubscribe(use=None), "invalid link"),
+    ("link: another use", _check_unsubscribe, _unsubscribe(use="login"), "invalid link"),
+    ("link: exp not a number", _check_unsubscribe, _unsubscribe(exp="soon"), "invalid link"),
+    ("link: a sign-in token", _check_unsubscribe, _sign_in(), "invalid link"),
+    ("link: alg none", _check_unsubscribe, f"{_b64({'alg': 'none'})}.{_b64({})}.", "invalid link"),
+]
+
+
+@pytest.mark.parametrize(
+    ("checker", "token", "message"),
+    [case[1:] for case in REFUSALS],
+    ids=[case[0] for case in REFUSALS],
+)
+def test_every_refusal_is_unauthorized_with_the_message_of_its_kind(
+    checker: Any, token: str, message: str
+) -> None:
+    """Whatever is wrong with a token, the caller gets ``unauthorized`` with the message of its
+    kind (a sign-in token says whether it expired; a link never says why), never another
+    exception: a malformed ``exp`` once escaped as a ValueError."""
+    with pytest.raises(ProtocolError) as caught:
+        checker(token)
+    assert (caught.value.code, caught.value.message) == (ErrorCode.UNAUTHORIZED, message)
+
+
+def test_both_kinds_accept_their_own_well_formed_token() -> None:
+    """The tokens the table starts from verify as they are, so each row fails for its one
+    change."""
+    assert _check_sign_in(_sign_in()) == VISITOR
+    assert _check_unsubscribe(_unsubscribe()) == VISITOR.id

@@ -259,18 +259,19 @@ class FanOut:
         plan: Mapping[int, tuple[int, Topic]],
         report: BatchReport,
     ) -> None:
-        """Once per message on its topic to the MQTT broker, in order, for the records done; if
-        it raises, that record and the rest are retried (WebSocket clients drop the repeat)."""
+        """Once per message on its topic to the MQTT broker, each topic's in order, for the
+        records done; from the first one the broker refused, the records are retried (WebSocket
+        clients, and MQTT ones for what another topic's publishes already took, drop the
+        repeat by ``seq``)."""
         if isinstance(self._broadcast, NoBroadcast):
             return
-        for position, (frame, topic) in sorted(plan.items()):
-            if position >= report.done:
-                return
-            try:
-                self._broadcast.publish(topic, frames[frame])
-            except Exception as exc:
-                report.done, report.reason = position, f"not published to the broker: {exc}"
-                return
+        done = [(p, topic, frames[f]) for p, (f, topic) in sorted(plan.items()) if p < report.done]
+        if not done:
+            return
+        outcome = self._broadcast.publish_all([(topic, frame) for _, topic, frame in done])
+        if outcome.failed_at is not None:
+            report.done = done[outcome.failed_at][0]
+            report.reason = f"not published to the broker: {outcome.error}"
 
     def push_chunk(self, body: str) -> FramesOutcome:
         """The push function's part: a chunk's frames to its connections, one write each. A

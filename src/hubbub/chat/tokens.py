@@ -83,27 +83,14 @@ class TokenIssuer:
         return token
 
     def verify(self, token: str, now_ms: int) -> User:
-        jwt = _jwt()
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret(),
-                algorithms=[_ALGORITHM],
-                issuer=_ISSUER,
-                # expiry is judged below by the clock we are given, not the machine's
-                options={
-                    "require": ["exp", "iat", "sub", "iss"],
-                    "verify_iat": False,
-                    "verify_exp": False,
-                },
-                leeway=0,
-            )
-        except jwt.ExpiredSignatureError:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "token expired") from None
-        except jwt.InvalidTokenError:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token") from None
-        if int(claims["exp"]) <= now_ms // 1000:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "token expired")
+        claims = _decode(
+            self._secret(),
+            token,
+            now_ms,
+            require=("exp", "iat", "sub", "iss"),
+            refusal="invalid token",
+            expiry="token expired",
+        )
         try:
             role = Role(str(claims.get("role")))
         except ValueError:
@@ -127,24 +114,54 @@ def issue_unsubscribe(issuer: TokenIssuer, visitor_id: UserId, now_ms: int) -> s
 
 def verify_unsubscribe(issuer: TokenIssuer, token: str, now_ms: int) -> UserId:
     """The visitor an unsubscribe token names; ``unauthorized`` for anything else."""
+    refusal = "invalid link"
+    claims = _decode(
+        issuer.secret(),
+        token,
+        now_ms,
+        require=("exp", "sub", "iss", "use"),
+        refusal=refusal,
+        expiry=refusal,
+    )
+    if claims.get("use") != _UNSUBSCRIBE:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, refusal)
+    return UserId(str(claims["sub"]))
+
+
+def _decode(
+    secret: bytes,
+    token: str,
+    now_ms: int,
+    *,
+    require: tuple[str, ...],
+    refusal: str,
+    expiry: str,
+) -> dict[str, Any]:
+    """The claims of ``token`` once its signature, algorithm, issuer, required claims and expiry
+    hold; ``unauthorized`` with ``refusal`` (or ``expiry`` for an expired one) otherwise. Every
+    kind of token hubbub signs is checked here, so the pinned algorithm list (no ``alg: none``,
+    no algorithm confusion) and the issuer can't drift apart between them. Expiry is judged by
+    the clock we are given, not the machine's (PyJWT's own time checks are off), so tests and
+    the runtime's controllable clock may move time."""
     jwt = _jwt()
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
-            issuer.secret(),
+            secret,
             algorithms=[_ALGORITHM],
             issuer=_ISSUER,
-            options={
-                "require": ["exp", "sub", "iss", "use"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
+            options={"require": list(require), "verify_iat": False, "verify_exp": False},
+            leeway=0,
         )
     except jwt.InvalidTokenError:
-        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid link") from None
-    if claims.get("use") != _UNSUBSCRIBE or int(claims["exp"]) <= now_ms // 1000:
-        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid link")
-    return UserId(str(claims["sub"]))
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, refusal) from None
+    try:
+        expires_s = int(claims["exp"])
+    except (TypeError, ValueError):
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, refusal) from None
+    if expires_s <= now_ms // 1000:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, expiry)
+    return claims
 
 
 def _jwt() -> Any:

@@ -17,13 +17,15 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-__all__ = ["ClientError", "HubbubClient"]
+from hubbub.client.retry import DEFAULT_SEND_DEADLINE_S, RetryPolicy, is_retried, wait_before_retry
+
+__all__ = ["ClientError", "HubbubClient", "SendRetryExhausted"]
 
 Frame = dict[str, Any]
 
@@ -37,9 +39,39 @@ class ClientError(Exception):
         self.code = str(frame.get("code"))
 
 
+class SendRetryExhausted(ClientError):
+    """The server kept refusing a send (``rate_limited`` or ``unavailable``) until the retry
+    deadline or the attempts ran out. Nothing was stored: the message is the caller's to send
+    again, with ``client_msg_id`` so it is stored at most once. ``code`` and ``frame`` are the
+    last refusal's."""
+
+    def __init__(self, frame: Frame, client_msg_id: str, attempts: int, elapsed_s: float) -> None:
+        super().__init__(frame)
+        self.client_msg_id = client_msg_id
+        self.attempts = attempts
+        self.elapsed_s = elapsed_s
+        self.args = (
+            f"{self.code}: send not accepted after {attempts} attempts in {elapsed_s:.1f} s "
+            f"(clientMsgId {client_msg_id})",
+        )
+
+
 class HubbubClient:
-    def __init__(self, ws: ClientConnection) -> None:
+    """``send_deadline_s`` bounds how long ``send`` keeps retrying a refused message;
+    ``clock`` and ``sleep`` are what it measures and waits with (tests pass fakes)."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.ws = ws
+        self.send_policy = RetryPolicy(send_deadline_s)
+        self._clock = clock
+        self._sleep = sleep
         self.events: asyncio.Queue[Frame] = asyncio.Queue()
         self.messages: dict[str, dict[int, Frame]] = {}
         self.duplicates = 0
@@ -53,7 +85,13 @@ class HubbubClient:
 
     @classmethod
     async def connect(
-        cls, url: str, *, token: str | None = None, open_timeout: float = 10.0, **kwargs: Any
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        open_timeout: float = 10.0,
+        send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+        **kwargs: Any,
     ) -> HubbubClient:
         """Open a connection; ``token`` travels in the handshake's ``Authorization`` header,
         never in the URL, where proxies would log it."""
@@ -64,7 +102,7 @@ class HubbubClient:
         ws = await websockets.connect(
             url, open_timeout=open_timeout, max_size=2**20, compression=None, **kwargs
         )
-        return cls(ws)
+        return cls(ws, send_deadline_s=send_deadline_s)
 
     async def close(self) -> None:
         self.stop_keepalive()
@@ -205,19 +243,36 @@ class HubbubClient:
         return reply
 
     async def send(
-        self, topic: str, text: str, client_msg_id: str | None = None, *, attempts: int = 5
+        self,
+        topic: str,
+        text: str,
+        client_msg_id: str | None = None,
+        *,
+        deadline_s: float | None = None,
+        attempts: int | None = None,
     ) -> Frame:
         """Send once, retrying ``rate_limited``/``unavailable`` after ``retryAfter`` with the same
-        ``clientMsgId``, so a retry can never store the message twice."""
+        ``clientMsgId``, so a retry can never store the message twice, until ``deadline_s``
+        (default: the client's ``send_deadline_s``) or ``attempts`` sends in all. Giving up raises
+        ``SendRetryExhausted``; any other error reply raises ``ClientError`` at once."""
+        policy = RetryPolicy(
+            self.send_policy.deadline_s if deadline_s is None else deadline_s, attempts
+        )
         cmid = client_msg_id or uuid.uuid4().hex
-        for attempt in range(attempts):
+        started = self._clock()
+        refusals = 0
+        while True:
             try:
                 return await self.request("send", topic=topic, text=text, clientMsgId=cmid)
             except ClientError as exc:
-                if exc.code not in ("rate_limited", "unavailable") or attempt == attempts - 1:
+                if not is_retried(exc.frame):
                     raise
-                await asyncio.sleep(float(exc.frame.get("retryAfter") or 0.5))
-        raise AssertionError("unreachable")
+                refusals += 1
+                elapsed = self._clock() - started
+                wait = wait_before_retry(exc.frame, refusals, elapsed, policy)
+                if wait is None:
+                    raise SendRetryExhausted(exc.frame, cmid, refusals, elapsed) from exc
+            await self._sleep(wait)
 
     async def wait_for_messages(self, topic: str, count: int, *, timeout: float = 10.0) -> None:
         """Until ``count`` distinct messages of ``topic`` have arrived."""

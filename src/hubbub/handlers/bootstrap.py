@@ -107,7 +107,6 @@ def _broadcast(env: Mapping[str, str]) -> Broadcast:
     from hubbub.push.iot.adapter import IotDataBroadcast
 
     return IotDataBroadcast(
-        env,
         connect_timeout_s=_number(env, "PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
         read_timeout_s=_number(env, "PUSH_READ_TIMEOUT_SECONDS", 2.0),
     )

@@ -18,6 +18,7 @@ __all__ = [
     "FramesOutcome",
     "Hangup",
     "NoBroadcast",
+    "Published",
     "Push",
     "PushOutcome",
     "QueuedChunk",
@@ -96,6 +97,15 @@ class Hangup(ABC):
         """Release pools and sockets; the default has none."""
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """How far a run of publishes got: every message before ``failed_at`` was taken (None:
+    all of them); ``error`` says why the one at ``failed_at`` was not."""
+
+    failed_at: int | None = None
+    error: str = ""
+
+
 class Broadcast(ABC):
     """Publish one frame once on a topic to a broker that fans it out itself (IoT Core), beside
     the per-connection ``Push``: MQTT subscribers get each stored message from the broker."""
@@ -103,6 +113,18 @@ class Broadcast(ABC):
     @abstractmethod
     def publish(self, topic: str, data: bytes) -> None:
         """Raises when the broker did not take it: the stream record is retried."""
+
+    def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+        """Each message once on its topic, each topic's in the given order. An adapter may
+        publish different topics side by side; messages after ``failed_at`` may have been
+        taken too (a retry publishes them again, and subscribers drop the repeat by ``seq``).
+        The default publishes one after another and stops at the first refusal."""
+        for index, (topic, data) in enumerate(messages):
+            try:
+                self.publish(topic, data)
+            except Exception as exc:
+                return Published(index, str(exc))
+        return Published()
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""

@@ -4,74 +4,238 @@ The broker fans it out to every MQTT subscriber allowed to receive it, so one re
 room of any size. QoS 1, so a subscriber at QoS 1 gets it at least once (and drops a repeat by
 ``seq``).
 
-The request is the one boto3's ``iot-data`` client sends (``POST /topics/{topic}?qos=1``, the
-payload as the body, SigV4 for the signing name ``iotdata``), built from botocore's own parts:
-its endpoint rule set for the service (``AWS_ENDPOINT_URL_IOT_DATA_PLANE`` or
-``AWS_ENDPOINT_URL`` when configured, else the partition's ``data-ats.iot`` endpoint), its SigV4
-signer and its urllib3 HTTP session, with the execution role's credentials from the environment.
-Not the client itself: importing boto3 and building that client took 130-180 ms of the fan-out
-function's first invocation (boto3's S3 transfer manager, botocore's client machinery, decoding
-the 1.2 MB endpoints table, listing every service's data directory); these parts take about a
-third of that (docs/benchmarks.md, finding 16). Retries are the standard mode's, two attempts.
+Why the request is built here rather than by a boto3 client: the fan-out publishes once per
+message, and a boto3 call spends about a millisecond of CPU in botocore's request pipeline
+(parameter validation, event hooks, endpoint rules, the user agent, response parsing) on what
+is one signed POST with an empty answer. That was most of the fan-out function's CPU at 100
+subscribers (docs/benchmarks.md, finding 16). What stays botocore's is what must be right: the
+SigV4 signature (``SigV4Auth``, signing name ``iotdata``), the credentials (the environment's,
+as Lambda gives them, else botocore's chain) and, when no endpoint is configured, the endpoint
+botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
+(``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
+connection per thread.
+
+IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
+message. A batch's topics are published side by side (``lanes`` threads, each on its own
+connection), each topic's messages one after another, so no subscriber sees a topic out of
+order and a batch of many rooms takes about as long as its busiest room.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
-import random
-import time
-from collections.abc import Callable, Mapping
+import socket
+import ssl
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from hubbub.push.iot.retries import MAX_ATTEMPTS, backoff_s, retryable
-from hubbub.push.port import Broadcast
+from hubbub.push.port import Broadcast, Published
 
-__all__ = ["EnvCredentials", "IotDataBroadcast", "IotPublishError", "endpoint_url"]
+__all__ = [
+    "EnvCredentials",
+    "IotDataBroadcast",
+    "PublishRefused",
+    "configured_endpoint",
+    "endpoint_for",
+]
 
 SIGNING_NAME = "iotdata"
-_RULESET = "iot-data/2015-05-28/endpoint-rule-set-1"
+"""IoT Core's data plane signs as ``iotdata`` (botocore's service model, ``signingName``)."""
 
 
-class IotPublishError(Exception):
-    """IoT Core refused the publish, or could not be reached (``status`` 0: no answer)."""
+class PublishRefused(Exception):
+    """IoT Core answered the Publish with an error (its ``x-amzn-ErrorType``, e.g.
+    ``ForbiddenException``): the stream record is retried."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
-        answer = f" ({status})" if status else ""
-        super().__init__(f"{error_type}{answer}: {message}")
+        super().__init__(f"{error_type} ({status}): {message}")
         self.status = status
         self.error_type = error_type
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() == "true"
+def configured_endpoint(env: Mapping[str, str]) -> str | None:
+    """The endpoint the standard configuration names for ``iot-data`` in the environment (the
+    service-specific variable first, then the global one), unless configured endpoints are to
+    be ignored; None leaves it to botocore's resolution."""
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    return env.get("AWS_ENDPOINT_URL_IOT_DATA_PLANE") or env.get("AWS_ENDPOINT_URL") or None
 
 
-def endpoint_url(env: Mapping[str, str]) -> str:
-    """The data plane's endpoint as botocore resolves it for ``iot-data``: the configured one
-    (service-specific first, as the SDKs' *Service-specific endpoints* setting reads), passed
-    through the service's rule set like any other, else the rule set's for the region."""
-    from botocore.endpoint_provider import EndpointProvider
-    from botocore.loaders import Loader
+class _Connection(http.client.HTTPConnection):
+    """TCP_NODELAY (headers and body leave at once, not after a delayed ACK) and the read
+    timeout applied once connected."""
 
-    params: dict[str, Any] = {
-        "Region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-        "UseFIPS": _flag(env, "AWS_USE_FIPS_ENDPOINT"),
-        "UseDualStack": _flag(env, "AWS_USE_DUALSTACK_ENDPOINT"),
-    }
-    if not _flag(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
-        configured = env.get("AWS_ENDPOINT_URL_IOT_DATA_PLANE") or env.get("AWS_ENDPOINT_URL")
-        if configured:
-            params["Endpoint"] = configured
-    loader = Loader()
-    provider = EndpointProvider(loader.load_data(_RULESET), loader.load_data("partitions"))
-    return str(provider.resolve_endpoint(**params).url).rstrip("/")
+    read_timeout: float = 2.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.read_timeout)
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    read_timeout: float = 2.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.read_timeout)
+
+
+class IotDataBroadcast(Broadcast):
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        credentials: Any = None,
+        connect_timeout_s: float = 1.0,
+        read_timeout_s: float = 2.0,
+        lanes: int = 8,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Nothing is resolved or imported until the first publish: a stack whose rooms see no
+        message pays nothing at init."""
+        self._env = os.environ if env is None else env
+        self._endpoint = endpoint
+        self._region = region
+        self._credentials = credentials
+        self._connect_timeout = connect_timeout_s
+        self._read_timeout = read_timeout_s
+        self._signer: Any = None
+        self._local = threading.local()
+        self._lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
+        self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
+        self._opened_lock = threading.Lock()
+
+    # setup, once ------------------------------------------------------------------------------
+    def _ready(self) -> Any:
+        if self._signer is None:
+            from botocore.auth import SigV4Auth
+
+            region = (
+                self._region
+                or self._env.get("AWS_REGION")
+                or self._env.get("AWS_DEFAULT_REGION", "us-east-1")
+            )
+            if self._endpoint is None:
+                self._endpoint = endpoint_for(self._env, region)
+            parts = urlsplit(self._endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"iot-data endpoint must be http(s)://host, got {self._endpoint!r}"
+                )
+            self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+            self._base = parts.path.rstrip("/")
+            self._signer = SigV4Auth(
+                self._credentials or _credentials(self._env), SIGNING_NAME, region
+            )
+        return self._signer
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._scheme == "https":
+                context = ssl.create_default_context(cafile=self._env.get("AWS_CA_BUNDLE"))
+                conn = _TlsConnection(
+                    self._host, self._port, timeout=self._connect_timeout, context=context
+                )
+            else:
+                conn = _Connection(self._host, self._port, timeout=self._connect_timeout)
+            conn.read_timeout = self._read_timeout
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    # the request --------------------------------------------------------------------------------
+    def publish(self, topic: str, data: bytes) -> None:
+        from botocore.awsrequest import AWSRequest
+
+        signer = self._ready()
+        path = f"{self._base}/topics/{quote(topic, safe='')}?qos=1"
+        request = AWSRequest(method="POST", url=f"{self._endpoint}{path}", data=data)
+        signer.add_auth(request)
+        headers = dict(request.headers.items())
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request("POST", path, body=data, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                # a kept-alive connection the endpoint closed while the environment was frozen:
+                # once more on a new one (a publish that did land is dropped by seq)
+                self._forget(conn)
+                if attempt == 2:
+                    raise
+                continue
+            if response.status >= 300:
+                raise _refusal(response.status, response.getheader("x-amzn-ErrorType"), body)
+            return
+
+    def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+        """Topics side by side, each topic's messages in order; the earliest refusal wins."""
+        by_topic: dict[str, list[int]] = {}
+        for index, (topic, _) in enumerate(messages):
+            by_topic.setdefault(topic, []).append(index)
+        if len(by_topic) <= 1 or self._lanes == 1:
+            return super().publish_all(messages)
+        self._ready()  # once, before the threads share it
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
+        lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
+        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+    def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
+        for index in run:
+            topic, data = messages[index]
+            try:
+                self.publish(topic, data)
+            except Exception as exc:
+                return Published(index, str(exc))
+        return Published()
+
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
+    name = (error_type or "").split(":", 1)[0] or f"HTTP{status}"
+    try:
+        message = str(json.loads(body).get("message", ""))
+    except (ValueError, AttributeError):
+        message = body[:200].decode("utf-8", "replace")
+    return PublishRefused(status, name, message)
 
 
 @dataclass(frozen=True, slots=True)
 class EnvCredentials:
-    """The execution role's credentials as Lambda hands them to the function (its *defined
-    runtime environment variables*), in the three attributes botocore's signer reads."""
+    """The execution role's credentials as Lambda hands them to the function (its defined
+    runtime environment variables), in the three attributes botocore's signer reads."""
 
     access_key: str
     secret_key: str
@@ -79,9 +243,9 @@ class EnvCredentials:
 
 
 def _credentials(env: Mapping[str, str]) -> Any:
-    """From the environment when it has them, as on Lambda (botocore's environment provider
-    reads the same variables, but importing its credentials module took a tenth of this
-    adapter's first publish); anywhere else, botocore's whole provider chain."""
+    """Lambda's credentials are in the environment, read here as botocore's environment
+    provider reads them (importing that provider's module took about a tenth of the first
+    publish); elsewhere botocore's chain finds them."""
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
         token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
@@ -90,99 +254,30 @@ def _credentials(env: Mapping[str, str]) -> Any:
 
     found = botocore.session.get_session().get_credentials()
     if found is None:
-        raise IotPublishError(0, "NoCredentialsError", "no AWS credentials to sign with")
+        raise RuntimeError("no AWS credentials for iot-data Publish")
     return found
 
 
-class _Signed:
-    """What a publish needs, built on the first one: endpoint, signer and HTTP session."""
+def endpoint_for(env: Mapping[str, str], region: str) -> str:
+    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``:
+    its endpoint rule set for the service over its partitions (``data-ats.iot`` in the
+    standard partition), evaluated by botocore's own provider. Not a client built to read it:
+    that imports botocore's client machinery, decodes its 1.2 MB endpoints table and lists
+    every service's data directory, 70-150 ms of the fan-out's first invocation on AWS, where
+    no endpoint is configured (docs/benchmarks.md, finding 18)."""
+    configured = configured_endpoint(env)
+    if configured is not None:
+        return configured
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.loaders import Loader
 
-    def __init__(self, env: Mapping[str, str], connect_s: float, read_s: float) -> None:
-        from botocore.auth import SigV4Auth
-        from botocore.httpsession import URLLib3Session
-
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-        self.url = endpoint_url(env)
-        self.signer = SigV4Auth(_credentials(env), SIGNING_NAME, region)
-        self.http = URLLib3Session(timeout=(connect_s, read_s))
-
-    def send(self, topic: str, data: bytes) -> tuple[int, Mapping[str, str], bytes]:
-        from botocore.awsrequest import AWSRequest
-        from botocore.utils import percent_encode
-
-        request = AWSRequest(
-            method="POST", url=f"{self.url}/topics/{percent_encode(topic)}?qos=1", data=data
-        )
-        self.signer.add_auth(request)
-        response = self.http.send(request.prepare())
-        return response.status_code, response.headers, response.content
-
-
-def _error(status: int, headers: Mapping[str, str], body: bytes) -> IotPublishError:
-    """A rest-json error: its type in ``x-amzn-ErrorType`` (before any ``:``), else the body's
-    ``code``; its message in the body's ``message``."""
-    import json
-
-    try:
-        parsed = json.loads(body or b"{}")
-    except ValueError:
-        parsed = {}
-    if not isinstance(parsed, dict):
-        parsed = {}
-    error_type = (headers.get("x-amzn-ErrorType") or "").split(":")[0]
-    error_type = error_type or str(parsed.get("code") or parsed.get("__type") or status)
-    message = str(parsed.get("message") or parsed.get("Message") or "")
-    return IotPublishError(status, error_type.rpartition("#")[2], message)
-
-
-class IotDataBroadcast(Broadcast):
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        *,
-        connect_timeout_s: float = 1.0,
-        read_timeout_s: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
-        self._env = dict(os.environ if env is None else env)
-        self._connect_timeout = connect_timeout_s
-        self._read_timeout = read_timeout_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._signed: _Signed | None = None
-
-    def _api(self) -> _Signed:
-        if self._signed is None:
-            self._signed = _Signed(self._env, self._connect_timeout, self._read_timeout)
-        return self._signed
-
-    def publish(self, topic: str, data: bytes) -> None:
-        api = self._api()
-        attempt = 1
-        while True:
-            failure = self._attempt(api, topic, data)
-            if failure is None:
-                return
-            if attempt >= MAX_ATTEMPTS or not retryable(failure.status, failure.error_type):
-                raise failure
-            self._sleep(backoff_s(attempt, self._jitter()))
-            attempt += 1
-
-    @staticmethod
-    def _attempt(api: _Signed, topic: str, data: bytes) -> IotPublishError | None:
-        """One try: None when it was published, else why not (a connection that failed or
-        timed out counts as transient, as botocore counts it)."""
-        from botocore.exceptions import ConnectionError, HTTPClientError
-
-        try:
-            status, headers, body = api.send(topic, data)
-        except (ConnectionError, HTTPClientError) as exc:  # what standard mode counts transient
-            return IotPublishError(0, type(exc).__name__, str(exc))
-        if 200 <= status < 300:
-            return None
-        return _error(status, headers, body)
-
-    def close(self) -> None:
-        if self._signed is not None:
-            self._signed.http.close()
+    loader = Loader()
+    provider = EndpointProvider(
+        loader.load_data("iot-data/2015-05-28/endpoint-rule-set-1"), loader.load_data("partitions")
+    )
+    resolved = provider.resolve_endpoint(
+        Region=region,
+        UseFIPS=env.get("AWS_USE_FIPS_ENDPOINT", "").lower() == "true",
+        UseDualStack=env.get("AWS_USE_DUALSTACK_ENDPOINT", "").lower() == "true",
+    )
+    return str(resolved.url)

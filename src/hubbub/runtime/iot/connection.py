@@ -25,6 +25,7 @@ from hubbub.runtime.iot.decisions import (
     keepalive_timeout_s,
     publish_verdict,
     session_expiry_s,
+    subscribe_problem,
     subscribe_verdicts,
     will_is_sent,
 )
@@ -415,6 +416,10 @@ class Connection:
     def _on_subscribe(self, packet: Subscribe) -> None:
         session = self.session
         assert session is not None
+        problem = subscribe_problem(packet)
+        if problem is not None:
+            self.close(problem)
+            return
         codes = subscribe_verdicts(
             packet, self.version, self.permissions, self.quotas, session.filters()
         )

@@ -26,7 +26,8 @@ from aiohttp import web
 
 from hubbub.runtime.iot.packets import NO_PROPERTIES, Properties, PropertyValue
 from hubbub.runtime.iot.quotas import IotQuotas
-from hubbub.runtime.iot.topics import RESERVED_PREFIX, topic_problem
+from hubbub.runtime.iot.reserved import publish_allowed
+from hubbub.runtime.iot.topics import topic_problem
 from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
 
 __all__ = [
@@ -149,7 +150,7 @@ def parse_publish(
     problem = topic_problem(topic, quotas.topic_bytes, quotas.topic_slashes)
     if problem is not None:
         raise _invalid(problem)
-    if topic.startswith(RESERVED_PREFIX):
+    if not publish_allowed(topic):  # *Reserved topics*: lifecycle events, $SYS/...
         raise DataPlaneError(403, "ForbiddenException", "the topic is reserved")
     try:
         qos = int(query.get("qos", "0"))

@@ -4,7 +4,8 @@ refused or ends the connection, and what each ending is called on the wire and i
 events. The connection loop (``connection.py``) only carries them out.
 
 Sources: the *MQTT* page of the AWS IoT developer guide ("AWS IoT differences from MQTT
-specifications"), *AWS IoT Core endpoints and quotas*, *Lifecycle events*.
+specifications"), *AWS IoT Core endpoints and quotas*, *Lifecycle events*, *Reserved topics*
+(``reserved.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from enum import Enum
 from hubbub.runtime.iot.hooks import DisconnectReason, Permissions
 from hubbub.runtime.iot.packets import MQTT5, Connect, Publish, Subscribe
 from hubbub.runtime.iot.quotas import IotQuotas
+from hubbub.runtime.iot.reserved import publish_allowed, subscribe_allowed
 from hubbub.runtime.iot.topics import (
-    RESERVED_PREFIX,
     filter_problem,
     is_shared,
     topic_problem,
@@ -33,6 +34,7 @@ __all__ = [
     "keepalive_timeout_s",
     "publish_verdict",
     "session_expiry_s",
+    "subscribe_problem",
     "subscribe_verdicts",
     "will_is_sent",
 ]
@@ -100,6 +102,7 @@ class Problem(Enum):
     PROTOCOL_ERROR = "protocol error"
     PACKET_TOO_LARGE = "packet too large"
     TOPIC_INVALID = "topic name invalid"
+    TOPIC_FILTER_INVALID = "topic filter invalid"
     TOPIC_ALIAS_INVALID = "topic alias invalid"
     QOS_NOT_SUPPORTED = "QoS 2 is not supported"
     NOT_AUTHORIZED = "not authorized"
@@ -116,6 +119,7 @@ PROBLEMS: dict[Problem, tuple[int, DisconnectReason]] = {
     Problem.PROTOCOL_ERROR: (0x82, DisconnectReason.CLIENT_ERROR),
     Problem.PACKET_TOO_LARGE: (0x95, DisconnectReason.CLIENT_ERROR),
     Problem.TOPIC_INVALID: (0x90, DisconnectReason.CLIENT_ERROR),
+    Problem.TOPIC_FILTER_INVALID: (0x8F, DisconnectReason.CLIENT_ERROR),
     Problem.TOPIC_ALIAS_INVALID: (0x94, DisconnectReason.CLIENT_ERROR),
     Problem.QOS_NOT_SUPPORTED: (0x9B, DisconnectReason.CLIENT_ERROR),
     Problem.NOT_AUTHORIZED: (0x87, DisconnectReason.AUTH_ERROR),
@@ -149,18 +153,21 @@ def publish_verdict(
     publish: Publish, version: int, permissions: Permissions, quotas: IotQuotas
 ) -> PublishVerdict:
     """QoS 2 is not supported (the connection closes); a payload over 128 KB closes it
-    (``CLIENT_ERROR``); so does a topic over the depth or size quota. A publish the policy
-    refuses closes an MQTT 3.1.1 connection and gets reason code 0x87 in MQTT 5."""
+    (``CLIENT_ERROR``); so does a topic over the depth or size quota, and a ``$`` topic
+    *Reserved topics* does not let clients publish to (lifecycle events, ``$SYS/...``, a topic
+    nobody may create). A publish the policy refuses closes an MQTT 3.1.1 connection and gets
+    reason code 0x87 in MQTT 5."""
     if publish.qos == 2:
         return PublishVerdict(False, Problem.QOS_NOT_SUPPORTED)
     if len(publish.payload) > quotas.payload_bytes:
         return PublishVerdict(False, Problem.PACKET_TOO_LARGE)
     if topic_problem(publish.topic, quotas.topic_bytes, quotas.topic_slashes):
         return PublishVerdict(False, Problem.TOPIC_INVALID)
-    reserved = publish.topic.startswith(RESERVED_PREFIX) or (
-        publish.retain and publish.topic.startswith("$aws/")
-    )
-    if reserved or not permissions.can_publish(publish.topic):
+    if not publish_allowed(publish.topic):
+        return PublishVerdict(False, Problem.TOPIC_INVALID)
+    if (publish.retain and publish.topic.startswith("$aws/")) or not permissions.can_publish(
+        publish.topic
+    ):
         if version == MQTT5:
             return PublishVerdict(False, None, 0x87)
         return PublishVerdict(False, Problem.NOT_AUTHORIZED)
@@ -172,6 +179,17 @@ FILTER_INVALID = (0x80, 0x8F)
 NOT_AUTHORIZED = (0x80, 0x87)
 QUOTA_EXCEEDED = (0x80, 0x97)
 SHARED_NOT_SUPPORTED = (0x80, 0x9E)
+
+
+def subscribe_problem(subscribe: Subscribe) -> Problem | None:
+    """A SUBSCRIBE with a ``$`` filter that *Reserved topics* does not let clients subscribe to
+    (``$SYS/#``, a Basic Ingest topic, a topic nobody may create) ends the connection rather than
+    getting a SUBACK failure: "unsupported publish or subscribe operations to reserved topics can
+    result in a terminated connection". Shared subscriptions are refused per filter instead."""
+    for sub in subscribe.subscriptions:
+        if not is_shared(sub.topic_filter) and not subscribe_allowed(sub.topic_filter):
+            return Problem.TOPIC_FILTER_INVALID
+    return None
 
 
 def subscribe_verdicts(

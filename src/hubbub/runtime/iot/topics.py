@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 __all__ = [
     "BASIC_INGEST_PREFIX",
-    "RESERVED_PREFIX",
     "SubscriptionIndex",
     "filter_problem",
     "has_wildcard",
@@ -24,8 +23,6 @@ __all__ = [
 ]
 
 BASIC_INGEST_PREFIX = "$aws/rules/"
-RESERVED_PREFIX = "$aws/events/"
-"""Topics only the broker publishes to (lifecycle events)."""
 
 
 def is_basic_ingest(topic: str) -> bool:

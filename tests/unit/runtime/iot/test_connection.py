@@ -35,6 +35,9 @@ from hubbub.runtime.iot.packets import (
     Pingreq,
     Pingresp,
     Publish,
+    Suback,
+    Subscribe,
+    Subscription,
 )
 
 
@@ -180,3 +183,28 @@ async def test_malformed_bytes_end_that_connection_as_a_client_error() -> None:
     await asyncio.wait_for(task, 5)
     assert events.downs[0].disconnect_reason is DisconnectReason.CLIENT_ERROR
     assert "messy" not in broker.live
+
+
+async def test_a_reserved_topic_nobody_may_use_ends_the_connection() -> None:
+    """*Reserved topics*: a publish to, or a subscribe to, a $ topic that clients may not use
+    ends the connection (a client error), even when the policy allows everything; a supported
+    one (a lifecycle event filter) does not."""
+    for version, packet, code in (
+        (MQTT5, Publish("$sys/operators", b"x", 1, packet_id=3), 0x90),
+        (MQTT5, Subscribe(4, (Subscription("$SYS/#", 0),)), 0x8F),
+        (MQTT311, Subscribe(4, (Subscription("$aws/rules/r/room", 1),)), None),
+    ):
+        broker, pipe, _, events = start(AuthResult(True), version)
+        task = asyncio.create_task(Connection(broker, pipe).run())
+        pipe.send(Connect("curious", version=version))
+        await pipe.next()
+        pipe.send(Subscribe(1, (Subscription("$aws/events/presence/connected/+", 1),)))
+        assert await pipe.next() == Suback(1, (1,))
+        pipe.send(packet)
+        if code is not None:
+            goodbye = await pipe.next()
+            assert isinstance(goodbye, Disconnect) and goodbye.reason == code
+        await asyncio.wait_for(task, 5)
+        assert pipe.received.empty()  # no PUBACK, no SUBACK
+        [gone] = events.downs
+        assert gone.disconnect_reason is DisconnectReason.CLIENT_ERROR

@@ -135,6 +135,8 @@ def test_delete_connection_through_boto3() -> None:
         ({"topic": "room/a", "qos": 2, "payload": b"x"}, "InvalidRequestException"),
         ({"topic": "room/a", "payload": b"x" * (128 * 1024 + 1)}, "RequestEntityTooLargeException"),
         ({"topic": "$aws/events/presence/connected/x", "payload": b"{}"}, "ForbiddenException"),
+        ({"topic": "$sys/operators", "payload": b"{}"}, "ForbiddenException"),  # reserved
+        ({"topic": "$aws/made-up/x", "payload": b"{}"}, "ForbiddenException"),
     ],
 )
 def test_bad_publishes_are_refused_and_reach_no_one(kwargs: dict[str, Any], code: str) -> None:

@@ -20,6 +20,7 @@ from hubbub.runtime.iot.decisions import (
     keepalive_timeout_s,
     publish_verdict,
     session_expiry_s,
+    subscribe_problem,
     subscribe_verdicts,
     will_is_sent,
 )
@@ -105,6 +106,9 @@ def test_session_expiry(connect: Connect, expiry: int) -> None:
     assert session_expiry_s(connect, Q) == expiry
 
 
+TOPIC = Problem.TOPIC_INVALID
+
+
 @pytest.mark.parametrize(
     ("publish", "version", "route", "problem", "puback"),
     [
@@ -117,13 +121,13 @@ def test_session_expiry(connect: Connect, expiry: int) -> None:
         (Publish("$aws/rules/r/a/b/c/d/e/f/g/h", b""), MQTT311, True, None, 0),
         (Publish("secret/x", b"", 1, packet_id=1), MQTT311, False, Problem.NOT_AUTHORIZED, 0),
         (Publish("secret/x", b"", 1, packet_id=1), MQTT5, False, None, 0x87),
-        (
-            Publish("$aws/events/presence/connected/x", b""),
-            MQTT311,
-            False,
-            Problem.NOT_AUTHORIZED,
-            0,
-        ),
+        # *Reserved topics*: an unsupported publish to a $ topic ends the connection, in both
+        # versions, whatever the policy says
+        (Publish("$aws/events/presence/connected/x", b""), MQTT311, False, TOPIC, 0),
+        (Publish("$aws/events/presence/connected/x", b"", 1, packet_id=1), MQTT5, False, TOPIC, 0),
+        (Publish("$sys/operators", b"", 1, packet_id=1), MQTT5, False, TOPIC, 0),
+        (Publish("$SYS/x", b""), MQTT311, False, TOPIC, 0),
+        (Publish("$aws/things/t/shadow/update", b"{}"), MQTT311, True, None, 0),
     ],
 )
 def test_publish_verdict(
@@ -157,6 +161,25 @@ def test_subscribe_verdicts(
     packet: Subscribe, version: int, current: frozenset[str], codes: tuple[int, ...] | None
 ) -> None:
     assert subscribe_verdicts(packet, version, Deny(), Q, current) == codes
+
+
+@pytest.mark.parametrize(
+    ("packet", "problem"),
+    [
+        (subscribe("room/+", "$aws/events/presence/connected/+"), None),
+        (subscribe("$share/g/room/+"), None),  # refused per filter in the SUBACK instead
+        (subscribe("$aws/things/t/shadow/update/accepted"), None),
+        (subscribe("room/+", "$sys/operators"), Problem.TOPIC_FILTER_INVALID),
+        (subscribe("$SYS/#"), Problem.TOPIC_FILTER_INVALID),
+        (subscribe("$aws/rules/hubbub/room"), Problem.TOPIC_FILTER_INVALID),
+    ],
+)
+def test_an_unsupported_reserved_filter_ends_the_connection(
+    packet: Subscribe, problem: Problem | None
+) -> None:
+    """*Reserved topics*: an unsupported subscribe to a $ topic can terminate the connection;
+    the whole SUBSCRIBE is refused, even its valid filters (no SUBACK is sent)."""
+    assert subscribe_problem(packet) is problem
 
 
 def test_allow_all_grants_everything_valid() -> None:
