@@ -105,6 +105,8 @@ class Chat:
             chunks=chunks,
             policy=chunking,
             show=self.attachments.view,
+            sanctions=store,
+            clock=self.clock,
         )
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
