@@ -394,8 +394,7 @@ class Chat:
         if len(text) > self.limits.max_text_chars:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
-        self.throttle.take(Limited.SEND, user.id, now, "sending too fast")
-        self.throttle.take_topic(topic, now)
+        self.throttle.take_send(user.id, topic, now, "sending too fast")
         if topic_class(topic) is TopicClass.USER:
             self._require_recipient(topic)
         attachments = self.attachments.resolve(user, topic, attachment_ids or [])

@@ -32,12 +32,14 @@ import ssl
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from hubbub.push.port import Broadcast, Published
 
 __all__ = [
+    "EnvCredentials",
     "IotDataBroadcast",
     "IotDataClient",
     "PublishRefused",
@@ -136,7 +138,9 @@ class IotDataClient:
                 )
             self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
             self._base = parts.path.rstrip("/")
-            self._signer = SigV4Auth(self._credentials or _credentials(), SIGNING_NAME, region)
+            self._signer = SigV4Auth(
+                self._credentials or _credentials(self._env), SIGNING_NAME, region
+            )
         return self._signer
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -269,31 +273,52 @@ def refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
     return PublishRefused(status, name, message)
 
 
-def _credentials() -> Any:
-    """Lambda's credentials are in the environment; elsewhere botocore's chain finds them."""
-    from botocore.credentials import EnvProvider
+@dataclass(frozen=True, slots=True)
+class EnvCredentials:
+    """The execution role's credentials as Lambda hands them to the function (its defined
+    runtime environment variables), in the three attributes botocore's signer reads."""
 
-    found = EnvProvider().load()
-    if found is None:
-        import botocore.session
+    access_key: str
+    secret_key: str
+    token: str | None
 
-        found = botocore.session.get_session().get_credentials()
+
+def _credentials(env: Mapping[str, str]) -> Any:
+    """Lambda's credentials are in the environment, read here as botocore's environment
+    provider reads them (importing that provider's module took about a tenth of the first
+    publish); elsewhere botocore's chain finds them."""
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+        return EnvCredentials(key, secret, token)
+    import botocore.session
+
+    found = botocore.session.get_session().get_credentials()
     if found is None:
         raise RuntimeError("no AWS credentials for iot-data")
     return found
 
 
 def endpoint_for(env: Mapping[str, str], region: str) -> str:
-    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``
-    (its endpoint rules: ``data-ats.iot`` in the standard partition), read from a client built
-    once for that."""
+    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``:
+    its endpoint rule set for the service over its partitions (``data-ats.iot`` in the
+    standard partition), evaluated by botocore's own provider. Not a client built to read it:
+    that imports botocore's client machinery, decodes its 1.2 MB endpoints table and lists
+    every service's data directory, 70-150 ms of the fan-out's first invocation on AWS, where
+    no endpoint is configured (docs/benchmarks.md, finding 18)."""
     configured = configured_endpoint(env)
     if configured is not None:
         return configured
-    import botocore.session
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.loaders import Loader
 
-    client = botocore.session.get_session().create_client("iot-data", region_name=region)
-    try:
-        return str(client.meta.endpoint_url)
-    finally:
-        client.close()
+    loader = Loader()
+    provider = EndpointProvider(
+        loader.load_data("iot-data/2015-05-28/endpoint-rule-set-1"), loader.load_data("partitions")
+    )
+    resolved = provider.resolve_endpoint(
+        Region=region,
+        UseFIPS=env.get("AWS_USE_FIPS_ENDPOINT", "").lower() == "true",
+        UseDualStack=env.get("AWS_USE_DUALSTACK_ENDPOINT", "").lower() == "true",
+    )
+    return str(resolved.url)

@@ -28,7 +28,6 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
-    Rate,
     Sanction,
     SanctionKind,
     Store,
@@ -40,7 +39,7 @@ from hubbub.store.port import (
     Visitor,
 )
 from hubbub.store.sqlite.append import append, raise_marker
-from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, take_token
+from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, SqliteBuckets
 from hubbub.store.sqlite.codec import (
     CONNECTION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -61,7 +60,7 @@ T = TypeVar("T")
 _SWEEP_EVERY_MS = 60_000
 
 
-class SqliteStore(SqliteMailings, Store):
+class SqliteStore(SqliteMailings, SqliteBuckets, Store):
     def __init__(
         self,
         path: Path | str,
@@ -517,11 +516,6 @@ class SqliteStore(SqliteMailings, Store):
 
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: list_sanctions(db, topic, now_ms))
-
-    # rate limits ------------------------------------------------------------------------------
-    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
-        with self._write() as db:
-            return take_token(db, bucket, rate, now_ms)
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:
