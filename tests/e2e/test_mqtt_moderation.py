@@ -14,6 +14,8 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from hubbub.client import HubbubClient
 from tests.e2e.conftest import Connect
 from tests.e2e.test_product import add_operator
@@ -63,6 +65,7 @@ async def _present_member(
     return member
 
 
+@pytest.mark.store
 async def test_a_banned_paho_member_is_disconnected_and_cannot_follow_the_room_again(
     server: ServerProcess, connect: Connect
 ) -> None:
