@@ -196,12 +196,14 @@ def test_an_unsubscribe_token_names_its_visitor_and_nothing_else() -> None:
 class RecordingMailer(Mailer):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
+        self.unsubscribe_urls: list[str | None] = []
         self.fail_with: Exception | None = None
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, *, unsubscribe_url: str | None = None) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append((to, subject, text))
+        self.unsubscribe_urls.append(unsubscribe_url)
 
 
 class World:
@@ -310,6 +312,7 @@ def test_an_opt_out_through_the_link_stops_the_emails(world: World) -> None:
     world.mailing.send_due()
     link = world.mailer.sent[0][2].rsplit("No more emails: ", 1)[1].strip()
     assert link.startswith("http://api/api/mail/unsubscribe?token=")
+    assert world.mailer.unsubscribe_urls == [link]  # the one-click URL is the footer's link
     token = link.split("token=", 1)[1]
     assert unsubscribe(world.tokens, world.store, token, T0 + WINDOW)
     assert not unsubscribe(world.tokens, world.store, token, T0 + WINDOW)  # idempotent

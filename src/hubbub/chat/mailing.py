@@ -286,11 +286,10 @@ class Mailing:
         if not answers:
             self._done(pending, through, None, now)
             return "dropped"
-        subject, text = compose(
-            visitor.nickname, answers, self.settings.site_url, self._unsubscribe_url(visitor, now)
-        )
+        unsubscribe_url = self._unsubscribe_url(visitor, now)
+        subject, text = compose(visitor.nickname, answers, self.settings.site_url, unsubscribe_url)
         try:
-            self._mailer.send(visitor.email, subject, text)
+            self._mailer.send(visitor.email, subject, text, unsubscribe_url=unsubscribe_url)
         except MailRejected as exc:
             log.warning("mail for %s refused by the mail service: %s", pending.topic, exc)
             self._done(pending, through, None, now)
