@@ -49,7 +49,7 @@ class Desk:
         return answer
 
     def opted_out(self) -> bool:
-        return self.store.opted_out(ANN)
+        return bool(self.store.opted_out(ANN))
 
 
 @pytest.fixture
