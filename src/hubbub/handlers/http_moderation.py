@@ -132,7 +132,7 @@ def mail_unsubscribe(
     return _page(
         200,
         "Stop these emails?",
-        "You will get no more emails about your conversations.",
+        "Press the button and you will get no more emails about your conversations.",
         _CONFIRM.format(token=html.escape(token, quote=True)),
     )
 
