@@ -71,7 +71,7 @@ async def _run(args: argparse.Namespace) -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before the run)
     raw = out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-    async with workloads.session("hubbub", print, sub_procs=1) as s:
+    async with workloads.session(args.peer, print, sub_procs=1) as s:
         await s.open_subscribers(args.subscribers)
         await s.open_publishers(1)
         await s.step(20.0, 1.0, 10.0)
@@ -110,7 +110,10 @@ async def _run(args: argparse.Namespace) -> None:
     messages = max(1, round(args.rate * args.seconds))
     for role in sorted(after):
         spent = after[role] - before.get(role, 0.0)
-        print(f"cpu {role}: {spent:.2f} s, {1000 * spent / messages:.3f} ms per message")
+        if role.endswith(" switches"):
+            print(f"{role}: {spent / messages:.1f} per message")
+        else:
+            print(f"cpu {role}: {spent:.2f} s, {1000 * spent / messages:.3f} ms per message")
     keys = ["deliveries_per_s", "p50_ms", "p99_ms", "lost", "server_cpu_cores"]
     print({k: step[k] for k in [*keys, "server_us_per_delivery"]})
     print(summarize(raw, roles))
@@ -118,7 +121,9 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def _cpu_by_role(pid: int, roles: dict[int, str]) -> dict[str, float]:
-    """User + system seconds per role so far (the figure a busy machine disturbs least)."""
+    """User + system seconds per role so far (the figure a busy machine disturbs least), and
+    each role's context switches (``<role> switches``): how often its processes slept on
+    something (a pipe, a socket) and were woken again, which a busy machine makes costly."""
     import psutil
 
     spent: dict[str, float] = defaultdict(float)
@@ -128,14 +133,18 @@ def _cpu_by_role(pid: int, roles: dict[int, str]) -> dict[str, float]:
             times = proc.cpu_times()
             if proc.pid != pid and proc.pid not in roles:
                 roles[proc.pid] = proc.environ().get("AWS_LAMBDA_FUNCTION_NAME", "worker")
+            switches = proc.num_ctx_switches()
         except psutil.NoSuchProcess:
             continue
-        spent[roles.get(proc.pid, "gateway")] += times.user + times.system
+        role = roles.get(proc.pid, "gateway")
+        spent[role] += times.user + times.system
+        spent[f"{role} switches"] += switches.voluntary + switches.involuntary
     return dict(spent)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--peer", default="hubbub", choices=("hubbub", "hubbub-nomqtt"))
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=8.0)

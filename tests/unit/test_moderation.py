@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hubbub.chat.fanout import Change
 from hubbub.ids import ConnectionId, UserId
 from hubbub.protocol.errors import ErrorCode
 from hubbub.store.port import Operator, Role, User
@@ -162,3 +163,28 @@ def test_operators_are_never_checked_and_others_pay_one_read(world: World) -> No
     world.send("v", "room/a", "hi", "c1")
     world.send("o", "room/a", "hello", "c2")
     assert calls == [vid]
+
+
+def test_a_ban_keeps_a_wildcard_subscription_from_delivering_the_banned_topic(
+    world: World,
+) -> None:
+    """``room/+`` also covers rooms the user is not banned from, so it stays; what it would
+    deliver of the banned room is left out until the ban ends."""
+    vid = staffed(world)
+    world.reply("v", action="subscribe", topic="room/+")
+    world.visitor("w", "Wes")
+    moderate(world, vid, "ban", seconds=60)
+
+    def delivered_to_v(topic: str, text: str, cmid: str) -> bool:
+        world.push.posts.clear()
+        world.send("w", topic, text, cmid)
+        (message,) = world.stored(topic)[-1:]
+        world.chat.deliver_batch([Change(message)])
+        return any(
+            p.frame.get("text") == text and "v" in p.connection_ids for p in world.push.posts
+        )
+
+    assert not delivered_to_v("room/a", "behind the ban", "w1")
+    assert delivered_to_v("room/b", "elsewhere", "w2")
+    world.clock.advance(60_000)
+    assert delivered_to_v("room/a", "after the ban", "w3")

@@ -184,3 +184,22 @@ def test_settings_come_from_the_environment() -> None:
     assert (settings.presence_threshold, settings.presence_summary_every_s) == (5, 2.0)
     assert ChatSettings.from_env({}).presence_threshold == 100
     assert ChatSettings.from_env({}).presence_summary_every_s == 5.0
+
+
+def test_typing_is_relayed_in_a_small_room_and_not_in_a_large_one(world: World) -> None:
+    """In a large room each member's typing would be a post to every other member: it is not
+    relayed, and a typing frame with a ref still gets its reply."""
+    for n in range(1, THRESHOLD + 1):
+        join(world, n)
+    world.push.posts.clear()
+    world.act("c1", action="typing", topic=ROOM)
+    (typing,) = world.push.posts
+    assert typing.frame["type"] == "typing"
+    assert set(typing.connection_ids) == {f"c{n}" for n in range(2, THRESHOLD + 1)}
+
+    join(world, THRESHOLD + 1)
+    world.push.posts.clear()
+    world.clock.advance(2000)  # past the typing allowance
+    reply = world.reply("c1", action="typing", topic=ROOM, ref="t1")
+    assert reply["type"] == "typing"
+    assert world.push.posts == []

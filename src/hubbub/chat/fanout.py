@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
 from hubbub.chat.mqtt import is_mqtt_member
 from hubbub.chat.views import ShowAttachment, change_event
-from hubbub.ids import ConnectionId, Topic, TopicFilter
+from hubbub.clock import Clock
+from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
 from hubbub.push.port import (
@@ -33,8 +34,8 @@ from hubbub.push.port import (
     PushOutcome,
     QueuedChunk,
 )
-from hubbub.store.records import Message
-from hubbub.store.roles import Subscriptions
+from hubbub.store.records import Message, SanctionKind
+from hubbub.store.roles import Sanctions, Subscriptions
 
 __all__ = [
     "BatchReport",
@@ -113,9 +114,15 @@ class FanOut:
         chunks: ChunkQueue | None = None,
         policy: ChunkPolicy | None = None,
         show: ShowAttachment | None = None,
+        sanctions: Sanctions | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        """``show`` mints attachment URLs as the frame is built (never stored: they expire)."""
+        """``show`` mints attachment URLs as the frame is built (never stored: they expire).
+        ``sanctions`` (with ``clock``) keep a banned user's wildcard subscriptions from
+        delivering the topic they are banned from."""
         self._show = show
+        self._sanctions = sanctions
+        self._clock = clock
         self._subscriptions = subscriptions
         self._push = push
         self._broadcast = broadcast or NoBroadcast()
@@ -130,13 +137,41 @@ class FanOut:
     def recipients_of(self, topic: Topic) -> list[ConnectionId]:
         """Every WebSocket connection whose filters match ``topic``, once each. MQTT members
         are subscribers too (presence counts them) but the broker delivers to them: the one
-        publish to the broker reaches them, never a post to ``@connections``."""
+        publish to the broker reaches them, never a post to ``@connections``.
+
+        A ban unsubscribes its user's exact subscriptions at once, but a wildcard one (``room/+``)
+        also covers other topics and stays: its connections are left out here, for the banned
+        topic only. That costs one read of the topic's sanctions, and only when some wildcard
+        filter matches the topic."""
+        exact, *wildcards = self.filters_of_topic(topic)
         seen: dict[ConnectionId, None] = {}
-        for topic_filter in self.filters_of_topic(topic):
-            for connection_id in self._subscriptions.subscriber_ids(topic_filter):
+        for connection_id in self._subscriptions.subscriber_ids(exact):
+            if not is_mqtt_member(connection_id):
+                seen.setdefault(connection_id, None)
+        banned = self._banned(topic) if wildcards else frozenset()
+        for topic_filter in wildcards:
+            if banned:
+                found = [
+                    s.connection_id
+                    for s in self._subscriptions.subscribers(topic_filter)
+                    if s.user.id not in banned
+                ]
+            else:
+                found = self._subscriptions.subscriber_ids(topic_filter)
+            for connection_id in found:
                 if not is_mqtt_member(connection_id):
                     seen.setdefault(connection_id, None)
         return list(seen)
+
+    def _banned(self, topic: Topic) -> frozenset[UserId]:
+        if self._sanctions is None or self._clock is None:
+            return frozenset()
+        now = self._clock.now_ms()
+        return frozenset(
+            s.user_id
+            for s in self._sanctions.list_sanctions(topic, now)
+            if s.kind is SanctionKind.BAN and s.active(now)
+        )
 
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
         """Push a new message (``inserted``), or the ``edited``/``deleted`` of a rewritten one."""

@@ -141,7 +141,7 @@ class MqttMembers:
         policy.check_send(user, topic)
         self._throttle.take(Limited.TYPING, user.id, self._clock.now_ms(), "typing too often")
         self._moderation.check(user, topic, sending=True)
-        return self._presence.announce("typing", topic, user)
+        return self._presence.typing(topic, user)
 
     def apply(self, event: Lifecycle) -> PushOutcome:
         """Carry out one event; the outcome names the WebSocket connections found gone."""

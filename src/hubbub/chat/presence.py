@@ -7,13 +7,14 @@ business. These events are pushed directly by the action's handler, not through 
 are never stored, and a lost one is repaired by the next ``presence`` query.
 
 At scale (issue 18): per-member ``joined``/``left`` make a room that fills to N push about N²/2
-frames, so a room larger than ``threshold`` subscriptions pushes a summary ``presence {topic,
-count}`` instead, at most once per ``every_ms`` whichever process sees the change: the window is
-claimed by one conditional write on the topic's head count (``Headcounts.claim_summary``), the
-same on AWS, where every Lambda execution environment is its own process, as locally. There is
-no timer (no long-lived process on AWS), so the summary is pushed by the join or leave that
-finds the window over: the changes inside a window show at the next change after it, and the
-last ones of a burst wait for the next change at all (a ``presence`` query is always exact).
+frames, so a room larger than ``threshold`` subscriptions pushes no ``typing``, and a summary
+``presence {topic, count}`` instead of ``joined``/``left``, at most once per ``every_ms``
+whichever process sees the change: the window is claimed by one conditional write on the topic's
+head count (``Headcounts.claim_summary``), the same on AWS, where every Lambda execution
+environment is its own process, as locally. There is no timer (no long-lived process on AWS), so
+the summary is pushed by the join or leave that finds the window over: the changes inside a
+window show at the next change after it, and the last ones of a burst wait for the next change
+at all (a ``presence`` query is always exact).
 Deciding is O(1): the size is the head count (one GetItem), not a Query of the room.
 """
 
@@ -113,6 +114,16 @@ class Presence:
         """Push ``joined``/``left``/``typing`` to everyone watching ``topic`` but ``exclude``."""
         event = {"type": kind, "topic": topic, "user": user.public()}
         return self.publish(topic, event, exclude=exclude)
+
+    def typing(
+        self, topic: Topic, user: User, *, exclude: ConnectionId | None = None
+    ) -> PushOutcome:
+        """``typing`` to everyone watching ``topic``, except in a large room: there each member's
+        keystrokes would be a post to every other member (N² again, with no window to claim),
+        and nobody follows who types among hundreds. One GetItem (the head count) decides."""
+        if self.large_with(topic, 0):
+            return PushOutcome()
+        return self.announce("typing", topic, user, exclude=exclude)
 
     def publish(
         self, topic: Topic, event: dict[str, Any], *, exclude: ConnectionId | None = None

@@ -105,6 +105,8 @@ class Chat:
             chunks=chunks,
             policy=chunking,
             show=self.attachments.view,
+            sanctions=store,
+            clock=self.clock,
         )
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
@@ -504,7 +506,7 @@ class Chat:
             Limited.TYPING, connection.user.id, self.clock.now_ms(), "typing too often"
         )
         self.moderation.check(connection.user, topic, sending=True)
-        self.presence.announce("typing", topic, connection.user, exclude=connection.id)
+        self.presence.typing(topic, connection.user, exclude=connection.id)
         if action.ref is None:
             return None
         # a frame that carries a ref always gets a direct reply, so a client can tell it went out

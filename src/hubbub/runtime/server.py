@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import socket
 import ssl
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +40,7 @@ from hubbub.runtime.iot.service import IotCore
 from hubbub.runtime.lambda_.pool import FunctionPool
 from hubbub.runtime.metrics import Registry
 from hubbub.runtime.s3.service import S3_PATH, S3Service
+from hubbub.runtime.secrets_file import load_credentials, write_private, write_secrets
 from hubbub.runtime.ses.service import SesService
 from hubbub.runtime.sigv4 import SigV4Verifier
 from hubbub.runtime.sites import DualSite, GuardedSockSite
@@ -88,7 +87,7 @@ class LocalRuntime:
         self.scheduler: Scheduler | None = None
         self.pollers: list[StreamPoller] = []
         self.runtime_key = secrets.token_urlsafe(24)
-        self.access_key_id, self.secret_access_key = _credentials(config.data_dir)
+        self.access_key_id, self.secret_access_key = load_credentials(config.data_dir)
         self.signatures = SigV4Verifier({self.access_key_id: self.secret_access_key}, "execute-api")
         self.state: RuntimeState | None = None
         self.backing: Backing | None = None
@@ -158,7 +157,9 @@ class LocalRuntime:
     async def _start(self) -> None:
         private_umask()  # the workers inherit it: SQLite makes their files with it
         make_private(self.config.data_dir)
-        self._write_secrets()
+        write_secrets(
+            self.config.data_dir, self.runtime_key, self.access_key_id, self.secret_access_key
+        )
         self.state = RuntimeState(
             self.config.data_dir / "runtime.sqlite3", checkpoint_in_thread=True
         )
@@ -172,7 +173,7 @@ class LocalRuntime:
         await self._serve(*sites)
         # where tools find the running runtime: `hubbub operator remove` closes connections
         # through its @connections
-        self._write_private(self.config.data_dir / "runtime-info.json", json.dumps(self.info()))
+        write_private(self.config.data_dir / "runtime-info.json", json.dumps(self.info()))
         for gateway in self.gateways.values():
             gateway.start()
         for poller in self.pollers:
@@ -192,16 +193,6 @@ class LocalRuntime:
         self.scheduler.start()
         for logical_id, kind in self.spec.unsupported:
             log.warning("not emulated: %s (%s)", logical_id, kind)
-
-    def _write_secrets(self) -> None:
-        """The key of the admin API and the made-up AWS credentials, for tools and the CLI."""
-        data_dir = self.config.data_dir
-        self._write_private(data_dir / "runtime-key", self.runtime_key)
-        credentials = {
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self.secret_access_key,
-        }
-        self._write_private(data_dir / "runtime-credentials.json", json.dumps(credentials))
 
     def _bind(self) -> tuple[socket.socket, socket.socket | None, ssl.SSLContext | None]:
         """Bind the ports first, so port 0 is known before the functions' environment is made."""
@@ -481,12 +472,6 @@ class LocalRuntime:
             **self.ses.info(),
         }
 
-    @staticmethod
-    def _write_private(path: Path, text: str) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-
     # HTTP APIs ------------------------------------------------------------------------------
     def _http_api_routes(self) -> None:
         """Registered before the host's routes, so a catch-all page of the host never hides an
@@ -579,17 +564,3 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def _credentials(data_dir: Path) -> tuple[str, str]:
-    """The runtime's AWS credentials: kept from the last run when there was one, so a DynamoDB
-    endpoint that keeps tables per access key (DynamoDB Local without ``-sharedDb``) finds them
-    again; made up otherwise."""
-    try:
-        saved = json.loads((data_dir / "runtime-credentials.json").read_text())
-        key_id, secret = str(saved["aws_access_key_id"]), str(saved["aws_secret_access_key"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "AKIALOCAL" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30)
-    if key_id.startswith("AKIALOCAL") and secret:
-        return key_id, secret
-    return "AKIALOCAL" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30)
