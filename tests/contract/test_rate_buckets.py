@@ -111,3 +111,15 @@ def test_on_dynamodb_a_take_is_one_write_when_idle_two_in_a_burst(
         TableName=dynamo_table.name, Key={"pk": {"S": f"RATE#{key}"}, "sk": {"S": "RATE"}}
     )["Item"]
     assert int(item["expiresAt"]["N"]) <= (NOW_MS + 60_000) // 1000 + 3
+
+
+def test_several_takes_stop_at_the_first_refusal(store: Store) -> None:
+    """``take_tokens``: the calls one after the other, in one store call."""
+    rate, first, second = Rate(1.0, 1), bucket(), bucket()
+    assert store.take_tokens([(first, rate), (second, rate)], NOW_MS) == (2, 0)
+    assert store.take_tokens([(bucket(), rate), (first, rate), (second, rate)], NOW_MS) == (
+        1,
+        1_000_000,
+    )
+    assert store.take_token(second, rate, NOW_MS + 1000) == 0  # the refusal changed nothing
+    assert store.take_tokens([], NOW_MS) == (0, 0)

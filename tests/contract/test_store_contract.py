@@ -114,6 +114,20 @@ def test_connection_round_trips(store: Store) -> None:
     assert store.get_connection(ConnectionId("nobody")) is None
 
 
+def test_an_mqtt_members_client_id_is_kept_with_its_connection(store: Store) -> None:
+    """Moderation disconnects an MQTT member by the client id IoT Core knows it by; the
+    connection id is a digest of it, so the id is stored with the connection."""
+    member = Connection(ConnectionId("mqtt:ab12"), ANN, NOW_MS, NOW_S + 60, "paho/ann 1")
+    store.put_connection(member)
+    store.set_connection_user(member.id, GUEST)
+
+    assert store.get_connection(member.id) == Connection(
+        member.id, GUEST, NOW_MS, NOW_S + 60, "paho/ann 1"
+    )
+    assert connect(store, "c2", ANN).client_id is None
+    assert store.get_connection(ConnectionId("c2")) == connect(store, "c2", ANN)
+
+
 def test_put_connection_replaces_the_previous_one(store: Store) -> None:
     connect(store, "c1", OPS)
     again = Connection(ConnectionId("c1"), GUEST, NOW_MS + 5, NOW_S + 9)

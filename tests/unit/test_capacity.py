@@ -374,6 +374,12 @@ def test_the_template_grants_each_function_exactly_what_its_paths_use(endpoint: 
     }
     senders = {f for f, g in granted.items() if any(a.startswith("ses:") for a, _ in g)}
     assert senders == {"MailSendFunction"}  # only the scheduled sender may email anyone
+    # only the functions that moderate (WebSocket and REST) close MQTT clients, any client id
+    hangers = {f for f, g in granted.items() if any(a == "iot:DeleteConnection" for a, _ in g)}
+    assert hangers == {"MessageFunction", "HttpFunction"}
+    assert all(
+        r == "client/*" for g in granted.values() for a, r in g if a == "iot:DeleteConnection"
+    )
 
 
 def test_wildcard_grants_cover_and_surplus_is_reported() -> None:

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
+import boto3
 import pytest
 from botocore.credentials import Credentials
 
@@ -37,6 +38,7 @@ class Broker:
     refuse: tuple[int, str] | None = None
     refuse_topic: str | None = None
     drop_after_answer: bool = False
+    tokens: list[str | None] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -64,6 +66,7 @@ def broker() -> Iterator[Broker]:
                 self._answer(400, "InvalidRequestException", "refused topic")
                 return
             state.received.append((self.path, body))
+            state.tokens.append(self.headers.get("X-Amz-Security-Token"))
             self._answer(200, None, "")
             if state.drop_after_answer:  # as an endpoint ends an idle kept-alive connection
                 self.close_connection = True
@@ -254,3 +257,63 @@ def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) 
         report = fan_out.deliver_batch(changes)
 
     assert (report.done, report.reason) == (1, "not published to the broker: ThrottlingException")
+
+
+@pytest.mark.parametrize(
+    ("region", "env"),
+    [
+        ("us-east-1", {}),
+        ("eu-central-1", {}),
+        ("cn-north-1", {}),
+        ("us-gov-west-1", {}),
+        ("us-east-1", {"AWS_USE_FIPS_ENDPOINT": "true"}),
+        (
+            "us-east-1",
+            {
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+            },
+        ),
+    ],
+)
+def test_the_resolved_endpoint_is_the_one_a_boto3_client_gets(
+    region: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluated from botocore's rule set for ``iot-data`` without building a client, on AWS
+    as locally: the same answer a client in the same configuration resolves."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IOT_DATA_PLANE", "AWS_USE_FIPS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client(
+        "iot-data", region_name=region, aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    assert endpoint_for(env, region) == client.meta.endpoint_url
+
+
+def test_the_environment_s_credentials_sign_as_botocore_s_would(broker: Broker) -> None:
+    """Lambda's credentials come in the environment; the signer gets them from there (the
+    session token too) and the signature verifies."""
+    env = {
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": "session-token",
+    }
+    adapter = IotDataBroadcast(endpoint=broker.url, region="eu-west-1", env=env)
+    adapter.publish("room/a", b"x")
+    adapter.close()
+    assert broker.received == [("/topics/room%2Fa?qos=1", b"x")]
+    assert broker.tokens == ["session-token"]
+
+
+def test_without_credentials_in_the_environment_botocore_s_chain_is_asked(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    adapter = IotDataBroadcast(endpoint=broker.url, region="eu-west-1", env={})
+    adapter.publish("room/a", b"x")
+    adapter.close()
+    assert broker.received == [("/topics/room%2Fa?qos=1", b"x")]
+    assert broker.tokens == [None]

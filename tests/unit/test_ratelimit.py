@@ -3,17 +3,20 @@ chat's ``Throttle`` over it (keys, ``retryAfter``, the memory of refusals)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from hubbub.chat.ratelimit import Limited, Throttle
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.buckets import Rate, take
+from hubbub.store.roles import RateBuckets
 
 T0 = 1_000_000_000  # microseconds
 SECOND = 1_000_000
 
 
-class Buckets:
+class Buckets(RateBuckets):
     """The ``RateBuckets`` role over a dict, applying the same ``take`` the adapters apply."""
 
     def __init__(self) -> None:
@@ -154,3 +157,62 @@ def test_the_memory_is_bounded_and_forgetting_only_costs_a_write() -> None:
     writes = buckets.writes
     refusal(limiter, Limited.SEND, "a", 1000)  # forgotten: asks the store, which refuses
     assert buckets.writes == writes + 1
+
+
+def _outcome(limiter: Throttle, fn: Callable[[], None]) -> tuple[str, float | None] | None:
+    """None when every take went through, else the refusal's code and retryAfter."""
+    try:
+        fn()
+    except ProtocolError as exc:
+        return exc.code.value, exc.retry_after
+    return None
+
+
+@pytest.mark.parametrize(
+    "sends",
+    [
+        # (sender, topic, now_ms) one after the other, against burst-1 buckets
+        [("a", "room/x", 1000), ("a", "room/x", 1000), ("a", "room/x", 2000)],
+        [("a", "room/x", 1000), ("b", "room/x", 1000), ("b", "room/y", 1000)],
+        [("a", "room/x", 1000), ("a", "room/y", 1500), ("b", "room/y", 1600)],
+        [
+            ("a", "room/x", 1000),
+            ("b", "room/x", 1200),
+            ("b", "room/x", 1300),
+            ("b", "room/z", 1400),
+        ],
+        [
+            ("a", "room/x", 1000),
+            ("a", "room/x", 1100),
+            ("b", "room/x", 1200),
+            ("a", "room/x", 2000),
+        ],
+    ],
+)
+def test_a_send_takes_the_sender_s_bucket_then_the_topic_s_as_two_takes_would(
+    sends: list[tuple[str, str, int]],
+) -> None:
+    """One store call for both buckets decides exactly what ``take`` then ``take_topic`` did:
+    the same refusals, the same waits, the same buckets left taken, the same memory."""
+    one_by_one, together = Buckets(), Buckets()
+    slow, fast = throttle(one_by_one, Rate(1.0, 1)), throttle(together, Rate(1.0, 1))
+    for sender, topic, now in sends:
+
+        def apart(sender: str = sender, topic: str = topic, now: int = now) -> None:
+            slow.take(Limited.SEND, sender, now, "too fast")
+            slow.take_topic(topic, now)
+
+        expected = _outcome(slow, apart)
+        got = _outcome(fast, lambda s=sender, t=topic, n=now: fast.take_send(s, t, n, "too fast"))
+        assert got == expected, (sender, topic, now)
+    assert together.tat == one_by_one.tat
+    assert together.writes == one_by_one.writes
+
+
+def test_a_send_refused_by_its_topic_names_the_topic() -> None:
+    limiter = throttle(Buckets(), Rate(1.0, 1))
+    limiter.take_send("a", "room/x", 1000, "too fast")
+    with pytest.raises(ProtocolError, match="room/x is receiving too many messages"):
+        limiter.take_send("b", "room/x", 1000, "too fast")
+    with pytest.raises(ProtocolError, match="too fast"):
+        limiter.take_send("a", "room/y", 1000, "too fast")

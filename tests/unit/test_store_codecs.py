@@ -267,13 +267,19 @@ def test_a_connection_item_round_trips_and_only_operators_are_indexed(
         )
     )
     assert dynamo_codec.connection_of(item) == connection
+    member = dynamo_codec.connection_of(
+        dynamo_codec.load(dynamo_codec.dump({**item, "clientId": "d-1"}))
+    )
+    assert member.client_id == "d-1"
 
 
 def test_sqlite_rows_decode_in_the_order_of_their_column_lists() -> None:
     user = User(UserId("v_1"), Role.VISITOR, "Vera")
-    assert sqlite_codec.connection_of(("c1", "v_1", "visitor", "Vera", 5, 9)) == Connection(
+    assert sqlite_codec.connection_of(("c1", "v_1", "visitor", "Vera", 5, 9, None)) == Connection(
         ConnectionId("c1"), user, 5, 9
     )
+    member = Connection(ConnectionId("mqtt:1"), user, 5, 9, "paho-1")
+    assert sqlite_codec.connection_of(sqlite_codec.connection_row(member)) == member
     assert sqlite_codec.subscription_of(("c1", "room/+", "v_1", "visitor", "Vera")) == (
         Subscription(ConnectionId("c1"), TopicFilter("room/+"), user)
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -38,7 +38,7 @@ from hubbub.ids import ConnectionId, Topic, UserId
 from hubbub.mail.port import Mailer
 from hubbub.protocol.actions import parse_action
 from hubbub.push.aws.adapter import ApiGatewayPush
-from hubbub.push.port import Broadcast
+from hubbub.push.port import Broadcast, MqttHangup
 from hubbub.runtime.cloudformation.yamltags import load_template
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
@@ -147,6 +147,8 @@ def _resource(value: Any) -> str:
         return "attachments/*" if text.endswith('/attachments/*"}') else text
     if ":identity/" in text:
         return "ses-identity"
+    if ":client/" in text:
+        return "client/" + text.rsplit(":client/", 1)[1].split('"')[0]
     if ":topic/" in text:
         return "topic/" + text.rsplit(":topic/", 1)[1].split('"')[0]
     return text
@@ -198,6 +200,18 @@ class _RecordingBroadcast(Broadcast):
         self._topics.append(topic)
 
 
+class _RecordingHangup(MqttHangup):
+    """IoT Core's data plane as moderation uses it: each DeleteConnection needs
+    ``iot:DeleteConnection`` on the client."""
+
+    def __init__(self, clients: list[str]) -> None:
+        self._clients = clients
+
+    def disconnect_clients(self, client_ids: Sequence[str]) -> set[str]:
+        self._clients.extend(client_ids)
+        return set()
+
+
 class _RecordingFiles:
     """The attachments bucket as the chat uses it: presigning a POST needs ``s3:PutObject`` on
     the object, presigning a GET or a HeadObject ``s3:GetObject`` (a presigned URL works only
@@ -244,7 +258,9 @@ class _Bench:
         create_table(self.probe, self.table)
         self.push = ApiGatewayPush("https://capacity.invalid/ws", client=self.connections)
         self.published: list[str] = []
+        self.disconnected: list[str] = []
         self.chat = Chat(
+            mqtt_hangup=_RecordingHangup(self.disconnected),
             broadcast=_RecordingBroadcast(self.published),
             store=DynamoStore(self.table, client=self.metered),
             push=self.push,
@@ -263,7 +279,7 @@ class _Bench:
     def path(self) -> Iterator[None]:
         """What runs inside is the function's own work (the rest is setup by other functions)."""
         posts = self.connections.snapshot()[0]
-        published = len(self.published)
+        published, disconnected = len(self.published), len(self.disconnected)
         self._in_path = True
         try:
             with self.meter.measure() as tally:
@@ -274,6 +290,9 @@ class _Bench:
         if self.connections.snapshot()[0] > posts:
             self.used.add(("execute-api:ManageConnections", "connections"))
         self.used |= {("iot:Publish", f"topic/{t}") for t in self.published[published:]}
+        self.used |= {
+            ("iot:DeleteConnection", f"client/{c}") for c in self.disconnected[disconnected:]
+        }
 
     def _grant(self, grant: Grant) -> None:
         if self._in_path:
@@ -301,6 +320,18 @@ class _Bench:
         cid = self.cid()
         self.chat.connect(cid, None)
         return cid
+
+    def mqtt_member(self, user: User, topic: str) -> None:
+        """``user``'s MQTT client subscribed to ``topic`` (the presence function's work)."""
+        event = {
+            "eventType": "subscribed",
+            "clientId": f"device-{user.id}",
+            "sessionIdentifier": "s-1",
+            "principalIdentifier": principal_of(user),
+            "timestamp": 1,
+            "topics": [topic],
+        }
+        self.chat.mqtt_lifecycle(event)
 
     def operator_connection(self) -> ConnectionId:
         cid = self.cid()
@@ -355,6 +386,9 @@ def _connect(bench: _Bench) -> None:
 def _message(bench: _Bench) -> None:
     """handlers/message.py: ``handle`` of every action."""
     other, me, operator = bench.guest(), bench.guest(), bench.operator_connection()
+    kicked = bench.guest()  # and their MQTT client, in the room an operator kicks them from
+    kicked_user = bench.act(kicked, action="register", nickname="Kit")["user"]
+    bench.mqtt_member(User(UserId(kicked_user["id"]), Role.VISITOR, "Kit"), "room/lobby")
     with bench.path():
         bench.act(other, action="subscribe", topic="room/lobby")
         bench.act(me, action="hello")
@@ -373,6 +407,13 @@ def _message(bench: _Bench) -> None:
         bench.act(me, action="unsubscribe", topic="room/lobby")
         bench.act(operator, action="hello")
         bench.act(operator, action="conversations")
+        bench.act(
+            operator,
+            action="moderate",
+            topic="room/lobby",
+            userId=kicked_user["id"],
+            sanction="kick",
+        )
     # an attachment uploaded over REST (the Http function), then sent and read here
     ann = bench.chat.store.get_connection(me)
     assert ann is not None
@@ -445,6 +486,7 @@ def _http(bench: _Bench) -> None:
     connection = chat.store.get_connection(visitor_cid)
     assert connection is not None
     follower = connection.user
+    bench.mqtt_member(follower, "room/lobby")  # the ban disconnects their MQTT client too
     with bench.path():
         operator = chat.authenticate(bench.operator_token)  # whoami; any route given a token
         assert operator is not None
@@ -468,11 +510,14 @@ def _http(bench: _Bench) -> None:
 
 def _mqtt_authorizer(bench: _Bench) -> None:
     """handlers/mqtt_authorizer.py: ``authenticate`` of the password's token (an operator's is
-    checked against the directory); a guest needs nothing."""
+    checked against the directory); the topics the user is banned from (the sanctions' index;
+    an operator is never banned, so not read for)."""
     with bench.path():
         operator = bench.chat.authenticate(bench.operator_token)
         assert operator is not None
         principal_of(operator)
+        guest = User(UserId("g_0a"), Role.GUEST, None)  # no password; the bans in its policy
+        bench.chat.moderation.banned_topics(guest)
 
 
 def _mqtt_ingest(bench: _Bench) -> None:

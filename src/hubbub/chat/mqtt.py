@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.ids import UserId
+from hubbub.ids import Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.protocol.topics import OPERATORS_TOPIC
 from hubbub.store.port import Role, User
@@ -32,6 +32,8 @@ __all__ = [
     "REFRESH_AFTER_S",
     "SESSION_S",
     "IngestedSend",
+    "TooManyBans",
+    "ban_policies",
     "iot_policy",
     "is_mqtt_member",
     "member_of",
@@ -137,6 +139,53 @@ def iot_policy(user: User, arn_prefix: str) -> dict[str, Any]:
         ingest = f"{arn_prefix}:topic/$aws/rules/{INGEST_RULE}"
         statements.append(_allow("iot:Publish", [f"{ingest}/{t}" for t in send]))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+MAX_POLICY_CHARS = 2048
+"""A custom authorizer's policy documents are at most 2,048 characters each, and at most 10
+(AWS IoT developer guide, *Defining your authorizer's Lambda function*): the chat's policy and
+nine of bans."""
+MAX_BAN_DOCUMENTS = 9
+
+
+class TooManyBans(ProtocolError):
+    """More bans than the authorizer's answer can state: the connection is refused rather
+    than allowed topics it is banned from."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, "too many bans to state in an IoT policy")
+
+
+def ban_policies(banned: list[Topic], arn_prefix: str) -> list[dict[str, Any]]:
+    """Deny documents for the topics the user is banned from, each under IoT Core's size limit.
+
+    An explicit Deny wins over the chat policy's Allow: no subscribe to the topic itself, no
+    delivery on it whatever filter matched it (``room/+``), no Basic Ingest send to it. IoT
+    Core asks the authorizer again every ``REFRESH_AFTER_S``, so a ban reaches a connection
+    that moderation did not close (one following the room only by a wildcard) by then."""
+    documents: list[dict[str, Any]] = []
+    resources: list[str] = []
+    for topic in banned:
+        more = [
+            f"{arn_prefix}:topicfilter/{topic}",
+            f"{arn_prefix}:topic/{topic}",
+            f"{arn_prefix}:topic/$aws/rules/{INGEST_RULE}/{topic}",
+        ]
+        if resources and len(json.dumps(_deny(resources + more))) > MAX_POLICY_CHARS:
+            documents.append(_deny(resources))
+            resources = []
+        resources += more
+    if resources:
+        documents.append(_deny(resources))
+    if len(documents) > MAX_BAN_DOCUMENTS:
+        raise TooManyBans()
+    return documents
+
+
+def _deny(resources: list[str]) -> dict[str, Any]:
+    actions = ["iot:Subscribe", "iot:Receive", "iot:Publish"]
+    statement = {"Effect": "Deny", "Action": actions, "Resource": resources}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _allow(action: str, resources: list[str]) -> dict[str, Any]:

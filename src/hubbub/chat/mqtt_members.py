@@ -162,7 +162,8 @@ class MqttMembers:
         known = self._store.get_connection(connection_id)
         if known is None:
             expires = now // 1000 + SESSION_S
-            self._store.put_connection(Connection(connection_id, user, now, expires))
+            member = Connection(connection_id, user, now, expires, event.client_id)
+            self._store.put_connection(member)  # the client id: moderation disconnects by it
             if user.role is Role.OPERATOR:
                 outcome.merge(self._operators_changed(connection_id, user, opened=True, now_ms=now))
         elif known.user != user:  # renamed since its last subscribe: new subscriptions say so

@@ -25,7 +25,7 @@ the room's allowance.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
@@ -64,7 +64,36 @@ class Throttle:
 
     def take_topic(self, topic: str, now_ms: int) -> None:
         """One send into ``topic``, whoever sends it: ``rate_limited`` past the room's ceiling."""
-        self.take(Limited.TOPIC_SEND, topic, now_ms, f"{topic} is receiving too many messages")
+        self.take(Limited.TOPIC_SEND, topic, now_ms, _topic_why(topic))
+
+    def take_send(self, sender: str, topic: str, now_ms: int, why: str) -> None:
+        """A send: the sender's bucket, then the topic's (``take`` then ``take_topic``, the same
+        decisions), in one store call, so SQLite commits once for both."""
+        self.take_each(
+            [(Limited.SEND, sender, why), (Limited.TOPIC_SEND, topic, _topic_why(topic))], now_ms
+        )
+
+    def take_each(self, takes: Sequence[tuple[Limited, str, str]], now_ms: int) -> None:
+        """``take`` for each ``(action, who, why)`` in order, as if called one after the other:
+        the first refusal raises, and the takes before it stay taken."""
+        now_us = now_ms * 1000
+        asked: list[tuple[str, Rate]] = []
+        remembered: tuple[str, int] | None = None
+        for action, who, why in takes:
+            bucket = f"{action.value}#{who}"
+            until = self._refused_until.get(bucket)
+            if until is not None and now_us < until:
+                remembered = why, until - now_us  # refused without asking; those before it are
+                break
+            asked.append((bucket, self._rates[action]))
+        taken, wait_us = self._buckets.take_tokens(asked, now_ms) if asked else (0, 0)
+        for bucket, _ in asked[:taken]:
+            self._refused_until.pop(bucket, None)
+        if wait_us:
+            self._remember(asked[taken][0], now_us + wait_us)
+            raise _limited(takes[taken][2], wait_us)
+        if remembered is not None:
+            raise _limited(*remembered)
 
     def take(self, action: Limited, who: str, now_ms: int, why: str) -> None:
         """Take one ``action`` for ``who`` (a user id, ``ip:{address}``, or a topic); raises
@@ -78,11 +107,18 @@ class Throttle:
         if not wait_us:
             self._refused_until.pop(bucket, None)
             return
-        self._refused_until[bucket] = now_us + wait_us
+        self._remember(bucket, now_us + wait_us)
+        raise _limited(why, wait_us)
+
+    def _remember(self, bucket: str, until_us: int) -> None:
+        self._refused_until[bucket] = until_us
         self._refused_until.move_to_end(bucket)
         if len(self._refused_until) > self._max_remembered:
             self._refused_until.popitem(last=False)  # forgetting only ever costs a store write
-        raise _limited(why, wait_us)
+
+
+def _topic_why(topic: str) -> str:
+    return f"{topic} is receiving too many messages"
 
 
 def _limited(why: str, wait_us: int) -> ProtocolError:

@@ -41,7 +41,15 @@ from hubbub.protocol.topics import (
     parse_topic,
     topic_class,
 )
-from hubbub.push.port import Broadcast, ChunkQueue, FramesOutcome, NoBroadcast, Push, PushOutcome
+from hubbub.push.port import (
+    Broadcast,
+    ChunkQueue,
+    FramesOutcome,
+    MqttHangup,
+    NoBroadcast,
+    Push,
+    PushOutcome,
+)
 from hubbub.store.port import (
     AppendRequest,
     AppendResult,
@@ -86,6 +94,7 @@ class Chat:
         broadcast: Broadcast | None = None,
         files: Files | None = None,
         chunks: ChunkQueue | None = None,
+        mqtt_hangup: MqttHangup | None = None,
     ) -> None:
         self.store = store
         self.push = push
@@ -124,6 +133,8 @@ class Chat:
             presence=self.presence,
             push=push,
             clock=clock,
+            connections=store,
+            mqtt_hangup=mqtt_hangup,
         )
         self.subscribing = Subscribing(
             store,
@@ -383,8 +394,7 @@ class Chat:
         if len(text) > self.limits.max_text_chars:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
-        self.throttle.take(Limited.SEND, user.id, now, "sending too fast")
-        self.throttle.take_topic(topic, now)
+        self.throttle.take_send(user.id, topic, now, "sending too fast")
         if topic_class(topic) is TopicClass.USER:
             self._require_recipient(topic)
         attachments = self.attachments.resolve(user, topic, attachment_ids or [])

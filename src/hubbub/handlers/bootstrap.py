@@ -19,7 +19,7 @@ from hubbub.chat.settings import ChatSettings
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import Clock, OffsetClock, SystemClock
 from hubbub.files.port import Files, NoFiles
-from hubbub.push.port import Broadcast, ChunkQueue, NoBroadcast, Push
+from hubbub.push.port import Broadcast, ChunkQueue, MqttHangup, NoBroadcast, NoMqttHangup, Push
 from hubbub.store.port import Store
 
 __all__ = ["build_chat", "chat", "use_chat"]
@@ -56,10 +56,11 @@ def build_chat(
     push: Push | None = None,
     broadcast: Broadcast | None = None,
     chunks: ChunkQueue | None = None,
+    mqtt_hangup: MqttHangup | None = None,
 ) -> Chat:
     """The chat the environment ``env`` configures; ``store``, ``clock``, ``push``,
-    ``broadcast`` and ``chunks``, when given, replace the adapters it would pick (the settings
-    and the token secret still come from it)."""
+    ``broadcast``, ``chunks`` and ``mqtt_hangup``, when given, replace the adapters it would
+    pick (the settings and the token secret still come from it)."""
     settings = ChatSettings.from_env(env)
     return Chat(
         store=_store(env) if store is None else store,
@@ -74,6 +75,7 @@ def build_chat(
         broadcast=_broadcast(env) if broadcast is None else broadcast,
         files=_files(env),
         chunks=_chunks(env) if chunks is None else chunks,
+        mqtt_hangup=_mqtt_hangup(env) if mqtt_hangup is None else mqtt_hangup,
     )
 
 
@@ -107,6 +109,20 @@ def _broadcast(env: Mapping[str, str]) -> Broadcast:
     from hubbub.push.iot.adapter import IotDataBroadcast
 
     return IotDataBroadcast(
+        connect_timeout_s=_number(env, "PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
+        read_timeout_s=_number(env, "PUSH_READ_TIMEOUT_SECONDS", 2.0),
+    )
+
+
+def _mqtt_hangup(env: Mapping[str, str]) -> MqttHangup:
+    """IoT Core's DeleteConnection for the functions that moderate, when the stack has the MQTT
+    edge (``IOT_DISCONNECT=true``, set by the template's condition): a ban or kick disconnects
+    the user's MQTT members."""
+    if env.get("IOT_DISCONNECT", "false") != "true":
+        return NoMqttHangup()
+    from hubbub.push.iot.hangup import IotDataHangup
+
+    return IotDataHangup(
         connect_timeout_s=_number(env, "PUSH_CONNECT_TIMEOUT_SECONDS", 1.0),
         read_timeout_s=_number(env, "PUSH_READ_TIMEOUT_SECONDS", 2.0),
     )

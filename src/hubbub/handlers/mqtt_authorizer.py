@@ -2,8 +2,9 @@
 
 Any username; a token as the password; no password is a guest. A bad or expired token is
 refused (CONNACK "not authorized"). The answer's policy documents are the chat's policy for the
-user the token names (``chat/mqtt.py``), so IoT Core enforces it on every subscribe, receive and
-publish without calling hubbub again.
+user the token names (``chat/mqtt.py``), and a Deny of each topic the user is banned from, so IoT
+Core enforces them on every subscribe, receive and publish without calling hubbub again until
+the refresh (``REFRESH_AFTER_S``), which picks up bans made since.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from hubbub.chat.mqtt import REFRESH_AFTER_S, SESSION_S, iot_policy, principal_of
+from hubbub.chat.mqtt import REFRESH_AFTER_S, SESSION_S, ban_policies, iot_policy, principal_of
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.observability import logger
 from hubbub.ids import UserId
@@ -29,8 +30,11 @@ _REFUSED = {"isAuthenticated": False, "principalId": "refused", "policyDocuments
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     mqtt = (event.get("protocolData") or {}).get("mqtt") or {}
     client_id = str(mqtt.get("clientId") or "")
+    arn_prefix = _arn_prefix(context)
     try:
         user = _user(mqtt.get("password"), client_id)
+        policies = [iot_policy(user, arn_prefix)]
+        policies += ban_policies(chat().moderation.banned_topics(user), arn_prefix)
     except ProtocolError as exc:
         logger.info("mqtt connect refused", extra={"clientId": client_id, "why": exc.message})
         return _REFUSED
@@ -40,7 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "isAuthenticated": True,
         "principalId": principal_of(user),
-        "policyDocuments": [json.dumps(iot_policy(user, _arn_prefix(context)))],
+        "policyDocuments": [json.dumps(p) for p in policies],
         "disconnectAfterInSeconds": SESSION_S,
         "refreshAfterInSeconds": REFRESH_AFTER_S,
     }

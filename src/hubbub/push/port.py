@@ -17,7 +17,9 @@ __all__ = [
     "ChunkQueue",
     "FramesOutcome",
     "Hangup",
+    "MqttHangup",
     "NoBroadcast",
+    "NoMqttHangup",
     "Published",
     "Push",
     "PushOutcome",
@@ -95,6 +97,27 @@ class Hangup(ABC):
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""
+
+
+class MqttHangup(ABC):
+    """Close MQTT clients' connections from the server side (IoT Core's ``DeleteConnection``),
+    as a ban or a kick does to the user's MQTT members: the broker knows nothing of sanctions,
+    and would keep delivering the topic to a connection nobody closed."""
+
+    @abstractmethod
+    def disconnect_clients(self, client_ids: Sequence[str]) -> set[str]:
+        """Close each, its session cleaned and its will message not sent; returns the client
+        ids not reached (refused, timed out). A client no longer connected counts as closed."""
+
+    def close(self) -> None:
+        """Release pools and sockets; the default has none."""
+
+
+class NoMqttHangup(MqttHangup):
+    """A stack without the MQTT edge: no MQTT client to close."""
+
+    def disconnect_clients(self, client_ids: Sequence[str]) -> set[str]:
+        return set()
 
 
 @dataclass(frozen=True, slots=True)

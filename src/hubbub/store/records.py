@@ -62,6 +62,10 @@ class Connection:
     user: User
     connected_at: int
     expires_at: int
+    client_id: str | None = None
+    """An MQTT member's client id, as IoT Core names the connection (its DeleteConnection takes
+    it; the id above is a one-way digest of it). None for WebSocket connections and for items
+    stored before it was recorded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ method may assume SQL: no joins, no scans, no counting over a whole table.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from hubbub.ids import ConnectionId, MessageId, Topic, TopicFilter, UserId
@@ -278,6 +278,17 @@ class RateBuckets(Protocol):
         """Take one token from ``bucket`` (one or two conditional writes): 0 when taken,
         otherwise the microseconds until one will be (then more than 0). A refusal changes
         nothing, so a flood of refused takes never pushes the next allowed one further away."""
+
+    def take_tokens(self, takes: Sequence[tuple[str, Rate]], now_ms: int) -> tuple[int, int]:
+        """``take_token`` for each ``(bucket, rate)`` in order, stopping at the first refusal:
+        how many were taken, and the refused one's wait (0 when all were taken). Exactly the
+        calls one after the other; a store may make them in one transaction (SQLite does, a
+        send's two buckets then cost one commit, not two)."""
+        for index, (bucket, rate) in enumerate(takes):
+            wait_us = self.take_token(bucket, rate, now_ms)
+            if wait_us:
+                return index, wait_us
+        return len(takes), 0
 
 
 class ChangeDecoder(Protocol):

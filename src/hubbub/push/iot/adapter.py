@@ -13,7 +13,8 @@ SigV4 signature (``SigV4Auth``, signing name ``iotdata``), the credentials (the 
 as Lambda gives them, else botocore's chain) and, when no endpoint is configured, the endpoint
 botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
 (``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
-connection per thread.
+connection per thread. ``IotDataClient`` is that machinery; ``hangup.py`` sends IoT Core's
+DeleteConnection through it too.
 
 IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
 message. A batch's topics are published side by side (``lanes`` threads, each on its own
@@ -31,12 +32,21 @@ import ssl
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from hubbub.push.port import Broadcast, Published
 
-__all__ = ["IotDataBroadcast", "PublishRefused", "configured_endpoint", "endpoint_for"]
+__all__ = [
+    "EnvCredentials",
+    "IotDataBroadcast",
+    "IotDataClient",
+    "PublishRefused",
+    "configured_endpoint",
+    "endpoint_for",
+    "refusal",
+]
 
 SIGNING_NAME = "iotdata"
 """IoT Core's data plane signs as ``iotdata`` (botocore's service model, ``signingName``)."""
@@ -82,7 +92,10 @@ class _TlsConnection(http.client.HTTPSConnection):
         self.sock.settimeout(self.read_timeout)
 
 
-class IotDataBroadcast(Broadcast):
+class IotDataClient:
+    """Signed requests to IoT Core's data plane on one kept-alive connection per thread: what
+    the Publish here and the DeleteConnection of ``hangup.py`` share."""
+
     def __init__(
         self,
         *,
@@ -91,10 +104,9 @@ class IotDataBroadcast(Broadcast):
         credentials: Any = None,
         connect_timeout_s: float = 1.0,
         read_timeout_s: float = 2.0,
-        lanes: int = 8,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        """Nothing is resolved or imported until the first publish: a stack whose rooms see no
+        """Nothing is resolved or imported until the first request: a stack whose rooms see no
         message pays nothing at init."""
         self._env = os.environ if env is None else env
         self._endpoint = endpoint
@@ -104,8 +116,6 @@ class IotDataBroadcast(Broadcast):
         self._read_timeout = read_timeout_s
         self._signer: Any = None
         self._local = threading.local()
-        self._lanes = max(1, lanes)
-        self._pool: ThreadPoolExecutor | None = None
         self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
         self._opened_lock = threading.Lock()
 
@@ -128,7 +138,9 @@ class IotDataBroadcast(Broadcast):
                 )
             self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
             self._base = parts.path.rstrip("/")
-            self._signer = SigV4Auth(self._credentials or _credentials(), SIGNING_NAME, region)
+            self._signer = SigV4Auth(
+                self._credentials or _credentials(self._env), SIGNING_NAME, region
+            )
         return self._signer
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -148,30 +160,79 @@ class IotDataBroadcast(Broadcast):
         return conn
 
     # the request --------------------------------------------------------------------------------
-    def publish(self, topic: str, data: bytes) -> None:
+    def request(self, method: str, path: str, data: bytes = b"") -> tuple[int, str | None, bytes]:
+        """``path`` (with its query) signed and sent: (status, ``x-amzn-ErrorType``, body)."""
         from botocore.awsrequest import AWSRequest
 
         signer = self._ready()
-        path = f"{self._base}/topics/{quote(topic, safe='')}?qos=1"
-        request = AWSRequest(method="POST", url=f"{self._endpoint}{path}", data=data)
+        path = f"{self._base}{path}"
+        request = AWSRequest(method=method, url=f"{self._endpoint}{path}", data=data)
         signer.add_auth(request)
         headers = dict(request.headers.items())
-        for attempt in (1, 2):
-            conn = self._conn()
-            try:
-                conn.request("POST", path, body=data, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-            except (OSError, http.client.HTTPException):
-                # a kept-alive connection the endpoint closed while the environment was frozen:
-                # once more on a new one (a publish that did land is dropped by seq)
-                self._forget(conn)
-                if attempt == 2:
-                    raise
-                continue
-            if response.status >= 300:
-                raise _refusal(response.status, response.getheader("x-amzn-ErrorType"), body)
-            return
+        try:
+            return self._send(method, path, data, headers)
+        except (OSError, http.client.HTTPException):
+            # a kept-alive connection the endpoint closed while the environment was frozen:
+            # once more on a new one (a publish that did land is dropped by seq; a connection
+            # deleted already answers 404)
+            return self._send(method, path, data, headers)
+
+    def _send(
+        self, method: str, path: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None, bytes]:
+        conn = self._conn()
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        except BaseException:
+            self._forget(conn)
+            raise
+        return response.status, response.getheader("x-amzn-ErrorType"), body
+
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+
+    def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+class IotDataBroadcast(IotDataClient, Broadcast):
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        credentials: Any = None,
+        connect_timeout_s: float = 1.0,
+        read_timeout_s: float = 2.0,
+        lanes: int = 8,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            endpoint=endpoint,
+            region=region,
+            credentials=credentials,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            env=env,
+        )
+        self._lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def publish(self, topic: str, data: bytes) -> None:
+        path = f"/topics/{quote(topic, safe='')}?qos=1"
+        status, error_type, body = self.request("POST", path, data)
+        if status >= 300:
+            raise refusal(status, error_type, body)
 
     def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
         """Topics side by side, each topic's messages in order; the earliest refusal wins."""
@@ -196,25 +257,14 @@ class IotDataBroadcast(Broadcast):
                 return Published(index, str(exc))
         return Published()
 
-    def _forget(self, conn: http.client.HTTPConnection) -> None:
-        conn.close()
-        self._local.conn = None
-        with self._opened_lock:
-            if conn in self._opened:
-                self._opened.remove(conn)
-
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
+        super().close()
 
 
-def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
+def refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
     name = (error_type or "").split(":", 1)[0] or f"HTTP{status}"
     try:
         message = str(json.loads(body).get("message", ""))
@@ -223,31 +273,52 @@ def _refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused
     return PublishRefused(status, name, message)
 
 
-def _credentials() -> Any:
-    """Lambda's credentials are in the environment; elsewhere botocore's chain finds them."""
-    from botocore.credentials import EnvProvider
+@dataclass(frozen=True, slots=True)
+class EnvCredentials:
+    """The execution role's credentials as Lambda hands them to the function (its defined
+    runtime environment variables), in the three attributes botocore's signer reads."""
 
-    found = EnvProvider().load()
-    if found is None:
-        import botocore.session
+    access_key: str
+    secret_key: str
+    token: str | None
 
-        found = botocore.session.get_session().get_credentials()
+
+def _credentials(env: Mapping[str, str]) -> Any:
+    """Lambda's credentials are in the environment, read here as botocore's environment
+    provider reads them (importing that provider's module took about a tenth of the first
+    publish); elsewhere botocore's chain finds them."""
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+        return EnvCredentials(key, secret, token)
+    import botocore.session
+
+    found = botocore.session.get_session().get_credentials()
     if found is None:
-        raise RuntimeError("no AWS credentials for iot-data Publish")
+        raise RuntimeError("no AWS credentials for iot-data")
     return found
 
 
 def endpoint_for(env: Mapping[str, str], region: str) -> str:
-    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``
-    (its endpoint rules: ``data-ats.iot`` in the standard partition), read from a client built
-    once for that."""
+    """The configured endpoint, else the one botocore resolves for ``iot-data`` in ``region``:
+    its endpoint rule set for the service over its partitions (``data-ats.iot`` in the
+    standard partition), evaluated by botocore's own provider. Not a client built to read it:
+    that imports botocore's client machinery, decodes its 1.2 MB endpoints table and lists
+    every service's data directory, 70-150 ms of the fan-out's first invocation on AWS, where
+    no endpoint is configured (docs/benchmarks.md, finding 18)."""
     configured = configured_endpoint(env)
     if configured is not None:
         return configured
-    import botocore.session
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.loaders import Loader
 
-    client = botocore.session.get_session().create_client("iot-data", region_name=region)
-    try:
-        return str(client.meta.endpoint_url)
-    finally:
-        client.close()
+    loader = Loader()
+    provider = EndpointProvider(
+        loader.load_data("iot-data/2015-05-28/endpoint-rule-set-1"), loader.load_data("partitions")
+    )
+    resolved = provider.resolve_endpoint(
+        Region=region,
+        UseFIPS=env.get("AWS_USE_FIPS_ENDPOINT", "").lower() == "true",
+        UseDualStack=env.get("AWS_USE_DUALSTACK_ENDPOINT", "").lower() == "true",
+    )
+    return str(resolved.url)

@@ -132,6 +132,7 @@ class DynamoStore(UploadItems, DynamoMailings, Store):
                     **role_index(user, connection.id),
                     "connectedAt": connection.connected_at,
                     "expiresAt": connection.expires_at,
+                    "clientId": connection.client_id,
                 }
             )
         )

@@ -91,6 +91,7 @@ def connection_of(item: Item) -> Connection:
         user=_user(item),
         connected_at=to_int(item["connectedAt"]),
         expires_at=to_int(item["expiresAt"]),
+        client_id=opt_str(item.get("clientId")),
     )
 
 

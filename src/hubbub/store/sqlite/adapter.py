@@ -28,7 +28,6 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
-    Rate,
     Sanction,
     SanctionKind,
     Store,
@@ -40,12 +39,13 @@ from hubbub.store.port import (
     Visitor,
 )
 from hubbub.store.sqlite.append import append, raise_marker
-from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, take_token
+from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, SqliteBuckets
 from hubbub.store.sqlite.codec import (
     CONNECTION_COLUMNS,
     MESSAGE_COLUMNS,
     SUBSCRIPTION_COLUMNS,
     connection_of,
+    connection_row,
     message_of,
     subscription_of,
 )
@@ -60,7 +60,7 @@ T = TypeVar("T")
 _SWEEP_EVERY_MS = 60_000
 
 
-class SqliteStore(SqliteMailings, Store):
+class SqliteStore(SqliteMailings, SqliteBuckets, Store):
     def __init__(
         self,
         path: Path | str,
@@ -128,20 +128,11 @@ class SqliteStore(SqliteMailings, Store):
 
     # connections ------------------------------------------------------------------------------
     def put_connection(self, connection: Connection) -> None:
-        user = connection.user
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO connections"
-                " (id, user_id, role, nickname, connected_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    connection.id,
-                    user.id,
-                    user.role.value,
-                    user.nickname,
-                    connection.connected_at,
-                    connection.expires_at,
-                ),
+                f"INSERT OR REPLACE INTO connections ({CONNECTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                connection_row(connection),
             )
 
     def get_connection(self, connection_id: ConnectionId) -> Connection | None:
@@ -525,11 +516,6 @@ class SqliteStore(SqliteMailings, Store):
 
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: list_sanctions(db, topic, now_ms))
-
-    # rate limits ------------------------------------------------------------------------------
-    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
-        with self._write() as db:
-            return take_token(db, bucket, rate, now_ms)
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:

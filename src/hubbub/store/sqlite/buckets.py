@@ -7,10 +7,14 @@ holds across them as the conditional writes make it hold on DynamoDB.
 from __future__ import annotations
 
 import sqlite3
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from hubbub.store.buckets import Rate, take
+from hubbub.store.roles import RateBuckets
 
-__all__ = ["BUCKETS_SCHEMA", "take_token"]
+__all__ = ["BUCKETS_SCHEMA", "SqliteBuckets", "take_token", "take_tokens"]
 
 BUCKETS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_buckets (
@@ -35,3 +39,29 @@ def take_token(db: sqlite3.Connection, bucket: str, rate: Rate, now_ms: int) -> 
         (bucket, decided.tat_us, -(-decided.tat_us // 1_000_000) + 1),
     )
     return 0
+
+
+def take_tokens(
+    db: sqlite3.Connection, takes: Sequence[tuple[str, Rate]], now_ms: int
+) -> tuple[int, int]:
+    """``RateBuckets.take_tokens`` inside the caller's one write transaction."""
+    for index, (bucket, rate) in enumerate(takes):
+        wait_us = take_token(db, bucket, rate, now_ms)
+        if wait_us:
+            return index, wait_us
+    return len(takes), 0
+
+
+class SqliteBuckets(RateBuckets):
+    """The ``RateBuckets`` role of the SQLite store, each call one write transaction."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
+        with self._write() as db:
+            return take_token(db, bucket, rate, now_ms)
+
+    def take_tokens(self, takes: Sequence[tuple[str, Rate]], now_ms: int) -> tuple[int, int]:
+        with self._write() as db:
+            return take_tokens(db, takes, now_ms)

@@ -18,6 +18,7 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "connection_of",
+    "connection_row",
     "message_of",
     "message_row",
     "subscription_of",
@@ -27,7 +28,7 @@ MESSAGE_COLUMNS = (
     "topic, seq, id, ts, sender, nickname, text, cmid, expires_at, role, edited_at, deleted,"
     " attachments"
 )
-CONNECTION_COLUMNS = "id, user_id, role, nickname, connected_at, expires_at"
+CONNECTION_COLUMNS = "id, user_id, role, nickname, connected_at, expires_at, client_id"
 SUBSCRIPTION_COLUMNS = "connection_id, filter, user_id, role, nickname"
 
 
@@ -76,6 +77,21 @@ def connection_of(row: tuple[Any, ...]) -> Connection:
         user=User(UserId(row[1]), Role(row[2]), row[3]),
         connected_at=row[4],
         expires_at=row[5],
+        client_id=row[6],
+    )
+
+
+def connection_row(connection: Connection) -> tuple[Any, ...]:
+    """The values of ``CONNECTION_COLUMNS`` for ``connection``, in that order."""
+    user = connection.user
+    return (
+        connection.id,
+        user.id,
+        user.role.value,
+        user.nickname,
+        connection.connected_at,
+        connection.expires_at,
+        connection.client_id,
     )
 
 

@@ -15,6 +15,7 @@ _ADDED_COLUMNS = [
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "attachments", "TEXT"),
+    ("connections", "client_id", "TEXT"),
 ]
 """Columns added since a data directory may have been created: (table, column, type)."""
 
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS connections (
     role TEXT NOT NULL,
     nickname TEXT,
     connected_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    client_id TEXT
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS subscriptions (
