@@ -45,6 +45,8 @@ def show_mail(args: argparse.Namespace) -> int:
         if mail.cc:
             _line(f"Cc: {', '.join(mail.cc)}")
         _line(f"Subject: {mail.subject}")
+        for name, value in mail.headers.items():
+            _line(f"{name}: {value}")
         _line()
         _line(mail.text.rstrip("\n"))
         _line()

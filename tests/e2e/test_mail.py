@@ -11,7 +11,9 @@ clock follows it, and the schedule is fired on demand.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -20,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urljoin
 
 import boto3
 import pytest
@@ -144,10 +147,34 @@ async def test_one_email_gathers_the_answers_and_only_visitors_away_with_an_addr
     assert emails_to(server, away) == [email]  # kept in the data dir, not in moto's memory
 
 
+def post_form(url: str, body: bytes) -> tuple[int, str]:
+    """A form POST as a browser or a mailbox provider sends it: no cookie, no authorization."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10 * TIMEOUT_FACTOR) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def header_of(email: str, name: str) -> str:
+    """A header field's value as ``hubbub mail`` prints it."""
+    head = email.split("\n\n", 1)[0]
+    return next(line.split(": ", 1)[1] for line in head.splitlines() if line.startswith(name + ":"))
+
+
 @pytest.mark.store
-async def test_after_the_unsubscribe_link_no_more_emails(
+async def test_the_link_asks_first_and_the_one_click_post_stops_the_emails(
     fresh_server: Callable[..., ServerProcess],
 ) -> None:
+    """RFC 8058: the email names a URL in ``List-Unsubscribe`` and asks for one-click in
+    ``List-Unsubscribe-Post``; a GET of the link (a mail scanner, a prefetch) unsubscribes
+    nobody, the provider's POST of ``List-Unsubscribe=One-Click`` does."""
     server = fresh_server(*MAIL_ARGS)
     ops = await HubbubClient.connect(server.ws_url, token=add_operator(server, "olga"))
     address = unique("leaver")
@@ -156,27 +183,52 @@ async def test_after_the_unsubscribe_link_no_more_emails(
     move_clock(server, WINDOW_MS + 1000)
     [email] = await mailed(server, address)
 
-    link = next(line for line in email.splitlines() if "/api/mail/unsubscribe?token=" in line)
+    link = next(line for line in email.splitlines() if line.startswith("No more emails: "))
     url = link.split(": ", 1)[1].strip()
     assert url.startswith(f"{server.base_url}/api/mail/unsubscribe?token=")  # the HTTP API's
-    assert get(url)[0] == 200
-    status, page = get(url)  # idempotent: the same page again
+    assert header_of(email, "List-Unsubscribe") == f"<{url}>"
+    assert header_of(email, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+    [recorded] = [json.loads(line) for line in hubbub_mail(server, "--json").splitlines()]
+    assert recorded["headers"] == {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }  # in DATA_DIR/ses-sent.jsonl
+
+    for _ in range(2):  # a scanner, then the visitor: a page that asks, nothing more
+        status, page = get(url)
+        assert status == 200 and "<form method=post" in page and "Unsubscribed" not in page
+        assert address not in page
+    await ops.send(topic, "Second answer, after the link was opened.")
+    move_clock(server, WINDOW_MS + 1000)
+    second = (await mailed(server, address, 2))[1]  # still subscribed
+    one_click = header_of(second, "List-Unsubscribe")[1:-1]
+
+    assert post_form(url[: -len("x")] + "y", b"List-Unsubscribe=One-Click")[0] == 400  # forged
+    status, page = post_form(one_click, b"List-Unsubscribe=One-Click")
     assert status == 200 and "Unsubscribed" in page and address not in page
-    assert get(url[: -len("x")] + "y")[0] == 400  # a forged token changes nothing
-    log = server.log_path.read_text()
-    assert address not in log  # never in the server's or the functions' logs
+    assert post_form(one_click, b"List-Unsubscribe=One-Click")[0] == 200  # idempotent
+    form_token = page_token(get(url)[1])  # the confirmation page's own form posts too
+    status, page = post_form(urljoin(url, "unsubscribe"), urlencode({"token": form_token}).encode())
+    assert status == 200 and "Unsubscribed" in page
+    assert address not in server.log_path.read_text()  # never in the server's or functions' logs
 
     # a control visitor answered after the leaver: once their email is out, the leaver's
     # answers (earlier on the same stream) have been through both functions too
     control = unique("control")
     control_topic, _ = await visitor(server, "Cid", control)
-    await ops.send(topic, "Second answer, after the opt-out.")
+    await ops.send(topic, "Third answer, after the one-click unsubscribe.")
     await ops.send(control_topic, "Your answer.")
     await ops.close()
     move_clock(server, WINDOW_MS + 1000)
     await mailed(server, control)
     fire(server)
-    assert len(emails_to(server, address)) == 1
+    assert len(emails_to(server, address)) == 2
+
+
+def page_token(page: str) -> str:
+    found = re.search(r"name=token value='([^']*)'", page)
+    assert found is not None, page
+    return html.unescape(found.group(1))
 
 
 async def test_ses_checks_signatures_refuses_unverified_senders_and_relays_to_smtp(
@@ -218,6 +270,8 @@ async def test_ses_checks_signatures_refuses_unverified_senders_and_relays_to_sm
             [got] = await asyncio.to_thread(sink.wait_for, 1, 15 * TIMEOUT_FACTOR)
             assert got.recipients == [f"<{address}>"]
             assert "Relayed answer." in got.message.get_body(("plain",)).get_content()
+            assert got.message["List-Unsubscribe"].startswith(f"<{server.base_url}/api/mail/")
+            assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert len(emails_to(server, "someone@else.example")) == 0
         finally:
             server.stop()

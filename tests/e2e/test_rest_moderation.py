@@ -135,7 +135,9 @@ async def test_the_openapi_document_names_the_moderation_routes(server: ServerPr
     assert status == 200
     assert "post" in spec["paths"]["/api/moderation"]
     assert "get" in spec["paths"]["/api/sanctions"]
-    assert "get" in spec["paths"]["/api/mail/unsubscribe"]
+    unsubscribe = spec["paths"]["/api/mail/unsubscribe"]
+    assert {"get", "post"} <= set(unsubscribe)  # the link's page, and the unsubscribing POST
+    assert [p["name"] for p in unsubscribe["post"]["parameters"]] == ["token"]
 
 
 # -- fuzzed: any request gets a typed answer below 500 ----------------------------------------
@@ -191,6 +193,38 @@ def test_unsubscribing_or_listing_with_any_query_gets_a_typed_answer(
     query = urllib.parse.urlencode({"token" if "mail" in path else "topic": token})
     status, payload = _fetch(urllib.request.Request(f"{server.base_url}{path}?{query}"))
     assert status < 500, payload
+    assert "Traceback" not in payload
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    token=st.none() | st.text(max_size=300),
+    body=st.binary(max_size=300)
+    | st.builds(lambda t: urllib.parse.urlencode({"token": t}).encode(), st.text(max_size=300)),
+    content_type=st.sampled_from(
+        [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/json",
+            "text/plain",
+            "",
+        ]
+    ),
+)
+def test_unsubscribing_by_post_with_anything_gets_a_page_and_no_server_error(
+    server: ServerProcess, token: str | None, body: bytes, content_type: str
+) -> None:
+    """The one-click POST and the page's form (RFC 8058): whatever the query, body and type,
+    a typed answer below 500, never a traceback (a token that works is not guessable)."""
+    query = "" if token is None else "?" + urllib.parse.urlencode({"token": token})
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = urllib.request.Request(
+        f"{server.base_url}/api/mail/unsubscribe{query}", data=body, method="POST", headers=headers
+    )
+    status, payload = _fetch(request)
+    assert status in (400, 422), payload
     assert "Traceback" not in payload
 
 

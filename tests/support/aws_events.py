@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "connection_id",
     "disconnect_event",
     "dynamodb_json",
+    "http_api_event",
     "message_event",
     "sqs_fifo_record",
     "stream_event",
@@ -78,6 +80,66 @@ def _request_context(
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """An HTTP API request in payload format 2.0 (Powertools' ``apiGatewayProxyV2Event.json``),
+    as a ``$default`` stage delivers it: header names lower-cased, repeated query values
+    comma-joined, and a body that is not JSON or text base64-encoded, as API Gateway does for
+    a form."""
+    now = _now_ms() if now_ms is None else now_ms
+    named = {k.lower(): v for k, v in (headers or {}).items()}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {
+            "host": DOMAIN,
+            "user-agent": "unit/1",
+            "x-forwarded-for": _SOURCE_IP,
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            **named,
+        },
+    }
+    if query:
+        params: dict[str, str] = {}
+        for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            params[key] = f"{params[key]},{value}" if key in params else value
+        event["queryStringParameters"] = params
+    event["requestContext"] = {
+        "accountId": "123456789012",
+        "apiId": API_ID,
+        "domainName": DOMAIN,
+        "domainPrefix": API_ID,
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": _SOURCE_IP,
+            "userAgent": "unit/1",
+        },
+        "requestId": _request_id(),
+        "routeKey": f"{method} {path}",
+        "stage": "$default",
+        "time": _clf(now),
+        "timeEpoch": now,
+    }
+    content_type = named.get("content-type", "")
+    textual = content_type.startswith(("text/", "application/json"))
+    if body:
+        event["body"] = body.decode() if textual else base64.b64encode(body).decode()
+    event["isBase64Encoded"] = bool(body) and not textual
+    return event
 
 
 def connect_event(

@@ -82,25 +82,23 @@ ANN_VISITOR = Visitor(ANN, "Ann", ADDRESS, T0)
 
 # -- decisions ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("msg", "visitor", "opted_out", "following", "expected"),
+    ("msg", "visitor", "opted_out", "expected"),
     [
-        (message(1), ANN_VISITOR, False, False, None),
-        (message(1, role=Role.VISITOR), ANN_VISITOR, False, False, Skip.NOT_AN_ANSWER),
-        (message(1, topic="room/lobby"), ANN_VISITOR, False, False, Skip.NOT_AN_ANSWER),
-        (message(1, topic="user/v_ann"), ANN_VISITOR, False, False, Skip.NOT_AN_ANSWER),
-        (message(1, deleted=True), ANN_VISITOR, False, False, Skip.NOT_AN_ANSWER),
-        (message(1), None, False, False, Skip.NO_EMAIL),
-        (message(1), Visitor(ANN, "Ann", None, T0), False, False, Skip.NO_EMAIL),
-        (message(1), Visitor(ANN, "Ann", "", T0), False, False, Skip.NO_EMAIL),
-        (message(1), ANN_VISITOR, True, False, Skip.OPTED_OUT),
-        (message(1), ANN_VISITOR, False, True, Skip.FOLLOWING),
-        (message(1), ANN_VISITOR, True, True, Skip.OPTED_OUT),
+        (message(1), ANN_VISITOR, False, None),
+        (message(1, role=Role.VISITOR), ANN_VISITOR, False, Skip.NOT_AN_ANSWER),
+        (message(1, topic="room/lobby"), ANN_VISITOR, False, Skip.NOT_AN_ANSWER),
+        (message(1, topic="user/v_ann"), ANN_VISITOR, False, Skip.NOT_AN_ANSWER),
+        (message(1, deleted=True), ANN_VISITOR, False, Skip.NOT_AN_ANSWER),
+        (message(1), None, False, Skip.NO_EMAIL),
+        (message(1), Visitor(ANN, "Ann", None, T0), False, Skip.NO_EMAIL),
+        (message(1), Visitor(ANN, "Ann", "", T0), False, Skip.NO_EMAIL),
+        (message(1), ANN_VISITOR, True, Skip.OPTED_OUT),
     ],
 )
 def test_which_answers_queue_an_email(
-    msg: Message, visitor: Visitor | None, opted_out: bool, following: bool, expected: Skip | None
+    msg: Message, visitor: Visitor | None, opted_out: bool, expected: Skip | None
 ) -> None:
-    assert queue_skip(msg, visitor, opted_out=opted_out, following=following) is expected
+    assert queue_skip(msg, visitor, opted_out=opted_out) is expected
 
 
 def pending(last_sent_at: int | None) -> PendingMail:
@@ -196,12 +194,14 @@ def test_an_unsubscribe_token_names_its_visitor_and_nothing_else() -> None:
 class RecordingMailer(Mailer):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
+        self.unsubscribe_urls: list[str | None] = []
         self.fail_with: Exception | None = None
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, *, unsubscribe_url: str | None = None) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append((to, subject, text))
+        self.unsubscribe_urls.append(unsubscribe_url)
 
 
 class World:
@@ -296,6 +296,18 @@ def test_nothing_for_a_visitor_following_the_conversation(world: World) -> None:
     assert world.mailer.sent == []
 
 
+def test_a_visitor_still_subscribed_when_the_answer_came_is_mailed_once_gone(world: World) -> None:
+    """The tab was closed a moment before the answer, but ``$disconnect`` had not run yet: the
+    answer is queued all the same, and mailed since they are gone when it is due."""
+    leaving = Subscription(ConnectionId("c1"), TopicFilter(DESK), User(ANN, Role.VISITOR, "Ann"))
+    world.store.subscribe(leaving, T0, T0 // 1000 + 3600)
+    world.say("Right after you left.")
+    world.store.unsubscribe(leaving.connection_id, leaving.filter)
+    world.at(T0 + WINDOW)
+    assert world.mailing.send_due().sent == 1
+    assert "Right after you left." in world.mailer.sent[-1][2]
+
+
 def test_answers_read_meanwhile_are_not_mailed(world: World) -> None:
     answer = world.say("Read it in the widget.")
     world.store.set_read_marker(ANN, DESK, answer.seq)
@@ -310,6 +322,7 @@ def test_an_opt_out_through_the_link_stops_the_emails(world: World) -> None:
     world.mailing.send_due()
     link = world.mailer.sent[0][2].rsplit("No more emails: ", 1)[1].strip()
     assert link.startswith("http://api/api/mail/unsubscribe?token=")
+    assert world.mailer.unsubscribe_urls == [link]  # the one-click URL is the footer's link
     token = link.split("token=", 1)[1]
     assert unsubscribe(world.tokens, world.store, token, T0 + WINDOW)
     assert not unsubscribe(world.tokens, world.store, token, T0 + WINDOW)  # idempotent

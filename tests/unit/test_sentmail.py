@@ -27,6 +27,21 @@ def test_it_prints_each_email_oldest_first(
     assert "Subject: Hi\n\nBody 1\n" in out and "From: support@example.com" in out
 
 
+def test_it_prints_a_raw_emails_other_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "http://127.0.0.1:8000/api/mail/unsubscribe?token=abc"
+    headers = {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    append_sent(tmp_path, SentMail("m-3", 1, "s@x.org", ["c@x.org"], "Hi", "B\n", headers=headers))
+    assert main(["mail", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Subject: Hi\nList-Unsubscribe: <{url}>\n" in out
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n\nB\n" in out
+
+
 def test_it_filters_by_address_and_speaks_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

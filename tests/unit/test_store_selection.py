@@ -13,6 +13,14 @@ from tests.support.store_sensitivity import ReadTest, read_module
 E2E = Path(__file__).resolve().parents[1] / "e2e"
 
 LEFT_TO_SQLITE: dict[str, str] = {
+    "test_mail.py::test_ses_checks_signatures_refuses_unverified_senders_and_relays_to_smtp": (
+        "it checks the runtime's SES (signatures, verified senders, the SMTP relay); the"
+        " mailings themselves run on DynamoDB in the module's other two tests"
+    ),
+    "test_rest_moderation.py::test_unsubscribing_by_post_with_anything_gets_a_page_and_no_server_error": (
+        "a fuzz of the form's parsing; the unsubscribe's write runs on DynamoDB in test_mail.py's"
+        " one-click test"
+    ),
     "test_observability.py::test_sigterm_during_traffic_loses_no_acknowledged_message": (
         "a SIGTERM drains the runtime's invocations; that the tables outlive the server on"
         " DynamoDB is checked, harder, by test_durability.py's kill -9"

@@ -339,12 +339,15 @@ class _Bench:
         return cid
 
     def mailing(self) -> Mailing:
-        """The mail functions' service on this chat; its emails need ``ses:SendEmail``."""
+        """The mail functions' service on this chat; its emails need ``ses:SendRawEmail``
+        (``mail/ses.py``: only a raw message carries the one-click unsubscribe headers)."""
         bench = self
 
         class Recording(Mailer):
-            def send(self, to: str, subject: str, text: str) -> None:
-                bench.used.add(("ses:SendEmail", "ses-identity"))
+            def send(
+                self, to: str, subject: str, text: str, *, unsubscribe_url: str | None = None
+            ) -> None:
+                bench.used.add(("ses:SendRawEmail", "ses-identity"))
 
         class Later:  # past the (shortest) window of every answer queued here
             def now_ms(self) -> int:

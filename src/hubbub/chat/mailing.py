@@ -93,7 +93,6 @@ class Skip(StrEnum):
     NOT_AN_ANSWER = "not_an_answer"
     NO_EMAIL = "no_email"
     OPTED_OUT = "opted_out"
-    FOLLOWING = "following"
 
 
 def is_answer(message: Message) -> bool:
@@ -106,21 +105,19 @@ def is_answer(message: Message) -> bool:
     )
 
 
-def queue_skip(
-    message: Message, visitor: Visitor | None, *, opted_out: bool, following: bool
-) -> Skip | None:
-    """None when ``message`` should be mailed to its conversation's visitor, else why not.
+def queue_skip(message: Message, visitor: Visitor | None, *, opted_out: bool) -> Skip | None:
+    """None when ``message`` may be mailed to its conversation's visitor, else why not.
 
-    ``following``: the visitor's widget follows the conversation right now (they read the
-    answer as it comes; the console's ``online``)."""
+    Whether the visitor follows the conversation is not asked here but when the mail is due
+    (``send_step``): a visitor who closed the tab a moment before the answer is still
+    subscribed until their ``$disconnect`` has run, and one who was there may leave without
+    reading it; what they did read is left out by the read marker."""
     if not is_answer(message):
         return Skip.NOT_AN_ANSWER
     if visitor is None or not visitor.email:
         return Skip.NO_EMAIL
     if opted_out:
         return Skip.OPTED_OUT
-    if following:
-        return Skip.FOLLOWING
     return None
 
 
@@ -236,7 +233,6 @@ class Mailing:
             message,
             visitor,
             opted_out=visitor is not None and self._mailings.opted_out(visitor_id),
-            following=self._following(message.topic, visitor_id),
         )
         if skip is None:
             due = message.ts + self.settings.window_ms
@@ -286,11 +282,10 @@ class Mailing:
         if not answers:
             self._done(pending, through, None, now)
             return "dropped"
-        subject, text = compose(
-            visitor.nickname, answers, self.settings.site_url, self._unsubscribe_url(visitor, now)
-        )
+        unsubscribe_url = self._unsubscribe_url(visitor, now)
+        subject, text = compose(visitor.nickname, answers, self.settings.site_url, unsubscribe_url)
         try:
-            self._mailer.send(visitor.email, subject, text)
+            self._mailer.send(visitor.email, subject, text, unsubscribe_url=unsubscribe_url)
         except MailRejected as exc:
             log.warning("mail for %s refused by the mail service: %s", pending.topic, exc)
             self._done(pending, through, None, now)

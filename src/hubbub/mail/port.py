@@ -16,5 +16,8 @@ class MailRejected(Exception):
 
 class Mailer(ABC):
     @abstractmethod
-    def send(self, to: str, subject: str, text: str) -> None:
-        """Send, or raise ``MailRejected`` (permanent) or any other error (transient)."""
+    def send(self, to: str, subject: str, text: str, *, unsubscribe_url: str | None = None) -> None:
+        """Send, or raise ``MailRejected`` (permanent) or any other error (transient).
+
+        ``unsubscribe_url``: where one POST unsubscribes the recipient; the adapter offers it
+        to the mailbox provider as RFC 8058's one-click unsubscribe (``mail/message.py``)."""

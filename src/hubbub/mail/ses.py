@@ -1,15 +1,22 @@
-"""The Mailer on Amazon SES: one ``SendEmail`` (the SES v1 API) per email, from the stack's
+"""The Mailer on Amazon SES: one ``SendRawEmail`` (the SES v1 API) per email, from the stack's
 verified sender identity.
 
+``SendRawEmail`` rather than ``SendEmail``: only a raw MIME message can carry the
+``List-Unsubscribe`` header fields of RFC 8058's one-click unsubscribe (``mail/message.py``;
+SES API reference, SendRawEmail:
+https://docs.aws.amazon.com/ses/latest/APIReference/API_SendRawEmail.html). ``Source`` and
+``Destinations`` are given as parameters too, so SES reads neither from the message.
+
 The endpoint is the standard ``AWS_ENDPOINT_URL_SES`` that boto3 reads by itself, which the
-local runtime sets to its SES emulation; the function's role may call ``ses:SendEmail`` on that
-identity only (template.yaml).
+local runtime sets to its SES emulation; the function's role may call ``ses:SendRawEmail`` on
+that identity only (template.yaml).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hubbub.mail.message import plain_message
 from hubbub.mail.port import Mailer, MailRejected
 
 __all__ = ["SesMailer"]
@@ -17,7 +24,7 @@ __all__ = ["SesMailer"]
 _REJECTED = frozenset(
     {"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameterValue"}
 )
-"""SES errors that say this email will never go (SES API reference, SendEmail, Errors)."""
+"""SES errors that say this email will never go (SES API reference, SendRawEmail, Errors)."""
 
 
 class SesMailer(Mailer):
@@ -36,17 +43,15 @@ class SesMailer(Mailer):
             self._client = boto3.client("ses", config=config)
         return self._client
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, *, unsubscribe_url: str | None = None) -> None:
         from botocore.exceptions import ClientError
 
+        message = plain_message(self._sender, to, subject, text, unsubscribe_url=unsubscribe_url)
         try:
-            self._ses().send_email(
+            self._ses().send_raw_email(
                 Source=self._sender,
-                Destination={"ToAddresses": [to]},
-                Message={
-                    "Subject": {"Data": subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
-                },
+                Destinations=[to],
+                RawMessage={"Data": message.as_bytes()},
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")

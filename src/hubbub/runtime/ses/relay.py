@@ -14,6 +14,7 @@ import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 
 from hubbub.runtime.ses.requests import SentMail
 
@@ -46,15 +47,24 @@ def relay_target(env: Mapping[str, str]) -> RelayTarget | None:
     )
 
 
+_POLICY = SMTP.clone(max_line_length=998)
+"""Header fields on one line: the default folding would turn a long ``List-Unsubscribe`` URL
+into RFC 2047 encoded words, which a mail client cannot follow."""
+
+
 def message_of(mail: SentMail) -> EmailMessage:
-    """The email as SES would have built it from a SendEmail: text, and HTML as an alternative."""
-    message = EmailMessage()
+    """The email as SES would have built it: text, HTML as an alternative, and a raw message's
+    other header fields (``List-Unsubscribe``...) as they were."""
+    message = EmailMessage(policy=_POLICY)
     message["From"] = mail.source
     message["To"] = ", ".join(mail.to)
     if mail.cc:
         message["Cc"] = ", ".join(mail.cc)
     message["Subject"] = mail.subject
     message["Message-ID"] = f"<{mail.message_id}@hubbub.local>"
+    for name, value in mail.headers.items():
+        if name.lower() not in ("message-id", "date"):  # SES sets its own (SendRawEmail)
+            message[name] = value
     message.set_content(mail.text)
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html")

@@ -6,6 +6,9 @@ Fields as the SES API reference names them: ``SendEmail`` takes ``Source``,
 ``Message.Body.Text.Data`` and ``Message.Body.Html.Data``; ``SendRawEmail`` a base64
 ``RawMessage.Data`` (a whole MIME message) with optional ``Source`` and
 ``Destinations.member.N``.
+
+Of a raw message, the header fields the other ``SentMail`` fields do not already show are kept
+as they are (``headers``): what a developer needs to see of, say, ``List-Unsubscribe``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import email.message
 import email.policy
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +25,19 @@ from urllib.parse import parse_qs
 __all__ = ["SENDS", "SentMail", "action_of", "form_of", "sent_mail"]
 
 SENDS = frozenset({"SendEmail", "SendRawEmail"})
+_SHOWN = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+"""Header fields that ``SentMail`` shows in fields of its own, or that only frame the body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,8 @@ class SentMail:
     cc: list[str] = field(default_factory=list)
     bcc: list[str] = field(default_factory=list)
     html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """A raw message's other header fields (``List-Unsubscribe``...), first value of each."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +71,7 @@ class SentMail:
             cc=[str(a) for a in data.get("cc", [])],
             bcc=[str(a) for a in data.get("bcc", [])],
             html=None if data.get("html") is None else str(data["html"]),
+            headers={str(k): str(v) for k, v in dict(data.get("headers") or {}).items()},
         )
 
 
@@ -111,6 +131,20 @@ def _raw(form: dict[str, str], message_id: str, at_ms: int) -> SentMail | None:
         source=form.get("Source") or str(parsed.get("From", "")),
         to=to,
         subject=str(parsed.get("Subject", "")),
-        text="" if text_part is None else str(text_part.get_content()),
-        html=None if html_part is None else str(html_part.get_content()),
+        text="" if text_part is None else _lines(str(text_part.get_content())),
+        html=None if html_part is None else _lines(str(html_part.get_content())),
+        headers=_other_headers(parsed),
     )
+
+
+def _lines(text: str) -> str:
+    """A part's text with the wire's CRLF line ends read as the newlines it was written with."""
+    return text.replace("\r\n", "\n")
+
+
+def _other_headers(parsed: email.message.Message) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name, value in parsed.items():
+        if name.lower() not in _SHOWN and name not in kept:
+            kept[name] = str(value)
+    return kept

@@ -72,3 +72,18 @@ def test_the_relayed_email_is_the_one_ses_accepted() -> None:
 def test_a_mail_without_html_is_plain_text() -> None:
     plain = message_of(SentMail("m", 1, "a@x", ["b@x"], "s", "t\n"))
     assert plain.get_content_type() == "text/plain"
+
+
+def test_a_raw_emails_other_fields_are_relayed_unfolded() -> None:
+    url = "https://api.example.com/api/mail/unsubscribe?token=" + "t" * 300
+    headers = {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    mail = SentMail("m", 1, "a@x", ["b@x"], "s", "t\n", headers=headers)
+    with SmtpSink() as sink:
+        relay(mail, RelayTarget("127.0.0.1", sink.port), timeout_s=5)
+        [got] = sink.wait_for(1, timeout=5)
+    assert got.message["List-Unsubscribe"] == f"<{url}>"
+    assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"List-Unsubscribe: <{url}>\r\n".encode() in message_of(mail).as_bytes()

@@ -12,6 +12,7 @@ from typing import Any
 import botocore.session
 from botocore.serialize import create_serializer
 
+from hubbub.mail.message import plain_message
 from hubbub.runtime.ses.outbox import OUTBOX_NAME, append_sent, read_sent
 from hubbub.runtime.ses.requests import SentMail, action_of, form_of, sent_mail
 
@@ -70,6 +71,29 @@ def test_a_raw_email_is_read_from_its_mime_message() -> None:
         "Raw",
         "Plain body\n",
     )
+
+
+def test_a_raw_email_keeps_its_one_click_unsubscribe_fields() -> None:
+    """What ``mail/ses.py`` sends: the fields a developer must see are recorded, and survive
+    the outbox (an older line without them still reads)."""
+    url = "http://127.0.0.1:8000/api/mail/unsubscribe?token=" + "t" * 250
+    mime = plain_message("support@example.com", "a@x.org", "Hi", "Zoë\n", unsubscribe_url=url)
+    body = wire(
+        "SendRawEmail",
+        Source="support@example.com",
+        Destinations=["a@x.org"],
+        RawMessage={"Data": mime.as_bytes()},
+    )
+    mail = sent_mail(form_of(body), "id-3", 9)
+    assert mail is not None
+    assert mail.headers == {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert (mail.to, mail.text) == (["a@x.org"], "Zoë\n")
+    assert SentMail.from_json(mail.to_json()) == mail
+    older = {k: v for k, v in mail.to_json().items() if k != "headers"}
+    assert SentMail.from_json(older).headers == {}
 
 
 def test_other_actions_and_unreadable_raw_mail_record_nothing() -> None:
