@@ -17,7 +17,8 @@ LEFT_TO_SQLITE: dict[str, str] = {
         "it checks the runtime's SES (signatures, verified senders, the SMTP relay); the"
         " mailings themselves run on DynamoDB in the module's other two tests"
     ),
-    "test_rest_moderation.py::test_unsubscribing_by_post_with_anything_gets_a_page_and_no_server_error": (
+    "test_rest_moderation.py::"
+    "test_unsubscribing_by_post_with_anything_gets_a_page_and_no_server_error": (
         "a fuzz of the form's parsing; the unsubscribe's write runs on DynamoDB in test_mail.py's"
         " one-click test"
     ),
