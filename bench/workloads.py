@@ -36,24 +36,36 @@ P99_LIMIT_MS = 250.0
 # rate stepping (pure: unit-tested) ----------------------------------------------------------------
 @dataclass
 class RateStepper:
-    """Geometric steps from ``start`` by ``factor``; stops at the first failing step, after
-    ``max_steps``, or past ``max_rate``. ``best`` is the highest passing rate."""
+    """Geometric steps from ``start`` by ``factor`` until the first failing step, after
+    ``max_steps``, or past ``max_rate``; then, when a step failed, ``refine`` more steps, each at
+    the geometric middle of the highest passing rate and the lowest failing one above it (a
+    factor of √2 alone leaves the limit known to within 41%; one refinement, to within 19%).
+    ``best`` is the highest passing rate."""
 
     start: float
     factor: float
     max_steps: int
     max_rate: float = math.inf
+    refine: int = 0
     history: list[tuple[float, bool]] = field(default_factory=list)
 
     def next_rate(self) -> float | None:
-        if self.history and not self.history[-1][1]:
-            return None
+        if self.saturated:
+            return self._refinement()
         if len(self.history) >= self.max_steps:
             return None
         rate = self.start * self.factor ** len(self.history)
         if rate > self.max_rate * (1 + 1e-9):
             return None
         return rate
+
+    def _refinement(self) -> float | None:
+        ladder = 1 + next(i for i, (_, ok) in enumerate(self.history) if not ok)
+        best = self.best
+        if best is None or len(self.history) - ladder >= self.refine:
+            return None
+        failed_above = min(rate for rate, ok in self.history if not ok and rate > best)
+        return math.sqrt(best * failed_above)
 
     def record(self, rate: float, passed: bool) -> None:
         self.history.append((rate, passed))
@@ -65,8 +77,8 @@ class RateStepper:
 
     @property
     def saturated(self) -> bool:
-        """True when stepping ended on a failure (the limit was found, not the step budget)."""
-        return bool(self.history) and not self.history[-1][1]
+        """True when some step failed (the limit was found, not the step budget)."""
+        return any(not ok for _, ok in self.history)
 
 
 def step_passes(step: dict[str, Any], subscribers: int) -> bool:
@@ -90,6 +102,7 @@ class Plan:
     factor: float
     max_steps: int
     start_deliveries: float
+    refine: int
     w0_sizes: tuple[int, ...]
     hold_s: float
     lat_subscribers: int
@@ -115,6 +128,7 @@ class Plan:
                 factor=2.0,
                 max_steps=6,
                 start_deliveries=2000.0,
+                refine=0,
                 w0_sizes=(200, 1000),
                 hold_s=2.0,
                 lat_subscribers=200,
@@ -135,8 +149,9 @@ class Plan:
             step_s=5.0,
             drain_s=3.0,
             factor=math.sqrt(2),
-            max_steps=12,
+            max_steps=13,
             start_deliveries=2500.0,
+            refine=2,
             w0_sizes=(1000, 10000),
             hold_s=10.0,
             lat_subscribers=200,
@@ -382,6 +397,7 @@ async def fanout(peer: str, subscribers: int, plan: Plan, progress: Progress) ->
             start=max(1.0, plan.start_deliveries / subscribers),
             factor=plan.factor,
             max_steps=plan.max_steps,
+            refine=plan.refine,
         )
         steps: list[dict[str, Any]] = []
         while (rate := stepper.next_rate()) is not None:
@@ -396,7 +412,7 @@ async def fanout(peer: str, subscribers: int, plan: Plan, progress: Progress) ->
             "subscribers": subscribers,
             "opened": opened,
             "warmup": _strip(warm),
-            "steps": steps,
+            "steps": sorted(steps, key=lambda st: st["rate"]),  # refinements fall in between
             "best": best,
             "saturated": stepper.saturated,
         }

@@ -98,6 +98,33 @@ def test_stepper_is_bounded_by_steps_and_rate() -> None:
     assert [r for r, _ in capped.history] == [5, 10, 20]
 
 
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (60, [10, 20, 40, 80, 40 * 2**0.5, 40 * 2**0.75]),  # 56.6 passes, 67.3 fails
+        (45, [10, 20, 40, 80, 40 * 2**0.5, 40 * 2**0.25]),  # 56.6 fails, 47.6 fails
+        (75, [10, 20, 40, 80, 40 * 2**0.5, 40 * 2**0.75]),  # both refinements pass
+    ],
+)
+def test_after_the_first_failure_the_stepper_halves_the_gap_in_log_rate(
+    limit: float, expected: list[float]
+) -> None:
+    stepper = RateStepper(start=10, factor=2, max_steps=10, refine=2)
+    seen = []
+    while (rate := stepper.next_rate()) is not None:
+        seen.append(rate)
+        stepper.record(rate, passed=rate < limit)
+    assert seen == pytest.approx(expected)
+    assert stepper.best == max(r for r in seen if r < limit)
+    assert stepper.saturated
+
+
+def test_a_stepper_whose_first_step_fails_does_not_refine() -> None:
+    stepper = RateStepper(start=100, factor=2, max_steps=5, refine=3)
+    stepper.record(100, passed=False)
+    assert stepper.next_rate() is None
+
+
 def test_stepper_with_no_passing_step_has_no_best() -> None:
     stepper = RateStepper(start=100, factor=2, max_steps=5)
     stepper.record(100, passed=False)
