@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from hubbub.client import HubbubClient
 from tests.e2e.conftest import Connect
 from tests.e2e.test_product import add_operator
 from tests.e2e.test_rest_moderation import moderate
+from tests.support.members import presence_event, registered
 from tests.support.mqtt import V311, Mqtt, deadline
 from tests.support.server import ServerProcess
 
@@ -29,23 +29,6 @@ SUBACK_FAILURE = 0x80
 
 def _room() -> str:
     return f"room/b{uuid.uuid4().hex[:10]}"
-
-
-async def _registered(connect: Connect, nickname: str) -> tuple[HubbubClient, str, str]:
-    client = await connect()
-    welcome = await client.register(nickname)
-    return client, str(welcome["token"]), str(welcome["user"]["id"])
-
-
-def _presence(kind: str, topic: str, user_id: str) -> Any:
-    def wanted(frame: dict[str, Any]) -> bool:
-        return (
-            frame.get("type") == kind
-            and frame.get("topic") == topic
-            and frame.get("user", {}).get("id") == user_id
-        )
-
-    return wanted
 
 
 def _paho(server: ServerProcess, token: str, client_id: str | None = None) -> Mqtt:
@@ -61,7 +44,7 @@ async def _present_member(
     member = _paho(server, token)
     assert member.connect()[0] == 0
     assert member.subscribe(topic, qos=1) == [1]
-    await watcher.next_event(_presence("joined", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("joined", topic, user_id), timeout=deadline(30))
     return member
 
 
@@ -70,17 +53,17 @@ async def test_a_banned_paho_member_is_disconnected_and_cannot_follow_the_room_a
     server: ServerProcess, connect: Connect
 ) -> None:
     topic, elsewhere = _room(), _room()
-    watcher, _, _ = await _registered(connect, "wes")
+    watcher, _, _ = await registered(connect, "wes")
     await watcher.subscribe(topic)
-    _, token, user_id = await _registered(connect, "troll")
-    _, other_token, other_id = await _registered(connect, "olive")
+    _, token, user_id = await registered(connect, "troll")
+    _, other_token, other_id = await registered(connect, "olive")
     member = await _present_member(server, watcher, token, user_id, topic)
     other = await _present_member(server, watcher, other_token, other_id, topic)
     operator = await connect(token=add_operator(server, f"mod{uuid.uuid4().hex[:6]}"))
 
     await operator.request("moderate", topic=topic, userId=user_id, sanction="ban")
     member.wait_disconnected(timeout=30)
-    await watcher.next_event(_presence("left", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("left", topic, user_id), timeout=deadline(30))
     member.close()
 
     again = _paho(server, token, client_id=member.client_id)
@@ -103,22 +86,22 @@ async def test_a_kicked_paho_member_is_disconnected_and_may_come_back(
     server: ServerProcess, connect: Connect
 ) -> None:
     topic = _room()
-    watcher, _, _ = await _registered(connect, "wren")
+    watcher, _, _ = await registered(connect, "wren")
     await watcher.subscribe(topic)
-    _, token, user_id = await _registered(connect, "kit")
+    _, token, user_id = await registered(connect, "kit")
     member = await _present_member(server, watcher, token, user_id, topic)
     operator_token = add_operator(server, f"mod{uuid.uuid4().hex[:6]}")
 
     status, _ = await moderate(server, operator_token, topic=topic, userId=user_id, sanction="kick")
     assert status == 200
     member.wait_disconnected(timeout=30)
-    await watcher.next_event(_presence("left", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("left", topic, user_id), timeout=deadline(30))
     member.close()
 
     back = _paho(server, token, client_id=member.client_id)
     try:
         assert back.connect_when_allowed()[0] == 0
         assert back.subscribe(topic, qos=1) == [1]
-        await watcher.next_event(_presence("joined", topic, user_id), timeout=deadline(30))
+        await watcher.next_event(presence_event("joined", topic, user_id), timeout=deadline(30))
     finally:
         back.close()

@@ -10,31 +10,14 @@ events, published on ``$aws/events/...`` and routable by topic rules).
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
 from hubbub.client import HubbubClient
 from tests.e2e.conftest import Connect
+from tests.support.members import presence_event, registered
 from tests.support.mqtt import V5, V311, Mqtt, deadline
 from tests.support.server import ServerProcess
-
-
-async def _registered(connect: Connect, nickname: str) -> tuple[HubbubClient, str, str]:
-    client = await connect()
-    welcome = await client.register(nickname)
-    return client, str(welcome["token"]), str(welcome["user"]["id"])
-
-
-def _presence_event(kind: str, topic: str, user_id: str) -> Any:
-    def wanted(frame: dict[str, Any]) -> bool:
-        return (
-            frame.get("type") == kind
-            and frame.get("topic") == topic
-            and frame.get("user", {}).get("id") == user_id
-        )
-
-    return wanted
 
 
 async def _members(client: HubbubClient, topic: str) -> set[str]:
@@ -47,26 +30,26 @@ async def test_an_mqtt_member_joins_and_leaves_like_a_websocket_one(
     server: ServerProcess, connect: Connect, transport: str, version: int
 ) -> None:
     topic = f"room/p{uuid.uuid4().hex[:10]}"
-    watcher, _, _ = await _registered(connect, "wanda")
+    watcher, _, _ = await registered(connect, "wanda")
     await watcher.subscribe(topic)
-    _, token, user_id = await _registered(connect, "mel")
+    _, token, user_id = await registered(connect, "mel")
     port = server.mqtt_port if transport == "tcp" else server.port
     mqtt = Mqtt("127.0.0.1", port, transport=transport, version=version)
     mqtt.client.username_pw_set("anyone", token)
     assert mqtt.connect()[0] == 0
     assert mqtt.subscribe(topic, qos=1) == [1]
     joined = await watcher.next_event(
-        _presence_event("joined", topic, user_id), timeout=deadline(30)
+        presence_event("joined", topic, user_id), timeout=deadline(30)
     )
     assert joined["user"] == {"id": user_id, "role": "visitor", "nickname": "mel"}
     assert user_id in await _members(watcher, topic)
     mqtt.client.unsubscribe(topic)
-    await watcher.next_event(_presence_event("left", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("left", topic, user_id), timeout=deadline(30))
     assert user_id not in await _members(watcher, topic)
     assert mqtt.subscribe(topic, qos=1) == [1]
-    await watcher.next_event(_presence_event("joined", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("joined", topic, user_id), timeout=deadline(30))
     mqtt.close()  # DISCONNECT: the disconnected event
-    await watcher.next_event(_presence_event("left", topic, user_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("left", topic, user_id), timeout=deadline(30))
     assert user_id not in await _members(watcher, topic)
 
 
@@ -76,7 +59,7 @@ async def test_a_dropped_mqtt_connection_leaves_and_messages_still_reach_everyon
     """A connection that just goes away (no DISCONNECT) leaves too; meanwhile the member's
     presence never made the fan-out post to it, and WebSocket members get each message once."""
     topic = f"room/p{uuid.uuid4().hex[:10]}"
-    watcher, _, _ = await _registered(connect, "wyatt")
+    watcher, _, _ = await registered(connect, "wyatt")
     await watcher.subscribe(topic)
     guest = Mqtt("127.0.0.1", server.mqtt_port)
     assert guest.connect()[0] == 0
@@ -92,7 +75,7 @@ async def test_a_dropped_mqtt_connection_leaves_and_messages_still_reach_everyon
     )
     assert got["seq"] == ack["seq"]
     guest.client.socket().close()  # the TCP connection dies without a DISCONNECT
-    await watcher.next_event(_presence_event("left", topic, guest_id), timeout=deadline(30))
+    await watcher.next_event(presence_event("left", topic, guest_id), timeout=deadline(30))
     guest.client.loop_stop()
 
 
@@ -103,15 +86,15 @@ async def test_an_mqtt_typing_notice_reaches_websocket_members(
     """``{"type": "typing"}`` published through Basic Ingest is ``typing`` for the room's
     WebSocket members, as a WebSocket ``typing`` is; nothing is stored."""
     topic = f"room/p{uuid.uuid4().hex[:10]}"
-    watcher, _, _ = await _registered(connect, "tia")
+    watcher, _, _ = await registered(connect, "tia")
     await watcher.subscribe(topic)
-    _, token, user_id = await _registered(connect, "ty")
+    _, token, user_id = await registered(connect, "ty")
     mqtt = Mqtt("127.0.0.1", server.mqtt_port)
     mqtt.client.username_pw_set("anyone", token)
     assert mqtt.connect()[0] == 0
     mqtt.publish(f"$aws/rules/hubbub/{topic}", b'{"type": "typing"}', qos=1)
     typing = await watcher.next_event(
-        _presence_event("typing", topic, user_id), timeout=deadline(30)
+        presence_event("typing", topic, user_id), timeout=deadline(30)
     )
     assert typing["user"]["nickname"] == "ty"
     reply = await watcher.request("history", topic=topic)

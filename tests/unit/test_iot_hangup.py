@@ -8,12 +8,9 @@ Source: AWS IoT Core API reference, *DeleteConnection* (``DELETE /connections/{c
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import boto3
@@ -24,7 +21,8 @@ from botocore.credentials import Credentials
 from hubbub.handlers import bootstrap
 from hubbub.push.iot.hangup import IotDataHangup, delete_connection_path
 from hubbub.push.port import NoMqttHangup
-from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
+from hubbub.runtime.sigv4 import SigV4Verifier
+from tests.support.iotdata import DataPlaneHandler, serving
 
 KEY, SECRET = "AKIATESTHANGUP", "hangup-secret"
 
@@ -40,53 +38,28 @@ class Broker:
 
 @pytest.fixture
 def broker() -> Iterator[Broker]:
-    verifier = SigV4Verifier({KEY: SECRET}, "iotdata")
     state = Broker()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(DataPlaneHandler):
+        verifier = SigV4Verifier({KEY: SECRET}, "iotdata")
 
         def do_DELETE(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            try:
-                verifier.verify("DELETE", self.path, dict(self.headers.items()), body)
-            except SignatureRejected as exc:
-                self._answer(403, "ForbiddenException", str(exc))
+            if self.signed_body() is None:
                 return
             if state.refuse:
-                self._answer(429, "ThrottlingException", "slow down")
+                self.answer(429, "ThrottlingException", "slow down")
                 return
             state.deleted.append(self.path)
             client_id = _client_id(self.path)
             if client_id not in state.connected:
-                self._answer(404, "ResourceNotFoundException", "not connected")
+                self.answer(404, "ResourceNotFoundException", "not connected")
                 return
             state.connected.discard(client_id)
-            self._answer(200, None, "")
+            self.answer(200, ok=b"")
 
-        def _answer(self, status: int, error_type: str | None, message: str) -> None:
-            payload = json.dumps({"message": message}).encode() if error_type else b""
-            self.send_response(status)
-            if error_type:
-                self.send_header("x-amzn-ErrorType", f"{error_type}:http://internal")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _client_id(path: str) -> str:

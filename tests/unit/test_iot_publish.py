@@ -4,11 +4,8 @@ and a typed error for a refusal."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -24,7 +21,8 @@ from hubbub.push.iot.adapter import (
     endpoint_for,
 )
 from hubbub.push.port import Broadcast, Published
-from hubbub.runtime.sigv4 import SignatureRejected, SigV4Verifier
+from hubbub.runtime.sigv4 import SigV4Verifier
+from tests.support.iotdata import DataPlaneHandler, serving
 from tests.unit.chatworld import world_in
 
 KEY, SECRET = "AKIATESTPUBLISH", "publish-secret"
@@ -43,56 +41,33 @@ class Broker:
 
 @pytest.fixture
 def broker() -> Iterator[Broker]:
-    verifier = SigV4Verifier({KEY: SECRET}, "iotdata")
     state = Broker(url="")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(DataPlaneHandler):
+        verifier = SigV4Verifier({KEY: SECRET}, "iotdata")
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
             state.connections.add(self.client_address)
-            try:
-                verifier.verify("POST", self.path, dict(self.headers.items()), body)
-            except SignatureRejected as exc:
-                self._answer(403, "ForbiddenException", str(exc))
+            body = self.signed_body()
+            if body is None:
                 return
             if state.refuse is not None:
-                self._answer(*state.refuse, "refused")
+                self.answer(*state.refuse, "refused")
                 return
             if state.refuse_topic is not None and unquote(self.path).startswith(
                 f"/topics/{state.refuse_topic}?"
             ):
-                self._answer(400, "InvalidRequestException", "refused topic")
+                self.answer(400, "InvalidRequestException", "refused topic")
                 return
             state.received.append((self.path, body))
             state.tokens.append(self.headers.get("X-Amz-Security-Token"))
-            self._answer(200, None, "")
+            self.answer(200)
             if state.drop_after_answer:  # as an endpoint ends an idle kept-alive connection
                 self.close_connection = True
 
-        def _answer(self, status: int, error_type: str | None, message: str) -> None:
-            payload = json.dumps({"message": message}).encode() if error_type else b"{}"
-            self.send_response(status)
-            if error_type:
-                self.send_header("x-amzn-ErrorType", f"{error_type}:http://internal")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _broadcast(broker: Broker, secret: str = SECRET) -> IotDataBroadcast:

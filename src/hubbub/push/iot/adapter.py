@@ -206,25 +206,10 @@ class IotDataClient:
 
 
 class IotDataBroadcast(IotDataClient, Broadcast):
-    def __init__(
-        self,
-        *,
-        endpoint: str | None = None,
-        region: str | None = None,
-        credentials: Any = None,
-        connect_timeout_s: float = 1.0,
-        read_timeout_s: float = 2.0,
-        lanes: int = 8,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            endpoint=endpoint,
-            region=region,
-            credentials=credentials,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            env=env,
-        )
+    def __init__(self, *, lanes: int = 8, **client: Any) -> None:
+        """``client``: :class:`IotDataClient`'s settings (endpoint, region, credentials,
+        timeouts, env)."""
+        super().__init__(**client)
         self._lanes = max(1, lanes)
         self._pool: ThreadPoolExecutor | None = None
 
