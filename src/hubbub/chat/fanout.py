@@ -144,24 +144,18 @@ class FanOut:
         topic only. That costs one read of the topic's sanctions, and only when some wildcard
         filter matches the topic."""
         exact, *wildcards = self.filters_of_topic(topic)
-        seen: dict[ConnectionId, None] = {}
-        for connection_id in self._subscriptions.subscriber_ids(exact):
-            if not is_mqtt_member(connection_id):
-                seen.setdefault(connection_id, None)
+        found = list(self._subscriptions.subscriber_ids(exact))
         banned = self._banned(topic) if wildcards else frozenset()
         for topic_filter in wildcards:
             if banned:
-                found = [
+                found += (
                     s.connection_id
                     for s in self._subscriptions.subscribers(topic_filter)
                     if s.user.id not in banned
-                ]
+                )
             else:
-                found = self._subscriptions.subscriber_ids(topic_filter)
-            for connection_id in found:
-                if not is_mqtt_member(connection_id):
-                    seen.setdefault(connection_id, None)
-        return list(seen)
+                found += self._subscriptions.subscriber_ids(topic_filter)
+        return list(dict.fromkeys(c for c in found if not is_mqtt_member(c)))
 
     def _banned(self, topic: Topic) -> frozenset[UserId]:
         if self._sanctions is None or self._clock is None:
@@ -225,7 +219,7 @@ class FanOut:
             frames.append(encode(event).encode("utf-8"))
         self._queue_large(frames, plan, recipients, report)
         self._post_small(frames, plan, recipients, report)
-        self._publish(changes, frames, plan, report)
+        self._publish(frames, plan, report)
         return report
 
     def _large(self, recipients: Sequence[ConnectionId]) -> bool:
@@ -289,7 +283,6 @@ class FanOut:
 
     def _publish(
         self,
-        changes: Sequence[Change | None],
         frames: Sequence[bytes],
         plan: Mapping[int, tuple[int, Topic]],
         report: BatchReport,
