@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from hubbub.ids import ConnectionId
+from hubbub.push.connections import OneWriteConnection
 from hubbub.push.port import FramesOutcome, Push, PushOutcome
 
 __all__ = ["RuntimePush"]
-
-
-class _NoDelayConnection(http.client.HTTPConnection):
-    """http.client writes the headers and the body of a request in two ``send()`` calls; with
-    Nagle's algorithm on, the body then waits for the server's delayed ACK of the headers (40 ms
-    on Linux) on every fan-out. TCP_NODELAY sends both at once."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class RuntimePush(Push):
@@ -48,7 +38,7 @@ class RuntimePush(Push):
     def _conn(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _NoDelayConnection(self._host, self._port, timeout=self._timeout)
+            conn = OneWriteConnection(self._host, self._port, timeout=self._timeout)
             self._local.conn = conn
         return conn
 
