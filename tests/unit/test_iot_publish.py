@@ -4,7 +4,8 @@ and a typed error for a refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,16 +15,18 @@ import pytest
 from botocore.credentials import Credentials
 
 from hubbub.chat.fanout import Change, FanOut
+from hubbub.ids import ConnectionId
 from hubbub.push.iot.adapter import (
     IotDataBroadcast,
     PublishRefused,
     configured_endpoint,
     endpoint_for,
 )
-from hubbub.push.port import Broadcast, Published
+from hubbub.push.port import Broadcast, FramesOutcome, Published
 from hubbub.runtime.sigv4 import SigV4Verifier
 from tests.support.iotdata import DataPlaneHandler, serving
 from tests.unit.chatworld import world_in
+from tests.unit.fakes import RecordingPush
 
 KEY, SECRET = "AKIATESTPUBLISH", "publish-secret"
 
@@ -37,6 +40,8 @@ class Broker:
     refuse_topic: str | None = None
     drop_after_answer: bool = False
     tokens: list[str | None] = field(default_factory=list)
+    gate: threading.Event | None = None
+    """When set, each publish waits for it before it is taken."""
 
 
 @pytest.fixture
@@ -48,6 +53,8 @@ def broker() -> Iterator[Broker]:
 
         def do_POST(self) -> None:
             state.connections.add(self.client_address)
+            if state.gate is not None:
+                state.gate.wait(10)
             body = self.signed_body()
             if body is None:
                 return
@@ -232,6 +239,59 @@ def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) 
         report = fan_out.deliver_batch(changes)
 
     assert (report.done, report.reason) == (1, "not published to the broker: ThrottlingException")
+
+
+def test_the_lanes_run_while_the_caller_goes_on(broker: Broker) -> None:
+    broker.gate = threading.Event()
+    broadcast = _broadcast(broker)
+    try:
+        waiter = broadcast.start_all([("room/a", b"a0"), ("room/a", b"a1")])
+        assert broker.received == [], "start_all returned before the broker took anything"
+        broker.gate.set()
+        assert waiter() == Published()
+    finally:
+        broadcast.close()
+    assert _topics_in_order(broker) == {"room/a": [b"a0", b"a1"]}
+
+
+def test_the_fan_out_posts_to_websockets_while_the_broker_publishes(tmp_path: Path) -> None:
+    """The publishes start first, the WebSocket posts go out, then the publishes are waited
+    for: on AWS each publish is a round trip the posts need not queue behind."""
+    order: list[str] = []
+
+    class Recording(Broadcast):
+        def publish(self, topic: str, data: bytes) -> None:
+            raise AssertionError("start_all is the fan-out's call")
+
+        def start_all(self, messages: Sequence[tuple[str, bytes]]) -> Callable[[], Published]:
+            order.append("publishes started")
+
+            def waiter() -> Published:
+                order.append("publishes waited for")
+                return Published()
+
+            return waiter
+
+    class OrderedPush(RecordingPush):
+        def post_frames(
+            self, frames: Sequence[bytes], deliveries: Mapping[ConnectionId, Sequence[int]]
+        ) -> FramesOutcome:
+            order.append("websocket posts")
+            return super().post_frames(frames, deliveries)
+
+    with world_in(tmp_path) as world:
+        world.visitor("writer", "Wes")
+        world.visitor("reader", "Rae")
+        world.reply("reader", action="subscribe", topic="room/a")
+        world.send("writer", "room/a", "hi", "a-0")
+        push = OrderedPush()
+        report = FanOut(world.store, push, Recording()).deliver_batch(
+            [Change(m) for m in world.stored("room/a")]
+        )
+
+    assert order == ["publishes started", "websocket posts", "publishes waited for"]
+    assert report.done == 1
+    assert len(push.posts) == 1, "the reader got the message"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ Which records are done is still decided record by record, in order (``first_unde
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
@@ -82,6 +82,10 @@ class BatchReport:
     chunks: int = 0
     """Chunks handed to the push function."""
     gone: set[ConnectionId] = field(default_factory=set)
+
+
+def _nothing_published(report: BatchReport) -> None:
+    return None
 
 
 def first_undelivered(
@@ -190,9 +194,10 @@ class FanOut:
     def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
         """Deliver a stream batch (None: a record with nothing to push) and say how far it got.
 
-        Frames are encoded once, subscribers looked up once per topic; a large topic's records
-        are queued in chunks first, then everything else goes in one ``post_frames``, then the
-        MQTT broker gets each message once, in order. The records before the first one not
+        Frames are encoded once, subscribers looked up once per topic; the MQTT broker's
+        publishes start (each message once, each topic in order), a large topic's records are
+        queued in chunks, everything else goes in one ``post_frames``, and then the publishes
+        are waited for. The records before the first one not
         fully delivered are done; a frame that went out for a later record is sent again by
         the retry, and clients drop the repeat by ``seq``."""
         report = BatchReport(done=len(changes))
@@ -217,9 +222,10 @@ class FanOut:
                     break
             plan[position] = (len(frames), topic)
             frames.append(encode(event).encode("utf-8"))
+        published = self._start_publish(frames, plan, report)
         self._queue_large(frames, plan, recipients, report)
         self._post_small(frames, plan, recipients, report)
-        self._publish(frames, plan, report)
+        published(report)
         return report
 
     def _large(self, recipients: Sequence[ConnectionId]) -> bool:
@@ -281,25 +287,33 @@ class FanOut:
             report.done = first
             report.reason = f"{len(outcome.stopped)} recipients not reached"
 
-    def _publish(
+    def _start_publish(
         self,
         frames: Sequence[bytes],
         plan: Mapping[int, tuple[int, Topic]],
         report: BatchReport,
-    ) -> None:
-        """Once per message on its topic to the MQTT broker, each topic's in order, for the
-        records done; from the first one the broker refused, the records are retried (WebSocket
-        clients, and MQTT ones for what another topic's publishes already took, drop the
-        repeat by ``seq``)."""
+    ) -> Callable[[BatchReport], None]:
+        """Start publishing each message once on its topic to the MQTT broker, each topic's in
+        order, and return what waits for the broker and marks the report. The publishes run
+        while the WebSocket posts do: on AWS a publish is an HTTPS round trip per message in
+        the shard's serial path, and the posts need not wait behind them. From the first
+        record the broker refused, or the posts did not deliver, the records are retried: a
+        message published for a record retried because of its posts reaches MQTT clients
+        again, and they drop the repeat by ``seq``, as WebSocket clients do."""
         if isinstance(self._broadcast, NoBroadcast):
-            return
+            return _nothing_published
         done = [(p, topic, frames[f]) for p, (f, topic) in sorted(plan.items()) if p < report.done]
         if not done:
-            return
-        outcome = self._broadcast.publish_all([(topic, frame) for _, topic, frame in done])
-        if outcome.failed_at is not None:
-            report.done = done[outcome.failed_at][0]
-            report.reason = f"not published to the broker: {outcome.error}"
+            return _nothing_published
+        waiter = self._broadcast.start_all([(topic, frame) for _, topic, frame in done])
+
+        def finish(report: BatchReport) -> None:
+            outcome = waiter()
+            if outcome.failed_at is not None and done[outcome.failed_at][0] < report.done:
+                report.done = done[outcome.failed_at][0]
+                report.reason = f"not published to the broker: {outcome.error}"
+
+        return finish
 
     def push_chunk(self, body: str) -> FramesOutcome:
         """The push function's part: a chunk's frames to its connections, one write each. A

@@ -19,7 +19,8 @@ DeleteConnection through it too.
 IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
 message. A batch's topics are published side by side (``lanes`` threads, each on its own
 connection), each topic's messages one after another, so no subscriber sees a topic out of
-order and a batch of many rooms takes about as long as its busiest room.
+order and a batch of many rooms takes about as long as its busiest room. The lanes start before
+the fan-out posts to WebSocket connections (``start_all``) and run while it does.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from hubbub.push.connections import OneWriteConnection, OneWriteTlsConnection
 from hubbub.push.port import Broadcast, Published
 
 __all__ = [
@@ -69,27 +70,6 @@ def configured_endpoint(env: Mapping[str, str]) -> str | None:
     if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
         return None
     return env.get("AWS_ENDPOINT_URL_IOT_DATA_PLANE") or env.get("AWS_ENDPOINT_URL") or None
-
-
-class _Connection(http.client.HTTPConnection):
-    """TCP_NODELAY (headers and body leave at once, not after a delayed ACK) and the read
-    timeout applied once connected."""
-
-    read_timeout: float = 2.0
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(self.read_timeout)
-
-
-class _TlsConnection(http.client.HTTPSConnection):
-    read_timeout: float = 2.0
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(self.read_timeout)
 
 
 class IotDataClient:
@@ -148,11 +128,11 @@ class IotDataClient:
         if conn is None:
             if self._scheme == "https":
                 context = ssl.create_default_context(cafile=self._env.get("AWS_CA_BUNDLE"))
-                conn = _TlsConnection(
+                conn = OneWriteTlsConnection(
                     self._host, self._port, timeout=self._connect_timeout, context=context
                 )
             else:
-                conn = _Connection(self._host, self._port, timeout=self._connect_timeout)
+                conn = OneWriteConnection(self._host, self._port, timeout=self._connect_timeout)
             conn.read_timeout = self._read_timeout
             self._local.conn = conn
             with self._opened_lock:
@@ -221,17 +201,27 @@ class IotDataBroadcast(IotDataClient, Broadcast):
 
     def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
         """Topics side by side, each topic's messages in order; the earliest refusal wins."""
+        return self.start_all(messages)()
+
+    def start_all(self, messages: Sequence[tuple[str, bytes]]) -> Callable[[], Published]:
+        """Each topic's run of messages on a lane of its own, started now; the waiter returns
+        the earliest refusal of any lane."""
         by_topic: dict[str, list[int]] = {}
         for index, (topic, _) in enumerate(messages):
             by_topic.setdefault(topic, []).append(index)
-        if len(by_topic) <= 1 or self._lanes == 1:
-            return super().publish_all(messages)
+        if not by_topic or self._lanes == 1:
+            serial = Broadcast.publish_all(self, messages)  # one after another, here
+            return lambda: serial
         self._ready()  # once, before the threads share it
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
         lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
-        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
-        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+        def outcome() -> Published:
+            refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+            return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
+
+        return outcome
 
     def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
         for index in run:
