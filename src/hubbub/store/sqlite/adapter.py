@@ -54,6 +54,7 @@ from hubbub.store.sqlite.opening import open_database
 from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
+from hubbub.store.sqlite.writers import WriterTurns
 
 __all__ = ["SqliteStore"]
 
@@ -84,6 +85,7 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
             )
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"store busy: {exc}") from exc
+        self._turns = WriterTurns(self._path)
         self._apply_schema()
 
     # plumbing ---------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._turns.turn():
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -123,6 +125,7 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._turns.close()
 
     # connections ------------------------------------------------------------------------------
     def put_connection(self, connection: Connection) -> None:
