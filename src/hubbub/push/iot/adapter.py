@@ -8,13 +8,13 @@ Why the request is built here rather than by a boto3 client: the fan-out publish
 message, and a boto3 call spends about a millisecond of CPU in botocore's request pipeline
 (parameter validation, event hooks, endpoint rules, the user agent, response parsing) on what
 is one signed POST with an empty answer. That was most of the fan-out function's CPU at 100
-subscribers (docs/benchmarks.md, finding 16). What stays botocore's is what must be right: the
-SigV4 signature (``SigV4Auth``, signing name ``iotdata``), the credentials (the environment's,
-as Lambda gives them, else botocore's chain) and, when no endpoint is configured, the endpoint
-botocore resolves for ``iot-data`` in the region. The request is the one boto3 sends
-(``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on one kept-alive
-connection per thread. ``IotDataClient`` is that machinery; ``hangup.py`` sends IoT Core's
-DeleteConnection through it too.
+subscribers (docs/benchmarks.md, finding 16). The SigV4 signature (signing name ``iotdata``) is
+``signing.py``'s, held to botocore's ``SigV4Auth`` by its tests (finding 22); the credentials
+are the environment's, as Lambda gives them, else botocore's chain; when no endpoint is
+configured, it is the one botocore resolves for ``iot-data`` in the region. The request is the
+one boto3 sends (``POST /topics/{topic}?qos=1``, the payload as the body), on AWS as locally, on
+one kept-alive connection per thread. ``IotDataClient`` is that machinery; ``hangup.py`` sends
+IoT Core's DeleteConnection through it too.
 
 IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
 message. A batch's topics are published side by side (``lanes`` threads, each on its own
@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from hubbub.push.connections import OneWriteConnection, OneWriteTlsConnection
+from hubbub.push.iot.signing import RequestSigner
 from hubbub.push.port import Broadcast, Published
 
 __all__ = [
@@ -94,16 +95,14 @@ class IotDataClient:
         self._credentials = credentials
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
-        self._signer: Any = None
+        self._signer: RequestSigner | None = None
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []  # every thread's, for close()
         self._opened_lock = threading.Lock()
 
     # setup, once ------------------------------------------------------------------------------
-    def _ready(self) -> Any:
+    def _ready(self) -> RequestSigner:
         if self._signer is None:
-            from botocore.auth import SigV4Auth
-
             region = (
                 self._region
                 or self._env.get("AWS_REGION")
@@ -118,8 +117,11 @@ class IotDataClient:
                 )
             self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
             self._base = parts.path.rstrip("/")
-            self._signer = SigV4Auth(
-                self._credentials or _credentials(self._env), SIGNING_NAME, region
+            self._signer = RequestSigner(
+                self._credentials or _credentials(self._env),
+                SIGNING_NAME,
+                region,
+                _host_header(parts.scheme, parts.hostname, parts.port),
             )
         return self._signer
 
@@ -142,13 +144,10 @@ class IotDataClient:
     # the request --------------------------------------------------------------------------------
     def request(self, method: str, path: str, data: bytes = b"") -> tuple[int, str | None, bytes]:
         """``path`` (with its query) signed and sent: (status, ``x-amzn-ErrorType``, body)."""
-        from botocore.awsrequest import AWSRequest
-
         signer = self._ready()
         path = f"{self._base}{path}"
-        request = AWSRequest(method=method, url=f"{self._endpoint}{path}", data=data)
-        signer.add_auth(request)
-        headers = dict(request.headers.items())
+        bare, _, query = path.partition("?")
+        headers = signer.headers(method, bare, query, data)
         try:
             return self._send(method, path, data, headers)
         except (OSError, http.client.HTTPException):
@@ -251,7 +250,7 @@ def refusal(status: int, error_type: str | None, body: bytes) -> PublishRefused:
 @dataclass(frozen=True, slots=True)
 class EnvCredentials:
     """The execution role's credentials as Lambda hands them to the function (its defined
-    runtime environment variables), in the three attributes botocore's signer reads."""
+    runtime environment variables), in the three attributes the signer reads."""
 
     access_key: str
     secret_key: str
@@ -272,6 +271,13 @@ def _credentials(env: Mapping[str, str]) -> Any:
     if found is None:
         raise RuntimeError("no AWS credentials for iot-data")
     return found
+
+
+def _host_header(scheme: str, host: str, port: int | None) -> str:
+    """The ``Host`` header http.client sends: the port only when it is not the scheme's."""
+    name = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == "https" else 80
+    return name if port is None or port == default else f"{name}:{port}"
 
 
 def endpoint_for(env: Mapping[str, str], region: str) -> str:
