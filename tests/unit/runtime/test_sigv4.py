@@ -106,6 +106,12 @@ def _forged_zeros() -> tuple[str, str, dict[str, str], bytes]:
             _with(signed(), headers={"X-Amz-Date": "20261206T080100Z"}),
             NOW,
         ),
+        (
+            "an X-Amz-Date with a thirteenth month",
+            _with(signed(), headers={"X-Amz-Date": "20261306T080000Z"}),
+            NOW,
+        ),
+        ("an X-Amz-Date that is no date", _with(signed(), headers={"X-Amz-Date": "today"}), NOW),
     ],
 )
 def test_a_request_not_signed_by_the_secret_is_refused(
@@ -122,3 +128,21 @@ def test_a_clock_skew_within_five_minutes_is_allowed() -> None:
 
 def test_a_query_string_signed_with_the_request_is_accepted() -> None:
     assert verifier().verify(*signed(method="GET", path=PATH + "?b=2&a=x%20y", body=b"")) == KEY
+
+
+def test_one_verifier_accepts_across_days_and_keys_and_still_refuses_forgeries() -> None:
+    """Signing keys are kept per secret, day, region and service: a kept key neither lets a
+    forgery through nor stops the next day's or another key's requests."""
+    clock = [NOW]
+    other_key, other_secret = "AKIAOTHERKEY", "another-secret"
+    checker = SigV4Verifier(
+        {KEY: SECRET, other_key: other_secret}, "execute-api", now=lambda: clock[0].timestamp()
+    )
+    assert checker.verify(*signed()) == KEY
+    with pytest.raises(SignatureRejected):
+        checker.verify(*signed(secret="guessed"))
+    assert checker.verify(*signed(key=other_key, secret=other_secret)) == other_key
+    clock[0] = tomorrow = NOW + timedelta(days=1)
+    assert checker.verify(*signed(at=tomorrow)) == KEY
+    with pytest.raises(SignatureRejected):
+        checker.verify(*_forged_zeros())
