@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hubbub.ids import ConnectionId, UserId
@@ -15,30 +16,41 @@ from hubbub.store.sqlite.writers import WriterTurns
 GUEST = User(UserId("g_1"), Role.GUEST)
 
 
+def _held_back_by(holder: WriterTurns, write: Callable[[], None]) -> float:
+    """Run ``write`` on another thread while ``holder`` has the turn: it must not finish until
+    the turn is let go. Returns the seconds from letting go to its end."""
+    finished = threading.Event()
+    ended: list[float] = []
+
+    def run() -> None:
+        write()
+        ended.append(time.perf_counter())
+        finished.set()
+
+    with holder.turn():
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert not finished.wait(0.2), "the other writer went ahead while the turn was held"
+        let_go = time.perf_counter()
+    assert finished.wait(5)
+    thread.join(5)
+    return ended[0] - let_go
+
+
 def test_a_writer_waits_for_the_turn_and_gets_it_when_it_is_let_go(tmp_path: Path) -> None:
     database = str(tmp_path / "chat.sqlite3")
     first, second = WriterTurns(database), WriterTurns(database)  # two processes' descriptors
-    entered = threading.Event()
-    let_go_at: list[float] = []
-    entered_at: list[float] = []
 
-    def other_writer() -> None:
+    def take_turn() -> None:
         with second.turn():
-            entered_at.append(time.perf_counter())
-            entered.set()
+            pass
 
     try:
-        with first.turn():
-            thread = threading.Thread(target=other_writer)
-            thread.start()
-            assert not entered.wait(0.2), "the second writer got in while the first held it"
-            let_go_at.append(time.perf_counter())
-        assert entered.wait(5)
-        thread.join(5)
+        handed_over_s = _held_back_by(first, take_turn)
     finally:
         first.close()
         second.close()
-    assert entered_at[0] - let_go_at[0] < 0.05, "handed over at once, not after a sleep"
+    assert handed_over_s < 0.05, "handed over at once, not after a sleep"
     assert Path(f"{database}-writers").stat().st_mode & 0o777 == 0o600
 
 
@@ -48,19 +60,10 @@ def test_the_store_takes_a_turn_for_each_write(tmp_path: Path) -> None:
     database = tmp_path / "chat.sqlite3"
     store = SqliteStore(database)
     holder = WriterTurns(str(database))
-    wrote = threading.Event()
-
-    def write() -> None:
-        store.put_connection(Connection(ConnectionId("c1"), GUEST, 1, 60))
-        wrote.set()
-
     try:
-        with holder.turn():
-            thread = threading.Thread(target=write)
-            thread.start()
-            assert not wrote.wait(0.2), "the store wrote outside its turn"
-        assert wrote.wait(5)
-        thread.join(5)
+        _held_back_by(
+            holder, lambda: store.put_connection(Connection(ConnectionId("c1"), GUEST, 1, 60))
+        )
         assert store.get_connection(ConnectionId("c1")) is not None
     finally:
         holder.close()
