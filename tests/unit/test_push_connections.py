@@ -50,6 +50,7 @@ def test_each_request_arrives_in_one_read() -> None:
         conn.close()
         listener.close()
     assert done.wait(5)
+    server.join(5)
     split = [r for r in reads if not r.endswith(BODY)]
     assert not split, f"{len(split)} of {REQUESTS} requests arrived in pieces"
     assert all(r.startswith(b"POST /topics/room%2Fa?qos=1 HTTP/1.1\r\n") for r in reads)

@@ -27,7 +27,9 @@ def test_a_full_collection_no_longer_walks_what_start_up_built(unfrozen: None) -
     startup = {"routes": [{"n": i} for i in range(1000)]}  # long-lived, like a template
     assert _walked(startup)
     frozen = freeze_startup_objects()
-    assert frozen == gc.get_freeze_count() >= 1000
+    # frozen objects can still die (a finishing thread of an earlier test lets go of its
+    # frames), so the count may only have shrunk since: never grown, since nothing refroze
+    assert frozen >= gc.get_freeze_count() >= 1000
     assert not _walked(startup)
     assert not _walked(startup["routes"][-1])
     assert startup["routes"][-1]["n"] == 999  # frozen, not freed
