@@ -1,19 +1,32 @@
 """Writers of one SQLite file queue on a kernel lock: the next one is let in the moment the
-holder lets go, instead of sleeping in SQLite's busy handler (1, 2, 5, 10 ms and more)."""
+holder lets go, instead of sleeping in SQLite's busy handler (1, 2, 5, 10 ms and more), and
+none waits longer than the store's busy timeout."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from hubbub.ids import ConnectionId, UserId
-from hubbub.store.port import Connection, Role, User
+from hubbub.store.port import Connection, Role, StoreUnavailable, User
 from hubbub.store.sqlite.adapter import SqliteStore
-from hubbub.store.sqlite.writers import WriterTurns
+from hubbub.store.sqlite.writers import TurnNotGiven, WriterTurns
 
 GUEST = User(UserId("g_1"), Role.GUEST)
+
+
+@contextmanager
+def _turn(turns: WriterTurns) -> Iterator[None]:
+    turns.take()
+    try:
+        yield
+    finally:
+        turns.give_back()
 
 
 def _held_back_by(holder: WriterTurns, write: Callable[[], None]) -> float:
@@ -27,7 +40,7 @@ def _held_back_by(holder: WriterTurns, write: Callable[[], None]) -> float:
         ended.append(time.perf_counter())
         finished.set()
 
-    with holder.turn():
+    with _turn(holder):
         thread = threading.Thread(target=run)
         thread.start()
         assert not finished.wait(0.2), "the other writer went ahead while the turn was held"
@@ -42,7 +55,7 @@ def test_a_writer_waits_for_the_turn_and_gets_it_when_it_is_let_go(tmp_path: Pat
     first, second = WriterTurns(database), WriterTurns(database)  # two processes' descriptors
 
     def take_turn() -> None:
-        with second.turn():
+        with _turn(second):
             pass
 
     try:
@@ -65,6 +78,74 @@ def test_the_store_takes_a_turn_for_each_write(tmp_path: Path) -> None:
             holder, lambda: store.put_connection(Connection(ConnectionId("c1"), GUEST, 1, 60))
         )
         assert store.get_connection(ConnectionId("c1")) is not None
+    finally:
+        holder.close()
+        store.close()
+
+
+def test_a_turn_held_past_the_busy_timeout_is_a_busy_store_not_a_hang(tmp_path: Path) -> None:
+    """A writer stopped inside a transaction (a debugger, SIGSTOP) fails the others after the
+    store's busy timeout, as SQLite's own lock would; once it lets go, writes go through, and
+    the turn the abandoned wait got late was handed back."""
+    database = tmp_path / "chat.sqlite3"
+    store = SqliteStore(database, busy_timeout_ms=300)
+    holder, third = WriterTurns(str(database)), WriterTurns(str(database), budget_s=2)
+    try:
+        holder.take()
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailable, match="store busy"):
+            store.put_connection(Connection(ConnectionId("c1"), GUEST, 1, 60))
+        assert 0.25 < time.perf_counter() - started < 3
+        holder.give_back()
+        store.put_connection(Connection(ConnectionId("c2"), GUEST, 1, 60))
+        assert store.get_connection(ConnectionId("c2")) is not None
+        third.take()  # not kept by the helper that got the turn after its caller left
+        third.give_back()
+    finally:
+        holder.close()
+        third.close()
+        store.close()
+
+
+def test_an_uncontended_turn_needs_no_helper(tmp_path: Path) -> None:
+    turns = WriterTurns(str(tmp_path / "chat.sqlite3"), budget_s=0.1)
+    other = WriterTurns(str(tmp_path / "chat.sqlite3"), budget_s=0.1)
+    try:
+        for _ in range(3):
+            with _turn(turns):
+                pass
+        assert turns._waiter is None, "taken at once, with no thread"
+        with _turn(turns), pytest.raises(TurnNotGiven):
+            other.take()
+    finally:
+        turns.close()
+        other.close()
+
+
+def test_off_the_main_thread_the_wait_is_bounded_too(tmp_path: Path) -> None:
+    """Only the main thread can take ``SIGALRM``; another thread's wait goes through a helper
+    and ends at the same budget."""
+    database = tmp_path / "chat.sqlite3"
+    store = SqliteStore(database, busy_timeout_ms=300)
+    holder = WriterTurns(str(database))
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            store.put_connection(Connection(ConnectionId("c1"), GUEST, 1, 60))
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    try:
+        holder.take()
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(5)
+        assert isinstance(outcome[0], StoreUnavailable)
+        holder.give_back()
+        holder.take()  # the helper's late turn was handed back, not kept
+        holder.give_back()
     finally:
         holder.close()
         store.close()

@@ -54,7 +54,7 @@ from hubbub.store.sqlite.opening import open_database
 from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
-from hubbub.store.sqlite.writers import WriterTurns
+from hubbub.store.sqlite.writers import TurnNotGiven, WriterTurns
 
 __all__ = ["SqliteStore"]
 
@@ -85,7 +85,7 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
             )
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"store busy: {exc}") from exc
-        self._turns = WriterTurns(self._path)
+        self._turns = WriterTurns(self._path, budget_s=busy_timeout_ms / 1000)
         self._apply_schema()
 
     # plumbing ---------------------------------------------------------------------------------
@@ -99,21 +99,31 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._turns.turn():
+        with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+                self._turns.take()
+            except TurnNotGiven as exc:
                 raise StoreUnavailable(f"store busy: {exc}") from exc
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreUnavailable(f"store busy: {exc}") from exc
+                yield from self._transaction()
+            finally:
+                self._turns.give_back()
+
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"store busy: {exc}") from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreUnavailable(f"store busy: {exc}") from exc
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
