@@ -197,9 +197,9 @@ class FanOut:
         Frames are encoded once, subscribers looked up once per topic; the MQTT broker's
         publishes start (each message once, each topic in order), a large topic's records are
         queued in chunks, everything else goes in one ``post_frames``, and then the publishes
-        are waited for. The records before the first one not
-        fully delivered are done; a frame that went out for a later record is sent again by
-        the retry, and clients drop the repeat by ``seq``."""
+        are waited for. The records before the first one not fully delivered are done; a frame
+        that went out for a later record is sent again by the retry, and clients drop the
+        repeat by ``seq``."""
         report = BatchReport(done=len(changes))
         frames: list[bytes] = []
         plan: dict[int, tuple[int, Topic]] = {}
