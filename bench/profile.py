@@ -4,7 +4,8 @@
 
 Writes py-spy's collapsed stacks (``profile-*.txt``, open with speedscope or flamegraph.pl) and
 prints, per process role (gateway, each function's workers), the share of samples and the hottest
-frames: self time and inclusive time.
+frames: self time and inclusive time; and, from ``/metrics``, how busy each function's
+environments were over the step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bench import workloads
 
-__all__ = ["main", "summarize"]
+__all__ = ["busy_lines", "main", "parse_durations", "summarize"]
 
 _PROCESS = re.compile(r'^process (\d+):"([^"]*)"$')
 _NOISE = re.compile(r"\s\((?:/[^()]*/(?:site-packages|python3\.\d+)/)")
@@ -104,7 +105,11 @@ async def _run(args: argparse.Namespace) -> None:
         )
         await asyncio.sleep(1.0)
         before = _cpu_by_role(s.server.pid, roles)
+        durations_before = parse_durations(await asyncio.to_thread(_metrics, s.port))
+        started = time.monotonic()
         step = await s.step(args.rate, args.seconds, 5.0)
+        wall_s = time.monotonic() - started
+        durations_after = parse_durations(await asyncio.to_thread(_metrics, s.port))
         after = _cpu_by_role(s.server.pid, roles)
         await asyncio.to_thread(recorder.wait, 120)
     messages = max(1, round(args.rate * args.seconds))
@@ -116,8 +121,51 @@ async def _run(args: argparse.Namespace) -> None:
             print(f"cpu {role}: {spent:.2f} s, {1000 * spent / messages:.3f} ms per message")
     keys = ["deliveries_per_s", "p50_ms", "p99_ms", "lost", "server_cpu_cores"]
     print({k: step[k] for k in [*keys, "server_us_per_delivery"]})
+    print("\n".join(busy_lines(durations_before, durations_after, wall_s)))
     print(summarize(raw, roles))
     print(f"bench: collapsed stacks in {raw}")
+
+
+_DURATION = re.compile(
+    r'^lambda_duration_ms_(sum|count)\{[^}]*function="([^"]+)"[^}]*\} ([0-9.eE+-]+)$'
+)
+
+
+def parse_durations(metrics_text: str) -> dict[str, tuple[float, float]]:
+    """Each function's (invocations, summed REPORT Duration in ms) from ``/metrics``."""
+    found: dict[str, dict[str, float]] = defaultdict(dict)
+    for line in metrics_text.splitlines():
+        match = _DURATION.match(line)
+        if match:
+            kind, function, value = match.groups()
+            found[function][kind] = found[function].get(kind, 0.0) + float(value)
+    return {f: (v.get("count", 0.0), v.get("sum", 0.0)) for f, v in found.items()}
+
+
+def busy_lines(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], wall_s: float
+) -> list[str]:
+    """Per function over the step: invocations, their mean Duration, and how busy its
+    environments were (summed Duration over the wall time). A stream-mapped function near 1.0
+    is the step's serial path: one batch at a time per shard (docs/benchmarks.md, finding 20)."""
+    lines = []
+    for function in sorted(after):
+        count = after[function][0] - before.get(function, (0.0, 0.0))[0]
+        spent_ms = after[function][1] - before.get(function, (0.0, 0.0))[1]
+        if count <= 0:
+            continue
+        lines.append(
+            f"{function}: {count:.0f} invocations, mean {spent_ms / count:.2f} ms,"
+            f" busy {spent_ms / 1000 / max(wall_s, 1e-9):.2f} of {wall_s:.1f} s"
+        )
+    return lines
+
+
+def _metrics(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return str(response.read().decode())
 
 
 def _cpu_by_role(pid: int, roles: dict[int, str]) -> dict[str, float]:

@@ -212,3 +212,27 @@ def test_w1_targets_are_half_the_bare_server_at_100_and_four_fifths_at_1000(
     results = {"w1": [_w1("hubbub", n, hub), _w1("websockets", n, 10000.0)]}
     (goal,) = [g for g in targets(results) if "bare websockets" in g["target"]]
     assert goal["met"] is bare_met
+
+
+def test_the_profile_reads_how_busy_each_function_was_from_the_runtimes_metrics() -> None:
+    """``bench.profile`` subtracts two ``/metrics`` readings of the runtime's own registry: per
+    function, the invocations of the step, their mean Duration and the summed Duration over
+    the step's wall time (a stream-mapped function near 1.0 is the serial path)."""
+    from bench.profile import busy_lines, parse_durations
+    from hubbub.runtime.metrics import Registry
+
+    registry = Registry()
+    fan_out, message = {"function": "FanOutFunction"}, {"function": "MessageFunction"}
+    registry.observe_ms("lambda_duration_ms", 3.0, fan_out, "Invocation Duration")
+    before = parse_durations(registry.render())
+    for _ in range(4):
+        registry.observe_ms("lambda_duration_ms", 450.0, fan_out, "Invocation Duration")
+    for _ in range(100):
+        registry.observe_ms("lambda_duration_ms", 1.5, message, "Invocation Duration")
+    after = parse_durations(registry.render())
+
+    assert after["FanOutFunction"] == (5.0, 1803.0)
+    assert busy_lines(before, after, 2.0) == [
+        "FanOutFunction: 4 invocations, mean 450.00 ms, busy 0.90 of 2.0 s",
+        "MessageFunction: 100 invocations, mean 1.50 ms, busy 0.07 of 2.0 s",
+    ]
