@@ -149,3 +149,22 @@ def test_off_the_main_thread_the_wait_is_bounded_too(tmp_path: Path) -> None:
     finally:
         holder.close()
         store.close()
+
+
+def test_a_wait_cancelled_before_it_ran_hands_nothing_back(tmp_path: Path) -> None:
+    """``close`` cancels the helper's queued waits; the hand-back of a caller that had given up
+    on one must then do nothing (``Future.exception`` would raise on a cancelled future)."""
+    from concurrent.futures import Future
+
+    turns = WriterTurns(str(tmp_path / "chat.sqlite3"))
+    other = WriterTurns(str(tmp_path / "chat.sqlite3"), budget_s=0.1)
+    cancelled: Future[None] = Future()
+    assert cancelled.cancel()
+    try:
+        with _turn(turns):
+            other._hand_back(cancelled)  # raised CancelledError before
+            with pytest.raises(TurnNotGiven):
+                other.take()  # and turns still holds its turn: nothing was let go
+    finally:
+        turns.close()
+        other.close()

@@ -104,8 +104,11 @@ class WriterTurns:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _hand_back(self, waited: Future[None]) -> None:
-        """The helper got the turn after its caller gave up on it: nobody is using it."""
-        if waited.exception() is None and self._fd is not None:
+        """The helper got the turn after its caller gave up on it: nobody is using it. A wait
+        cancelled before it ran (``close`` while it was queued) got nothing to hand back."""
+        if waited.cancelled() or waited.exception() is not None:
+            return
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _helper(self) -> ThreadPoolExecutor:
