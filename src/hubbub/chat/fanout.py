@@ -307,11 +307,15 @@ class FanOut:
             return _nothing_published
         waiter = self._broadcast.start_all([(topic, frame) for _, topic, frame in done])
 
-        def finish(report: BatchReport) -> None:
+        def finish(posted: BatchReport) -> None:
+            """``posted``: the report as the WebSocket posts left it."""
             outcome = waiter()
-            if outcome.failed_at is not None and done[outcome.failed_at][0] < report.done:
-                report.done = done[outcome.failed_at][0]
-                report.reason = f"not published to the broker: {outcome.error}"
+            if outcome.failed_at is None:
+                return
+            refused = done[outcome.failed_at][0]
+            if refused < posted.done:
+                posted.done = refused
+                posted.reason = f"not published to the broker: {outcome.error}"
 
         return finish
 
