@@ -33,9 +33,11 @@ def signed(
     body: bytes = b'{"x":1}',
     at: datetime = NOW,
     service: str = "execute-api",
+    extra: dict[str, str] | None = None,
 ) -> tuple[str, str, dict[str, str], bytes]:
-    """A request as botocore signs it at ``at`` (the signer's clock pinned)."""
-    request = AWSRequest(method=method, url=f"http://{HOST}{path}", data=body)
+    """A request as botocore signs it at ``at`` (the signer's clock pinned); ``extra`` headers
+    are signed with it."""
+    request = AWSRequest(method=method, url=f"http://{HOST}{path}", data=body, headers=extra)
     with mock.patch("botocore.auth.get_current_datetime", return_value=at.replace(tzinfo=None)):
         SigV4Auth(Credentials(key, secret, "local"), service, "us-east-1").add_auth(request)
     headers = {k: str(v) for k, v in request.headers.items()}
@@ -146,3 +148,41 @@ def test_one_verifier_accepts_across_days_and_keys_and_still_refuses_forgeries()
     assert checker.verify(*signed(at=tomorrow)) == KEY
     with pytest.raises(SignatureRejected):
         checker.verify(*_forged_zeros())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/topics/room%2Fbench?qos=1&retain=true",
+        "/a/./b/../c%3D",
+        "/a//b/?b=2&a=1&a=0",
+        "/caf%C3%A9/~x+y?x=a%20b&flag",
+    ],
+)
+@pytest.mark.parametrize(
+    "extra", [None, {"Content-Type": "application/json", "X-Note": "  a   b\t c "}]
+)
+def test_whatever_botocore_signs_is_accepted_and_a_changed_path_is_not(
+    path: str, extra: dict[str, str] | None
+) -> None:
+    """The verifier computes the canonical request itself (``hubbub/sigv4.py``): it must agree
+    with botocore on dot segments, empty segments, encoded characters, unsorted and repeated
+    query names and untrimmed header values, and still see a path changed after signing."""
+    request = signed(path=path, extra=extra)
+    assert verifier().verify(*request) == KEY
+    method, signed_path, headers, body = request
+    with pytest.raises(SignatureRejected):
+        verifier().verify(method, signed_path.replace("/", "/x", 1), headers, body)
+
+
+def test_a_header_botocore_never_signs_is_refused_when_signed() -> None:
+    """botocore leaves ``user-agent`` out of every signature; one that covers it was not made
+    by a boto3 client, and refusing it is what checking with botocore's signer did."""
+    method, path, headers, body = signed()
+    auth = headers["Authorization"].replace(
+        "SignedHeaders=host;x-amz-date", "SignedHeaders=host;user-agent;x-amz-date"
+    )
+    headers = {**headers, "Authorization": auth, "User-Agent": "curl/8"}
+    with pytest.raises(SignatureRejected, match="would not sign"):
+        verifier().verify(method, path, headers, body)

@@ -7,11 +7,11 @@ and the regular expressions they compile). The fan-out signs once per stored mes
 shard's serial path (docs/benchmarks.md, finding 22). The requests are always of one shape, a
 POST of a body or a DELETE, to a path whose one variable segment is percent-encoded with nothing
 left safe, and a query of plain ``key=value`` pairs, signed over ``host``, ``x-amz-date`` and,
-with temporary credentials, ``x-amz-security-token``, as boto3 signs them; for that shape this is
-the algorithm of *Create a signed AWS API request* (the canonical request, the string to sign,
-the signing key), with the key kept for the day and the credentials it was derived from.
+with temporary credentials, ``x-amz-security-token``, as boto3 signs them. The algorithm (the
+canonical request, the string to sign, the signing key) is ``hubbub/sigv4.py``, which the
+runtime's verifier shares; this keeps the key for the day and the credentials it came from.
 ``tests/unit/test_iot_signing.py`` holds the result to botocore's ``SigV4Auth`` for the same
-request and instant, and the runtime's verifier (botocore again) accepts what it signs.
+request and instant, and the runtime's verifier accepts what it signs.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import datetime
 import hashlib
 import hmac
 from typing import Any, Protocol
-from urllib.parse import quote
+
+from hubbub.sigv4 import ALGORITHM, canonical_request, derive_key, string_to_sign
 
 __all__ = ["Credentials", "RequestSigner"]
-
-_ALGORITHM = "AWS4-HMAC-SHA256"
 
 
 class Credentials(Protocol):
@@ -41,35 +40,6 @@ def _frozen(credentials: Any) -> Credentials:
     return frozen
 
 
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4, and no empty segments, as the canonical URI of every service
-    but S3 wants them."""
-    kept: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if kept:
-                kept.pop()
-            continue
-        kept.append(segment)
-    if not kept:
-        return "/"
-    return "/" + "/".join(kept) + ("/" if path.endswith("/") else "")
-
-
-def _canonical_query(query: str) -> str:
-    """The pairs sorted by name, then value (the query is already percent-encoded)."""
-    if not query:
-        return ""
-    pairs = sorted(pair.partition("=")[::2] for pair in query.split("&"))
-    return "&".join(f"{name}={value}" for name, value in pairs)
-
-
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
-
-
 class RequestSigner:
     def __init__(self, credentials: Any, service: str, region: str, host: str) -> None:
         """``host``: the ``Host`` header as the connection sends it (with the port when it is
@@ -83,9 +53,7 @@ class RequestSigner:
     def _signing_key(self, secret: str, day: str) -> bytes:
         cached_secret, cached_day, key = self._key
         if cached_secret != secret or cached_day != day:
-            key = _hmac(f"AWS4{secret}".encode(), day)
-            for part in (self._region, self._service, "aws4_request"):
-                key = _hmac(key, part)
+            key = derive_key(secret, day, self._region, self._service)
             self._key = (secret, day, key)
         return key
 
@@ -105,30 +73,22 @@ class RequestSigner:
         day = amz_date[:8]
         signed = {"host": self._host, "x-amz-date": amz_date}
         if credentials.token:
-            signed["x-amz-security-token"] = " ".join(credentials.token.split())
+            signed["x-amz-security-token"] = credentials.token
         names = sorted(signed)
-        canonical = "\n".join(
-            [
-                method.upper(),
-                quote(_remove_dot_segments(path), safe="/~"),
-                _canonical_query(query),
-                "".join(f"{name}:{signed[name]}\n" for name in names),
-                ";".join(names),
-                hashlib.sha256(body).hexdigest(),
-            ]
+        canonical = canonical_request(
+            method, path, query, signed, names, hashlib.sha256(body).hexdigest()
         )
         scope = f"{day}/{self._region}/{self._service}/aws4_request"
-        to_sign = "\n".join(
-            [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
-        )
         signature = hmac.new(
-            self._signing_key(credentials.secret_key, day), to_sign.encode("utf-8"), hashlib.sha256
+            self._signing_key(credentials.secret_key, day),
+            string_to_sign(amz_date, scope, canonical),
+            hashlib.sha256,
         ).hexdigest()
         headers = {"X-Amz-Date": amz_date}
         if credentials.token:
             headers["X-Amz-Security-Token"] = credentials.token
         headers["Authorization"] = (
-            f"{_ALGORITHM} Credential={credentials.access_key}/{scope}, "
+            f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
             f"SignedHeaders={';'.join(names)}, Signature={signature}"
         )
         return headers
