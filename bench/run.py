@@ -130,6 +130,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for n in plan.w1_subscribers:
             for peer in peers:
                 add("w1", lambda peer=peer, n=n: workloads.fanout(peer, n, plan, say))  # type: ignore[misc]
+        for round_ in range(1, plan.w1_rounds):
+            repeated = [p for p in peers if p not in W1_ONLY_PEERS]
+            for peer in repeated[round_ % len(repeated) :] + repeated[: round_ % len(repeated)]:
+                add("w1_rounds", _round(results, peer, round_, plan, say))
     if "w4" in only and "hubbub" in peers:
         add("w4", lambda: workloads.retries(plan, say))
     if "w3" in only and "hubbub" in peers:
@@ -157,6 +161,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results["meta"]["elapsed_s"] = time.monotonic() - started
     results["meta"]["loadavg_end"] = os.getloadavg()
     return results
+
+
+def _round(
+    results: dict[str, Any], peer: str, round_: int, plan: Plan, say: Callable[[str], None]
+) -> Callable[[], Awaitable[Any]]:
+    """A later round of W1 for ``peer`` at ``plan.w1_rounds_at`` subscribers, started near the
+    limit of its first round (read when the round starts, after every first round ran). The
+    peers take turns in another order each round, so a machine that slows down over the run
+    does not weigh on one of them only."""
+
+    async def one() -> dict[str, Any]:
+        n = plan.w1_rounds_at
+        first = next(
+            (
+                i
+                for i in results.get("w1", [])
+                if i.get("peer") == peer and i.get("subscribers") == n
+            ),
+            None,
+        )
+        outcome = await workloads.fanout(
+            peer, n, plan, say, start_rate=workloads.round_start(first, plan)
+        )
+        outcome["round"] = round_
+        return outcome
+
+    return one
 
 
 def main(argv: list[str] | None = None) -> int:

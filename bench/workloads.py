@@ -97,6 +97,10 @@ def step_passes(step: dict[str, Any], subscribers: int) -> bool:
 class Plan:
     quick: bool
     w1_subscribers: tuple[int, ...]
+    w1_rounds: int
+    """How many times W1 runs at ``w1_rounds_at`` subscribers, every peer each round: one
+    ladder per peer is thin evidence for a target within a step of the limit."""
+    w1_rounds_at: int
     step_s: float
     drain_s: float
     factor: float
@@ -123,6 +127,8 @@ class Plan:
             return cls(
                 quick=True,
                 w1_subscribers=(50, 200),
+                w1_rounds=1,
+                w1_rounds_at=50,
                 step_s=1.5,
                 drain_s=2.0,
                 factor=2.0,
@@ -146,6 +152,8 @@ class Plan:
         return cls(
             quick=False,
             w1_subscribers=(100, 1000),
+            w1_rounds=3,
+            w1_rounds_at=100,
             step_s=5.0,
             drain_s=3.0,
             factor=math.sqrt(2),
@@ -387,14 +395,34 @@ async def session(peer: str, progress: Progress, **kwargs: Any) -> AsyncIterator
 
 
 # W1 -----------------------------------------------------------------------------------------------
-async def fanout(peer: str, subscribers: int, plan: Plan, progress: Progress) -> dict[str, Any]:
+def round_start(first: dict[str, Any] | None, plan: Plan) -> float | None:
+    """Where a later round of W1 starts its ladder: two steps below the limit the peer's first
+    round found, so that it climbs through the limit in a few steps rather than thirteen (and
+    a machine up to twice as slow still passes its first step). None (start from the
+    beginning) when the first round found nothing."""
+    best = (first or {}).get("best")
+    if not best:
+        return None
+    return float(best["rate"]) / plan.factor**2  # the publish rate, in msg/s
+
+
+async def fanout(
+    peer: str,
+    subscribers: int,
+    plan: Plan,
+    progress: Progress,
+    *,
+    start_rate: float | None = None,
+) -> dict[str, Any]:
+    """``start_rate``: the first step's publish rate (by default, ``plan.start_deliveries``
+    spread over the subscribers)."""
     sub_procs = 1 if subscribers <= 200 else 2
     async with session(peer, progress, sub_procs=sub_procs) as s:
         opened = await s.open_subscribers(subscribers)
         await s.open_publishers(1)
         warm = await s.warm_up()
         stepper = RateStepper(
-            start=max(1.0, plan.start_deliveries / subscribers),
+            start=start_rate or max(1.0, plan.start_deliveries / subscribers),
             factor=plan.factor,
             max_steps=plan.max_steps,
             refine=plan.refine,
