@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from hubbub.ids import ClientMsgId, MessageId, Topic, UserId
 from hubbub.store.buckets import Rate, take
-from hubbub.store.port import Store
+from hubbub.store.port import AppendRequest, AppendResult, Store, TokensRefused
 from tests.contract.conftest import Backend, DynamoTable
 
 NOW_MS = 1_700_000_000_000
@@ -123,3 +124,55 @@ def test_several_takes_stop_at_the_first_refusal(store: Store) -> None:
     )
     assert store.take_token(second, rate, NOW_MS + 1000) == 0  # the refusal changed nothing
     assert store.take_tokens([], NOW_MS) == (0, 0)
+
+
+def _append(store: Store, takes: list[tuple[str, Rate]], cmid: str | None = None) -> AppendResult:
+    n = next(_names)
+    return store.append(
+        AppendRequest(
+            topic=Topic("room/limited"),
+            sender=UserId("v_ann"),
+            nickname="Ann",
+            text="hello",
+            client_msg_id=ClientMsgId(cmid or f"c{n}"),
+            message_id=MessageId(f"m{n}"),
+            now_ms=NOW_MS,
+            expires_at=NOW_MS // 1000 + 3600,
+            dedupe_expires_at=NOW_MS // 1000 + 600,
+            takes=tuple(takes),
+        )
+    )
+
+
+def test_an_append_takes_its_tokens_first_and_a_refused_one_appends_nothing(store: Store) -> None:
+    """``AppendRequest.takes``: a send's buckets taken with the append (one commit on SQLite),
+    exactly as ``take_tokens`` then ``append`` would."""
+    mine, room = bucket(), f"topic#room/{next(_names)}"
+    takes = [(mine, Rate(1.0, 2)), (room, Rate(1.0, 100))]
+    assert [_append(store, takes).message.seq for _ in range(2)] == [1, 2]
+    with pytest.raises(TokensRefused) as refused:
+        _append(store, takes)
+    assert (refused.value.taken, refused.value.wait_us) == (0, 1_000_000)
+    assert store.last_seq(Topic("room/limited")) == 2
+    assert len(store.read_after(Topic("room/limited"), 0, 10, NOW_MS).messages) == 2
+    assert store.take_token(room, Rate(1.0, 2), NOW_MS) == 1_000_000  # two taken, not three
+
+
+def test_the_takes_before_a_refused_one_stay_taken(store: Store) -> None:
+    rate, first, second = Rate(1.0, 1), bucket(), bucket()
+    assert store.take_token(second, rate, NOW_MS) == 0
+    with pytest.raises(TokensRefused) as refused:
+        _append(store, [(first, rate), (second, rate)])
+    assert (refused.value.taken, refused.value.wait_us) == (1, 1_000_000)
+    assert store.last_seq(Topic("room/limited")) == 0
+    assert store.take_token(first, rate, NOW_MS) == 1_000_000
+
+
+def test_a_repeated_send_is_charged_like_any_other(store: Store) -> None:
+    """The takes come before the dedupe check, as the limiter took them before ``append``: a
+    client resending one message in a loop is throttled too."""
+    rate, mine = Rate(1.0, 2), bucket()
+    first = _append(store, [(mine, rate)], cmid="again")
+    assert _append(store, [(mine, rate)], cmid="again") == AppendResult(first.message, True)
+    with pytest.raises(TokensRefused):
+        _append(store, [(mine, rate)], cmid="again")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -512,3 +514,38 @@ def test_deliver_reports_failed_connections_without_forgetting_them(world: World
     assert report.failed == {"slow"}
     assert report.delivered == 0
     assert world.store.get_connection(ConnectionId("slow")) is not None
+
+
+def _counting_writes(world: World, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every write transaction the world's SQLite store opens from now on, one entry each."""
+    opened: list[int] = []
+    original = world.store._write
+
+    def counted() -> AbstractContextManager[sqlite3.Connection]:
+        opened.append(1)
+        return original()
+
+    monkeypatch.setattr(world.store, "_write", counted)
+    return opened
+
+
+def test_a_send_commits_its_rate_limit_tokens_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One write transaction per send on SQLite, the buckets and the message together (the
+    limiter's own commit before the append's was a tenth of the send's CPU); a refused send
+    writes only its takes, and the next one in the refusal window writes nothing."""
+    with world_in(tmp_path, ChatSettings(send_per_s=1.0, send_burst=2)) as w:
+        w.visitor("c1")
+        w.send("c1", "room/a", "first", "1")  # the store's first sweep is behind us
+        opened = _counting_writes(w, monkeypatch)
+        w.send("c1", "room/a", "second", "2")
+        assert len(opened) == 1
+        assert w.refusal("c1", action="send", topic="room/a", text="3", clientMsgId="3").code is (
+            ErrorCode.RATE_LIMITED
+        )
+        assert len(opened) == 2
+        again = w.refusal("c1", action="send", topic="room/a", text="4", clientMsgId="4")
+        assert again.code is ErrorCode.RATE_LIMITED and again.retry_after is not None
+        assert len(opened) == 2
+        assert [m.text for m in w.stored("room/a")] == ["first", "second"]

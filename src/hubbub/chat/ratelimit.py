@@ -30,6 +30,7 @@ from enum import StrEnum
 
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.store.buckets import Rate
+from hubbub.store.records import TokensRefused
 from hubbub.store.roles import RateBuckets
 
 __all__ = ["Limited", "Throttle"]
@@ -69,9 +70,37 @@ class Throttle:
     def take_send(self, sender: str, topic: str, now_ms: int, why: str) -> None:
         """A send: the sender's bucket, then the topic's (``take`` then ``take_topic``, the same
         decisions), in one store call, so SQLite commits once for both."""
-        self.take_each(
-            [(Limited.SEND, sender, why), (Limited.TOPIC_SEND, topic, _topic_why(topic))], now_ms
+        self.take_each(_send_specs(sender, topic, why), now_ms)
+
+    def send_takes(
+        self, sender: str, topic: str, now_ms: int, why: str
+    ) -> tuple[tuple[str, Rate], ...]:
+        """``take_send``'s takes, for the store to make with the append itself
+        (``AppendRequest.takes``: on SQLite the buckets and the message then cost one commit,
+        not two); ``send_refused`` turns the store's refusal into ``take_send``'s error. A
+        bucket this environment knows to be empty is taken here instead, as ``take_send``
+        takes it: the error at once, and no store write for it."""
+        specs = _send_specs(sender, topic, why)
+        now_us = now_ms * 1000
+        buckets = [f"{action.value}#{who}" for action, who, _ in specs]
+        if any(now_us < self._refused_until.get(bucket, 0) for bucket in buckets):
+            self.take_each(specs, now_ms)
+            raise AssertionError("take_each let a remembered refusal through")
+        for bucket in buckets:
+            self._refused_until.pop(bucket, None)  # a refusal past its time: forgotten
+        return tuple(
+            (bucket, self._rates[action])
+            for bucket, (action, _, _) in zip(buckets, specs, strict=True)
         )
+
+    def send_refused(
+        self, sender: str, topic: str, now_ms: int, why: str, refused: TokensRefused
+    ) -> ProtocolError:
+        """The error ``take_send`` raises when the store refused ``send_takes``' take number
+        ``refused.taken``; remembered, as ``take_send`` remembers it."""
+        action, who, reason = _send_specs(sender, topic, why)[refused.taken]
+        self._remember(f"{action.value}#{who}", now_ms * 1000 + refused.wait_us)
+        return _limited(reason, refused.wait_us)
 
     def take_each(self, takes: Sequence[tuple[Limited, str, str]], now_ms: int) -> None:
         """``take`` for each ``(action, who, why)`` in order, as if called one after the other:
@@ -115,6 +144,10 @@ class Throttle:
         self._refused_until.move_to_end(bucket)
         if len(self._refused_until) > self._max_remembered:
             self._refused_until.popitem(last=False)  # forgetting only ever costs a store write
+
+
+def _send_specs(sender: str, topic: str, why: str) -> list[tuple[Limited, str, str]]:
+    return [(Limited.SEND, sender, why), (Limited.TOPIC_SEND, topic, _topic_why(topic))]
 
 
 def _topic_why(topic: str) -> str:

@@ -59,6 +59,7 @@ from hubbub.store.port import (
     Role,
     Store,
     StoreUnavailable,
+    TokensRefused,
     User,
     Visitor,
 )
@@ -385,7 +386,9 @@ class Chat:
         attachment_ids: list[str] | None = None,
     ) -> AppendResult:
         """Store one message (idempotently); the stream delivers it. Also the REST path. With
-        attachments (upload ids), the text may be empty."""
+        attachments (upload ids), the text may be empty. The send's rate-limit tokens go with
+        the append (one commit on SQLite, where they were two); a send a check refuses before
+        that is charged on its own, as every send was."""
         topic = parse_topic(raw_topic, self.limits)
         policy.check_send(user, topic)
         self.moderation.check(user, topic, sending=True)
@@ -394,30 +397,38 @@ class Chat:
         if len(text) > self.limits.max_text_chars:
             raise ProtocolError(ErrorCode.TOO_LARGE, "text is too long")
         now = self.clock.now_ms()
-        self.throttle.take_send(user.id, topic, now, "sending too fast")
-        if topic_class(topic) is TopicClass.USER:
-            self._require_recipient(topic)
-        attachments = self.attachments.resolve(user, topic, attachment_ids or [])
+        why = "sending too fast"
+        takes = self.throttle.send_takes(user.id, topic, now, why)
+        try:
+            if topic_class(topic) is TopicClass.USER:
+                self._require_recipient(topic)
+            attachments = self.attachments.resolve(user, topic, attachment_ids or [])
+        except ProtocolError:  # charged all the same: no probing for users or uploads unthrottled
+            self.throttle.take_send(user.id, topic, now, why)
+            raise
         is_desk = topic_class(topic) is TopicClass.DESK
-        return self.store.append(
-            AppendRequest(
-                topic=topic,
-                sender=user.id,
-                nickname=user.nickname,
-                role=user.role,
-                text=text,
-                client_msg_id=ClientMsgId(client_msg_id),
-                message_id=MessageId(f"m_{secrets.token_hex(10)}"),
-                now_ms=now,
-                expires_at=now // 1000 + self.settings.retention_s(topic),
-                dedupe_expires_at=now // 1000 + self.settings.dedupe_retention_s,
-                recency_index=recency_index(topic),
-                title=user.nickname if is_desk and user.role is Role.VISITOR else None,
-                attachments=attachments,
-                # your own message is read by you: it never counts as unread for its sender
-                mark_read=True,
-            )
+        request = AppendRequest(
+            topic=topic,
+            sender=user.id,
+            nickname=user.nickname,
+            role=user.role,
+            text=text,
+            client_msg_id=ClientMsgId(client_msg_id),
+            message_id=MessageId(f"m_{secrets.token_hex(10)}"),
+            now_ms=now,
+            expires_at=now // 1000 + self.settings.retention_s(topic),
+            dedupe_expires_at=now // 1000 + self.settings.dedupe_retention_s,
+            recency_index=recency_index(topic),
+            title=user.nickname if is_desk and user.role is Role.VISITOR else None,
+            attachments=attachments,
+            # your own message is read by you: it never counts as unread for its sender
+            mark_read=True,
+            takes=takes,
         )
+        try:
+            return self.store.append(request)
+        except TokensRefused as refused:
+            raise self.throttle.send_refused(user.id, topic, now, why, refused) from None
 
     def _require_recipient(self, topic: Topic) -> None:
         """A direct message goes to someone who exists: a visitor or an operator. Inboxes of

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
+from hubbub.store.buckets import Rate
 
 __all__ = [
     "AppendRequest",
@@ -26,6 +27,7 @@ __all__ = [
     "SanctionKind",
     "StoreUnavailable",
     "Subscription",
+    "TokensRefused",
     "TopicSummary",
     "Upload",
     "User",
@@ -38,6 +40,16 @@ __all__ = [
 class StoreUnavailable(Exception):
     """The backend is busy or unreachable; the caller answers ``unavailable`` and the client
     retries."""
+
+
+class TokensRefused(Exception):
+    """An append's ``takes`` ran out: nothing was appended. The takes before the refused one
+    (``taken`` of them) stay taken, as with ``RateBuckets.take_tokens``."""
+
+    def __init__(self, taken: int, wait_us: int) -> None:
+        super().__init__(f"take {taken} refused for {wait_us} us")
+        self.taken = taken
+        self.wait_us = wait_us
 
 
 class Role(StrEnum):
@@ -145,6 +157,10 @@ class AppendRequest:
     mark_read: bool = False
     """Also move the sender's read marker up to the new message (their own message is never
     unread for them), as part of the append where the store can: not on a duplicate."""
+    takes: tuple[tuple[str, Rate], ...] = ()
+    """Rate-limit tokens to take before appending, as ``RateBuckets.take_tokens`` takes them,
+    in the append's own write where the store can (SQLite: one transaction, not two, for every
+    send). One refused: ``TokensRefused``, and nothing appended."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,9 @@ class MessageLog(Protocol):
         """One atomic write: dedupe on (topic, sender, clientMsgId), next gapless seq, the message.
 
         A lost race for the topic head is retried inside, never surfaced as a lost message.
+        First ``request.takes`` are taken as ``RateBuckets.take_tokens`` takes them (in the same
+        transaction where the store can); one refused raises ``TokensRefused`` and nothing is
+        appended, the takes before it staying taken.
         """
 
     @abstractmethod

@@ -88,6 +88,7 @@ from hubbub.store.port import (
     SanctionKind,
     Store,
     Subscription,
+    TokensRefused,
     TopicSummary,
     User,
     Visitor,
@@ -347,6 +348,9 @@ class DynamoStore(UploadItems, DynamoMailings, Store):
 
     # messages ---------------------------------------------------------------------------------
     def append(self, request: AppendRequest) -> AppendResult:
+        taken, wait_us = self.take_tokens(request.takes, request.now_ms)  # their own writes
+        if wait_us:
+            raise TokensRefused(taken, wait_us)
         return self._appender.append(request)
 
     def read_after(self, topic: Topic, after_seq: int, limit: int, now_ms: int) -> MessagePage:
