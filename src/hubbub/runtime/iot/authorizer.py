@@ -1,5 +1,6 @@
 """IoT Core's custom authorizers: the event the authorizer's function receives, the checks on
-what it answers, and the broker's ``Authenticator`` that calls it on each CONNECT.
+what it answers, and the broker's ``Authenticator`` that calls it on each CONNECT (and again,
+with the same credentials, every ``refreshAfterInSeconds`` of the connection).
 
 The event has the fields the *Defining your Lambda function* page lists, and only those that
 apply to the connection (``protocolData.mqtt`` always, ``protocolData.http`` over WebSocket,
@@ -253,4 +254,5 @@ class CustomAuthorizer:
             principal=verdict.principal_id,
             permissions=permissions,
             disconnect_after_s=float(verdict.disconnect_after_s),
+            refresh_after_s=verdict.refresh_after_s,
         )

@@ -107,6 +107,7 @@ class Connection:
         self._publishes: TokenBucket | None = None
         self._pending: list[Packet] = []
         self._auth_ttl_s: float | None = None
+        self._refresh_s: float | None = None
         self._will_anyway = False
 
     # the broker's side ---------------------------------------------------------------------
@@ -163,12 +164,12 @@ class Connection:
         connect = await self._first_packet()
         if connect is None or not await self._accept(connect):
             return
-        auth_ttl = self._auth_ttl_task()
+        clocks = self._auth_tasks(connect)
         try:
             await self._serve()
         finally:
-            if auth_ttl is not None:
-                auth_ttl.cancel()
+            for clock in clocks:
+                clock.cancel()
 
     async def _read(self, timeout: float) -> list[Packet]:
         """The next packets, or :class:`_Closed` when the connection ends."""
@@ -249,6 +250,7 @@ class Connection:
             return self._refuse(Refusal.NOT_AUTHORIZED)
         self.principal, self.permissions = result.principal, result.permissions
         self._auth_ttl_s = result.disconnect_after_s
+        self._refresh_s = result.refresh_after_s
         keepalive = effective_keepalive(connect.keepalive, self.quotas)
         self._keepalive_s = keepalive_timeout_s(keepalive)
         expiry = session_expiry_s(connect, self.quotas)
@@ -307,16 +309,38 @@ class Connection:
             items.append((0x11, expiry))
         return Properties(tuple(items))
 
-    def _auth_ttl_task(self) -> asyncio.Task[None] | None:
+    def _auth_tasks(self, connect: Connect) -> list[asyncio.Task[None]]:
+        """The custom authorizer's two clocks: ``disconnectAfterInSeconds`` from the CONNECT,
+        and ``refreshAfterInSeconds`` between its calls."""
+        tasks: list[asyncio.Task[None]] = []
         ttl = self._auth_ttl_s
-        if ttl is None:
-            return None
+        if ttl is not None:
 
-        async def expire() -> None:
-            await asyncio.sleep(ttl)
-            self.close(Problem.AUTH_EXPIRED)
+            async def expire() -> None:
+                await asyncio.sleep(ttl)
+                self.close(Problem.AUTH_EXPIRED)
 
-        return asyncio.create_task(expire())
+            tasks.append(asyncio.create_task(expire()))
+        if self._refresh_s is not None:
+            tasks.append(asyncio.create_task(self._refresh(self._refresh_s, connect)))
+        return tasks
+
+    async def _refresh(self, after_s: float | None, connect: Connect) -> None:
+        """IoT Core calls the authorizer again every ``refreshAfterInSeconds``, with the
+        CONNECT's credentials: a refusal closes the connection (``AUTH_ERROR``), a grant's
+        policies replace the connection's, so what it may publish, subscribe to and receive
+        (checked at each delivery) follows them from then on. The principal stays the
+        connection's; the answer's own ``refreshAfterInSeconds`` sets the next call."""
+        request = self._request(connect)
+        while after_s is not None:
+            await asyncio.sleep(after_s)
+            result = await self.broker.hooks.authenticator.authenticate(request)
+            if not result.allowed or not result.permissions.can_connect(self.client_id):
+                log.info("MQTT %s: the authorizer refused the refresh", self.client_id)
+                self.close(Problem.NOT_AUTHORIZED)
+                return
+            self.permissions = result.permissions
+            after_s = result.refresh_after_s
 
     async def _serve(self) -> None:
         packets, self._pending = self._pending, []

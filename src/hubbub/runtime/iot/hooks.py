@@ -125,6 +125,8 @@ class AuthResult:
     disconnect_after_s: float | None = None
     """A custom authorizer's ``disconnectAfterInSeconds``: the connection is closed then, with
     ``CUSTOMAUTH_TTL_EXPIRATION``."""
+    refresh_after_s: float | None = None
+    """A custom authorizer's ``refreshAfterInSeconds``: the authorizer is asked again then."""
 
 
 class Authenticator(Protocol):

@@ -193,6 +193,7 @@ def test_granted_connection_carries_principal_permissions_and_ttl() -> None:
     assert result.allowed
     assert result.principal == "alice1"
     assert result.disconnect_after_s == 3600.0
+    assert result.refresh_after_s == 300  # when the broker asks again
     assert result.permissions.can_publish("room/lobby")
     assert not result.permissions.can_publish("desk/1")
     assert seen[0]["protocolData"]["mqtt"]["clientId"] == "alice-1"

@@ -1,6 +1,7 @@
 """One connection's loop over an in-memory transport: the hooks as authorizers and policies
 will use them (a refused CONNECT, the request they are given, ``disconnectAfterInSeconds``,
-publishes the policy refuses), and a malformed packet ending only that connection.
+``refreshAfterInSeconds``, publishes the policy refuses), and a malformed packet ending only
+that connection.
 
 Sources: *Custom authentication and authorization* (the authorizer's inputs and
 ``disconnectAfterInSeconds``), *MQTT* (reason codes), *Lifecycle events* (disconnect reasons).
@@ -150,6 +151,58 @@ async def test_disconnect_after_seconds_closes_the_connection() -> None:
     await asyncio.wait_for(task, 5)
     [gone] = events.downs
     assert gone.disconnect_reason is DisconnectReason.CUSTOMAUTH_TTL_EXPIRATION
+
+
+class Answers(Gate):
+    """An authorizer whose answers change: the CONNECT's first, then each refresh's."""
+
+    def __init__(self, *answers: AuthResult) -> None:
+        super().__init__(answers[0])
+        self.answers = list(answers)
+        self.refreshed = asyncio.Event()
+
+    async def authenticate(self, request: ConnectRequest) -> AuthResult:
+        self.requests.append(request)
+        if len(self.requests) > 1:
+            self.refreshed.set()
+        return self.answers[min(len(self.requests), len(self.answers)) - 1]
+
+
+async def test_a_refresh_the_authorizer_refuses_closes_the_connection() -> None:
+    """``refreshAfterInSeconds``: IoT Core asks the authorizer again with the CONNECT's
+    credentials; a token that stopped being good ends the connection (AUTH_ERROR)."""
+    broker, pipe, _, events = start(AuthResult(True), MQTT5)
+    gate = Answers(AuthResult(True, refresh_after_s=0.05), AuthResult(False))
+    broker.hooks.authenticator = gate
+    task = asyncio.create_task(Connection(broker, pipe).run())
+    pipe.send(Connect("refreshed", version=MQTT5, username="u", password=b"token"))
+    assert isinstance(await pipe.next(), Connack)
+    goodbye = await pipe.next()
+    assert isinstance(goodbye, Disconnect) and goodbye.reason == 0x87
+    await asyncio.wait_for(task, 5)
+    assert [r.password for r in gate.requests] == [b"token", b"token"]
+    [gone] = events.downs
+    assert gone.disconnect_reason is DisconnectReason.AUTH_ERROR
+
+
+async def test_a_refreshs_policies_replace_the_connections() -> None:
+    """A refresh that grants narrower policies (a ban since the CONNECT) applies them from then
+    on, without closing the connection; without a ``refreshAfterInSeconds`` of its own, the
+    authorizer is not asked again."""
+    broker, pipe, _, _ = start(AuthResult(True), MQTT5)
+    gate = Answers(AuthResult(True, refresh_after_s=0.05), AuthResult(True, permissions=ReadOnly()))
+    broker.hooks.authenticator = gate
+    task = asyncio.create_task(Connection(broker, pipe).run())
+    pipe.send(Connect("narrowed", version=MQTT5))
+    await pipe.next()
+    pipe.send(Publish("room/a", b"before", 1, packet_id=1))
+    assert await pipe.next() == Ack(PacketType.PUBACK, 1, 0)
+    await asyncio.wait_for(gate.refreshed.wait(), 5)  # the answer is applied before any read
+    pipe.send(Publish("room/a", b"after", 1, packet_id=2))
+    assert await pipe.next() == Ack(PacketType.PUBACK, 2, 0x87)
+    pipe.send(Disconnect())
+    await asyncio.wait_for(task, 5)
+    assert len(gate.requests) == 2
 
 
 async def test_a_publish_the_policy_refuses() -> None:
