@@ -61,9 +61,23 @@ def _best_rate(item: dict[str, Any] | None) -> float | None:
     return value
 
 
+def _sustained_rate(item: dict[str, Any] | None) -> float | None:
+    """What the targets compare: the offered rate of the best passing step (publish rate x
+    subscribers), which it delivered in full. Its delivered/s is the same count over the step
+    with the step's messages rounded to a whole number, so two peers whose limits are exactly
+    two ladder steps apart (the 0.5x target) would be told apart by that rounding alone."""
+    if not item or not item.get("best"):
+        return None
+    best = item["best"]
+    value: float = best.get("offered_deliveries_per_s", best["deliveries_per_s"])
+    return value
+
+
 # targets ------------------------------------------------------------------------------------------
 _BARE_RATIO = {100: 0.5, 1000: 0.8}
 """Issue 17: the share of the bare server's sustained rate hubbub must reach, by room size."""
+_TIE = 1e-9
+"""Ratios this close to a target are the target (float rounding of ladder rates)."""
 _SIO_RATIO = {100: 3.0}
 """Issue 17: how many times python-socketio's rate hubbub must reach (at 100 subscribers)."""
 
@@ -76,7 +90,7 @@ def w1_rounds(results: dict[str, Any], n: int) -> list[dict[str, float]]:
     firsts = [i for i in results.get("w1", []) if i.get("subscribers") == n]
     later = [i for i in results.get("w1_rounds", []) if i.get("subscribers") == n]
     for item in firsts + later:
-        rate = _best_rate(item)
+        rate = _sustained_rate(item)
         if rate is not None:
             rounds.setdefault(int(item.get("round", 0)), {})[item["peer"]] = rate
     return [rounds[r] for r in sorted(rounds)]
@@ -94,7 +108,9 @@ def _ratio_target(
         f"{hub:,.0f} vs {other:,.0f} msgs/s = {hub / other:.2f}x" for hub, other in pairs
     )
     measured = each if len(pairs) == 1 else f"median {median:.2f}x of {len(pairs)} rounds ({each})"
-    return {"target": target, "measured": measured, "met": median >= want}
+    # the ladder's rates are products of sqrt(2) and geometric means: two limits two steps
+    # apart are exactly 0.5x, and only the float arithmetic says otherwise
+    return {"target": target, "measured": measured, "met": median >= want - _TIE}
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,7 +120,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     w1 = results.get("w1", [])
     for n in sorted({i.get("subscribers") for i in w1 if "subscribers" in i}):
         peers = _by_peer(w1, subscribers=n)
-        hub, bare, sio = (_best_rate(peers.get(p)) for p in ("hubbub", "websockets", "socketio"))
+        hub, bare, sio = (
+            _sustained_rate(peers.get(p)) for p in ("hubbub", "websockets", "socketio")
+        )
         rounds = w1_rounds(results, n)
         want = _BARE_RATIO.get(n, 0.5)
         if hub is not None and bare:
@@ -527,7 +545,10 @@ def _rounds_summary(results: dict[str, Any]) -> list[str]:
                     f"{hub / sio:.2f}x" if hub and sio else "-",
                 ]
             )
-        parts.append(f"\n### W1 at {n} subscribers, round by round (delivered msgs/s)\n")
+        parts.append(
+            f"\n### W1 at {n} subscribers, round by round (offered deliveries/s of the best"
+            " passing step: what the targets compare)\n"
+        )
         parts.append(
             _table(
                 ["round", *(LABELS.get(p, p) for p in peers), "hubbub / bare", "hubbub / sio"],

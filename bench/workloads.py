@@ -159,7 +159,7 @@ class Plan:
             factor=math.sqrt(2),
             max_steps=13,
             start_deliveries=2500.0,
-            refine=2,
+            refine=3,
             w0_sizes=(1000, 10000),
             hold_s=10.0,
             lat_subscribers=200,

@@ -286,3 +286,17 @@ def test_a_later_round_starts_two_steps_below_the_first_rounds_limit() -> None:
     assert start == pytest.approx(616.8 / 2)
     assert round_start({**first, "best": None}, plan) is None
     assert round_start(None, plan) is None
+
+
+def test_targets_compare_the_sustained_steps_rates_not_their_rounded_counts() -> None:
+    """Two limits exactly two ladder steps apart are exactly 0.5x: the delivered figures of
+    those steps (3,084 and 6,169 whole messages in 5 s) must not decide the target."""
+    # the two best steps of one round of the 20:01 run, 616.88 and 1,233.77 msg/s: sqrt(2)
+    # ladder points two steps apart, whose float products differ in the last digit
+    hub = _round("hubbub", 100, 61688.433016317664, 0)
+    bare = _round("websockets", 100, 123376.86603263534, 0)
+    for item, delivered in ((hub, 61_680.0), (bare, 123_380.0)):
+        item["best"]["deliveries_per_s"] = delivered  # type: ignore[index]
+    (goal,) = [g for g in targets({"w1": [hub, bare]}) if "bare websockets" in g["target"]]
+    assert goal["met"] is True
+    assert goal["measured"] == "61,688 vs 123,377 msgs/s = 0.50x"
