@@ -309,46 +309,13 @@ def summary(results: dict[str, Any]) -> str:
             steps = item.get("steps") or []
             if not steps:
                 continue
-            parts.append(
-                f"\n<details><summary>W1 steps: {LABELS.get(item['peer'])},"
-                f" {item['subscribers']} subscribers</summary>\n"
-            )
-            parts.append(
-                _table(
-                    [
-                        "publish msg/s",
-                        "offered deliveries/s",
-                        "delivered/s",
-                        "p50 ms",
-                        "p99 ms",
-                        "max ms",
-                        "lost",
-                        "dup",
-                        "server cores",
-                        "us/delivery",
-                        "generator cores",
-                        "passed",
-                    ],
-                    [
-                        [
-                            s["rate"],
-                            s["offered_deliveries_per_s"],
-                            s["deliveries_per_s"],
-                            s["p50_ms"],
-                            s["p99_ms"],
-                            s["max_ms"],
-                            s["lost"],
-                            s["duplicates"],
-                            s["server_cpu_cores"],
-                            s["server_us_per_delivery"],
-                            s["generator_cpu_cores"],
-                            "yes" if s.get("passed") else "**no**",
-                        ]
-                        for s in steps
-                    ],
+            parts.extend(
+                _steps_details(
+                    f"W1 steps: {LABELS.get(item['peer'])}, {item['subscribers']} subscribers",
+                    steps,
+                    _STEP_COLUMNS,
                 )
             )
-            parts.append("\n</details>")
     parts.extend(_rounds_summary(results))
     lat = results.get("latency", [])
     if lat:
@@ -527,6 +494,40 @@ def summary(results: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+_STEP_COLUMNS = (
+    ("publish msg/s", "rate"),
+    ("offered deliveries/s", "offered_deliveries_per_s"),
+    ("delivered/s", "deliveries_per_s"),
+    ("p50 ms", "p50_ms"),
+    ("p99 ms", "p99_ms"),
+    ("max ms", "max_ms"),
+    ("lost", "lost"),
+    ("dup", "duplicates"),
+    ("server cores", "server_cpu_cores"),
+    ("us/delivery", "server_us_per_delivery"),
+    ("generator cores", "generator_cpu_cores"),
+)
+"""A W1 ladder's steps as the first round's tables show them (header, key)."""
+_ROUND_STEP_COLUMNS = tuple(
+    column
+    for column in _STEP_COLUMNS
+    if column[1] in {"rate", "deliveries_per_s", "p50_ms", "p99_ms", "lost", "server_cpu_cores"}
+)
+"""The later rounds' shorter tables."""
+
+
+def _steps_details(
+    title: str, steps: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]
+) -> list[str]:
+    """A ladder's steps in a folded table, each marked passed or not."""
+    rows = [
+        [*(step[key] for _, key in columns), "yes" if step.get("passed") else "**no**"]
+        for step in steps
+    ]
+    table = _table([*(head for head, _ in columns), "passed"], rows)
+    return [f"\n<details><summary>{title}</summary>\n", table, "\n</details>"]
+
+
 def _rounds_summary(results: dict[str, Any]) -> list[str]:
     """Where W1 ran more than once: each round's limits side by side, and the ratios the
     targets are judged on."""
@@ -560,36 +561,11 @@ def _rounds_summary(results: dict[str, Any]) -> list[str]:
             steps = item.get("steps") or []
             if not steps:
                 continue
-            parts.append(
-                f"\n<details><summary>W1 round {item.get('round', 0) + 1} steps:"
-                f" {LABELS.get(item['peer'], item['peer'])}, {n} subscribers</summary>\n"
+            title = (
+                f"W1 round {item.get('round', 0) + 1} steps:"
+                f" {LABELS.get(item['peer'], item['peer'])}, {n} subscribers"
             )
-            parts.append(
-                _table(
-                    [
-                        "publish msg/s",
-                        "delivered/s",
-                        "p50 ms",
-                        "p99 ms",
-                        "lost",
-                        "server cores",
-                        "passed",
-                    ],
-                    [
-                        [
-                            st["rate"],
-                            st["deliveries_per_s"],
-                            st["p50_ms"],
-                            st["p99_ms"],
-                            st["lost"],
-                            st["server_cpu_cores"],
-                            "yes" if st.get("passed") else "**no**",
-                        ]
-                        for st in steps
-                    ],
-                )
-            )
-            parts.append("\n</details>")
+            parts.extend(_steps_details(title, steps, _ROUND_STEP_COLUMNS))
     return parts
 
 
