@@ -5,8 +5,8 @@ Naming a known access key id proves nothing: the runtime recomputes the signatur
 it received (the canonical request over method, path, query, signed headers and the payload's
 hash) and compares the two in constant time. For S3 botocore's ``S3SigV4Auth`` computes it; for
 every other service ``hubbub/sigv4.py``, which holds the same algorithm to botocore's
-``SigV4Auth`` in its tests at a fifth of the cost: the IoT Core publish of every stored message
-is checked here (docs/benchmarks.md, finding 24). As on AWS, a request whose
+``SigV4Auth`` in its tests at less than half the cost: the IoT Core publish of every stored
+message is checked here (docs/benchmarks.md, finding 24). As on AWS, a request whose
 ``X-Amz-Date`` is more than five minutes from the server's clock is refused, so a captured request
 cannot be replayed later, and a payload hash header that does not match the body is refused, so a
 signed request's body cannot be swapped. Query-string (presigned) signatures are not accepted.
