@@ -40,7 +40,7 @@ from hubbub.store.port import (
     Visitor,
 )
 from hubbub.store.sqlite.append import append, raise_marker
-from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, SqliteBuckets, take_tokens
+from hubbub.store.sqlite.buckets import BUCKETS_SCHEMA, SqliteBuckets
 from hubbub.store.sqlite.codec import (
     CONNECTION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -302,10 +302,9 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
     # messages ---------------------------------------------------------------------------------
     def append(self, request: AppendRequest) -> AppendResult:
         with self._write() as db:
-            taken, wait_us = take_tokens(db, request.takes, request.now_ms)
-            result = None if wait_us else append(db, request)
-        if result is None:
-            raise TokensRefused(taken, wait_us)  # after the commit: the takes before it stay
+            result = append(db, request)
+        if isinstance(result, TokensRefused):
+            raise result  # after the commit: the takes before the refused one stay taken
         if request.now_ms >= self._next_sweep_ms:
             self.sweep(request.now_ms)
         return result

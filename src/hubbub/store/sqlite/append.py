@@ -1,4 +1,5 @@
-"""The send path's one transaction on SQLite: dedupe, next gapless seq, the message (DESIGN §3).
+"""The send path's one transaction on SQLite: the sender's and the room's rate-limit tokens,
+dedupe, next gapless seq, the message (DESIGN §3).
 
 The caller holds ``BEGIN IMMEDIATE``, so the head read here cannot change before the commit: the
 seq is gapless without the optimistic retries DynamoDB needs. The message's stream record goes into
@@ -11,14 +12,19 @@ import sqlite3
 
 from hubbub import streamlog
 from hubbub.store.items import message_item, new_message
-from hubbub.store.records import AppendRequest, AppendResult, Message
+from hubbub.store.records import AppendRequest, AppendResult, Message, TokensRefused
+from hubbub.store.sqlite.buckets import take_tokens
 from hubbub.store.sqlite.codec import MESSAGE_COLUMNS, message_of, message_row
 
 __all__ = ["append", "raise_marker"]
 
 
-def append(db: sqlite3.Connection, request: AppendRequest) -> AppendResult:
-    """``Store.append`` inside the caller's write transaction."""
+def append(db: sqlite3.Connection, request: AppendRequest) -> AppendResult | TokensRefused:
+    """``Store.append`` inside the caller's write transaction, its rate-limit takes first. A
+    refused take is returned, not raised, so that the caller commits the takes before it."""
+    taken, wait_us = take_tokens(db, request.takes, request.now_ms)
+    if wait_us:
+        return TokensRefused(taken, wait_us)
     original = _original_of(db, request)
     if original is not None:
         return AppendResult(original, duplicate=True)
