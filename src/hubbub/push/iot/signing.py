@@ -47,7 +47,7 @@ class RequestSigner:
         self._credentials = credentials
         self._service = service
         self._region = region
-        self._host = " ".join(host.split())
+        self._host = host  # trimmed with the other signed values in the canonical request
         self._key: tuple[str, str, bytes] = ("", "", b"")  # (secret, day, signing key)
 
     def _signing_key(self, secret: str, day: str) -> bytes:
