@@ -101,6 +101,7 @@ sam-check: $(STAMP) $(SAM_STAMP)
 	rm -rf build/sam
 	PATH="$(dir $(PY312)):$$PATH" $(SAM_ENV) $(SAM_VENV)/bin/sam build --template template.yaml \
 		--build-dir build/sam --parameter-overrides Architecture=x86_64
+	$(PY312) -m compileall -q -j 0 --invalidation-mode unchecked-hash build/sam
 	PATH="$(dir $(PY312)):$$PATH" $(BIN)/python tools/sam/check_artifact.py build/sam
 
 unit: $(STAMP)
