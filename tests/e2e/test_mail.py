@@ -1,7 +1,7 @@
 """Email to visitors who left, through a real ``hubbub serve`` (issue 19, item 4).
 
 The whole path runs as on AWS: an operator's answer is a message item on the table's stream;
-the mapping's FilterCriteria hand operators' desk answers to MailQueueFunction, which notes a
+the mapping's FilterCriteria hand operators' desk answers to RelayFunction, which notes a
 pending mail; the schedule's MailSendFunction sends what is due through SES (moto, behind the
 runtime's recorder), and ``hubbub mail --data-dir`` prints it. The 10-minute window is not
 waited for: the runtime's clock is moved past it (``POST /_runtime/clock``), as the functions'

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,16 +59,25 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_delivered_once(
     server.admin("faults", {"streams_paused": False})  # one batch of 100, poison at #51
 
     await watcher.wait_for_messages(topic, 99, timeout=30)
-    letters = await eventually(lambda: server.admin("dead-letters"), what="the dead letter")
-    assert len(letters) == 1
-    assert letters[0]["record"]["dynamodb"]["NewImage"]["pk"] == {"S": "T#room/poison"}
-    assert letters[0]["reason"] == "record failed: retries exhausted"
-    assert letters[0]["replayedMs"] is None
+    # each consumer of the stream (the fan-out, the relay) gives up on it and dead-letters it
+    mappings = ["FanOutFunction.Messages", "RelayFunction.Messages"]
+
+    def both() -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = server.admin("dead-letters")
+        return found if len(found) == len(mappings) else None
+
+    letters = await eventually(both, what="a dead letter from each consumer")
+    assert sorted(letter["mapping"] for letter in letters) == mappings
+    for letter in letters:
+        assert letter["record"]["dynamodb"]["NewImage"]["pk"] == {"S": "T#room/poison"}
+        assert letter["reason"] == "record failed: retries exhausted"
+        assert letter["replayedMs"] is None
+    (fan_out,) = [letter for letter in letters if letter["mapping"] == mappings[0]]
     with pytest.raises(urllib.error.HTTPError) as refused:  # still poison: the function says so
-        server.admin(f"dead-letters/{letters[0]['id']}/replay", {})
+        server.admin(f"dead-letters/{fan_out['id']}/replay", {})
     refused.value.close()
     assert refused.value.code == 502
-    assert server.admin("dead-letters")[0]["replayedMs"] is None
+    assert all(letter["replayedMs"] is None for letter in server.admin("dead-letters"))
     marker = await senders[0].send(topic, "after the poison")
     await watcher.wait_for_seq(topic, marker["seq"])
     assert sorted(watcher.messages[topic]) == list(range(1, 101))

@@ -1,11 +1,11 @@
-"""The fan-out's IoT Core Publish: the request boto3 would send, signed so IoT Core (here the
+"""The relay's IoT Core Publish: the request boto3 would send, signed so IoT Core (here the
 runtime's own SigV4 check, which accepts boto3's requests) takes it, one kept-alive connection,
-and a typed error for a refusal."""
+and a typed error for a refusal; and the fan-out, which leaves the broker to the relay."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -15,14 +15,13 @@ import pytest
 from botocore.credentials import Credentials
 
 from hubbub.chat.fanout import Change, FanOut
-from hubbub.ids import ConnectionId
 from hubbub.push.iot.adapter import (
     IotDataBroadcast,
     PublishRefused,
     configured_endpoint,
     endpoint_for,
 )
-from hubbub.push.port import Broadcast, FramesOutcome, Published
+from hubbub.push.port import Broadcast, Published
 from hubbub.runtime.sigv4 import SigV4Verifier
 from tests.support.iotdata import DataPlaneHandler, serving
 from tests.unit.chatworld import world_in
@@ -217,13 +216,13 @@ def test_the_earliest_refusal_of_any_lane_is_where_the_batch_stops(broker: Broke
     assert "room/bad" not in taken
 
 
-def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) -> None:
+def test_the_relay_retries_from_the_record_the_broker_refused(tmp_path: Path) -> None:
     """A batch of three rooms whose second record's publish is refused: the first record is
     done, the rest come back with the retry."""
 
     class RefusesSecond(Broadcast):
         def publish(self, topic: str, data: bytes) -> None:
-            raise AssertionError("publish_all is the fan-out's call")
+            raise AssertionError("publish_all is the relay's call")
 
         def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
             assert [t for t, _ in messages] == ["room/a", "room/b", "room/c"]
@@ -236,62 +235,55 @@ def test_the_fan_out_retries_from_the_record_the_broker_refused(tmp_path: Path) 
         changes = [Change(m) for t in ("room/a", "room/b", "room/c") for m in world.stored(t)]
         fan_out = FanOut(world.store, world.push, RefusesSecond())
 
-        report = fan_out.deliver_batch(changes)
+        report = fan_out.publish_batch([None, *changes])
 
-    assert (report.done, report.reason) == (1, "not published to the broker: ThrottlingException")
+    assert (report.done, report.reason) == (2, "not published to the broker: ThrottlingException")
 
 
-def test_the_lanes_run_while_the_caller_goes_on(broker: Broker) -> None:
-    broker.gate = threading.Event()
+def test_one_topic_is_published_on_the_callers_thread_in_order(broker: Broker) -> None:
+    """One room's batch has nothing to run side by side: no lane, no thread to hand over to."""
+    threads: set[str] = set()
+    original = IotDataBroadcast.publish
+
+    def publish(self: IotDataBroadcast, topic: str, data: bytes) -> None:
+        threads.add(threading.current_thread().name)
+        original(self, topic, data)
+
     broadcast = _broadcast(broker)
     try:
-        waiter = broadcast.start_all([("room/a", b"a0"), ("room/a", b"a1")])
-        assert broker.received == [], "start_all returned before the broker took anything"
-        broker.gate.set()
-        assert waiter() == Published()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(IotDataBroadcast, "publish", publish)
+            assert broadcast.publish_all([("room/a", b"a0"), ("room/a", b"a1")]) == Published()
     finally:
         broadcast.close()
+    assert threads == {threading.current_thread().name}
     assert _topics_in_order(broker) == {"room/a": [b"a0", b"a1"]}
 
 
-def test_the_fan_out_posts_to_websockets_while_the_broker_publishes(tmp_path: Path) -> None:
-    """The publishes start first, the WebSocket posts go out, then the publishes are waited
-    for: on AWS each publish is a round trip the posts need not queue behind."""
-    order: list[str] = []
+def test_the_fan_out_posts_to_websockets_and_never_publishes(tmp_path: Path) -> None:
+    """The broker's copy is the relay's: the fan-out's batch is its WebSocket posts alone, so
+    its next batch never waits for IoT Core's round trips."""
 
-    class Recording(Broadcast):
+    class Refuses(Broadcast):
         def publish(self, topic: str, data: bytes) -> None:
-            raise AssertionError("start_all is the fan-out's call")
+            raise AssertionError("the fan-out published")
 
-        def start_all(self, messages: Sequence[tuple[str, bytes]]) -> Callable[[], Published]:
-            order.append("publishes started")
-
-            def waiter() -> Published:
-                order.append("publishes waited for")
-                return Published()
-
-            return waiter
-
-    class OrderedPush(RecordingPush):
-        def post_frames(
-            self, frames: Sequence[bytes], deliveries: Mapping[ConnectionId, Sequence[int]]
-        ) -> FramesOutcome:
-            order.append("websocket posts")
-            return super().post_frames(frames, deliveries)
+        def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
+            raise AssertionError("the fan-out published")
 
     with world_in(tmp_path) as world:
         world.visitor("writer", "Wes")
         world.visitor("reader", "Rae")
         world.reply("reader", action="subscribe", topic="room/a")
         world.send("writer", "room/a", "hi", "a-0")
-        push = OrderedPush()
-        report = FanOut(world.store, push, Recording()).deliver_batch(
-            [Change(m) for m in world.stored("room/a")]
-        )
+        push = RecordingPush()
+        fan_out = FanOut(world.store, push, Refuses())
+        report = fan_out.deliver_batch([Change(m) for m in world.stored("room/a")])
+        single = fan_out.deliver(world.stored("room/a")[0])
 
-    assert order == ["publishes started", "websocket posts", "publishes waited for"]
     assert report.done == 1
-    assert len(push.posts) == 1, "the reader got the message"
+    assert single.delivered == 1
+    assert len(push.posts) == 2, "the reader got the message, from each path"
 
 
 @pytest.mark.parametrize(

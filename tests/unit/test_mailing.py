@@ -25,7 +25,7 @@ from hubbub.chat.mailing import (
 )
 from hubbub.chat.tokens import TokenIssuer, issue_unsubscribe, verify_unsubscribe
 from hubbub.clock import ManualClock
-from hubbub.handlers import bootstrap
+from hubbub.handlers import bootstrap, relay
 from hubbub.handlers import mail as mail_handlers
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, TopicFilter, UserId
 from hubbub.mail.port import Mailer, MailRejected
@@ -357,7 +357,10 @@ def test_a_refused_email_is_dropped_and_a_failed_one_retried_after_the_lease(
 def test_the_handlers_queue_from_the_stream_and_send_on_the_schedule(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The relay notes the answer it reads from the stream; the scheduled run sends it."""
     monkeypatch.setenv("HUBBUB_RUNTIME_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MAIL_SENDER", "help@example.org")
+    monkeypatch.delenv("IOT_FANOUT", raising=False)
     (tmp_path / "token-secret").write_bytes(SECRET)
     store = SqliteStore(tmp_path / "hubbub.sqlite3")
     clock = ManualClock(T0)
@@ -389,7 +392,7 @@ def test_the_handlers_queue_from_the_stream_and_send_on_the_schedule(
         )  # fmt: skip
         stored = store.read_after(DESK, 0, 10, T0).messages[0]
         event = stream_event([stream_record(message_item(stored), sequence_number="1")])
-        assert mail_handlers.queue_handler(event, None) == {"batchItemFailures": []}
+        assert relay.handler(event, None) == {"batchItemFailures": []}
         clock._now = T0 + WINDOW
         spec = ScheduleSpec("MailSendFunction.Every", "MailSendFunction", "Schedule",
                             "rate(1 minute)", True, "every")  # fmt: skip
@@ -398,6 +401,56 @@ def test_the_handlers_queue_from_the_stream_and_send_on_the_schedule(
             "sent": 1, "dropped": 0, "waiting": 0, "failed": 0,
         }  # fmt: skip
         assert [to for to, _, _ in mailer.sent] == [ADDRESS]
+    finally:
+        mail_handlers.use_mailing(None)
+        bootstrap.use_chat(None)
+        store.close()
+
+
+class _RefusesAnswers:
+    """A mailing whose store fails on the first answer it notes."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def queue_answer(self, message: Message) -> None:
+        self.seen.append(message.text)
+        if message.role is Role.OPERATOR:
+            raise ConnectionError("table unreachable")
+
+
+def test_the_relay_retries_from_the_answer_it_could_not_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question, then an answer the store fails to note, then another record: the question
+    is done; the answer and what follows come back with the retry. An edit notes nothing."""
+    monkeypatch.setenv("MAIL_SENDER", "help@example.org")
+    monkeypatch.delenv("IOT_FANOUT", raising=False)
+    store = SqliteStore(tmp_path / "hubbub.sqlite3")
+    (tmp_path / "token-secret").write_bytes(SECRET)
+    env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path)}
+    bootstrap.use_chat(bootstrap.build_chat(env, store=store, push=RecordingPush()))
+    refusing = _RefusesAnswers()
+    mail_handlers.use_mailing(refusing)  # type: ignore[arg-type]  # queue_answer is all it uses
+    try:
+        for n, (text, role) in enumerate(
+            [("Help?", Role.VISITOR), ("Answered.", Role.OPERATOR), ("Thanks", Role.VISITOR)]
+        ):
+            store.append(
+                AppendRequest(
+                    DESK, UserId("o_1" if role is Role.OPERATOR else ANN), "n", text, f"c{n}",
+                    MessageId(f"m{n}"), T0, T0 // 1000 + 3600, T0 // 1000 + 3600, role=role,
+                )
+            )  # fmt: skip
+        stored = store.read_after(DESK, 0, 10, T0).messages
+        edit = stream_record(message_item(stored[1]), sequence_number="0", event_name="MODIFY")
+        records = [stream_record(message_item(m), sequence_number=str(m.seq)) for m in stored]
+        assert relay.handler(stream_event([edit]), None) == {"batchItemFailures": []}
+        assert refusing.seen == []
+        assert relay.handler(stream_event(records), None) == {
+            "batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "3"}]
+        }
+        assert refusing.seen == ["Help?", "Answered."]
     finally:
         mail_handlers.use_mailing(None)
         bootstrap.use_chat(None)

@@ -24,7 +24,7 @@ from hubbub.chat.mqtt import iot_policy, parse_ingest, principal_of, sender_of
 from hubbub.chat.service import Chat
 from hubbub.chat.tokens import TokenIssuer
 from hubbub.clock import ManualClock
-from hubbub.handlers import bootstrap, mqtt_authorizer, mqtt_ingest, stream
+from hubbub.handlers import bootstrap, mqtt_authorizer, mqtt_ingest, relay, stream
 from hubbub.ids import Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
 from hubbub.push.iot.adapter import IotDataBroadcast
@@ -238,7 +238,9 @@ class Context:
 
 
 @pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Edge]:
+def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Edge]:
+    monkeypatch.setenv("IOT_FANOUT", "true")  # the relay's, with the MQTT edge on
+    monkeypatch.delenv("MAIL_SENDER", raising=False)
     store = SqliteStore(tmp_path / "hubbub.sqlite3", busy_timeout_ms=50)
     (tmp_path / "token-secret").write_bytes(SECRET)
     env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path), "TOKEN_TTL_SECONDS": "3600"}
@@ -309,10 +311,13 @@ def test_the_ingest_function_drops_what_the_chat_refuses(edge: Edge) -> None:
     assert edge.store.read_after(Topic("desk/v_99"), 0, 10, FUTURE_MS).messages == []
 
 
-def test_the_fan_out_publishes_each_message_once_on_its_topic(edge: Edge) -> None:
+def test_the_relay_publishes_each_message_once_on_its_topic(edge: Edge) -> None:
+    """The relay publishes; the fan-out, reading the same record, only posts to WebSockets."""
     stored = edge.chat.send(VIC, "room/a", "hello", "m1").message
     record = aws_events.stream_record(message_item(stored), sequence_number="100")
     assert stream.handler(aws_events.stream_event([record]), None) == {"batchItemFailures": []}
+    assert edge.broadcast.published == []
+    assert relay.handler(aws_events.stream_event([record]), None) == {"batchItemFailures": []}
     ((topic, data),) = edge.broadcast.published
     assert topic == "room/a"
     assert json.loads(data) == {
@@ -333,7 +338,7 @@ def test_a_broker_that_fails_the_publish_fails_the_record(edge: Edge) -> None:
     stored = edge.chat.send(VIC, "room/a", "hello", "m1").message
     record = aws_events.stream_record(message_item(stored), sequence_number="100")
     edge.broadcast.fail = True
-    response = stream.handler(aws_events.stream_event([record]), None)
+    response = relay.handler(aws_events.stream_event([record]), None)
     assert response == {"batchItemFailures": [{"itemIdentifier": "100"}]}
 
 
@@ -353,13 +358,13 @@ def test_the_stack_condition_picks_the_broadcast(tmp_path: Path) -> None:
 
 
 def test_an_edit_is_published_on_its_topic_as_edited(edge: Edge) -> None:
-    """The fan-out publishes what WebSocket subscribers are pushed: an edit's ``edited``."""
+    """The relay publishes what WebSocket subscribers are pushed: an edit's ``edited``."""
     stored = edge.chat.send(VIC, "room/a", "hello", "m1").message
     edited = replace(stored, text="hello!", edited_at=stored.ts + 5)
     record = aws_events.stream_record(
         message_item(edited), sequence_number="101", event_name="MODIFY"
     )
-    assert stream.handler(aws_events.stream_event([record]), None) == {"batchItemFailures": []}
+    assert relay.handler(aws_events.stream_event([record]), None) == {"batchItemFailures": []}
     ((topic, data),) = edge.broadcast.published
     frame = json.loads(data)
     assert (topic, frame["type"], frame["text"], frame["id"]) == (
@@ -373,11 +378,15 @@ def test_an_edit_is_published_on_its_topic_as_edited(edge: Edge) -> None:
 @pytest.mark.parametrize("enabled", ["true", "false"])
 def test_enable_mqtt_adds_or_leaves_out_the_whole_edge(enabled: str) -> None:
     """hubbub's template read as the runtime reads it: ``EnableMqtt=false`` leaves out the
-    authorizer, the rule and their functions, and tells the fan-out there is no broker."""
+    authorizer, the rule and their functions, and the relay that publishes to the broker (with
+    email off, nothing else needs it); the fan-out never publishes either way."""
     template = Path(__file__).resolve().parents[2] / "template.yaml"
     app = load_app(template, parameter_overrides={"EnableMqtt": enabled})
     on = enabled == "true"
-    assert app.functions["FanOutFunction"].environment["IOT_FANOUT"] == enabled
+    assert "IOT_FANOUT" not in app.functions["FanOutFunction"].environment
+    assert ("RelayFunction" in app.functions) is on
+    if on:
+        assert app.functions["RelayFunction"].environment["IOT_FANOUT"] == "true"
     assert ("MqttAuthorizerFunction" in app.functions) is on
     assert ("MqttIngestFunction" in app.functions) is on
     assert ("MqttPresenceFunction" in app.functions) is on

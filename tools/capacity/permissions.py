@@ -27,6 +27,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from hubbub.chat.fanout import Change
 from hubbub.chat.mailing import Mailing, MailSettings
 from hubbub.chat.mqtt import parse_ingest, principal_of, sender_of, typing_topic
 from hubbub.chat.service import Chat
@@ -43,7 +44,7 @@ from hubbub.runtime.cloudformation.yamltags import load_template
 from hubbub.store.dynamodb.adapter import DynamoStore
 from hubbub.store.dynamodb.schema import create_table
 from hubbub.store.items import message_item
-from hubbub.store.port import Operator, Role, User
+from hubbub.store.port import Message, Operator, Role, User
 from tools.capacity.backend import client
 from tools.capacity.connections import CountingConnections
 from tools.capacity.meter import CapacityMeter
@@ -73,7 +74,7 @@ FUNCTIONS = (
     "MqttAuthorizerFunction",
     "MqttIngestFunction",
     "MqttPresenceFunction",
-    "MailQueueFunction",
+    "RelayFunction",
     "MailSendFunction",
 )
 
@@ -84,6 +85,7 @@ CONFIGURED: dict[str, set[Grant]] = {
         ("sqs:SendMessage", "dead-letter-queue"),
         ("sqs:SendMessage", "chunk-queue"),
     },
+    "RelayFunction": {("sqs:SendMessage", "dead-letter-queue")},
     # what its SQS event source mapping does with the function's role
     "PushFunction": {
         (f"sqs:{action}", "chunk-queue")
@@ -190,7 +192,7 @@ def granted_by_template(template: Path) -> dict[str, set[Grant]]:
 
 # what the paths use ---------------------------------------------------------------------------
 class _RecordingBroadcast(Broadcast):
-    """IoT Core's data plane as the fan-out uses it: each publish needs ``iot:Publish`` on the
+    """IoT Core's data plane as the relay uses it: each publish needs ``iot:Publish`` on the
     topic."""
 
     def __init__(self, topics: list[str]) -> None:
@@ -426,29 +428,29 @@ def _message(bench: _Bench) -> None:
 
 
 def _fanout(bench: _Bench) -> None:
-    """handlers/stream.py: ``decode_change`` of the record's image, then ``deliver``; here one
-    subscriber is gone (410): it is forgotten with its subscriptions (one of them a wildcard),
-    and ``left`` is pushed to the one who stays, as is the status of the operator it was."""
+    """handlers/stream.py: ``decode_change`` of the record's image, then ``deliver_batch``;
+    here one subscriber is gone (410): it is forgotten with its subscriptions (one of them a
+    wildcard), and ``left`` is pushed to the one who stays, as is the status of the operator it
+    was."""
     stays, gone = bench.guest(), bench.operator_connection()
     for cid in (stays, gone):
         bench.act(cid, action="subscribe", topic="room/lobby")
     bench.act(stays, action="subscribe", topic="$sys/operators")
     bench.act(gone, action="subscribe", topic="room/+")
+    message = _with_attachment(bench)
+    bench.connections.gone.add(gone)
+    with bench.path():
+        decoded = bench.chat.decode_change(message_item(message))
+        assert decoded is not None
+        bench.chat.deliver_batch([Change(decoded)])
+
+
+def _with_attachment(bench: _Bench) -> Message:
+    """A visitor's message with an attachment (its frame links it: a presigned GET)."""
     visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
     uploaded = bench.chat.upload(visitor, "room/lobby", "cat.png", "image/png", 3)
     ids = [uploaded["attachment"]["id"]]
-    message = bench.chat.send(visitor, "room/lobby", "hello", "m1", ids).message
-    # with the MQTT edge each message is also published on its topic: a desk and an inbox too
-    others = [
-        bench.chat.send(visitor, "desk/v_1", "help", "m2").message,
-        bench.chat.send(visitor, f"user/{bench.operator.id}", "hi", "m3").message,
-    ]
-    bench.connections.gone.add(gone)
-    with bench.path():
-        for stored in (message, *others):
-            decoded = bench.chat.decode_change(message_item(stored))
-            assert decoded is not None
-            bench.chat.deliver(decoded)
+    return bench.chat.send(visitor, "room/lobby", "hello", "m1", ids).message
 
 
 def _push(bench: _Bench) -> None:
@@ -585,16 +587,27 @@ def _answered(bench: _Bench) -> Topic:
     return topic
 
 
-def _mail_queue(bench: _Bench) -> None:
-    """handlers/mail.py ``queue_handler``: ``decode_change`` of an operator's desk answer, then
-    ``queue_answer`` (the visitor, their opt-out, whether they follow, the pending mail)."""
+def _relay(bench: _Bench) -> None:
+    """handlers/relay.py: ``decode_change`` of each record's image, ``publish_batch`` (each
+    message on its topic: a room's with an attachment, a desk, an inbox), then ``queue_answer``
+    of the new ones (an operator's desk answer reads the visitor, their opt-out, whether they
+    follow, and notes the pending mail)."""
     topic = _answered(bench)
     answer = bench.chat.store.read_after(topic, 0, 10, bench.now()).messages[-1]
+    visitor = User(UserId("v_1"), Role.VISITOR, "Vic")
+    stored = [
+        _with_attachment(bench),
+        bench.chat.send(visitor, f"user/{bench.operator.id}", "hi", "m3").message,
+        answer,
+    ]
     mailing = bench.mailing()
     with bench.path():
-        decoded = bench.chat.decode_change(message_item(answer))
-        assert decoded is not None
-        mailing.queue_answer(decoded)
+        changes = [bench.chat.decode_change(message_item(m)) for m in stored]
+        assert None not in changes
+        batch = [Change(m) for m in changes if m is not None]
+        assert bench.chat.publish_batch(batch).done == len(batch)
+        for change in batch:
+            mailing.queue_answer(change.message)
 
 
 def _mail_send(bench: _Bench) -> None:
@@ -618,7 +631,7 @@ _PATHS: dict[str, Callable[[_Bench], None]] = {
     "MqttAuthorizerFunction": _mqtt_authorizer,
     "MqttIngestFunction": _mqtt_ingest,
     "MqttPresenceFunction": _mqtt_presence,
-    "MailQueueFunction": _mail_queue,
+    "RelayFunction": _relay,
     "MailSendFunction": _mail_send,
 }
 

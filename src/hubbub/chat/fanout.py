@@ -10,12 +10,17 @@ A stream batch is delivered as a whole (``deliver_batch``): one subscriber looku
 batch, one write per connection per batch (every frame of the batch it should get, in order),
 and a large topic's recipients handed to the push function in chunks (``chat/chunking.py``).
 Which records are done is still decided record by record, in order (``first_undelivered``).
+
+The MQTT broker's copy of each message (``publish_batch``) is published by another consumer of
+the stream, the relay function, not here: IoT Core takes one message per request, a room's in
+order, and the fan-out's next batch would otherwise wait for those round trips
+(docs/benchmarks.md, finding 31). The frame is the same JSON either way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
@@ -82,10 +87,6 @@ class BatchReport:
     chunks: int = 0
     """Chunks handed to the push function."""
     gone: set[ConnectionId] = field(default_factory=set)
-
-
-def _nothing_published(report: BatchReport) -> None:
-    return None
 
 
 def first_undelivered(
@@ -184,48 +185,62 @@ class FanOut:
             report.gone = outcome.gone
             report.failed = outcome.failed
             report.delivered = len(recipients) - len(outcome.gone) - len(outcome.failed)
-        if not report.failed:
-            # once on the topic to the MQTT broker, which fans it out itself; if it raises, the
-            # record is retried and WebSocket clients drop the repeat by seq
-            self._broadcast.publish(message.topic, data)
         return report
 
     # a stream batch ---------------------------------------------------------------------------
+    def _frames(
+        self, changes: Sequence[Change | None]
+    ) -> tuple[list[bytes], dict[int, tuple[int, Topic]]]:
+        """Each record's frame, encoded once, and where it is: position -> (frame, topic).
+        Records with nothing to push (None, a change without an event) have no entry."""
+        frames: list[bytes] = []
+        plan: dict[int, tuple[int, Topic]] = {}
+        for position, change in enumerate(changes):
+            if change is None:
+                continue
+            event = change_event(change.message, inserted=change.inserted, show=self._show)
+            if event is None:
+                continue
+            plan[position] = (len(frames), change.message.topic)
+            frames.append(encode(event).encode("utf-8"))
+        return frames, plan
+
     def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
         """Deliver a stream batch (None: a record with nothing to push) and say how far it got.
 
-        Frames are encoded once, subscribers looked up once per topic; the MQTT broker's
-        publishes start (each message once, each topic in order), a large topic's records are
-        queued in chunks, everything else goes in one ``post_frames``, and then the publishes
-        are waited for. The records before the first one not fully delivered are done; a frame
-        that went out for a later record is sent again by the retry, and clients drop the
-        repeat by ``seq``."""
+        Frames are encoded once, subscribers looked up once per topic; a large topic's records
+        are queued in chunks, everything else goes in one ``post_frames``. The records before
+        the first one not fully delivered are done; a frame that went out for a later record is
+        sent again by the retry, and clients drop the repeat by ``seq``."""
         report = BatchReport(done=len(changes))
-        frames: list[bytes] = []
-        plan: dict[int, tuple[int, Topic]] = {}
+        frames, plan = self._frames(changes)
         recipients: dict[Topic, list[ConnectionId]] = {}
-        for position, change in enumerate(changes):
-            event = (
-                None
-                if change is None
-                else change_event(change.message, inserted=change.inserted, show=self._show)
-            )
-            if change is None or event is None:
+        for position, (_, topic) in sorted(plan.items()):
+            if topic in recipients:
                 continue
-            topic = change.message.topic
-            if topic not in recipients:
-                try:
-                    recipients[topic] = self.recipients_of(topic)
-                except Exception as exc:  # the store: this record and the rest wait for the retry
-                    log.warning("subscribers of %s not read: %s", topic, exc)
-                    report.done, report.reason = position, f"subscribers not read: {exc}"
-                    break
-            plan[position] = (len(frames), topic)
-            frames.append(encode(event).encode("utf-8"))
-        published = self._start_publish(frames, plan, report)
+            try:
+                recipients[topic] = self.recipients_of(topic)
+            except Exception as exc:  # the store: this record and the rest wait for the retry
+                log.warning("subscribers of %s not read: %s", topic, exc)
+                report.done, report.reason = position, f"subscribers not read: {exc}"
+                break
+        plan = {position: at for position, at in plan.items() if position < report.done}
         self._queue_large(frames, plan, recipients, report)
         self._post_small(frames, plan, recipients, report)
-        published(report)
+        return report
+
+    def publish_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """Publish each record's frame once on its topic to the MQTT broker, which fans it out
+        to its subscribers itself: each topic's messages in order, the batch's topics side by
+        side (``Broadcast.publish_all``). From the first record the broker refused, the records
+        are retried; MQTT clients drop a repeat by ``seq``."""
+        report = BatchReport(done=len(changes))
+        frames, plan = self._frames(changes)
+        ordered = sorted(plan.items())
+        outcome = self._broadcast.publish_all([(topic, frames[f]) for _, (f, topic) in ordered])
+        if outcome.failed_at is not None:
+            report.done = ordered[outcome.failed_at][0]
+            report.reason = f"not published to the broker: {outcome.error}"
         return report
 
     def _large(self, recipients: Sequence[ConnectionId]) -> bool:
@@ -286,38 +301,6 @@ class FanOut:
         if first is not None and first < report.done:
             report.done = first
             report.reason = f"{len(outcome.stopped)} recipients not reached"
-
-    def _start_publish(
-        self,
-        frames: Sequence[bytes],
-        plan: Mapping[int, tuple[int, Topic]],
-        report: BatchReport,
-    ) -> Callable[[BatchReport], None]:
-        """Start publishing each message once on its topic to the MQTT broker, each topic's in
-        order, and return what waits for the broker and marks the report. The publishes run
-        while the WebSocket posts do: on AWS a publish is an HTTPS round trip per message in
-        the shard's serial path, and the posts need not wait behind them. From the first
-        record the broker refused, or the posts did not deliver, the records are retried: a
-        message published for a record retried because of its posts reaches MQTT clients
-        again, and they drop the repeat by ``seq``, as WebSocket clients do."""
-        if isinstance(self._broadcast, NoBroadcast):
-            return _nothing_published
-        done = [(p, topic, frames[f]) for p, (f, topic) in sorted(plan.items()) if p < report.done]
-        if not done:
-            return _nothing_published
-        waiter = self._broadcast.start_all([(topic, frame) for _, topic, frame in done])
-
-        def finish(posted: BatchReport) -> None:
-            """``posted``: the report as the WebSocket posts left it."""
-            outcome = waiter()
-            if outcome.failed_at is None:
-                return
-            refused = done[outcome.failed_at][0]
-            if refused < posted.done:
-                posted.done = refused
-                posted.reason = f"not published to the broker: {outcome.error}"
-
-        return finish
 
     def push_chunk(self, body: str) -> FramesOutcome:
         """The push function's part: a chunk's frames to its connections, one write each. A

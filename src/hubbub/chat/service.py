@@ -574,6 +574,10 @@ class Chat:
         self.forget(report.gone)
         return report
 
+    def publish_batch(self, changes: Sequence[Change | None]) -> BatchReport:
+        """A stream batch to the MQTT broker (``FanOut.publish_batch``): the relay's part."""
+        return self._fanout.publish_batch(changes)
+
     def push_chunk(self, body: str) -> FramesOutcome:
         """Deliver one chunk of a large topic's fan-out (the push function); forget the gone."""
         outcome = self._fanout.push_chunk(body)

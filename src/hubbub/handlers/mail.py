@@ -1,10 +1,9 @@
-"""The two functions of email to visitors who left (``chat/mailing.py``).
+"""Email to visitors who left (``chat/mailing.py``): the mailing service and its sender.
 
-``queue_handler`` is fed by the table's stream, through a mapping whose ``FilterCriteria``
-let only operators' new messages in desk topics reach it (template.yaml), and notes each as a
-pending mail. ``send_handler`` runs on a schedule (every minute) and sends what is due through
-SES. The same code runs locally, where the runtime feeds the same stream and schedule and
-emulates SES behind ``AWS_ENDPOINT_URL_SES``.
+Operators' new answers in desk topics are noted as pending mails by the relay function
+(``relay.py``), a consumer of the table's stream. ``send_handler`` runs on a schedule (every
+minute) and sends what is due through SES. The same code runs locally, where the runtime feeds
+the same stream and schedule and emulates SES behind ``AWS_ENDPOINT_URL_SES``.
 """
 
 from __future__ import annotations
@@ -13,19 +12,12 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-
 from hubbub.chat.mailing import Mailing, MailSettings
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.observability import MetricUnit, metrics
 from hubbub.mail.ses import SesMailer
 
-__all__ = ["mailing", "queue_handler", "send_handler", "use_mailing"]
+__all__ = ["mailing", "send_handler", "use_mailing"]
 
 
 class _Warm:
@@ -54,24 +46,6 @@ def mailing() -> Mailing:
 def use_mailing(service: Mailing | None) -> None:
     """Make ``service`` the one the handlers use (tests); None builds one on next use."""
     _Warm.mailing = service
-
-
-def _queue(record: DynamoDBRecord) -> None:
-    if record.dynamodb is None:
-        return
-    message = chat().decode_change(dict(record.dynamodb.new_image))
-    if message is not None:
-        mailing().queue_answer(message)
-
-
-def queue_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A stream batch of operators' desk answers; each is noted at most once (a conditional
-    write), so a retried batch queues nothing twice."""
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    response = process_partial_response(
-        event=event, record_handler=_queue, processor=processor, context=context
-    )
-    return dict(response)
 
 
 @metrics.log_metrics

@@ -7,7 +7,7 @@ can batch (the local runtime takes the list in one request) or parallelise (AWS 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hubbub.ids import ConnectionId
@@ -131,7 +131,8 @@ class Published:
 
 class Broadcast(ABC):
     """Publish one frame once on a topic to a broker that fans it out itself (IoT Core), beside
-    the per-connection ``Push``: MQTT subscribers get each stored message from the broker."""
+    the per-connection ``Push``: MQTT subscribers get each stored message from the broker (the
+    relay function publishes it)."""
 
     @abstractmethod
     def publish(self, topic: str, data: bytes) -> None:
@@ -148,13 +149,6 @@ class Broadcast(ABC):
             except Exception as exc:
                 return Published(index, str(exc))
         return Published()
-
-    def start_all(self, messages: Sequence[tuple[str, bytes]]) -> Callable[[], Published]:
-        """Begin :meth:`publish_all` and return what waits for its outcome. An adapter that
-        publishes on threads of its own returns at once, so the caller posts to WebSocket
-        connections while the broker's round trips run; the default publishes now."""
-        outcome = self.publish_all(messages)
-        return lambda: outcome
 
     def close(self) -> None:
         """Release pools and sockets; the default has none."""

@@ -145,19 +145,25 @@ class _Endpoints:
         return web.json_response(_letter_json(letter))
 
     async def poison(self, request: web.Request) -> web.StreamResponse:
-        """Append an undecodable message record to every stream (fault injection)."""
+        """Append an undecodable message record to each table's stream, once however many
+        mappings read it (fault injection): each of them gets it."""
         backing = self.runtime.backing
-        count = 0
+        poisoned: set[str] = set()
         for poller in self.runtime.pollers:
+            table = poller.mapping.table
+            if table in poisoned:
+                continue
             if isinstance(poller.source, SqliteStreamSource):
                 poller.source.append_poison(time.time_ns() // 1_000_000)
             elif backing is None or not await asyncio.to_thread(backing.put_poison, poller.mapping):
                 continue
-            poller.poke()
-            if backing is not None:
-                backing.poke()
-            count += 1
-        return web.json_response({"poisoned": count})
+            poisoned.add(table)
+        for poller in self.runtime.pollers:
+            if poller.mapping.table in poisoned:
+                poller.poke()
+        if backing is not None and poisoned:
+            backing.poke()
+        return web.json_response({"poisoned": len(poisoned)})
 
     async def schedules(self, request: web.Request) -> web.StreamResponse:
         scheduler = self.runtime.scheduler

@@ -53,7 +53,10 @@ async def client(
     tmp_path: Path, state: RuntimeState, pool: RecordingPool
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     poller = SimpleNamespace(
-        mapping=SimpleNamespace(name=MAPPING), pool=pool, source=None, measure=lambda: None
+        mapping=SimpleNamespace(name=MAPPING, table="Table"),
+        pool=pool,
+        source=None,
+        measure=lambda: None,
     )
     runtime: Any = SimpleNamespace(
         runtime_key=KEY,

@@ -19,8 +19,8 @@ IoT Core's DeleteConnection through it too.
 IoT Core's HTTP API takes one message per request, so a stream batch costs a round trip per
 message. A batch's topics are published side by side (``lanes`` threads, each on its own
 connection), each topic's messages one after another, so no subscriber sees a topic out of
-order and a batch of many rooms takes about as long as its busiest room. The lanes start before
-the fan-out posts to WebSocket connections (``start_all``) and run while it does.
+order and a batch of many rooms takes about as long as its busiest room. The relay function
+publishes them, not the fan-out, whose WebSocket posts need not wait for these round trips.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import json
 import os
 import ssl
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -199,28 +199,19 @@ class IotDataBroadcast(IotDataClient, Broadcast):
             raise refusal(status, error_type, body)
 
     def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> Published:
-        """Topics side by side, each topic's messages in order; the earliest refusal wins."""
-        return self.start_all(messages)()
-
-    def start_all(self, messages: Sequence[tuple[str, bytes]]) -> Callable[[], Published]:
-        """Each topic's run of messages on a lane of its own, started now; the waiter returns
-        the earliest refusal of any lane."""
+        """Each topic's run of messages on a lane of its own, side by side, each in order; the
+        earliest refusal of any lane wins. A single topic is published here, on this thread."""
         by_topic: dict[str, list[int]] = {}
         for index, (topic, _) in enumerate(messages):
             by_topic.setdefault(topic, []).append(index)
-        if not by_topic or self._lanes == 1:
-            serial = Broadcast.publish_all(self, messages)  # one after another, here
-            return lambda: serial
+        if len(by_topic) <= 1 or self._lanes == 1:
+            return Broadcast.publish_all(self, messages)  # one after another, here
         self._ready()  # once, before the threads share it
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="iot-publish")
         lanes = [self._pool.submit(self._lane, messages, run) for run in by_topic.values()]
-
-        def outcome() -> Published:
-            refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
-            return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
-
-        return outcome
+        refusals = [r for r in (lane.result() for lane in lanes) if r.failed_at is not None]
+        return min(refusals, key=lambda r: r.failed_at or 0, default=Published())
 
     def _lane(self, messages: Sequence[tuple[str, bytes]], run: Sequence[int]) -> Published:
         for index in run:
