@@ -27,7 +27,7 @@ from hubbub.chat.fanout import BatchReport, Change
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.mail import mailing
 from hubbub.handlers.observability import MetricUnit, metrics
-from hubbub.handlers.stream_batch import decode_batch, respond
+from hubbub.handlers.stream_batch import decode_batch, handle, note_lag
 
 __all__ = ["handler"]
 
@@ -62,20 +62,17 @@ def _relay(raw: list[dict[str, Any]], env: Mapping[str, str]) -> BatchReport:
     if _mails(env):
         _queue_answers(changes, report)
     if published is not None:
-        now = service.clock.now_ms()
-        sent = [c for c in changes[: report.done] if c is not None]
-        for change in sent:
-            if change.inserted:
-                lag = max(0, now - change.message.ts)
-                metrics.add_metric(name="MqttLag", unit=MetricUnit.Milliseconds, value=lag)
+        sent = note_lag("MqttLag", changes, report, service.clock.now_ms())
         metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(sent))
-    if report.done < len(raw):
-        metrics.add_metric(name="Unrelayed", unit=MetricUnit.Count, value=len(raw) - report.done)
     return report
 
 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    records = list(event.get("Records") or [])
-    metrics.add_metric(name="RelayRecords", unit=MetricUnit.Count, value=len(records))
-    return respond(event, context, _relay(records, os.environ))
+    return handle(
+        event,
+        context,
+        lambda records: _relay(records, os.environ),
+        counted_as="RelayRecords",
+        undone_as="Unrelayed",
+    )

@@ -17,7 +17,7 @@ from typing import Any
 from hubbub.chat.fanout import BatchReport
 from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.observability import MetricUnit, metrics
-from hubbub.handlers.stream_batch import decode_batch, respond
+from hubbub.handlers.stream_batch import decode_batch, handle, note_lag
 
 __all__ = ["handler"]
 
@@ -27,21 +27,13 @@ def _deliver(raw: list[dict[str, Any]]) -> BatchReport:
     decoded = decode_batch(service, raw)
     changes = decoded.changes
     report = decoded.stopped(service.deliver_batch(changes))
-    now = service.clock.now_ms()
-    for change in changes[: report.done]:
-        if change is not None and change.inserted:
-            lag = max(0, now - change.message.ts)
-            metrics.add_metric(name="FanOutLag", unit=MetricUnit.Milliseconds, value=lag)
+    note_lag("FanOutLag", changes, report, service.clock.now_ms())
     metrics.add_metric(name="Deliveries", unit=MetricUnit.Count, value=report.delivered)
     metrics.add_metric(name="Chunks", unit=MetricUnit.Count, value=report.chunks)
     metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(report.gone))
-    if report.done < len(raw):
-        metrics.add_metric(name="Undelivered", unit=MetricUnit.Count, value=len(raw) - report.done)
     return report
 
 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    records = list(event.get("Records") or [])
-    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(records))
-    return respond(event, context, _deliver(records))
+    return handle(event, context, _deliver, counted_as="StreamRecords", undone_as="Undelivered")

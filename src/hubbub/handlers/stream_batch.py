@@ -10,6 +10,7 @@ poison record is retried alone, then goes to the on-failure destination).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from hubbub.chat.fanout import BatchReport, Change
 from hubbub.chat.service import Chat
+from hubbub.handlers.observability import MetricUnit, metrics
 
-__all__ = ["Decoded", "InOrderProcessor", "decode_batch", "respond"]
+__all__ = ["Decoded", "InOrderProcessor", "decode_batch", "handle", "note_lag"]
 
 
 class UndeliveredError(Exception):
@@ -104,8 +106,36 @@ def decode_batch(service: Chat, records: list[dict[str, Any]]) -> Decoded:
     return Decoded(changes)
 
 
-def respond(event: dict[str, Any], context: Any, report: BatchReport) -> dict[str, Any]:
-    """Lambda's answer to the batch: every record from ``report.done`` on failed, in order."""
+def note_lag(
+    metric: str, changes: Sequence[Change | None], report: BatchReport, now_ms: int
+) -> list[Change]:
+    """The changes among the records done; each new message's delay, from its timestamp to
+    ``now_ms``, is added as ``metric`` (ms): how late its subscribers got it."""
+    done = [change for change in changes[: report.done] if change is not None]
+    for change in done:
+        if change.inserted:
+            lag = max(0, now_ms - change.message.ts)
+            metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=lag)
+    return done
+
+
+def handle(
+    event: dict[str, Any],
+    context: Any,
+    run: Callable[[list[dict[str, Any]]], BatchReport],
+    *,
+    counted_as: str,
+    undone_as: str,
+) -> dict[str, Any]:
+    """Run the batch as a whole (``run``), count its records (``counted_as``) and those not
+    done (``undone_as``), and answer Lambda: every record from ``report.done`` on failed, in
+    order."""
+    records = list(event.get("Records") or [])
+    metrics.add_metric(name=counted_as, unit=MetricUnit.Count, value=len(records))
+    report = run(records)
+    if report.done < len(records):
+        undone = len(records) - report.done
+        metrics.add_metric(name=undone_as, unit=MetricUnit.Count, value=undone)
     processor = InOrderProcessor(report)
     response = process_partial_response(
         event=event, record_handler=processor.record_handler, processor=processor, context=context
