@@ -564,8 +564,7 @@ class Chat:
         """Push one stored message (or its edit or delete, when not ``inserted``) to its
         subscribers and forget the connections found gone."""
         report = self._fanout.deliver(message, inserted=inserted)
-        if report.gone:
-            self.forget(report.gone)
+        self.forget(report.gone)
         return report
 
     def deliver_batch(self, changes: Sequence[Change | None]) -> BatchReport:
