@@ -85,15 +85,29 @@ async def mailed(server: ServerProcess, address: str, count: int = 1) -> list[st
     return await eventually(probe, timeout=30, what=f"{count} email(s) to {address}")
 
 
+def disconnects(server: ServerProcess) -> float:
+    """How many ``$disconnect`` invocations have finished (``/metrics``)."""
+    with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    prefix = 'lambda_invocations_total{function="DisconnectFunction"} '
+    found = [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+    return float(found[0]) if found else 0.0
+
+
 async def visitor(server: ServerProcess, nickname: str, email: str | None) -> tuple[str, str]:
     """A visitor who registers (with ``email``), asks in their desk topic and closes the tab;
-    returns (desk topic, token)."""
+    returns (desk topic, token) once their ``$disconnect`` has run. Until it has, the visitor
+    still follows the conversation, and a mail that falls due then is dropped, as it should be
+    for a visitor who is there: on a loaded machine that made a test wait for an email that
+    would never come."""
     client = await HubbubClient.connect(server.ws_url)
     welcome = await client.register(nickname, email)
     topic = f"desk/{welcome['user']['id']}"
     await client.subscribe(topic)
     await client.send(topic, "where is my order?")
+    before = disconnects(server)
     await client.close()
+    await eventually(lambda: disconnects(server) > before, what=f"{nickname}'s $disconnect")
     return topic, str(welcome["token"])
 
 
