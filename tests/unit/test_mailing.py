@@ -360,7 +360,6 @@ def test_the_handlers_queue_from_the_stream_and_send_on_the_schedule(
     """The relay notes the answer it reads from the stream; the scheduled run sends it."""
     monkeypatch.setenv("HUBBUB_RUNTIME_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MAIL_SENDER", "help@example.org")
-    monkeypatch.delenv("IOT_FANOUT", raising=False)
     (tmp_path / "token-secret").write_bytes(SECRET)
     store = SqliteStore(tmp_path / "hubbub.sqlite3")
     clock = ManualClock(T0)
@@ -425,7 +424,6 @@ def test_the_relay_retries_from_the_answer_it_could_not_note(
     """A question, then an answer the store fails to note, then another record: the question
     is done; the answer and what follows come back with the retry. An edit notes nothing."""
     monkeypatch.setenv("MAIL_SENDER", "help@example.org")
-    monkeypatch.delenv("IOT_FANOUT", raising=False)
     store = SqliteStore(tmp_path / "hubbub.sqlite3")
     (tmp_path / "token-secret").write_bytes(SECRET)
     env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path)}

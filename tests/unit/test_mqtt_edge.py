@@ -239,8 +239,7 @@ class Context:
 
 @pytest.fixture
 def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Edge]:
-    monkeypatch.setenv("IOT_FANOUT", "true")  # the relay's, with the MQTT edge on
-    monkeypatch.delenv("MAIL_SENDER", raising=False)
+    monkeypatch.delenv("MAIL_SENDER", raising=False)  # the relay publishes, queues no mail
     store = SqliteStore(tmp_path / "hubbub.sqlite3", busy_timeout_ms=50)
     (tmp_path / "token-secret").write_bytes(SECRET)
     env = {"HUBBUB_RUNTIME_DATA_DIR": str(tmp_path), "TOKEN_TTL_SECONDS": "3600"}
@@ -353,6 +352,7 @@ def test_the_stack_condition_picks_the_broadcast(tmp_path: Path) -> None:
         on = bootstrap.build_chat({**base, "IOT_FANOUT": "true"}, store=store, push=RecordingPush())
         assert isinstance(off.broadcast, NoBroadcast)
         assert isinstance(on.broadcast, IotDataBroadcast)
+        assert (off.broadcast.enabled, on.broadcast.enabled) == (False, True)  # what the relay asks
     finally:
         store.close()
 

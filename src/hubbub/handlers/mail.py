@@ -9,6 +9,7 @@ the same stream and schedule and emulates SES behind ``AWS_ENDPOINT_URL_SES``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -17,7 +18,12 @@ from hubbub.handlers.bootstrap import chat
 from hubbub.handlers.observability import MetricUnit, metrics
 from hubbub.mail.ses import SesMailer
 
-__all__ = ["mailing", "send_handler", "use_mailing"]
+__all__ = ["mail_sender", "mailing", "send_handler", "use_mailing"]
+
+
+def mail_sender(env: Mapping[str, str]) -> str:
+    """The stack's ``MailSender`` (empty: it sends no email, and queues none)."""
+    return env.get("MAIL_SENDER", "")
 
 
 class _Warm:
@@ -35,7 +41,7 @@ def mailing() -> Mailing:
             subscriptions=store,
             messages=store,
             markers=store,
-            mailer=SesMailer(os.environ.get("MAIL_SENDER", "")),
+            mailer=SesMailer(mail_sender(os.environ)),
             tokens=service.tokens,
             clock=service.clock,
             settings=MailSettings.from_env(os.environ),

@@ -1,11 +1,11 @@
 """The relay function: DynamoDB stream batch -> the chat's edges beyond the WebSocket.
 
-- **The MQTT edge** (``IOT_FANOUT=true``): each stored message, and each edit or deletion, is
-  published once on its topic to IoT Core (``Chat.publish_batch``), which fans it out to the
-  MQTT subscribers allowed to receive it. IoT Core takes one message per request, and a room's
-  must stay in order, so a busy room costs one round trip per message: here, and not in the
-  fan-out, whose next batch of WebSocket posts would otherwise wait for them (docs/benchmarks.md,
-  finding 31; on AWS each is an HTTPS request).
+- **The MQTT edge** (``IOT_FANOUT=true`` gives the chat its broker): each stored message, and
+  each edit or deletion, is published once on its topic to IoT Core (``Chat.publish_batch``),
+  which fans it out to the MQTT subscribers allowed to receive it. IoT Core takes one message
+  per request, and a room's must stay in order, so a busy room costs one round trip per message:
+  here, and not in the fan-out, whose next batch of WebSocket posts would otherwise wait for
+  them (docs/benchmarks.md, finding 31; on AWS each is an HTTPS request).
 - **Email to visitors who left** (``MAIL_SENDER`` set): each new operator answer in a desk
   topic is noted as a pending mail (``Mailing.queue_answer``, a conditional write, so a retried
   batch notes nothing twice); ``mail.send_handler`` sends them on its schedule.
@@ -25,19 +25,11 @@ from typing import Any
 
 from hubbub.chat.fanout import BatchReport, Change
 from hubbub.handlers.bootstrap import chat
-from hubbub.handlers.mail import mailing
+from hubbub.handlers.mail import mail_sender, mailing
 from hubbub.handlers.observability import MetricUnit, metrics
 from hubbub.handlers.stream_batch import decode_batch, handle, note_lag
 
 __all__ = ["handler"]
-
-
-def _publishes(env: Mapping[str, str]) -> bool:
-    return env.get("IOT_FANOUT", "false") == "true"
-
-
-def _mails(env: Mapping[str, str]) -> bool:
-    return bool(env.get("MAIL_SENDER"))
 
 
 def _queue_answers(changes: list[Change | None], report: BatchReport) -> None:
@@ -57,9 +49,9 @@ def _relay(raw: list[dict[str, Any]], env: Mapping[str, str]) -> BatchReport:
     service = chat()
     decoded = decode_batch(service, raw)
     changes = decoded.changes
-    published = service.publish_batch(changes) if _publishes(env) else None
+    published = service.publish_batch(changes) if service.broadcast.enabled else None
     report = decoded.stopped(published or BatchReport(done=len(changes)))
-    if _mails(env):
+    if mail_sender(env):
         _queue_answers(changes, report)
     if published is not None:
         sent = note_lag("MqttLag", changes, report, service.clock.now_ms())

@@ -134,6 +134,9 @@ class Broadcast(ABC):
     the per-connection ``Push``: MQTT subscribers get each stored message from the broker (the
     relay function publishes it)."""
 
+    enabled: bool = True
+    """False for a stack without a broker: there is nothing to publish to."""
+
     @abstractmethod
     def publish(self, topic: str, data: bytes) -> None:
         """Raises when the broker did not take it: the stream record is retried."""
@@ -156,6 +159,8 @@ class Broadcast(ABC):
 
 class NoBroadcast(Broadcast):
     """A stack without the MQTT edge: there is no broker to publish to."""
+
+    enabled = False
 
     def publish(self, topic: str, data: bytes) -> None:
         return None
