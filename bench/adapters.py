@@ -88,8 +88,9 @@ class Client:
         finally:
             self._waiting.pop(ref, None)
 
-    async def register(self, nickname: str, timeout: float = 15.0) -> None:
-        """Nothing to do for peers without identities."""
+    async def register(self, nickname: str, timeout: float = 15.0) -> Frame:
+        """Nothing to do for peers without identities; hubbub's answers its ``welcome``."""
+        return {}
 
     async def subscribe(self, topic: str, since: int | None = None, timeout: float = 15.0) -> Frame:
         frame: Frame = {"action": "subscribe", "topic": topic}
@@ -137,10 +138,11 @@ class HubbubClient(Client):
                 at += 6
                 self.sink.seen_seq(int(data[at : data.find(b",", at)]))
 
-    async def register(self, nickname: str, timeout: float = 15.0) -> None:
+    async def register(self, nickname: str, timeout: float = 15.0) -> Frame:
         reply = await self._request({"action": "register", "nickname": nickname}, timeout)
         if reply.get("type") != "welcome":
             raise RuntimeError(f"register refused: {reply}")
+        return reply
 
     async def subscribe(self, topic: str, since: int | None = None, timeout: float = 15.0) -> Frame:
         reply = await super().subscribe(topic, since, timeout)

@@ -25,7 +25,7 @@ import hdrh.histogram  # noqa: F401  (the bench extra: a missing one fails here,
 import psutil  # noqa: F401
 from tqdm import tqdm
 
-from bench import workloads
+from bench import lambdas, workloads
 from bench.workloads import Plan, dumps
 
 __all__ = ["main", "run"]
@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         jobs.append((key, factory))
 
     if "lambda" in only and "hubbub" in peers:
-        add("lambda", lambda: workloads.lambdas(plan, say))
+        add("lambda", lambda: lambdas.lambdas(plan, say))
     if "lat" in only:
         for peer in (p for p in peers if p not in W1_ONLY_PEERS):
             add("latency", lambda peer=peer: workloads.latency(peer, plan, say))  # type: ignore[misc]

@@ -6,8 +6,7 @@ LAT          a fixed load (50 msg/s into 200 subscribers): the latency target.
 W0 idle      N connections with one keepalive each; server RSS per connection.
 W3 recovery  10% of subscribers vanish while publishing goes on, then resume with ``since``.
 W4 retries   every send is sent twice with the same ``clientMsgId``.
-LAMBDA       cold start of each function and the warm ``send`` handler, from /metrics and the
-             REPORT lines.
+LAMBDA       cold start of each function and the warm ``send`` handler: bench/lambdas.py.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ import asyncio
 import contextlib
 import json
 import math
-import re
 import shutil
-import statistics
 import tempfile
 import time
 import urllib.request
@@ -353,6 +350,18 @@ class Session:
         url = f"http://127.0.0.1:{self.port}/metrics"
         return await asyncio.to_thread(_get, url)
 
+    def admin(self, path: str, body: dict[str, Any]) -> Any:
+        """POST to hubbub's runtime admin API (``/_runtime/{path}``) with its key."""
+        key = (self.workdir / "data" / "runtime-key").read_text()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/_runtime/{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"X-Hubbub-Runtime-Key": key, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # 127.0.0.1 only
+            return json.loads(response.read())
+
 
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:  # 127.0.0.1 only
@@ -570,156 +579,6 @@ async def retries(plan: Plan, progress: Progress) -> dict[str, Any]:
         progress("W4 hubbub retries")
         step = await s.step(plan.w4_rate, plan.w4_s, 10.0, retry_after_s=0.05)
         return {"peer": "hubbub", "subscribers": plan.w4_subscribers, "opened": opened, **step}
-
-
-# LAMBDA -------------------------------------------------------------------------------------------
-_SEND_REPORT = re.compile(
-    r"hubbub\.lambda\.\S*MessageFunction REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms"
-)
-
-
-COLD_RUNS = 3
-"""Cold starts are measured on this many fresh servers; the table shows the median run."""
-
-
-async def lambdas(plan: Plan, progress: Progress) -> dict[str, Any]:
-    """Cold start of each function (one at a time, on a fresh server at DEBUG level so that every
-    invocation logs its REPORT line), ``COLD_RUNS`` times; then, on the last server, warm
-    ``send`` invocations."""
-    runs: list[dict[str, dict[str, float]]] = []
-    for run in range(COLD_RUNS):
-        async with session("hubbub", progress, sub_procs=1, log_level="DEBUG") as s:
-            progress(f"LAMBDA cold starts ({run + 1} of {COLD_RUNS})")
-            cold, connect_wall, first = await _cold_starts(s)
-            runs.append(cold)
-            if run < COLD_RUNS - 1:
-                continue
-            progress("LAMBDA warm sends")
-            before = _functions(await s.metrics())
-            offset = s.server.log_path.stat().st_size
-            await s.step(20.0, plan.warm_sends / 20.0, 10.0)
-            after = _functions(await s.metrics())
-            with s.server.log_path.open("rb") as log:
-                log.seek(offset)
-                durations = _send_durations(log.read().decode(errors="replace"))
-    return {
-        "cold": median_cold(runs),
-        "cold_runs": runs,
-        "connect_wall_s": connect_wall,
-        "first_send_ack_us": first["ack_us"],
-        "warm_send": {
-            "n": len(durations),
-            "median_ms": statistics.median(durations) if durations else None,
-            "p90_ms": _pct(durations, 0.9),
-            "p99_ms": _pct(durations, 0.99),
-            "metrics_buckets": _bucket_delta(before, after, "MessageFunction"),
-        },
-    }
-
-
-def median_cold(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Per function, the run with the median cold start total (its Init Duration and first
-    invocation as measured together), and every run's total."""
-    out: dict[str, dict[str, float]] = {}
-    for function in sorted({f for run in runs for f in run}):
-        seen = sorted((run[function] for run in runs if function in run), key=_total)
-        middle = dict(seen[(len(seen) - 1) // 2])
-        middle["runs"] = len(seen)
-        middle["min_total_ms"] = _total(seen[0])
-        middle["max_total_ms"] = _total(seen[-1])
-        out[function] = middle
-    return out
-
-
-def _total(cold: dict[str, float]) -> float:
-    return cold["total_ms"]
-
-
-async def _cold_starts(s: Session) -> tuple[dict[str, dict[str, float]], float, dict[str, Any]]:
-    """Each function's first invocation, one at a time: $connect, register, the stream fan-out,
-    the HTTP API, $disconnect."""
-    cold: dict[str, dict[str, float]] = {}
-    seen: set[str] = set()
-
-    async def note() -> None:
-        for function, values in _functions(await s.metrics()).items():
-            if function not in seen and values.get("count"):
-                seen.add(function)
-                cold[function] = {
-                    "init_ms": values.get("init_sum", 0.0),
-                    "first_duration_ms": values.get("sum", 0.0),
-                    "total_ms": values.get("init_sum", 0.0) + values.get("sum", 0.0),
-                }
-
-    from bench.procs import GeneratorProcess
-
-    cold_gen = await GeneratorProcess("cold").start()
-    t = time.monotonic()
-    await cold_gen.call({"cmd": "open", **s.base, "role": "idle", "count": 1})  # $connect
-    connect_wall = time.monotonic() - t
-    await note()
-    await s.open_publishers(1)  # $connect (warm now) + register: MessageFunction
-    await note()
-    await s.open_subscribers(1)  # subscribe
-    first = await s.step(1.0, 1.0, 15.0)  # send -> stream -> FanOutFunction
-    await note()
-    await asyncio.to_thread(_get, f"http://127.0.0.1:{s.port}/api/health")  # HttpFunction
-    await note()
-    await cold_gen.stop()  # the client vanishes: $disconnect
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        await note()
-        if "DisconnectFunction" in cold:
-            break
-    return cold, connect_wall, first
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def _functions(text: str) -> dict[str, dict[str, Any]]:
-    """Per function: duration sum/count, init sum/count and the duration buckets."""
-    out: dict[str, dict[str, Any]] = {}
-    line = re.compile(
-        r'^(lambda_duration_ms|lambda_init_duration_ms)_(sum|count|bucket)\{function="(\w+)"'
-        r'(?:,le="([^"]+)")?\} ([\d.e+]+)$'
-    )
-    for raw in text.splitlines():
-        m = line.match(raw)
-        if not m:
-            continue
-        metric, part, function, le, value = m.groups()
-        entry = out.setdefault(function, {"buckets": {}})
-        prefix = "init_" if metric == "lambda_init_duration_ms" else ""
-        if part == "bucket":
-            if not prefix:
-                entry["buckets"][le] = float(value)
-        else:
-            entry[prefix + part] = float(value)
-    return out
-
-
-def _bucket_delta(
-    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], function: str
-) -> dict[str, float]:
-    b = before.get(function, {}).get("buckets", {})
-    a = after.get(function, {}).get("buckets", {})
-    return {le: a[le] - b.get(le, 0.0) for le in a}
-
-
-def _send_durations(log: str) -> list[float]:
-    """Durations of the MessageFunction invocations in the warm phase, where the publisher's
-    ``send`` is the only action: the runtime's REPORT lines under the function's logger,
-    cold starts (``Init Duration``) left out."""
-    return [
-        float(found.group(2))
-        for line in log.splitlines()
-        if (found := _SEND_REPORT.search(line)) and "Init Duration" not in line
-    ]
 
 
 def _strip(step: dict[str, Any]) -> dict[str, Any]:

@@ -90,6 +90,14 @@ PEERS: dict[str, PeerSpec] = {
         True,
         ("EnableMqtt=false",),
     ),
+    # LAMBDA only: the two functions the default template leaves idle get their first event
+    "hubbub-optional": PeerSpec(
+        "hubbub-optional",
+        "hubbub serve with email and every room above the chunk threshold",
+        "hubbub",
+        True,
+        ("MailSender=bench@example.com", "FanOutChunkThreshold=1"),
+    ),
 }
 
 
@@ -105,6 +113,8 @@ class PeerProcess:
         self.workdir = workdir
         self.log_level = log_level
         self.port = 0
+        self.mqtt_port = 0
+        """hubbub's MQTT TCP port, as ``hubbub serve`` announces it (0 for other peers)."""
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = workdir / f"{spec.name}-server.log"
 
@@ -129,6 +139,8 @@ class PeerProcess:
                 line = (await self.proc.stdout.readline()).decode()
                 if not line:
                     raise RuntimeError(f"{self.spec.name} exited; see {self.log_path}")
+                if line.startswith("hubbub: mqtt-tcp "):
+                    self.mqtt_port = int(line.rsplit(":", 1)[1])
                 found = _READY.search(line)
                 if found:
                     self.port = int(found.group(1))

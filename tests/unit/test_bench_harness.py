@@ -7,9 +7,10 @@ import math
 
 import pytest
 
+from bench.lambdas import _FirstInvocations, median_cold
 from bench.report import summary, targets
 from bench.tally import MARK, Stream, Tally, make_text, parse_text
-from bench.workloads import Plan, RateStepper, median_cold, round_start, step_passes
+from bench.workloads import Plan, RateStepper, round_start, step_passes
 
 
 def test_payload_round_trip_and_size() -> None:
@@ -168,6 +169,39 @@ def test_cold_starts_are_the_median_run_of_each_function() -> None:
     )
     assert cold["Other"]["total_ms"] == 80.0  # of two, the lower middle
     assert cold["Other"]["runs"] == 2
+
+
+class _Metrics:
+    """A server whose ``/metrics`` shows the next invocation counts on each read."""
+
+    def __init__(self, *reads: dict[str, int]) -> None:
+        self.reads = list(reads)
+
+    async def metrics(self) -> str:
+        counts = self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
+        return "\n".join(
+            f'lambda_duration_ms_count{{function="{fn}"}} {n}\n'
+            f'lambda_duration_ms_sum{{function="{fn}"}} {12.5 * n}\n'
+            f'lambda_init_duration_ms_count{{function="{fn}"}} 1\n'
+            f'lambda_init_duration_ms_sum{{function="{fn}"}} 80.0'
+            for fn, n in counts.items()
+        )
+
+
+async def test_a_first_invocation_is_read_alone_and_never_after_a_second() -> None:
+    server = _Metrics({}, {"Fn": 1}, {"Fn": 2, "Late": 2})
+    first = _FirstInvocations(server, poll_s=0.0)  # type: ignore[arg-type]
+    await first.until(["Fn"], timeout=5)
+    assert first.cold["Fn"] == {"init_ms": 80.0, "first_duration_ms": 12.5, "total_ms": 92.5}
+    with pytest.raises(RuntimeError, match="Late ran 2 times before it was read"):
+        await first.note()  # Fn's second invocation changes nothing already read
+
+
+async def test_a_function_the_workload_never_reaches_fails_the_measurement() -> None:
+    first = _FirstInvocations(_Metrics({"Fn": 1}), poll_s=0.0)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="never invoked within 0 s: Missing"):
+        await first.until(["Fn", "Missing"], timeout=0.0)
+    assert set(first.cold) == {"Fn"}
 
 
 @pytest.mark.parametrize(
