@@ -149,7 +149,7 @@ class Plan:
         return cls(
             quick=False,
             w1_subscribers=(100, 1000),
-            w1_rounds=3,
+            w1_rounds=5,
             w1_rounds_at=100,
             step_s=5.0,
             drain_s=3.0,
