@@ -29,8 +29,10 @@ from typing import Any
 
 from hubbub.runtime.awsids import log_stream_name, request_id, trace_header
 from hubbub.runtime.cloudformation import FunctionSpec
+from hubbub.runtime.lambda_ import artefact
 from hubbub.runtime.lambda_ import ipc as ipc
 from hubbub.runtime.lambda_.lifecycle import end_level, report_line, start_level
+from hubbub.runtime.lambda_.worker import IMPORTABLE_ARG
 from hubbub.runtime.metrics import Registry
 
 __all__ = ["INIT_LIMIT_S", "THROTTLED", "FunctionPool", "InvokeResult"]
@@ -222,10 +224,14 @@ class FunctionPool:
     async def _spawn(self, limit_s: float) -> _Worker:
         """A new environment, its handler loaded within ``limit_s`` (else InitTimedOut)."""
         env = {**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name()}
+        # read once per code directory (cached), off the loop: tens of ms of package metadata
+        importable = await asyncio.to_thread(artefact.importable, self.spec.code_dir)
+        guard = [] if importable is None else [IMPORTABLE_ARG + ",".join(sorted(importable))]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "hubbub.runtime.lambda_.worker",
+            *guard,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

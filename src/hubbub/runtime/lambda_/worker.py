@@ -17,11 +17,16 @@ import resource
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from hubbub.runtime.lambda_ import ipc as ipc
+from hubbub.runtime.lambda_.import_guard import guard
 
-__all__ = ["CognitoIdentity", "LambdaContext", "main"]
+__all__ = ["IMPORTABLE_ARG", "CognitoIdentity", "LambdaContext", "main"]
+
+IMPORTABLE_ARG = "--importable="
+"""The runtime's list of what the function's artefact holds (``artefact.py``), when known."""
 
 
 class CognitoIdentity:
@@ -189,6 +194,10 @@ def main() -> None:
     code_dir = os.environ.get("LAMBDA_TASK_ROOT")
     if code_dir and code_dir not in sys.path:
         sys.path.insert(0, code_dir)
+    if code_dir and len(sys.argv) > 1 and sys.argv[1].startswith(IMPORTABLE_ARG):
+        allowed = sys.argv[1].removeprefix(IMPORTABLE_ARG)
+        guard(Path(code_dir), [name for name in allowed.split(",") if name])
+        del sys.argv[1:]
 
     started = time.perf_counter()
     init_error: dict[str, Any] | None = None

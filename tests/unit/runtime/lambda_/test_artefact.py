@@ -1,0 +1,129 @@
+"""A function imports locally only what its deployed artefact would hold
+(``runtime.lambda_.artefact`` and ``import_guard``), run in real worker processes.
+
+AWS: *Working with .zip file archives for Python Lambda functions* (what ``sam build``'s Python
+builder installs: the code directory and its ``requirements.txt``); *Lambda runtimes* (the
+Python runtimes include the AWS SDK, boto3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hubbub.runtime.cloudformation import FunctionSpec
+from hubbub.runtime.lambda_.artefact import importable
+from hubbub.runtime.lambda_.pool import FunctionPool
+
+PROBE = """
+import importlib
+
+NAMES = ("jwt", "yaml", "json", "boto3", "helper", "not_a_module_anywhere_xyz")
+
+def handler(event, context):
+    found = {}
+    for name in NAMES:
+        try:
+            importlib.import_module(name)
+            found[name] = "ok"
+        except ModuleNotFoundError as exc:
+            found[name] = str(exc)
+    import jwt.algorithms
+    found["jwt has cryptography"] = jwt.algorithms.has_crypto
+    return found
+"""
+
+BOTO3 = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
+
+
+def write_code(root: Path, requirements: str | None) -> Path:
+    root.mkdir()
+    (root / "probe.py").write_text(PROBE)
+    (root / "helper.py").write_text("VALUE = 1\n")
+    if requirements is not None:
+        (root / "requirements.txt").write_text(requirements)
+    return root
+
+
+def spec(code: Path) -> FunctionSpec:
+    return FunctionSpec(
+        logical_id="Probe",
+        name="local-Probe",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:local-Probe",
+        handler="probe.handler",
+        code_dir=code,
+        runtime="python3.12",
+        timeout_s=10.0,
+        memory_mb=256,
+        environment={},
+        reserved_concurrency=None,
+    )
+
+
+@pytest.fixture
+async def pools() -> AsyncIterator[list[FunctionPool]]:
+    made: list[FunctionPool] = []
+    yield made
+    for pool in made:
+        await pool.close()
+
+
+def test_the_artefact_holds_the_requirements_their_dependencies_and_boto3(
+    tmp_path: Path,
+) -> None:
+    code = write_code(tmp_path / "fn", "# tokens\nPyJWT>=2.8,<3  # signed\n-r other.txt\n\n")
+    allowed = importable(code)
+    assert allowed is not None
+    assert "jwt" in allowed
+    assert allowed >= BOTO3  # what Lambda's Python runtimes ship
+    # installed beside hubbub serve (the runtime's own dependencies), not in this artefact
+    assert not {"cryptography", "yaml", "aiohttp", "moto", "pydantic"} & allowed
+
+
+def test_extras_bring_their_dependencies_and_only_theirs(tmp_path: Path) -> None:
+    bare = importable(write_code(tmp_path / "bare", "aws-lambda-powertools\n"))
+    parser = importable(write_code(tmp_path / "parser", "aws-lambda-powertools[parser]\n"))
+    assert bare is not None and parser is not None
+    assert "aws_lambda_powertools" in bare and "pydantic" not in bare
+    assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= parser
+
+
+def test_without_requirements_the_artefact_is_unknown(tmp_path: Path) -> None:
+    assert importable(write_code(tmp_path / "fn", None)) is None
+
+
+async def test_a_function_imports_what_its_artefact_holds_and_nothing_else(
+    tmp_path: Path, pools: list[FunctionPool]
+) -> None:
+    pool = FunctionPool(
+        spec(write_code(tmp_path / "fn", "PyJWT\n")),
+        runtime_env={},
+        max_workers=1,
+        region="us-east-1",
+    )
+    pools.append(pool)
+    result = await pool.invoke({})
+    assert result.ok, result.payload
+    got = result.payload
+    assert got["jwt"] == got["json"] == got["boto3"] == got["helper"] == "ok"
+    assert got["yaml"].startswith("No module named 'yaml' (installed where hubbub serve runs")
+    assert "requirements.txt" in got["yaml"]
+    # a module installed nowhere gets Python's own message, as on AWS
+    assert got["not_a_module_anywhere_xyz"] == "No module named 'not_a_module_anywhere_xyz'"
+    # PyJWT's optional import of cryptography takes the path it takes in the deployed function
+    assert got["jwt has cryptography"] is False
+
+
+async def test_a_function_without_requirements_is_not_restricted(
+    tmp_path: Path, pools: list[FunctionPool]
+) -> None:
+    pool = FunctionPool(
+        spec(write_code(tmp_path / "fn", None)), runtime_env={}, max_workers=1, region="us-east-1"
+    )
+    pools.append(pool)
+    result = await pool.invoke({})
+    assert result.ok, result.payload
+    assert result.payload["yaml"] == "ok"
+    assert result.payload["jwt has cryptography"] is True  # the tls extra installs it here
