@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hubbub.runtime.cloudformation import FunctionSpec
 from hubbub.runtime.lambda_.artefact import importable
 from hubbub.runtime.lambda_.pool import FunctionPool
+from tests.unit.runtime.lambda_.test_pool import spec
 
 PROBE = """
 import importlib
@@ -45,21 +45,6 @@ def write_code(root: Path, requirements: str | None) -> Path:
     if requirements is not None:
         (root / "requirements.txt").write_text(requirements)
     return root
-
-
-def spec(code: Path) -> FunctionSpec:
-    return FunctionSpec(
-        logical_id="Probe",
-        name="local-Probe",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:local-Probe",
-        handler="probe.handler",
-        code_dir=code,
-        runtime="python3.12",
-        timeout_s=10.0,
-        memory_mb=256,
-        environment={},
-        reserved_concurrency=None,
-    )
 
 
 @pytest.fixture
@@ -98,7 +83,7 @@ async def test_a_function_imports_what_its_artefact_holds_and_nothing_else(
     tmp_path: Path, pools: list[FunctionPool]
 ) -> None:
     pool = FunctionPool(
-        spec(write_code(tmp_path / "fn", "PyJWT\n")),
+        spec(write_code(tmp_path / "fn", "PyJWT\n"), "probe.handler", timeout_s=10.0),
         runtime_env={},
         max_workers=1,
         region="us-east-1",
@@ -120,7 +105,10 @@ async def test_a_function_without_requirements_is_not_restricted(
     tmp_path: Path, pools: list[FunctionPool]
 ) -> None:
     pool = FunctionPool(
-        spec(write_code(tmp_path / "fn", None)), runtime_env={}, max_workers=1, region="us-east-1"
+        spec(write_code(tmp_path / "fn", None), "probe.handler", timeout_s=10.0),
+        runtime_env={},
+        max_workers=1,
+        region="us-east-1",
     )
     pools.append(pool)
     result = await pool.invoke({})
