@@ -8,10 +8,8 @@ Python runtimes include the AWS SDK, boto3).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from hubbub.runtime.lambda_.artefact import importable
 from hubbub.runtime.lambda_.pool import FunctionPool
@@ -47,12 +45,21 @@ def write_code(root: Path, requirements: str | None) -> Path:
     return root
 
 
-@pytest.fixture
-async def pools() -> AsyncIterator[list[FunctionPool]]:
-    made: list[FunctionPool] = []
-    yield made
-    for pool in made:
+async def probe(code: Path) -> dict[str, Any]:
+    """What the probe function in ``code`` could import, run in a real worker."""
+    pool = FunctionPool(
+        spec(code, "probe.handler", timeout_s=10.0),
+        runtime_env={},
+        max_workers=1,
+        region="us-east-1",
+    )
+    try:
+        result = await pool.invoke({})
+    finally:
         await pool.close()
+    assert result.ok, result.payload
+    found: dict[str, Any] = result.payload
+    return found
 
 
 def test_the_artefact_holds_the_requirements_their_dependencies_and_boto3(
@@ -80,18 +87,9 @@ def test_without_requirements_the_artefact_is_unknown(tmp_path: Path) -> None:
 
 
 async def test_a_function_imports_what_its_artefact_holds_and_nothing_else(
-    tmp_path: Path, pools: list[FunctionPool]
+    tmp_path: Path,
 ) -> None:
-    pool = FunctionPool(
-        spec(write_code(tmp_path / "fn", "PyJWT\n"), "probe.handler", timeout_s=10.0),
-        runtime_env={},
-        max_workers=1,
-        region="us-east-1",
-    )
-    pools.append(pool)
-    result = await pool.invoke({})
-    assert result.ok, result.payload
-    got = result.payload
+    got = await probe(write_code(tmp_path / "fn", "PyJWT\n"))
     assert got["jwt"] == got["json"] == got["boto3"] == got["helper"] == "ok"
     assert got["yaml"].startswith("No module named 'yaml' (installed where hubbub serve runs")
     assert "requirements.txt" in got["yaml"]
@@ -101,17 +99,7 @@ async def test_a_function_imports_what_its_artefact_holds_and_nothing_else(
     assert got["jwt has cryptography"] is False
 
 
-async def test_a_function_without_requirements_is_not_restricted(
-    tmp_path: Path, pools: list[FunctionPool]
-) -> None:
-    pool = FunctionPool(
-        spec(write_code(tmp_path / "fn", None), "probe.handler", timeout_s=10.0),
-        runtime_env={},
-        max_workers=1,
-        region="us-east-1",
-    )
-    pools.append(pool)
-    result = await pool.invoke({})
-    assert result.ok, result.payload
-    assert result.payload["yaml"] == "ok"
-    assert result.payload["jwt has cryptography"] is True  # the tls extra installs it here
+async def test_a_function_without_requirements_is_not_restricted(tmp_path: Path) -> None:
+    got = await probe(write_code(tmp_path / "fn", None))
+    assert got["yaml"] == "ok"
+    assert got["jwt has cryptography"] is True  # the tls extra installs it here
