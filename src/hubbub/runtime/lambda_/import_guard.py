@@ -4,28 +4,29 @@ The runtime hands the worker the top-level modules the function's artefact would
 its own code and the standard library (``artefact.py`` says how it knows); this finder, first
 on ``sys.meta_path``, refuses a top-level import of anything else with ``ModuleNotFoundError``,
 as Lambda's Python runtime would, so that a library's ``except ImportError`` takes the path it
-takes on AWS, and a missing requirement shows locally with a message that says why. Stdlib
-only: it is imported at every cold start.
+takes on AWS, and a missing requirement shows locally with a message that says why. It is
+imported at every cold start, so it uses nothing the interpreter has not loaded already
+(``os.path``, not ``pathlib``).
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import os
 import sys
 from collections.abc import Collection, Sequence
 from importlib.machinery import ModuleSpec
-from pathlib import Path
 from types import ModuleType
 
 __all__ = ["ArtefactFinder", "guard"]
 
 
-class ArtefactFinder(importlib.abc.MetaPathFinder):
-    """First on ``sys.meta_path``: refuses a top-level module the artefact would not have."""
+class ArtefactFinder:
+    """First on ``sys.meta_path``: refuses a top-level module the artefact would not have. (A
+    meta path finder is anything with ``find_spec``; ``importlib.abc`` would load ``pathlib``
+    and ``importlib.resources`` into every worker for nothing.)"""
 
-    def __init__(self, code_dir: Path, allowed: frozenset[str]) -> None:
+    def __init__(self, code_dir: str, allowed: frozenset[str]) -> None:
         self.code_dir = code_dir
         self.allowed = allowed | frozenset(sys.stdlib_module_names)
 
@@ -34,7 +35,7 @@ class ArtefactFinder(importlib.abc.MetaPathFinder):
     ) -> ModuleSpec | None:
         if path is not None or fullname in self.allowed:
             return None  # a submodule (its package was allowed), or allowed: others decide
-        if importlib.machinery.PathFinder.find_spec(fullname, [str(self.code_dir)]) is not None:
+        if importlib.machinery.PathFinder.find_spec(fullname, [self.code_dir]) is not None:
             return None  # the function's own code
         found = importlib.machinery.PathFinder.find_spec(fullname)
         if found is None or _in_stdlib(found):
@@ -53,18 +54,16 @@ def _in_stdlib(spec: ModuleSpec) -> bool:
     site directory beneath it."""
     locations = [spec.origin, *(spec.submodule_search_locations or [])]
     for location in filter(None, locations):
-        try:
-            inside = Path(location).relative_to(_STDLIB)
-        except ValueError:
-            continue
-        return not {"site-packages", "dist-packages"} & set(inside.parts)
+        inside = os.path.relpath(location, _STDLIB).split(os.sep)
+        if inside[0] != os.pardir:
+            return not {"site-packages", "dist-packages"} & set(inside)
     return False
 
 
-_STDLIB = Path(os.__file__).parent
+_STDLIB = os.path.dirname(os.__file__)
 
 
-def guard(code_dir: Path, allowed: Collection[str]) -> ArtefactFinder:
+def guard(code_dir: str, allowed: Collection[str]) -> ArtefactFinder:
     """Install the finder for ``code_dir``, first in line."""
     finder = ArtefactFinder(code_dir, frozenset(allowed))
     sys.meta_path.insert(0, finder)

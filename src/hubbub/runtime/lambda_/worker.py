@@ -17,7 +17,6 @@ import resource
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from hubbub.runtime.lambda_ import ipc as ipc
@@ -196,7 +195,7 @@ def main() -> None:
         sys.path.insert(0, code_dir)
     if code_dir and len(sys.argv) > 1 and sys.argv[1].startswith(IMPORTABLE_ARG):
         allowed = sys.argv[1].removeprefix(IMPORTABLE_ARG)
-        guard(Path(code_dir), [name for name in allowed.split(",") if name])
+        guard(code_dir, [name for name in allowed.split(",") if name])
         del sys.argv[1:]
 
     started = time.perf_counter()
