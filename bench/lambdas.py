@@ -24,7 +24,6 @@ import re
 import statistics
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Collection
 from typing import Any
@@ -160,7 +159,7 @@ async def _cold_starts(s: Session) -> tuple[Cold, float, dict[str, Any]]:
     await s.open_subscribers(1)  # subscribe
     first = await s.step(1.0, 1.0, 15.0)  # send -> stream -> FanOutFunction, RelayFunction
     await first_calls.until(["FanOutFunction", "RelayFunction"])
-    await asyncio.to_thread(_get, f"http://127.0.0.1:{s.port}/api/health")  # HttpFunction
+    await s.get("/api/health")  # HttpFunction
     await first_calls.until(["HttpFunction"])
     if not s.server.mqtt_port:
         raise RuntimeError("hubbub serve announced no MQTT port")
@@ -246,12 +245,6 @@ class MqttVisitor:
     def _wait(self, event: threading.Event, what: str) -> None:
         if not event.wait(self.timeout):
             raise RuntimeError(f"no {what} within {self.timeout:.0f} s")
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:  # 127.0.0.1 only
-        body: bytes = response.read()
-    return body.decode()
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -347,8 +347,11 @@ class Session:
         return await self.step(200.0, 0.1, 15.0)
 
     async def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.port}/metrics"
-        return await asyncio.to_thread(_get, url)
+        return await self.get("/metrics")
+
+    async def get(self, path: str) -> str:
+        """The body of a GET of ``path`` on the server (the HTTP API, ``/metrics``)."""
+        return await asyncio.to_thread(_get, f"http://127.0.0.1:{self.port}{path}")
 
     def admin(self, path: str, body: dict[str, Any]) -> Any:
         """POST to hubbub's runtime admin API (``/_runtime/{path}``) with its key."""
