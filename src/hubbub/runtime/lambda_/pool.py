@@ -174,6 +174,7 @@ class FunctionPool:
         self._max = max(1, max_workers) if self._reserved is None else self._reserved
         self.init_limit_s = init_limit_s
         self._idle: list[_Worker] = []
+        self._importable: list[str] | None = None
         self._count = 0
         self._cond = asyncio.Condition()
         self._env = self._environment(runtime_env, overrides or {}, region)
@@ -224,14 +225,11 @@ class FunctionPool:
     async def _spawn(self, limit_s: float) -> _Worker:
         """A new environment, its handler loaded within ``limit_s`` (else InitTimedOut)."""
         env = {**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name()}
-        # read once per code directory (cached), off the loop: tens of ms of package metadata
-        importable = await asyncio.to_thread(artefact.importable, self.spec.code_dir)
-        guard = [] if importable is None else [IMPORTABLE_ARG + ",".join(sorted(importable))]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "hubbub.runtime.lambda_.worker",
-            *guard,
+            *await self._guard_args(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -259,6 +257,14 @@ class FunctionPool:
                 "lambda_init_duration_ms", worker.init_ms, labels, "Init Duration of cold starts"
             )
         return worker
+
+    async def _guard_args(self) -> list[str]:
+        """The worker's import rule (``artefact.py``): worked out at the first cold start, off
+        the loop (tens of ms of package metadata, once per code directory), kept for the rest."""
+        if self._importable is None:
+            found = await asyncio.to_thread(artefact.importable, self.spec.code_dir)
+            self._importable = [] if found is None else [IMPORTABLE_ARG + ",".join(sorted(found))]
+        return self._importable
 
     async def _acquire(self) -> _Worker | None:
         """An idle worker, or None when the caller may spawn a new one; _Throttled when the
