@@ -8,17 +8,27 @@ change (chat/, store/, handlers/). Each prints the time per operation, best of a
 * subscribers: ``SqliteStore.subscribers()`` (a Subscription, User and Role per row) against
   ``subscriber_ids()``, the connection ids only, which is all the fan-out uses;
 * append: ``store.append`` alone, ``append`` then ``set_read_marker`` (two write transactions, as
-  ``send`` did), and ``append`` with ``mark_read`` (one, as ``send`` does now).
+  ``send`` did), and ``append`` with ``mark_read`` (one, as ``send`` does now);
+* send: the send handler called in-process, hot, with the event the runtime builds: its CPU
+  per send (``append`` above is its one transaction);
+* invoke: one invocation of a function that returns at once, through the runtime's pool and a
+  real worker: the runtime's CPU, the worker's, and the wall time per invocation
+  (docs/benchmarks.md, finding 35).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
 import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -153,8 +163,132 @@ def append(count: int = 300) -> dict[str, float]:
     return result
 
 
+def send(count: int = 1000) -> dict[str, float]:
+    """The send handler as a warm MessageFunction runs it, minus the worker around it."""
+    from bench.peers import LIFTED_LIMITS
+    from hubbub.handlers import bootstrap, connect, message
+    from hubbub.runtime.apigateway import events
+
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as sink:
+        env = {
+            "HUBBUB_RUNTIME_DATA_DIR": tmp,
+            "HUBBUB_STORE": "sqlite",
+            # the runtime's push, never reached: a send only stores (the stream delivers)
+            "HUBBUB_RUNTIME_API": "http://127.0.0.1:9/_runtime",
+            **LIFTED_LIMITS,
+        }
+        chat = bootstrap.build_chat(env)
+        bootstrap.use_chat(chat)
+        now = int(time.time() * 1000)
+        info = events.ConnectionInfo(
+            "benchConnId000=", "api", "local", "127.0.0.1", "127.0.0.1", None, now
+        )
+        serial = iter(range(10**9))
+
+        def frame(**fields: Any) -> dict[str, Any]:
+            i = next(serial)
+            return events.message_event(
+                info,
+                route_key="$default",
+                body=json.dumps(fields),
+                is_base64=False,
+                message_id=f"m{i}",
+                rid=f"r{i}",
+                now_ms=now,
+            )
+
+        def sends() -> list[dict[str, Any]]:
+            text = "x" * 100
+            return [
+                frame(action="send", topic="room/bench", text=text, clientMsgId=f"c{next(serial)}")
+                for _ in range(count)
+            ]
+
+        def hot(batch: list[dict[str, Any]]) -> float:
+            started = time.thread_time()
+            for event in batch:
+                reply = message.handler(event, None)
+            spent = time.thread_time() - started
+            kind = json.loads(reply["body"]).get("type")
+            if kind != "ack":  # a refused send (a limit, a check) would time the wrong path
+                raise RuntimeError(f"the last send was answered {reply['body']}")
+            return spent / len(batch) * 1e6
+
+        with contextlib.redirect_stdout(sink):  # the EMF lines, written as the worker would
+            connect.handler(
+                events.connect_event(info, headers=[], query=[], rid="c", now_ms=now), None
+            )
+            message.handler(frame(action="register", nickname="bench"), None)
+            message.handler(frame(action="subscribe", topic="room/bench"), None)
+            best = min(hot(sends()) for _ in range(3))
+        bootstrap.use_chat(None)
+        chat.store.close()
+    return {"send_us": best}
+
+
+_TRIVIAL = "def handler(event, context):\n    return {'statusCode': 200}\n"
+
+
+def invoke(count: int = 2000) -> dict[str, float]:
+    """The runtime's and the worker's CPU around one invocation, the handler doing nothing."""
+    import psutil
+
+    from hubbub.runtime.cloudformation.specs import FunctionSpec
+    from hubbub.runtime.lambda_.pool import FunctionPool
+
+    me = psutil.Process()
+
+    def workers_cpu() -> float:
+        return sum(sum(c.cpu_times()[:2]) for c in me.children(recursive=True))
+
+    async def run(code: Path) -> dict[str, float]:
+        spec = FunctionSpec(
+            logical_id="Trivial",
+            name="local-Trivial",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:local-Trivial",
+            handler="trivial.handler",
+            code_dir=code,
+            runtime="python3.12",
+            timeout_s=10.0,
+            memory_mb=128,
+            environment={},
+            reserved_concurrency=None,
+        )
+        pool = FunctionPool(spec, runtime_env={}, max_workers=1, region="us-east-1")
+        event = {"body": "x" * 900}  # about the size of a send's WebSocket event
+        try:
+            for _ in range(200):
+                await pool.invoke(event)
+            rounds = []
+            for _ in range(3):
+                cpu, worker, wall = time.process_time(), workers_cpu(), time.perf_counter()
+                for _ in range(count):
+                    await pool.invoke(event)
+                rounds.append(
+                    (
+                        (time.process_time() - cpu) / count * 1e6,
+                        (workers_cpu() - worker) / count * 1e6,
+                        (time.perf_counter() - wall) / count * 1e6,
+                    )
+                )
+        finally:
+            await pool.close()
+        runtime_us, worker_us, wall_us = min(rounds, key=lambda r: r[2])
+        return {"runtime_us": runtime_us, "worker_us": worker_us, "wall_us": wall_us}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "trivial.py").write_text(_TRIVIAL)
+        return asyncio.run(run(Path(tmp)))
+
+
 def main() -> int:
-    for name, fn in (("writes", writes), ("subscribers", subscribers), ("append", append)):
+    for name, fn in (
+        ("writes", writes),
+        ("subscribers", subscribers),
+        ("append", append),
+        ("invoke", invoke),  # before send, whose Powertools logger would print the cold start
+        ("send", send),
+    ):
         values = fn()
         print(name, {k: round(v, 3) for k, v in values.items()})
     return 0
