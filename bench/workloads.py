@@ -154,7 +154,7 @@ class Plan:
             step_s=5.0,
             drain_s=3.0,
             factor=math.sqrt(2),
-            max_steps=13,
+            max_steps=15,
             start_deliveries=2500.0,
             refine=3,
             w0_sizes=(1000, 10000),

@@ -334,3 +334,27 @@ def test_targets_compare_the_sustained_steps_rates_not_their_rounded_counts() ->
     (goal,) = [g for g in targets({"w1": [hub, bare]}) if "bare websockets" in g["target"]]
     assert goal["met"] is True
     assert goal["measured"] == "61,688 vs 123,377 msgs/s = 0.50x"
+
+
+@pytest.mark.parametrize(
+    ("hub", "spent", "met"),
+    [
+        (6000.0, "websockets", None),  # 0.6x of at least 10,000: perhaps less than 0.5x
+        (4000.0, "websockets", False),  # 0.4x of at least 10,000: less still
+        (6000.0, "hubbub", True),  # at least 0.6x
+        (4000.0, "hubbub", None),  # at least 0.4x: perhaps 0.5x
+    ],
+)
+def test_a_rate_at_the_step_budget_is_a_lower_bound_and_can_leave_a_target_undecided(
+    hub: float, spent: str, met: bool | None
+) -> None:
+    """A ladder that ran out of steps found no limit: the ratio it gives is a bound, and the
+    verdict is only what the bound decides."""
+    items = [_round("hubbub", 100, hub, 0), _round("websockets", 100, 10000.0, 0)]
+    for item in items:
+        item["saturated"] = item["peer"] != spent
+    (goal,) = [g for g in targets({"w1": items}) if "bare websockets" in g["target"]]
+    assert goal["met"] is met
+    assert f">= {hub if spent == 'hubbub' else 10000.0:,.0f}" in goal["measured"]
+    assert ("undecided" in goal["measured"]) is (met is None)
+    assert ("| undecided |" in summary({"w1": items})) is (met is None)
