@@ -80,24 +80,19 @@ _BARE_RATIO = {100: 0.5, 1000: 0.8}
 _TIE = 1e-9
 """Ratios this close to a target are the target (float rounding of ladder rates)."""
 _SIO_RATIO = {100: 3.0}
+_JUDGED = ("hubbub", "websockets", "socketio")
 """Issue 17: how many times python-socketio's rate hubbub must reach (at 100 subscribers)."""
 
 
-def w1_rounds(results: dict[str, Any], n: int) -> list[dict[str, float]]:
-    """Each round of W1 at ``n`` subscribers: the highest sustained rate of every peer that
-    found one. The first round is the ``w1`` ladders; later ones (``w1_rounds``) exist where
-    the plan repeats W1."""
-    return [{peer: rate for peer, (rate, _) in found.items()} for found in _rounds(results, n)]
+Round = dict[str, tuple[float, bool]]
+"""One round of W1 at one size: each peer's sustained rate, and whether it is only where the
+peer's ladder ran out of steps (at least that rate, perhaps much more) rather than a limit."""
 
 
-def w1_budgets(results: dict[str, Any], n: int) -> list[set[str]]:
-    """Each round's peers whose rate is where their ladder ran out of steps, not a limit it
-    found: at least that rate, perhaps much more."""
-    return [{p for p, (_, budget) in found.items() if budget} for found in _rounds(results, n)]
-
-
-def _rounds(results: dict[str, Any], n: int) -> list[dict[str, tuple[float, bool]]]:
-    rounds: dict[int, dict[str, tuple[float, bool]]] = {}
+def w1_rounds(results: dict[str, Any], n: int) -> list[Round]:
+    """Each round of W1 at ``n`` subscribers, for every peer that sustained a step. The first
+    round is the ``w1`` ladders; later ones (``w1_rounds``) exist where the plan repeats W1."""
+    rounds: dict[int, Round] = {}
     firsts = [i for i in results.get("w1", []) if i.get("subscribers") == n]
     later = [i for i in results.get("w1_rounds", []) if i.get("subscribers") == n]
     for item in firsts + later:
@@ -108,13 +103,7 @@ def _rounds(results: dict[str, Any], n: int) -> list[dict[str, tuple[float, bool
     return [rounds[r] for r in sorted(rounds)]
 
 
-def _ratio_target(
-    target: str,
-    want: float,
-    peer: str,
-    rounds: list[dict[str, float]],
-    budgets: list[set[str]] | None = None,
-) -> dict[str, Any]:
+def _ratio_target(target: str, want: float, peer: str, rounds: list[Round]) -> dict[str, Any]:
     """hubbub's rate over ``peer``'s, round by round (each pair measured minutes apart, on the
     machine as it was then); met when the median round's ratio reaches ``want``.
 
@@ -122,20 +111,13 @@ def _ratio_target(
     ratio can only be smaller, so it counts as no ratio at all for "met"; from such a rate of
     hubbub's it can only be larger, so it counts as no ratio at all for "not met". When the two
     readings disagree the target is undecided (``met`` None), not guessed."""
-    budgets = budgets or [set() for _ in rounds]
-    kept = [(r, b) for r, b in zip(rounds, budgets, strict=True) if "hubbub" in r and r.get(peer)]
-    pairs = [(r["hubbub"], r[peer]) for r, _ in kept]
-    ratios = [hub / other for hub, other in pairs]
+    pairs = [(r["hubbub"], r[peer]) for r in rounds if "hubbub" in r and peer in r]
+    ratios = [hub / other for (hub, _), (other, _) in pairs]
     median = statistics.median(ratios)
-    at_least = [0.0 if peer in b else x for x, (_, b) in zip(ratios, kept, strict=True)]
-    at_most = [math.inf if "hubbub" in b else x for x, (_, b) in zip(ratios, kept, strict=True)]
-
-    def rate(value: float, who: str, spent: set[str]) -> str:
-        return f"{'>= ' if who in spent else ''}{value:,.0f}"
-
+    at_least = [0.0 if spent else x for x, (_, (_, spent)) in zip(ratios, pairs, strict=True)]
+    at_most = [math.inf if spent else x for x, ((_, spent), _) in zip(ratios, pairs, strict=True)]
     each = "; ".join(
-        f"{rate(hub, 'hubbub', b)} vs {rate(other, peer, b)} msgs/s = {hub / other:.2f}x"
-        for (hub, other), (_, b) in zip(pairs, kept, strict=True)
+        f"{_rate(hub)} vs {_rate(other)} msgs/s = {hub[0] / other[0]:.2f}x" for hub, other in pairs
     )
     measured = each if len(pairs) == 1 else f"median {median:.2f}x of {len(pairs)} rounds ({each})"
     # the ladder's rates are products of sqrt(2) and geometric means: two limits two steps
@@ -145,6 +127,11 @@ def _ratio_target(
         met = None
         measured += "; a rate at its step budget (>=) leaves it undecided"
     return {"target": target, "measured": measured, "met": met}
+
+
+def _rate(found: tuple[float, bool]) -> str:
+    rate, spent = found
+    return f"{'>= ' if spent else ''}{rate:,.0f}"
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,7 +144,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         hub, bare, sio = (
             _sustained_rate(peers.get(p)) for p in ("hubbub", "websockets", "socketio")
         )
-        rounds, budgets = w1_rounds(results, n), w1_budgets(results, n)
+        rounds = w1_rounds(results, n)
         want = _BARE_RATIO.get(n, 0.5)
         if hub is not None and bare:
             out.append(
@@ -166,7 +153,6 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     want,
                     "websockets",
                     rounds,
-                    budgets,
                 )
             )
         times = _SIO_RATIO.get(n)
@@ -177,7 +163,6 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     times,
                     "socketio",
                     rounds,
-                    budgets,
                 )
             )
         elif times is not None and hub is not None and peers.get("socketio", {}).get("steps"):
@@ -575,18 +560,15 @@ def _rounds_summary(results: dict[str, Any]) -> list[str]:
     targets are judged on."""
     parts: list[str] = []
     for n in sorted({i["subscribers"] for i in results.get("w1_rounds", []) if "subscribers" in i}):
-        rounds, budgets = w1_rounds(results, n), w1_budgets(results, n)
+        rounds = w1_rounds(results, n)
         peers = sorted({p for r in rounds for p in r}, key=_order)
         rows = []
-        for number, (found, spent) in enumerate(zip(rounds, budgets, strict=True), start=1):
-            hub, bare, sio = (found.get(p) for p in ("hubbub", "websockets", "socketio"))
+        for number, found in enumerate(rounds, start=1):
+            hub, bare, sio = (found[p][0] if p in found else None for p in _JUDGED)
             rows.append(
                 [
                     str(number),
-                    *(
-                        f"{'>= ' if p in spent else ''}{found[p]:,.0f}" if p in found else "-"
-                        for p in peers
-                    ),
+                    *(_rate(found[p]) if p in found else "-" for p in peers),
                     f"{hub / bare:.2f}x" if hub and bare else "-",
                     f"{hub / sio:.2f}x" if hub and sio else "-",
                 ]
