@@ -54,7 +54,10 @@ def _in_stdlib(spec: ModuleSpec) -> bool:
     site directory beneath it."""
     locations = [spec.origin, *(spec.submodule_search_locations or [])]
     for location in filter(None, locations):
-        inside = os.path.relpath(location, _STDLIB).split(os.sep)
+        try:
+            inside = os.path.relpath(location, _STDLIB).split(os.sep)
+        except ValueError:  # on another drive (Windows): not beneath the standard library
+            continue
         if inside[0] != os.pardir:
             return not {"site-packages", "dist-packages"} & set(inside)
     return False

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hubbub.runtime.lambda_.artefact import importable
 from hubbub.runtime.lambda_.pool import FunctionPool
 from tests.unit.runtime.lambda_.test_pool import spec
@@ -103,3 +105,21 @@ async def test_a_function_without_requirements_is_not_restricted(tmp_path: Path)
     got = await probe(write_code(tmp_path / "fn", None))
     assert got["yaml"] == "ok"
     assert got["jwt has cryptography"] is True  # the tls extra installs it here
+
+
+def test_a_module_on_another_drive_is_not_taken_for_the_standard_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Windows ``relpath`` across drives raises: such a module is not beneath the standard
+    library, and the finder must say so rather than fail the import."""
+    from importlib.machinery import ModuleSpec
+
+    from hubbub.runtime.lambda_ import import_guard
+
+    spec = ModuleSpec("elsewhere", None, origin="D:\\lib\\elsewhere.py")
+
+    def across_drives(path: str, start: str | None = None) -> str:
+        raise ValueError("path is on mount 'D:', start on mount 'C:'")
+
+    monkeypatch.setattr(import_guard.os.path, "relpath", across_drives)
+    assert import_guard._in_stdlib(spec) is False
