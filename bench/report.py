@@ -141,9 +141,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     w1 = results.get("w1", [])
     for n in sorted({i.get("subscribers") for i in w1 if "subscribers" in i}):
         peers = _by_peer(w1, subscribers=n)
-        hub, bare, sio = (
-            _sustained_rate(peers.get(p)) for p in ("hubbub", "websockets", "socketio")
-        )
+        hub, bare, sio = (_sustained_rate(peers.get(p)) for p in _JUDGED)
         rounds = w1_rounds(results, n)
         want = _BARE_RATIO.get(n, 0.5)
         if hub is not None and bare:
