@@ -2,13 +2,13 @@
 one at a time, keeping module state while warm.
 
 Started by the runtime as ``python -m hubbub.runtime.lambda_.worker``; frames arrive on stdin and
-answers leave on the original stdout, while the handler's own prints and logs go to stderr, which
-the runtime forwards to its log like CloudWatch would show them.
+answers
+leave on the original stdout, while the handler's own prints and logs go to stderr, which the
+runtime forwards to its log like CloudWatch would show them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import io
@@ -183,23 +183,7 @@ def _max_rss_mb() -> int:
     return int(resource.getrusage(_RUSAGE_WHO).ru_maxrss // 1024)
 
 
-def _batch_scheduled() -> None:
-    """Run this environment as ``SCHED_BATCH``: the same share of the CPU as any process, but
-    waking it does not preempt the process that woke it.
-
-    What wakes an environment is the runtime's event loop, in the middle of its turn: it writes
-    one invocation to this pipe, then the next to another environment's, then a batch of frames
-    to the clients. Preempted at the first write, the loop took one event per wake-up and paid a
-    context switch for each; not preempted, it finishes the turn while the environment starts on
-    the other core or waits for the next tick. Linux only (elsewhere the default policy stays);
-    measured in docs/benchmarks.md, finding 36."""
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):  # a sandbox that forbids it keeps the default
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-
-
 def main() -> None:
-    _batch_scheduled()
     os.umask(os.umask(0o077) | 0o077)  # what the function writes in the data dir is owner-only
     ipc_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

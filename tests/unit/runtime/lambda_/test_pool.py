@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -304,22 +303,3 @@ async def test_info_logs_cold_starts_and_failures_and_debug_every_invocation(
     assert _lifecycle(caplog, warm.request_id) == {"START": debug, "END": debug, "REPORT": debug}
     assert not failed.ok
     assert _lifecycle(caplog, failed.request_id) == {"START": debug, "END": info, "REPORT": info}
-
-
-SCHEDULING = """
-import os
-
-def policy(event, context):
-    return os.sched_getscheduler(0)
-"""
-
-
-async def test_an_environment_is_batch_scheduled(tmp_path: Path, make_pool: PoolFactory) -> None:
-    """Waking an environment must not preempt the runtime that woke it (finding 36 in
-    docs/benchmarks.md): every environment runs as SCHED_BATCH, the runtime as it was started."""
-    (tmp_path / "scheduling.py").write_text(SCHEDULING)
-    pool = make_pool(spec(tmp_path, "scheduling.policy"))
-    result = await pool.invoke({})
-    assert result.ok, result.payload
-    assert result.payload == os.SCHED_BATCH
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER
