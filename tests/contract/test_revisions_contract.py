@@ -121,6 +121,25 @@ def test_listing_every_topic_finds_them_all(store: Store) -> None:
     ]
 
 
+def test_a_users_sanctions_are_theirs_on_every_topic_unexpired(store: Store) -> None:
+    """The MQTT authorizer's read: one user's mutes and bans, whatever the topic, and no one
+    else's; the message items and other users' sanctions around them are not in it."""
+    send(store, ROOM)
+    ban = sanction(SanctionKind.BAN, None, "room/z")
+    mute = sanction(SanctionKind.MUTE, None, "room/z")
+    desk = sanction(SanctionKind.BAN, NOW_MS + 60_000, "desk/v_ann")
+    lapsed = sanction(SanctionKind.MUTE, NOW_MS + 1000)
+    for each in (ban, mute, desk, lapsed):
+        store.put_sanction(each)
+    store.put_sanction(Sanction(Topic("room/z"), BOB, SanctionKind.BAN, None, NOW_MS))
+    assert store.sanctions_of(ANN, NOW_MS) == [desk, lapsed, ban, mute]
+    assert store.sanctions_of(ANN, NOW_MS + 1000) == [desk, ban, mute]
+    assert [s.user_id for s in store.sanctions_of(BOB, NOW_MS)] == [BOB]
+    assert store.sanctions_of(UserId("u_nobody"), NOW_MS) == []
+    store.lift_sanction(Topic("room/z"), ANN, SanctionKind.BAN)
+    assert store.sanctions_of(ANN, NOW_MS + 1000) == [desk, mute]
+
+
 def test_an_expired_sanction_is_not_read_before_ttl_removes_it(store: Store) -> None:
     store.put_sanction(sanction(SanctionKind.MUTE, NOW_MS + 1000))
     assert store.sanctions_on(ROOM, ANN, NOW_MS + 1000) == []

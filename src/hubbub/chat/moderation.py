@@ -120,12 +120,12 @@ class Moderation:
         return reply
 
     def banned_topics(self, user: User) -> list[Topic]:
-        """Where ``user`` is banned now, for the MQTT authorizer's policy: one read of every
-        unexpired sanction (the console's index Query), on connect and on each policy refresh,
+        """Where ``user`` is banned now, for the MQTT authorizer's policy: one read of the
+        user's own sanctions (a sparse index's Query), on connect and on each policy refresh,
         never on the message path; none for operators, who are not read for."""
         if user.role is Role.OPERATOR:
             return []
-        return banned_topics(user, self._sanctions.list_sanctions(None, self._clock.now_ms()))
+        return banned_topics(user, self._sanctions.sanctions_of(user.id, self._clock.now_ms()))
 
     def list(self, operator: User, topic: Topic | None) -> Event:
         self._check_operator(operator)

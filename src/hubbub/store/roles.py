@@ -220,6 +220,12 @@ class Sanctions(Protocol):
         """Unexpired sanctions on one topic, or on every topic (an index Query), for the
         console; not on the message path."""
 
+    @abstractmethod
+    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
+        """The user's unexpired sanctions on every topic, sorted by topic then kind: one Query
+        of a sparse index that holds sanctions only, so its cost is the user's sanctions, not
+        everyone's (the MQTT authorizer's, on connect and on each policy refresh)."""
+
 
 class ReadMarkers(Protocol):
     """How far each user has read each topic; markers only move forward."""

@@ -583,6 +583,9 @@ class DynamoStore(UploadItems, DynamoMailings, Store):
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._revisions.list_sanctions(topic, now_ms)
 
+    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._revisions.sanctions_of(user_id, now_ms)
+
     # rate limits ------------------------------------------------------------------------------
     def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:
         return self._buckets.take_token(bucket, rate, now_ms)

@@ -8,11 +8,13 @@ for an edit the same sender) makes a repeated delete write, and stream, nothing.
 A sanction lives in its topic's partition, ``T#{topic}`` | ``X#{user}#{kind}``, so the send
 path's check is one Query of at most two small items (a mute and a ban): the cost of a GetItem.
 It carries ``expiresAt`` (TTL) when it ends, and a copy of its keys in gsi1 (``SANCTIONS``) for
-the console's listing across topics.
+the console's listing across topics; its ``user`` attribute keys the sparse index
+``sanctionsByUser``, where the MQTT authorizer finds one user's bans without reading everyone's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hubbub.ids import MessageId, Topic, UserId
@@ -20,7 +22,7 @@ from hubbub.store.dynamodb.client import ConditionFailed, Table
 from hubbub.store.dynamodb.codec import Item, dump, load, to_int
 from hubbub.store.dynamodb.expressions import placeholders
 from hubbub.store.dynamodb.keys import key
-from hubbub.store.dynamodb.schema import GSI1
+from hubbub.store.dynamodb.schema import GSI1, SANCTIONS_BY_USER
 from hubbub.store.items import message_from_item, message_sk, topic_pk
 from hubbub.store.records import Message, Sanction, SanctionKind
 
@@ -139,8 +141,22 @@ class Revisions:
                     }
                 )
             )
-        found = [_sanction_of(item) for item in items if item.get("kind") == "sanction"]
-        return sorted(
-            (s for s in found if s.active(now_ms)),
-            key=lambda s: (s.topic, s.user_id, s.kind.value),
-        )
+        return _active(items, now_ms)
+
+    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
+        condition = "#user = :user"
+        query = {
+            "IndexName": SANCTIONS_BY_USER,
+            "KeyConditionExpression": condition,
+            **placeholders(condition, user=user_id),
+        }
+        return _active(self._table.query(query), now_ms)
+
+
+def _active(items: Iterable[Item], now_ms: int) -> list[Sanction]:
+    """The unexpired sanctions among ``items`` (TTL deletes late), sorted as SQLite sorts."""
+    found = [_sanction_of(item) for item in items if item.get("kind") == "sanction"]
+    return sorted(
+        (s for s in found if s.active(now_ms)),
+        key=lambda s: (s.topic, s.user_id, s.kind.value),
+    )

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-__all__ = ["GSI1", "TTL_ATTRIBUTE", "create_table", "table_definition"]
+__all__ = ["GSI1", "SANCTIONS_BY_USER", "TTL_ATTRIBUTE", "create_table", "table_definition"]
 
 GSI1 = "gsi1"
+SANCTIONS_BY_USER = "sanctionsByUser"
+"""Sparse: only sanction items carry its hash key, ``user``."""
 TTL_ATTRIBUTE = "expiresAt"
 
 
@@ -29,17 +31,23 @@ def _key_schema(hash_key: str, range_key: str) -> list[dict[str, str]]:
 
 
 def table_definition(name: str) -> dict[str, Any]:
-    """CreateTable kwargs equal to ``ChatTable``: pk/sk, GSI gsi1, on-demand, NEW_IMAGE stream."""
+    """CreateTable kwargs equal to ``ChatTable``: pk/sk, GSIs gsi1 and sanctionsByUser,
+    on-demand, NEW_IMAGE stream."""
     return {
         "TableName": name,
-        "AttributeDefinitions": _string_attributes("pk", "sk", "gsi1pk", "gsi1sk"),
+        "AttributeDefinitions": _string_attributes("pk", "sk", "gsi1pk", "gsi1sk", "user"),
         "KeySchema": _key_schema("pk", "sk"),
         "GlobalSecondaryIndexes": [
             {
                 "IndexName": GSI1,
                 "KeySchema": _key_schema("gsi1pk", "gsi1sk"),
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": SANCTIONS_BY_USER,
+                "KeySchema": _key_schema("user", "sk"),
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "BillingMode": "PAY_PER_REQUEST",
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},

@@ -52,7 +52,13 @@ from hubbub.store.sqlite.codec import (
 )
 from hubbub.store.sqlite.mailings import MAILINGS_SCHEMA, SqliteMailings
 from hubbub.store.sqlite.opening import open_database
-from hubbub.store.sqlite.revisions import find_message, list_sanctions, revise, sanctions_on
+from hubbub.store.sqlite.revisions import (
+    find_message,
+    list_sanctions,
+    revise,
+    sanctions_of,
+    sanctions_on,
+)
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
 from hubbub.store.sqlite.writers import TurnNotGiven, WriterTurns
@@ -530,6 +536,9 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
 
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
         return self._read(lambda db: list_sanctions(db, topic, now_ms))
+
+    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
+        return self._read(lambda db: sanctions_of(db, user_id, now_ms))
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:

@@ -15,7 +15,7 @@ from hubbub.store.items import message_item, revised
 from hubbub.store.records import Message, Sanction, SanctionKind
 from hubbub.store.sqlite.codec import MESSAGE_COLUMNS, message_of
 
-__all__ = ["find_message", "list_sanctions", "revise", "sanctions_on"]
+__all__ = ["find_message", "list_sanctions", "revise", "sanctions_of", "sanctions_on"]
 
 _SANCTION_COLUMNS = "topic, user_id, kind, until_ms, created_at"
 
@@ -73,6 +73,15 @@ def sanctions_on(
         f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE topic = ? AND user_id = ?"
         " AND (until_ms IS NULL OR until_ms > ?) ORDER BY kind",
         (topic, user_id, now_ms),
+    ).fetchall()
+    return [_sanction_of(row) for row in rows]
+
+
+def sanctions_of(db: sqlite3.Connection, user_id: UserId, now_ms: int) -> list[Sanction]:
+    rows = db.execute(
+        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE user_id = ?"
+        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY topic, kind",
+        (user_id, now_ms),
     ).fetchall()
     return [_sanction_of(row) for row in rows]
 

@@ -145,6 +145,7 @@ CREATE TABLE IF NOT EXISTS sanctions (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (topic, user_id, kind)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sanctions_by_user ON sanctions (user_id);
 
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
