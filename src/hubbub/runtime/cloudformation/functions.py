@@ -126,6 +126,13 @@ def _function(
     reserved = props.get("ReservedConcurrentExecutions")
     if reserved is not None and int(reserved) < 0:
         raise TemplateError(f"{logical_id}: ReservedConcurrentExecutions must be 0 or more")
+    architectures = props.get("Architectures") or ["x86_64"]
+    if not isinstance(architectures, list) or len(architectures) != 1:
+        raise TemplateError(f"{logical_id}: Architectures must list one architecture")
+    if architectures[0] not in ("x86_64", "arm64"):
+        raise TemplateError(
+            f"{logical_id}: Architectures: {architectures[0]!r} is not x86_64 or arm64"
+        )
     return FunctionSpec(
         logical_id=logical_id,
         name=name,
@@ -137,6 +144,7 @@ def _function(
         memory_mb=int(props.get("MemorySize", 128)),
         environment=variables,
         reserved_concurrency=None if reserved is None else int(reserved),
+        architecture=str(architectures[0]),
     )
 
 

@@ -45,6 +45,8 @@ class FunctionSpec:
     memory_mb: int
     environment: dict[str, str]
     reserved_concurrency: int | None
+    architecture: str = "x86_64"
+    """``Architectures``' one entry: ``x86_64`` or ``arm64`` (what ``sam build`` installs for)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,10 @@ AWS, where the artefact has no ``cryptography``.
 So when the function's code directory has a ``requirements.txt``, the runtime works out once
 per code directory which top-level modules its artefact would hold (here: reading the installed
 distributions' metadata takes tens of milliseconds, which no Lambda cold start pays) and hands
-the list to each worker, whose ``import_guard`` refuses the rest. Without a
+the list to each worker, whose ``import_guard`` refuses the rest. Requirements and their
+environment markers are read as pip reads them (``packaging``), for the machine SAM builds for:
+Lambda's Linux, the function's ``Runtime`` and ``Architectures``, so ``tomli; python_version <
+"3.11"`` is not in a python3.12 artefact, whatever Python runs ``hubbub serve``. Without a
 ``requirements.txt`` nothing is restricted: the function may be built another way (a Makefile
 build, a layer, a container image) whose contents the template does not show.
 """
@@ -22,38 +25,57 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["RUNTIME_PROVIDED", "importable"]
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+
+__all__ = ["RUNTIME_PROVIDED", "importable", "target_environment"]
 
 RUNTIME_PROVIDED = ("boto3",)
 """What Lambda's Python runtimes ship beside the function (with their own dependencies)."""
 
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
-_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 
-def _parse(line: str) -> tuple[str, frozenset[str], str] | None:
-    """A requirement's name, extras and marker; None for a comment, an option or a blank."""
-    text = line.split("#", 1)[0].strip()
-    if not text or text.startswith("-"):
+def target_environment(runtime: str, architecture: str) -> dict[str, str]:
+    """The environment markers of the machine ``sam build`` installs for: Lambda's Linux, the
+    function's Python (``python3.12`` -> 3.12) and architecture, not the machine running
+    ``hubbub serve``. A requirement marked for another Python or platform is not in the
+    artefact, so not importable here either."""
+    version = runtime.removeprefix("python")
+    return {
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": _MACHINE.get(architecture, architecture),
+        "python_version": version,
+        "python_full_version": f"{version}.0",
+        "implementation_version": f"{version}.0",
+    }
+
+
+def _parse(line: str) -> Requirement | None:
+    """A requirement line; None for a comment, a pip option (``-r``, ``--index-url``...), a
+    blank, or a line pip would refuse (it refuses the build too)."""
+    text = line.split(" #", 1)[0].strip()
+    if not text or text.startswith(("#", "-")):
         return None
-    found = _REQUIREMENT.match(text)
-    if found is None:
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
         return None
-    extras = frozenset(e.strip().lower() for e in (found.group(2) or "").split(",") if e.strip())
-    marker = text.split(";", 1)[1] if ";" in text else ""
-    return found.group(1), extras, marker
 
 
-def _applies(marker: str, extras: frozenset[str]) -> bool:
-    """Whether a dependency's marker holds: an ``extra == "x"`` marker when ``x`` was asked for;
-    any other marker (python_version, sys_platform) is taken to hold, which can only allow a
-    module too many, never refuse one the artefact has."""
-    wanted = {e.lower() for e in _EXTRA.findall(marker)}
-    return not wanted or bool(wanted & extras)
+def _applies(marker: Marker | None, extras: frozenset[str], env: Mapping[str, str]) -> bool:
+    """Whether a requirement is installed on the target: no marker, or its marker holds there
+    for one of the extras asked of the distribution that requires it (or for none)."""
+    if marker is None:
+        return True
+    return any(marker.evaluate({**env, "extra": extra}) for extra in (extras or {""}))
 
 
 def _top_level(dist: importlib.metadata.Distribution) -> set[str]:
@@ -71,9 +93,12 @@ def _top_level(dist: importlib.metadata.Distribution) -> set[str]:
     return names
 
 
-def _closure(requirements: Iterable[tuple[str, frozenset[str]]]) -> set[str]:
-    """The top-level modules of ``requirements`` and of everything they require, as installed
-    here. A requirement that is not installed adds nothing: importing it fails anyway."""
+def _closure(
+    requirements: Iterable[tuple[str, frozenset[str]]], env: Mapping[str, str]
+) -> set[str]:
+    """The top-level modules of ``requirements`` and of everything they require on the target,
+    as installed here. A requirement that is not installed adds nothing: importing it fails
+    anyway."""
     modules: set[str] = set()
     seen: set[tuple[str, frozenset[str]]] = set()
     pending = list(requirements)
@@ -89,20 +114,32 @@ def _closure(requirements: Iterable[tuple[str, frozenset[str]]]) -> set[str]:
             continue
         modules |= _top_level(dist)
         for line in dist.requires or ():
-            parsed = _parse(line)
-            if parsed is not None and _applies(parsed[2], extras):
-                pending.append((parsed[0], parsed[1]))
+            needed = _parse(line)
+            if needed is not None and _applies(needed.marker, extras, env):
+                pending.append((needed.name, _lowered(needed.extras)))
     return modules
 
 
+def _lowered(extras: Iterable[str]) -> frozenset[str]:
+    return frozenset(extra.lower() for extra in extras)
+
+
 @functools.cache
-def importable(code_dir: Path) -> frozenset[str] | None:
+def importable(
+    code_dir: Path, runtime: str = "python3.12", architecture: str = "x86_64"
+) -> frozenset[str] | None:
     """The top-level modules the deployed artefact of ``code_dir`` has besides its own code and
-    the standard library; None when there is no ``requirements.txt`` to say."""
+    the standard library, built for ``runtime`` on ``architecture``; None when there is no
+    ``requirements.txt`` to say."""
     try:
         lines = (code_dir / "requirements.txt").read_text().splitlines()
     except OSError:
         return None
-    named = [(p[0], p[1]) for p in map(_parse, lines) if p is not None]
+    env = target_environment(runtime, architecture)
+    named = [
+        (r.name, _lowered(r.extras))
+        for r in map(_parse, lines)
+        if r is not None and _applies(r.marker, frozenset(), env)
+    ]
     provided = [(name, frozenset[str]()) for name in RUNTIME_PROVIDED]
-    return frozenset(_closure([*named, *provided]))
+    return frozenset(_closure([*named, *provided], env))

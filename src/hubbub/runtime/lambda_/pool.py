@@ -262,7 +262,10 @@ class FunctionPool:
         """The worker's import rule (``artefact.py``): worked out at the first cold start, off
         the loop (tens of ms of package metadata, once per code directory), kept for the rest."""
         if self._importable is None:
-            found = await asyncio.to_thread(artefact.importable, self.spec.code_dir)
+            spec = self.spec
+            found = await asyncio.to_thread(
+                artefact.importable, spec.code_dir, spec.runtime, spec.architecture
+            )
             self._importable = [] if found is None else [IMPORTABLE_ARG + ",".join(sorted(found))]
         return self._importable
 

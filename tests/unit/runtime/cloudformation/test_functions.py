@@ -77,6 +77,20 @@ def test_a_functions_own_environment_overrides_globals(tmp_path: Path) -> None:
     assert spec.timeout_s == 7
     assert spec.runtime == "python3.12"
     assert spec.memory_mb == 128
+    assert spec.architecture == "x86_64"  # Lambda's default
+
+
+def test_the_architecture_comes_from_globals_or_the_function(tmp_path: Path) -> None:
+    """AWS: ``Architectures`` is a list of one, ``x86_64`` (the default) or ``arm64``; what
+    ``sam build`` installs requirements for, so what a function's artefact holds."""
+    path = write(
+        tmp_path,
+        {"Arm": fn(), "Intel": fn(Architectures=["x86_64"])},
+        Globals={"Function": {"CodeUri": "code/", "Architectures": ["arm64"]}},
+    )
+    functions = load_app(path).functions
+    assert functions["Arm"].architecture == "arm64"
+    assert functions["Intel"].architecture == "x86_64"
 
 
 def test_a_plain_lambda_function_takes_no_globals(tmp_path: Path) -> None:
@@ -115,6 +129,12 @@ def test_a_plain_lambda_function_takes_no_globals(tmp_path: Path) -> None:
             {"Fn": fn(CodeUri={"Bucket": "b", "Key": "k"})}, "CodeUri", id="an S3 CodeUri"
         ),
         pytest.param({"Fn": fn(Handler="handler")}, "Handler", id="a handler without a module"),
+        pytest.param(
+            {"Fn": fn(Architectures=["arm64", "x86_64"])},
+            "Architectures",
+            id="two architectures",
+        ),
+        pytest.param({"Fn": fn(Architectures=["i386"])}, "Architectures", id="an unknown one"),
     ],
 )
 def test_templates_that_cannot_run_are_refused_with_the_reason(

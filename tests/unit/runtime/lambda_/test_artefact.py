@@ -84,6 +84,34 @@ def test_extras_bring_their_dependencies_and_only_theirs(tmp_path: Path) -> None
     assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= parser
 
 
+def test_markers_are_read_for_lambdas_python_and_architecture(tmp_path: Path) -> None:
+    """PEP 508 markers hold or not as on the machine ``sam build`` installs for: Linux, the
+    function's Runtime and Architectures, whatever runs ``hubbub serve``."""
+    code = write_code(
+        tmp_path / "fn",
+        'PyYAML; platform_machine == "aarch64"\n'
+        'PyJWT ; python_version < "3.0"  # never on Lambda\n'
+        'prompt_toolkit; sys_platform == "linux" and python_version >= "3.12"\n',
+    )
+    arm = importable(code, "python3.12", "arm64")
+    intel = importable(code, "python3.12", "x86_64")
+    older = importable(code, "python3.11", "arm64")
+    assert arm is not None and intel is not None and older is not None
+    assert {"yaml", "prompt_toolkit"} <= arm and "jwt" not in arm
+    assert "yaml" not in intel and "prompt_toolkit" in intel
+    assert "yaml" in older and "prompt_toolkit" not in older
+
+
+def test_a_dependencys_marker_is_read_for_the_functions_python(tmp_path: Path) -> None:
+    """aiohttp requires typing_extensions only below Python 3.13: in a python3.12 artefact, not
+    in a python3.13 one."""
+    code = write_code(tmp_path / "fn", "aiohttp\n")
+    older, newer = importable(code, "python3.12"), importable(code, "python3.13")
+    assert older is not None and newer is not None
+    assert {"aiohttp", "yarl", "multidict"} <= older & newer
+    assert "typing_extensions" in older and "typing_extensions" not in newer
+
+
 def test_without_requirements_the_artefact_is_unknown(tmp_path: Path) -> None:
     assert importable(write_code(tmp_path / "fn", None)) is None
 
