@@ -25,21 +25,25 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 
-__all__ = ["RUNTIME_PROVIDED", "importable", "target_environment"]
+__all__ = ["RUNTIME_PROVIDED", "importable"]
 
 RUNTIME_PROVIDED = ("boto3",)
 """What Lambda's Python runtimes ship beside the function (with their own dependencies)."""
 
 _MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+"""pip's rule: a comment starts at a ``#`` that begins the line or follows white space (so a
+URL's ``#egg=`` fragment is not one)."""
 
 
-def target_environment(runtime: str, architecture: str) -> dict[str, str]:
+def _target_environment(runtime: str, architecture: str) -> dict[str, str]:
     """The environment markers of the machine ``sam build`` installs for: Lambda's Linux, the
     function's Python (``python3.12`` -> 3.12) and architecture, not the machine running
     ``hubbub serve``. A requirement marked for another Python or platform is not in the
@@ -61,8 +65,8 @@ def target_environment(runtime: str, architecture: str) -> dict[str, str]:
 def _parse(line: str) -> Requirement | None:
     """A requirement line; None for a comment, a pip option (``-r``, ``--index-url``...), a
     blank, or a line pip would refuse (it refuses the build too)."""
-    text = line.split(" #", 1)[0].strip()
-    if not text or text.startswith(("#", "-")):
+    text = _COMMENT.sub("", line).strip()
+    if not text or text.startswith("-"):
         return None
     try:
         return Requirement(text)
@@ -135,7 +139,7 @@ def importable(
         lines = (code_dir / "requirements.txt").read_text().splitlines()
     except OSError:
         return None
-    env = target_environment(runtime, architecture)
+    env = _target_environment(runtime, architecture)
     named = [
         (r.name, _lowered(r.extras))
         for r in map(_parse, lines)

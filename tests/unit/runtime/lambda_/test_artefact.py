@@ -91,7 +91,7 @@ def test_markers_are_read_for_lambdas_python_and_architecture(tmp_path: Path) ->
         tmp_path / "fn",
         'PyYAML; platform_machine == "aarch64"\n'
         'PyJWT ; python_version < "3.0"  # never on Lambda\n'
-        'prompt_toolkit; sys_platform == "linux" and python_version >= "3.12"\n',
+        'prompt_toolkit; sys_platform == "linux" and python_version >= "3.12"\t# tabbed\n',
     )
     arm = importable(code, "python3.12", "arm64")
     intel = importable(code, "python3.12", "x86_64")
