@@ -8,8 +8,10 @@ process of its own (:class:`EmbeddedDynamo`), or any DynamoDB-compatible endpoin
 reads on its own, so their code runs unchanged; table names are what ``!Ref`` resolves to.
 
 Creating is idempotent: a table that already exists with the same key schema is used as it is
-(a long-lived DynamoDB Local keeps its data across restarts); one with another key schema is an
-error rather than a silent surprise.
+(a long-lived DynamoDB Local keeps its data across restarts), given the stream and the global
+secondary indexes the template has since added, as a stack update would (CloudFormation adds
+an index in place, and DynamoDB backfills it); one with another key schema is an error rather
+than a silent surprise. An index the template dropped is left: deleting is the user's call.
 """
 
 from __future__ import annotations
@@ -182,6 +184,7 @@ def provision(client: Any, spec: TableSpec, *, timeout_s: float = 30.0) -> Provi
             f"table {spec.name} exists with another key schema than {spec.logical_id} declares;"
             " delete it or use another endpoint"
         )
+    table = _add_missing_indexes(client, table, request, timeout_s)
     stream_arn = table.get("LatestStreamArn")
     enabled = (table.get("StreamSpecification") or {}).get("StreamEnabled", False)
     if spec.stream_view_type and not (stream_arn and enabled):
@@ -198,15 +201,45 @@ def provision(client: Any, spec: TableSpec, *, timeout_s: float = 30.0) -> Provi
     )
 
 
+def _add_missing_indexes(
+    client: Any, table: dict[str, Any], request: Mapping[str, Any], timeout_s: float
+) -> dict[str, Any]:
+    """Create, one at a time as DynamoDB requires, each global secondary index of ``request``
+    that the existing ``table`` lacks; the table as it is then."""
+    present = {str(i["IndexName"]) for i in table.get("GlobalSecondaryIndexes") or []}
+    missing = [
+        index
+        for index in request.get("GlobalSecondaryIndexes") or []
+        if index["IndexName"] not in present
+    ]
+    for index in missing:
+        keys = {str(k["AttributeName"]) for k in index["KeySchema"]}
+        client.update_table(
+            TableName=table["TableName"],
+            AttributeDefinitions=[
+                a for a in request["AttributeDefinitions"] if a["AttributeName"] in keys
+            ],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        log.info("table %s: index %s added", table["TableName"], index["IndexName"])
+        table = _wait_active(client, str(table["TableName"]), timeout_s)
+    return table
+
+
 def _key_names(schema: Any) -> list[tuple[str, str]]:
     return sorted((str(k["KeyType"]), str(k["AttributeName"])) for k in schema or [])
 
 
 def _wait_active(client: Any, name: str, timeout_s: float) -> dict[str, Any]:
+    """The table once it and its global secondary indexes are ACTIVE (an index being built
+    cannot be queried)."""
     deadline = time.monotonic() + timeout_s
     while True:
         table: dict[str, Any] = client.describe_table(TableName=name)["Table"]
-        if table.get("TableStatus") == "ACTIVE":
+        indexes = table.get("GlobalSecondaryIndexes") or []
+        if table.get("TableStatus") == "ACTIVE" and all(
+            i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+        ):
             return table
         if time.monotonic() > deadline:
             raise TablesUnavailable(f"table {name} did not become ACTIVE within {timeout_s} s")

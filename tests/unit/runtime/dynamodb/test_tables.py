@@ -233,6 +233,49 @@ def test_an_existing_table_without_a_stream_gets_one(client: Any) -> None:
     assert provision(client, streamed).stream_arn is not None
 
 
+def test_an_existing_table_gets_the_indexes_the_template_added(client: Any) -> None:
+    """As a stack update adds a global secondary index in place (and DynamoDB backfills it
+    from the items that carry its key), so does the runtime to a table it finds: the items
+    stored before are in the new index."""
+    bare = spec_named(BillingMode="PAY_PER_REQUEST")
+    provision(client, bare)
+    client.put_item(
+        TableName=bare.name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "user": {"S": "ann"}}
+    )
+    index = {
+        "IndexName": "byUser",
+        "KeySchema": [
+            {"AttributeName": "user", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    indexed = TableSpec(
+        bare.logical_id,
+        bare.name,
+        None,
+        None,
+        properties={
+            **bare.properties,
+            "AttributeDefinitions": [
+                *ATTRIBUTES[:2],
+                {"AttributeName": "user", "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [index],
+        },
+    )
+    provision(client, indexed)
+    found = client.query(
+        TableName=bare.name,
+        IndexName="byUser",
+        KeyConditionExpression="#u = :u",
+        ExpressionAttributeNames={"#u": "user"},
+        ExpressionAttributeValues={":u": {"S": "ann"}},
+    )
+    assert [item["pk"]["S"] for item in found["Items"]] == ["a"]
+    assert provision(client, indexed).name == bare.name  # nothing left to add: used as it is
+
+
 def test_an_existing_table_with_other_keys_is_an_error(client: Any) -> None:
     spec = spec_named(BillingMode="PAY_PER_REQUEST")
     client.create_table(
