@@ -84,16 +84,46 @@ def _applies(marker: Marker | None, extras: frozenset[str], env: Mapping[str, st
 
 def _top_level(dist: importlib.metadata.Distribution) -> set[str]:
     """The top-level modules a distribution installs: its ``top_level.txt`` when it has one,
-    else the first part of each installed path."""
+    else the first part of each installed path, else (an editable install whose backend
+    writes no ``top_level.txt``: hatchling, flit, pdm) the modules in the directories its
+    ``.pth`` file puts on ``sys.path``."""
     listed = dist.read_text("top_level.txt")
     if listed:
         return {name.strip() for name in listed.splitlines() if name.strip()}
     names: set[str] = set()
+    pth: list[Path] = []
     for file in dist.files or ():
         first = file.parts[0]
+        if first.endswith(".pth") and len(file.parts) == 1:
+            pth.append(Path(str(dist.locate_file(file))))
         if first in ("..", "__pycache__") or first.endswith((".dist-info", ".data", ".pth")):
             continue
         names.add(first.split(".", 1)[0] if len(file.parts) == 1 else first)
+    return names or {name for path in pth for name in _modules_on_paths_of(path)}
+
+
+def _modules_on_paths_of(pth: Path) -> set[str]:
+    """The top-level modules and packages in the directories a ``.pth`` file lists (its
+    ``import`` lines, which run code, are not followed)."""
+    try:
+        lines = pth.read_text().splitlines()
+    except OSError:
+        return set()
+    names: set[str] = set()
+    for line in lines:
+        entry = line.strip()
+        if not entry or entry.startswith(("#", "import ", "import\t")):
+            continue
+        root = Path(entry) if Path(entry).is_absolute() else pth.parent / entry
+        try:
+            children = list(root.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if child.suffix == ".py" and child.stem.isidentifier():
+                names.add(child.stem)
+            elif child.is_dir() and child.name.isidentifier():
+                names.add(child.name)
     return names
 
 

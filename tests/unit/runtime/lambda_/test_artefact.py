@@ -151,3 +151,25 @@ def test_a_module_on_another_drive_is_not_taken_for_the_standard_library(
 
     monkeypatch.setattr(import_guard.os.path, "relpath", across_drives)
     assert import_guard._in_stdlib(spec) is False
+
+
+def test_an_editable_install_without_top_level_names_its_pth_directories(tmp_path: Path) -> None:
+    """hatchling, flit and pdm write no ``top_level.txt``, and their editable installs record
+    a ``.pth`` file rather than the package: its directory's modules are the distribution's."""
+    import importlib.metadata
+
+    from hubbub.runtime.lambda_ import artefact
+
+    source = tmp_path / "project" / "src"
+    (source / "mylib").mkdir(parents=True)
+    (source / "mylib" / "__init__.py").write_text("")
+    (source / "mylib_helpers.py").write_text("")
+    (source / "not-a-module.txt").write_text("")
+    site = tmp_path / "site"
+    info = site / "mylib-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mylib\nVersion: 1.0\n")
+    (info / "RECORD").write_text("_mylib.pth,,\nmylib-1.0.dist-info/METADATA,,\n")
+    (site / "_mylib.pth").write_text(f"{source}\n")
+    dist = importlib.metadata.PathDistribution(info)
+    assert artefact._top_level(dist) == {"mylib", "mylib_helpers"}
