@@ -73,6 +73,7 @@ from hubbub.store.dynamodb.keys import (
 from hubbub.store.dynamodb.mailings import DynamoMailings
 from hubbub.store.dynamodb.registry import WildcardRegistry
 from hubbub.store.dynamodb.revisions import Revisions
+from hubbub.store.dynamodb.sanctions import SanctionItems
 from hubbub.store.dynamodb.schema import GSI1
 from hubbub.store.dynamodb.uploads import UploadItems
 from hubbub.store.items import message_from_item
@@ -84,8 +85,6 @@ from hubbub.store.port import (
     MessagePage,
     Operator,
     Rate,
-    Sanction,
-    SanctionKind,
     Store,
     Subscription,
     TokensRefused,
@@ -99,7 +98,7 @@ __all__ = ["ClientLimits", "DynamoStore"]
 log = logging.getLogger(__name__)
 
 
-class DynamoStore(UploadItems, DynamoMailings, Store):
+class DynamoStore(UploadItems, DynamoMailings, SanctionItems, Store):
     def __init__(
         self,
         table_name: str,
@@ -570,21 +569,6 @@ class DynamoStore(UploadItems, DynamoMailings, Store):
         self, topic: Topic, seq: int, message_id: MessageId, now_ms: int
     ) -> Message | None:
         return self._revisions.revise(topic, seq, message_id, author=None, text=None, now_ms=now_ms)
-
-    def put_sanction(self, sanction: Sanction) -> None:
-        self._revisions.put_sanction(sanction)
-
-    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
-        return self._revisions.lift_sanction(topic, user_id, kind)
-
-    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._revisions.sanctions_on(topic, user_id, now_ms)
-
-    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
-        return self._revisions.list_sanctions(topic, now_ms)
-
-    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._revisions.sanctions_of(user_id, now_ms)
 
     # rate limits ------------------------------------------------------------------------------
     def take_token(self, bucket: str, rate: Rate, now_ms: int) -> int:

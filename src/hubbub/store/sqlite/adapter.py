@@ -28,8 +28,6 @@ from hubbub.store.port import (
     Message,
     MessagePage,
     Operator,
-    Sanction,
-    SanctionKind,
     Store,
     StoreUnavailable,
     Subscription,
@@ -52,13 +50,8 @@ from hubbub.store.sqlite.codec import (
 )
 from hubbub.store.sqlite.mailings import MAILINGS_SCHEMA, SqliteMailings
 from hubbub.store.sqlite.opening import open_database
-from hubbub.store.sqlite.revisions import (
-    find_message,
-    list_sanctions,
-    revise,
-    sanctions_of,
-    sanctions_on,
-)
+from hubbub.store.sqlite.revisions import find_message, revise
+from hubbub.store.sqlite.sanctions import SqliteSanctions
 from hubbub.store.sqlite.schema import SCHEMA, upgrade
 from hubbub.store.sqlite.uploads import get_uploads, put_upload
 from hubbub.store.sqlite.writers import TurnNotGiven, WriterTurns
@@ -69,7 +62,7 @@ T = TypeVar("T")
 _SWEEP_EVERY_MS = 60_000
 
 
-class SqliteStore(SqliteMailings, SqliteBuckets, Store):
+class SqliteStore(SqliteMailings, SqliteBuckets, SqliteSanctions, Store):
     def __init__(
         self,
         path: Path | str,
@@ -500,45 +493,12 @@ class SqliteStore(SqliteMailings, SqliteBuckets, Store):
         with self._write() as db:
             return revise(db, topic, seq, message_id, author=None, text=None, now_ms=now_ms)
 
-    def put_sanction(self, sanction: Sanction) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO sanctions (topic, user_id, kind, until_ms, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    sanction.topic,
-                    sanction.user_id,
-                    sanction.kind.value,
-                    sanction.until_ms,
-                    sanction.created_at,
-                ),
-            )
-
-    def lift_sanction(self, topic: Topic, user_id: UserId, kind: SanctionKind) -> bool:
-        with self._write() as db:
-            return (
-                db.execute(
-                    "DELETE FROM sanctions WHERE topic = ? AND user_id = ? AND kind = ?",
-                    (topic, user_id, kind.value),
-                ).rowcount
-                > 0
-            )
-
-    def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: sanctions_on(db, topic, user_id, now_ms))
-
     def put_upload(self, upload: Upload) -> None:
         with self._write() as db:
             put_upload(db, upload)
 
     def get_uploads(self, ids: list[str], now_ms: int) -> list[Upload]:
         return self._read(lambda db: get_uploads(db, ids, now_ms))
-
-    def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: list_sanctions(db, topic, now_ms))
-
-    def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: sanctions_of(db, user_id, now_ms))
 
     # streams ----------------------------------------------------------------------------------
     def decode_change(self, image: Mapping[str, Any]) -> Message | None:

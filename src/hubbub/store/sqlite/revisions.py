@@ -1,4 +1,4 @@
-"""Edits, deletes and sanctions on SQLite, each inside the caller's transaction.
+"""Edits and deletes on SQLite, each inside the caller's transaction.
 
 An edit or a delete rewrites the message row and appends a ``MODIFY`` of the message item to
 the stream log in the same transaction, which is what DynamoDB Streams carries for the
@@ -12,12 +12,10 @@ import sqlite3
 from hubbub import streamlog
 from hubbub.ids import MessageId, Topic, UserId
 from hubbub.store.items import message_item, revised
-from hubbub.store.records import Message, Sanction, SanctionKind
+from hubbub.store.records import Message
 from hubbub.store.sqlite.codec import MESSAGE_COLUMNS, message_of
 
-__all__ = ["find_message", "list_sanctions", "revise", "sanctions_of", "sanctions_on"]
-
-_SANCTION_COLUMNS = "topic, user_id, kind, until_ms, created_at"
+__all__ = ["find_message", "revise"]
 
 
 def find_message(db: sqlite3.Connection, topic: Topic, seq: int, now_ms: int) -> Message | None:
@@ -53,43 +51,3 @@ def revise(
     )
     streamlog.append(db, "MODIFY", message_item(after), now_ms)
     return after
-
-
-def _sanction_of(row: tuple[object, ...]) -> Sanction:
-    until = row[3]
-    return Sanction(
-        topic=Topic(str(row[0])),
-        user_id=UserId(str(row[1])),
-        kind=SanctionKind(str(row[2])),
-        until_ms=None if until is None else int(str(until)),
-        created_at=int(str(row[4])),
-    )
-
-
-def sanctions_on(
-    db: sqlite3.Connection, topic: Topic, user_id: UserId, now_ms: int
-) -> list[Sanction]:
-    rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE topic = ? AND user_id = ?"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY kind",
-        (topic, user_id, now_ms),
-    ).fetchall()
-    return [_sanction_of(row) for row in rows]
-
-
-def sanctions_of(db: sqlite3.Connection, user_id: UserId, now_ms: int) -> list[Sanction]:
-    rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE user_id = ?"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY topic, kind",
-        (user_id, now_ms),
-    ).fetchall()
-    return [_sanction_of(row) for row in rows]
-
-
-def list_sanctions(db: sqlite3.Connection, topic: Topic | None, now_ms: int) -> list[Sanction]:
-    rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE (? IS NULL OR topic = ?)"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY topic, user_id, kind",
-        (topic, topic, now_ms),
-    ).fetchall()
-    return [_sanction_of(row) for row in rows]
