@@ -59,13 +59,16 @@ class SqliteSanctions(Sanctions):
             )
 
     def sanctions_on(self, topic: Topic, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: _sanctions_on(db, topic, user_id, now_ms))
+        where = "topic = ? AND user_id = ?"
+        return self._read(lambda db: _active(db, where, (topic, user_id), "kind", now_ms))
 
     def list_sanctions(self, topic: Topic | None, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: _list_sanctions(db, topic, now_ms))
+        where = "(? IS NULL OR topic = ?)"
+        order = "topic, user_id, kind"
+        return self._read(lambda db: _active(db, where, (topic, topic), order, now_ms))
 
     def sanctions_of(self, user_id: UserId, now_ms: int) -> list[Sanction]:
-        return self._read(lambda db: _sanctions_of(db, user_id, now_ms))
+        return self._read(lambda db: _active(db, "user_id = ?", (user_id,), "topic, kind", now_ms))
 
 
 def _sanction_of(row: tuple[object, ...]) -> Sanction:
@@ -79,30 +82,14 @@ def _sanction_of(row: tuple[object, ...]) -> Sanction:
     )
 
 
-def _sanctions_on(
-    db: sqlite3.Connection, topic: Topic, user_id: UserId, now_ms: int
+def _active(
+    db: sqlite3.Connection, where: str, params: tuple[object, ...], order: str, now_ms: int
 ) -> list[Sanction]:
+    """The unexpired sanctions ``where`` selects, in ``order`` (an expired row waits for the
+    sweep, as a TTL'd item waits for DynamoDB's)."""
     rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE topic = ? AND user_id = ?"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY kind",
-        (topic, user_id, now_ms),
-    ).fetchall()
-    return [_sanction_of(row) for row in rows]
-
-
-def _sanctions_of(db: sqlite3.Connection, user_id: UserId, now_ms: int) -> list[Sanction]:
-    rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE user_id = ?"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY topic, kind",
-        (user_id, now_ms),
-    ).fetchall()
-    return [_sanction_of(row) for row in rows]
-
-
-def _list_sanctions(db: sqlite3.Connection, topic: Topic | None, now_ms: int) -> list[Sanction]:
-    rows = db.execute(
-        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE (? IS NULL OR topic = ?)"
-        " AND (until_ms IS NULL OR until_ms > ?) ORDER BY topic, user_id, kind",
-        (topic, topic, now_ms),
+        f"SELECT {_SANCTION_COLUMNS} FROM sanctions WHERE {where}"
+        f" AND (until_ms IS NULL OR until_ms > ?) ORDER BY {order}",
+        (*params, now_ms),
     ).fetchall()
     return [_sanction_of(row) for row in rows]
