@@ -213,6 +213,46 @@ async def test_a_failing_stream_record_sends_its_metadata_to_the_on_failure_queu
     ]
 
 
+async def test_a_parallelization_factor_reads_the_stream_in_lanes_in_order_per_key(
+    probe: Probe,
+) -> None:
+    """``ParallelizationFactor: 3``: three batches of the shard in the function at once, every
+    record once, and each item's changes in the order they were made (*Using AWS Lambda with
+    Amazon DynamoDB*, "Concurrent reads of a shard": order is kept at the item level)."""
+    table = probe.info["tables"]["Items"]
+    keys = [f"lane-{i}" for i in range(9)]
+    for n in range(3):
+        for key in keys:
+            probe.dynamodb.put_item(TableName=table, Item={"id": {"S": key}, "n": {"N": str(n)}})
+
+    def mine(batch: dict[str, Any]) -> list[tuple[str, int]]:
+        return [
+            (r["dynamodb"]["NewImage"]["id"]["S"], int(r["dynamodb"]["NewImage"]["n"]["N"]))
+            for r in batch["event"]["Records"]
+            if r["dynamodb"]["NewImage"]["id"]["S"].startswith("lane-")
+        ]
+
+    def all_seen() -> list[dict[str, Any]] | None:
+        batches = probe.events("parallel")
+        return batches if sum(len(mine(b)) for b in batches) >= 27 else None
+
+    batches = await eventually(all_seen, timeout=WAIT_S)
+    batches.sort(key=lambda b: b["started"])
+    seen = [change for b in batches for change in mine(b)]
+    assert sorted(seen) == sorted((key, n) for key in keys for n in range(3)), "each once"
+    for key in keys:
+        assert [n for k, n in seen if k == key] == [0, 1, 2], f"{key} in order"
+    assert any(
+        a["started"] < b["ended"] and b["started"] < a["ended"]
+        for i, a in enumerate(batches)
+        for b in batches[i + 1 :]
+    ), "some batches ran at the same time"
+    streams = probe.server.admin("stats")["streams"]
+    lanes = sorted(name for name in streams if name.startswith("ParallelFunction."))
+    assert lanes == [f"ParallelFunction.Changes#{i}" for i in range(3)]
+    assert all(streams[name]["batches"] >= 1 for name in lanes), "every lane had keys"
+
+
 async def test_a_topic_delivers_to_its_queue_and_its_function(probe: Probe) -> None:
     """A publish reaches the SQS subscription (the notification envelope) and the function
     subscribed by a SAM SNS event (an SNS event)."""

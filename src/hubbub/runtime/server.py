@@ -23,11 +23,12 @@ from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
 from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX
 from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
-from hubbub.runtime.cloudformation import AppSpec, load_app
+from hubbub.runtime.cloudformation import AppSpec, StreamMappingSpec, load_app
 from hubbub.runtime.config import RuntimeConfig, RuntimeStartError
 from hubbub.runtime.datadir import make_private, private_umask
-from hubbub.runtime.dynamodb.backing import Backing, choose_store
+from hubbub.runtime.dynamodb.backing import Backing, StreamFeed, choose_store
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from hubbub.runtime.dynamodb.lanes import Lane, carry_checkpoints, hash_key_of, poke_each
 from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.eventbridge.scheduler import Scheduler
@@ -297,36 +298,59 @@ class LocalRuntime:
             add_index_route(self.app, self)
 
     async def _make_pollers(self, backing: Backing, state: RuntimeState) -> None:
-        config = self.config
         for mapping in self.spec.mappings:
             feed = backing.feed(mapping)
             if state.use_source(mapping.name, feed.identity):
                 log.info(
                     "%s reads a new stream (%s): checkpoint reset", mapping.name, feed.identity
                 )
-            poller = StreamPoller(
-                mapping,
-                self.spec.tables[mapping.table],
-                feed.stream_arn,
-                feed.source,
-                self.pools[mapping.function],
-                state,
-                region=config.region,
-                poll_interval_s=config.poll_interval_s,
-                duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
-                paused=lambda: self.config.faults.streams_paused,
-                now_ms=self.clock.now_ms,
-                send_on_failure=None if self.messaging is None else self.messaging.sender,
-            )
-            poller.metrics = self.metrics
-            self.pollers.append(poller)
+            lanes = self._lanes(mapping, feed, state)
+            self.pollers += lanes
             if isinstance(feed.source, DynamoStreamSource):
                 try:
-                    await feed.source.start(poller.poke, config.poll_interval_s)
+                    await feed.source.start(poke_each(lanes), self.config.poll_interval_s)
                 except Exception as exc:
                     raise RuntimeStartError(
                         f"{mapping.name}: cannot read the stream {feed.stream_arn}: {exc}"
                     ) from exc
+
+    def _lanes(
+        self, mapping: StreamMappingSpec, feed: StreamFeed, state: RuntimeState
+    ) -> list[StreamPoller]:
+        """The mapping's pollers: one, or one per lane of its ``ParallelizationFactor``, each on
+        its own reader of a DynamoDB stream (a SQLite log is read by query, so they share it)."""
+        factor = mapping.parallelization_factor
+        if carry_checkpoints(state, mapping.name, factor):
+            log.info(
+                "%s: ParallelizationFactor is now %d: every lane starts again from the lowest"
+                " position any reached",
+                mapping.name,
+                factor,
+            )
+        table = self.spec.tables[mapping.table]
+        lanes: list[StreamPoller] = []
+        for index in range(factor):
+            source = feed.source
+            if factor > 1 and isinstance(source, DynamoStreamSource):
+                source = source.reader()
+            poller = StreamPoller(
+                mapping,
+                table,
+                feed.stream_arn,
+                source,
+                self.pools[mapping.function],
+                state,
+                region=self.config.region,
+                poll_interval_s=self.config.poll_interval_s,
+                duplicate_batches=lambda: self.config.faults.duplicate_stream_batches,
+                paused=lambda: self.config.faults.streams_paused,
+                now_ms=self.clock.now_ms,
+                send_on_failure=None if self.messaging is None else self.messaging.sender,
+                lane=Lane(index, factor, hash_key_of(table)),
+            )
+            poller.metrics = self.metrics
+            lanes.append(poller)
+        return lanes
 
     async def _serve(
         self,
@@ -544,10 +568,10 @@ class LocalRuntime:
                 "refused": self.head_guard.refused,
             },
             "streams": {
-                p.mapping.name: {
+                p.name: {
                     "batches": p.batches,
                     "deadLettered": p.dead_lettered,
-                    "checkpoint": self.state.checkpoint(p.mapping.name) if self.state else None,
+                    "checkpoint": self.state.checkpoint(p.name) if self.state else None,
                 }
                 for p in self.pollers
             },

@@ -14,6 +14,7 @@ from hubbub.runtime.cloudformation.messaging import queue_mapping, queue_of, sns
 from hubbub.runtime.cloudformation.resources import active
 from hubbub.runtime.cloudformation.specs import AppSpec, StreamMappingSpec
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
+from hubbub.runtime.dynamodb.lanes import MAX_FACTOR
 
 __all__ = ["read_mappings"]
 
@@ -74,6 +75,8 @@ def _add(
         return
     if app.tables[table].stream_view_type is None:
         raise TemplateError(f"{name}: table {table} has no StreamSpecification")
+    if props.get("TumblingWindowInSeconds"):
+        app.unsupported.append((name, "TumblingWindowInSeconds (no window state is kept)"))
     app.mappings.append(_mapping(name, function, table, props))
 
 
@@ -94,7 +97,19 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         maximum_batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         enabled=bool(props.get("Enabled", True)),
         filters=_filters(props.get("FilterCriteria"), name),
+        parallelization_factor=_factor(props.get("ParallelizationFactor", 1), name),
     )
+
+
+def _factor(value: Any, where: str) -> int:
+    """Lambda refuses a factor outside 1-10 when the mapping is created; so does the template."""
+    try:
+        factor = int(value)
+    except (TypeError, ValueError):
+        factor = 0
+    if not 1 <= factor <= MAX_FACTOR:
+        raise TemplateError(f"{where}: ParallelizationFactor must be 1-{MAX_FACTOR}, got {value!r}")
+    return factor
 
 
 def _filters(criteria: Any, where: str) -> tuple[dict[str, Any], ...]:

@@ -182,6 +182,8 @@ class StreamMappingSpec:
     enabled: bool = True
     filters: tuple[dict[str, Any], ...] = ()
     """``FilterCriteria`` patterns (``dynamodb/filters.py``); records none matches are skipped."""
+    parallelization_factor: int = 1
+    """Batches of the shard handled at once, each partition key in one of them (``lanes.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

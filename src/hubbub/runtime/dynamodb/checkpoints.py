@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubbub.runtime.dynamodb.lanes import family_of
 from hubbub.runtime.dynamodb.walcheckpoint import WalCheckpointer
 
 __all__ = ["DeadLetter", "RuntimeState"]
@@ -99,10 +100,21 @@ class RuntimeState:
                 (mapping, _encode_position(seq)),
             )
 
+    def checkpoints_of(self, mapping: str) -> dict[str, int]:
+        """The checkpoints of ``mapping``: its own, or its lanes' (``dynamodb/lanes.py``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT mapping, seq FROM checkpoints").fetchall()
+        return {name: _decode_position(seq) for name, seq in rows if family_of(mapping, name)}
+
+    def forget_checkpoint(self, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (name,))
+
     def use_source(self, mapping: str, source: str) -> bool:
         """Record which stream a mapping reads. When it read another stream before (a table
-        created anew, say), its checkpoint is dropped: old positions mean nothing on the new
-        stream. True when that happened. A mapping seen for the first time keeps its checkpoint.
+        created anew, say), its checkpoints (its lanes' too) are dropped: old positions mean
+        nothing on the new stream. True when that happened. A mapping seen for the first time
+        keeps its checkpoint.
         """
         with self._lock:
             row = self._db.execute(
@@ -118,7 +130,9 @@ class RuntimeState:
                     (mapping, source),
                 )
                 if row is not None:
-                    self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (mapping,))
+                    for (name,) in self._db.execute("SELECT mapping FROM checkpoints").fetchall():
+                        if family_of(mapping, name):
+                            self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (name,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

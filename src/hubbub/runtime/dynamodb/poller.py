@@ -1,4 +1,5 @@
-"""DynamoDB Streams -> Lambda event source mappings: one poller per mapping.
+"""DynamoDB Streams -> Lambda event source mappings: one poller per mapping, or per lane of a
+mapping with a ``ParallelizationFactor`` (``dynamodb/lanes.py``).
 
 A poller reads its stream (``dynamodb/sources.py``) in order, so order is kept for every key,
 drops what the mapping's ``FilterCriteria`` do not match, invokes the function with batches of
@@ -24,6 +25,7 @@ from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
 from hubbub.runtime.dynamodb.filters import matches_any
+from hubbub.runtime.dynamodb.lanes import SOLE, Lane
 from hubbub.runtime.dynamodb.onfailure import FailedInvocation, invocation_record
 from hubbub.runtime.dynamodb.retry import (
     TOO_OLD,
@@ -66,10 +68,15 @@ class StreamPoller:
         paused: Callable[[], bool] = lambda: False,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         send_on_failure: Callable[[str, dict[str, Any]], None] | None = None,
+        lane: Lane = SOLE,
     ) -> None:
         """``send_on_failure(arn, document)`` (blocking) delivers to the mapping's on-failure
-        destination; without it only the local dead-letter table keeps what is given up."""
+        destination; without it only the local dead-letter table keeps what is given up.
+        ``lane``: which of the mapping's ``ParallelizationFactor`` lanes this poller is
+        (``dynamodb/lanes.py``); its checkpoint is named after it."""
         self.mapping = mapping
+        self.lane = lane
+        self.name = lane.name_for(mapping.name)
         self.table = table
         self.stream_arn = stream_arn
         self.source = source
@@ -97,12 +104,12 @@ class StreamPoller:
         self.destination_sent = 0
 
     def start(self) -> None:
-        position = self.state.checkpoint(self.mapping.name)
+        position = self.state.checkpoint(self.name)
         if position is None:
             position = (
                 0 if self.mapping.starting_position == "TRIM_HORIZON" else self.source.latest()
             )
-            self.state.save_checkpoint(self.mapping.name, position)
+            self.state.save_checkpoint(self.name, position)
         self._task = asyncio.create_task(self._run())
 
     def poke(self) -> None:
@@ -119,9 +126,9 @@ class StreamPoller:
         """Wait until everything written so far has been handed to the function."""
         deadline = time.monotonic() + timeout_s
         target = self.source.latest()
-        while (self.state.checkpoint(self.mapping.name) or 0) < target:
+        while (self.state.checkpoint(self.name) or 0) < target:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.mapping.name} did not drain")
+                raise TimeoutError(f"{self.name} did not drain")
             self.poke()
             await asyncio.sleep(0.01)
 
@@ -132,7 +139,7 @@ class StreamPoller:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("stream mapping %s failed a step", self.mapping.name)
+                log.exception("stream mapping %s failed a step", self.name)
                 progressed = False
             if progressed:
                 continue
@@ -163,18 +170,21 @@ class StreamPoller:
                 await asyncio.to_thread(self._send_on_failure, destination, document)
                 self.destination_sent += 1
             except Exception:
-                log.exception("%s: cannot send to %s", self.mapping.name, destination)
+                log.exception("%s: cannot send to %s", self.name, destination)
 
     async def _handle_batch(self) -> bool:
         if not self.mapping.enabled or self._paused():
             return False
-        entries = await self._read()
-        if not entries:
+        read = await self._read()
+        if not read:
             return False
+        read_up_to = read[-1].seq
+        entries = self._own(read)
+        if not entries:
+            return True
         entries = self._drop_expired(entries)
         if not entries:
             return True
-        read_up_to = entries[-1].seq
         batch = self._matching(entries)
         if not batch:
             self._advance(read_up_to)
@@ -183,18 +193,28 @@ class StreamPoller:
         sent = [entry.seq for entry, _ in batch]
         outcome = outcome_of(self.mapping, sent, result)
         if isinstance(outcome, MalformedReport):
-            log.warning("%s: malformed itemIdentifier %r", self.mapping.name, outcome.identifier)
+            log.warning("%s: malformed itemIdentifier %r", self.name, outcome.identifier)
         decision = next_step(self.mapping, sent, read_up_to, outcome, self._attempts)
         return self._perform(decision, {entry.seq: (entry, record) for entry, record in batch})
 
     async def _read(self) -> list[streamlog.LogEntry]:
         """The next batch after the checkpoint; a short one waits MaximumBatchingWindow first."""
-        position = self.state.checkpoint(self.mapping.name) or 0
+        position = self.state.checkpoint(self.name) or 0
         entries = self.source.read_after(position, self._window)
         if entries and len(entries) < self._window and self.mapping.maximum_batching_window_s > 0:
             await asyncio.sleep(self.mapping.maximum_batching_window_s)
             entries = self.source.read_after(position, self._window)
         return entries
+
+    def _own(self, read: list[streamlog.LogEntry]) -> list[streamlog.LogEntry]:
+        """This lane's records of those read. Other lanes' records before its first are passed
+        at once, without resetting a retry or a bisection: those are about its first record."""
+        if self.lane.count == 1:
+            return read
+        first = next((i for i, e in enumerate(read) if self.lane.owns(e)), len(read))
+        if first:
+            self.state.save_checkpoint(self.name, read[first - 1].seq)
+        return [e for e in read[first:] if self.lane.owns(e)]
 
     def _drop_expired(self, entries: list[streamlog.LogEntry]) -> list[streamlog.LogEntry]:
         now_ms = self._now_ms()  # the clock the writers used (the runtime's controllable clock)
@@ -249,7 +269,7 @@ class StreamPoller:
                 assert_never(decision)
 
     def _advance(self, seq: int) -> None:
-        self.state.save_checkpoint(self.mapping.name, seq)
+        self.state.save_checkpoint(self.name, seq)
         self._window = self.mapping.batch_size
         self._attempts = Attempts()
         self._invokes = 0
@@ -284,9 +304,11 @@ class StreamPoller:
         if self.metrics is None:
             return
         labels = {"mapping": self.mapping.name}
+        if self.lane.count > 1:
+            labels["lane"] = str(self.lane.index)
         age = 0
         if self._last_created_ms is not None and self.source.latest() > (
-            self.state.checkpoint(self.mapping.name) or 0
+            self.state.checkpoint(self.name) or 0
         ):
             age = max(0, time.time_ns() // 1_000_000 - self._last_created_ms)
         self.metrics.set(
@@ -300,7 +322,7 @@ class StreamPoller:
     def _dead_letter(self, entry: streamlog.LogEntry, record: dict[str, Any], reason: str) -> None:
         self.dead_lettered += 1
         log.warning(
-            "%s: record %s to the on-failure destination (%s)", self.mapping.name, entry.seq, reason
+            "%s: record %s to the on-failure destination (%s)", self.name, entry.seq, reason
         )
         self.state.dead_letter(
             self.mapping.name, entry.seq, reason, record, time.time_ns() // 1_000_000

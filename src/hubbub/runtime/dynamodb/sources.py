@@ -103,6 +103,8 @@ class DynamoStreamSource:
     int, so checkpoints are the stream's own and survive a restart on a persistent endpoint.
     Records older than the stream's 24-hour retention are dropped, as DynamoDB trims them.
     With several shards (DynamoDB Local, AWS) records are merged in sequence-number order.
+    The lanes of a mapping with a ``ParallelizationFactor`` share one tail through
+    :meth:`reader`s: a record is let go once every reader has passed it.
     """
 
     def __init__(
@@ -127,6 +129,8 @@ class DynamoStreamSource:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._readers: list[int] = []
+        """Each reader's last position (see :meth:`reader`)."""
 
     # what the poller reads ----------------------------------------------------------------------
     def latest(self) -> int:
@@ -134,15 +138,32 @@ class DynamoStreamSource:
             return self._latest
 
     def read_after(self, position: int, limit: int) -> list[streamlog.LogEntry]:
+        """For the one poller of a mapping: what it has passed is let go."""
+        return self._read(position, position, limit)
+
+    def reader(self) -> StreamSource:
+        """A source of its own for one of several lanes reading this stream."""
+        self._readers.append(0)
+        return _Reader(self, len(self._readers) - 1)
+
+    def read_as(self, reader: int, position: int, limit: int) -> list[streamlog.LogEntry]:
+        """What reader ``reader`` (of :meth:`reader`) reads after ``position``."""
+        with self._lock:
+            self._readers[reader] = position
+            passed = min(self._readers)
+        return self._read(position, passed, limit)
+
+    def _read(self, position: int, passed: int, limit: int) -> list[streamlog.LogEntry]:
         cutoff = self._now_ms() - self._retention_ms
         with self._lock:
             keep = 0
             while keep < len(self._buffer) and (
-                self._buffer[keep].seq <= position or self._buffer[keep].created_ms < cutoff
+                self._buffer[keep].seq <= passed or self._buffer[keep].created_ms < cutoff
             ):
                 keep += 1
-            del self._buffer[:keep]  # handled (the checkpoint never moves back) or trimmed
-            return self._buffer[:limit]
+            del self._buffer[:keep]  # handled (checkpoints never move back) or trimmed
+            start = bisect.bisect_right(self._buffer, position, key=_by_seq)
+            return self._buffer[start : start + limit]
 
     # tailing ------------------------------------------------------------------------------------
     async def start(self, on_records: Callable[[], None], interval_s: float = 0.25) -> None:
@@ -249,6 +270,20 @@ class DynamoStreamSource:
             args["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             args["SequenceNumber"] = shard.last_number
         return str(self.client.get_shard_iterator(**args)["ShardIterator"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """One lane's view of a shared :class:`DynamoStreamSource`."""
+
+    shared: DynamoStreamSource
+    index: int
+
+    def latest(self) -> int:
+        return self.shared.latest()
+
+    def read_after(self, position: int, limit: int) -> list[streamlog.LogEntry]:
+        return self.shared.read_as(self.index, position, limit)
 
 
 @dataclass(slots=True)

@@ -85,3 +85,39 @@ def test_an_event_source_mapping_resource_is_read_too(tmp_path: Path) -> None:
     assert mapping.batch_size == 7
     assert mapping.starting_position == "TRIM_HORIZON"
     assert mapping.report_batch_item_failures is True
+
+
+def _stream_event(**props: Any) -> dict[str, Any]:
+    return {
+        "Type": "DynamoDB",
+        "Properties": {
+            "Stream": {"Fn::GetAtt": ["T", "StreamArn"]},
+            "StartingPosition": "LATEST",
+            **props,
+        },
+    }
+
+
+def test_a_parallelization_factor_is_read_and_defaults_to_one(tmp_path: Path) -> None:
+    events = {"One": _stream_event(), "Three": _stream_event(ParallelizationFactor=3)}
+    app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
+    assert {m.name: m.parallelization_factor for m in app.mappings} == {"Fn.One": 1, "Fn.Three": 3}
+
+
+@pytest.mark.parametrize("factor", [0, 11, "many"])
+def test_a_parallelization_factor_outside_one_to_ten_is_refused(
+    tmp_path: Path, factor: object
+) -> None:
+    """Lambda refuses the mapping (1-10), so the template does not start."""
+    event = _stream_event(ParallelizationFactor=factor)
+    path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
+    with pytest.raises(TemplateError, match="ParallelizationFactor must be 1-10"):
+        load_app(path)
+
+
+def test_a_tumbling_window_is_listed_as_not_emulated(tmp_path: Path) -> None:
+    """Window state is not kept: the mapping still runs, and start-up says so."""
+    event = _stream_event(TumblingWindowInSeconds=60)
+    app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})}))
+    assert [m.name for m in app.mappings] == ["Fn.E"]
+    assert ("Fn.E", "TumblingWindowInSeconds (no window state is kept)") in app.unsupported

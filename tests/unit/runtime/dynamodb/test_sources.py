@@ -117,6 +117,24 @@ def test_reading_past_a_position_forgets_what_is_before_it(table: Table) -> None
     assert [e.keys for e in source.read_after(rest[-1].seq, 10)] == [{"pk": {"S": "later"}}]
 
 
+def test_readers_of_one_tail_each_read_after_their_own_position(table: Table) -> None:
+    """The lanes of a mapping share one tail: a record one reader has passed is still there for
+    the other, and is let go only once both have passed it."""
+    source = table.source()
+    fast, slow = source.reader(), source.reader()
+    for i in range(4):
+        table.dynamodb.put_item(TableName=table.name, Item={"pk": {"S": f"k{i}"}})
+    source.pull()
+    first, second, third, fourth = source.read_after(0, 10)
+    assert slow.read_after(0, 10) == [first, second, third, fourth]
+    assert fast.read_after(third.seq, 10) == [fourth]
+    assert slow.read_after(0, 2) == [first, second], "the fast one let nothing go"
+    assert slow.read_after(second.seq, 10) == [third, fourth]
+    assert fast.read_after(fourth.seq, 10) == []
+    assert slow.read_after(0, 10) == [third, fourth], "both passed the first two: let go"
+    assert fast.latest() == slow.latest() == fourth.seq
+
+
 async def test_the_tail_task_reads_new_records_when_poked(table: Table) -> None:
     source = table.source()
     woken: list[int] = []
