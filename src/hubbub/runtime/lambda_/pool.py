@@ -451,8 +451,8 @@ class FunctionPool:
             self._log.log(level, "%s", report)
         if self.metrics is not None:
             self._measure(ok, payload, duration_ms)
-        if self.on_complete is not None:
-            self.on_complete()
+        if self.on_complete is not None:  # after the caller's own callbacks (gateway.py)
+            asyncio.get_running_loop().call_soon(self.on_complete)
         return InvokeResult(rid, ok, payload, duration_ms, init_ms)
 
     def _measure(self, ok: bool, payload: Any, duration_ms: float) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
@@ -48,6 +50,16 @@ _REASONS = {
 BINARY_CLOSE = (1003, "Binary frames are not supported")
 """API Gateway rejects a binary frame and disconnects the client with code 1003 (*Binary media
 types for WebSocket APIs*); the reason text is not documented, so this one is the runtime's."""
+
+
+@dataclass(slots=True, eq=False)
+class _Answer:
+    """Who an invocation's answer goes to; ``expired`` once the integration timeout answered."""
+
+    conn: LiveConnection
+    route: RouteSpec
+    rid: str
+    expired: bool = False
 
 
 class _After(enum.Enum):
@@ -242,12 +254,15 @@ class WebSocketGateway(ConnectionRegistry):
             invocation = asyncio.create_task(
                 pool.invoke(event, kill_after=self.faults.kill_after_invoke)
             )
+            answer = _Answer(conn, route, rid)
+            invocation.add_done_callback(functools.partial(self._answer, answer))
             if self.faults.duplicate_invocations:
                 duplicate = asyncio.create_task(pool.invoke(event))
                 conn.tasks.add(duplicate)
                 duplicate.add_done_callback(conn.tasks.discard)
             done, _ = await asyncio.wait({invocation}, timeout=self.quotas.integration_timeout_s)
             if not done:
+                answer.expired = True  # the function runs on; its answer is not sent
                 await self._send_text(
                     conn,
                     {
@@ -256,28 +271,35 @@ class WebSocketGateway(ConnectionRegistry):
                         "requestId": rid,
                     },
                 )
-                return
-            result = invocation.result()
-            if not result.ok:
-                await self._send_text(
-                    conn,
-                    {"message": "Internal server error", "connectionId": cid, "requestId": rid},
-                )
-                return
-            await self._route_response(conn, route, result)
         except Exception:
             log.exception("dispatch failed")
         finally:
             conn.in_flight.release()
 
-    async def _route_response(
-        self, conn: LiveConnection, route: RouteSpec, result: InvokeResult
-    ) -> None:
-        if not route.has_route_response:
+    def _answer(self, answer: _Answer, invocation: asyncio.Task[InvokeResult]) -> None:
+        """Send what the invocation's end calls for, in the first callback after it: the stream
+        pollers that the ending invocation wakes (``FunctionPool.on_complete``, a callback
+        later) would otherwise run their reads and hand-offs first, and the sender's answer
+        waited for them (docs/benchmarks.md, finding 39)."""
+        if answer.expired or invocation.cancelled():
             return
-        text = reply_text(result.payload)
-        if text is not None:
-            await self._send_raw(conn, text.encode())
+        failure = invocation.exception()
+        if failure is not None:
+            log.error("dispatch failed", exc_info=failure)
+            return
+        result = invocation.result()
+        conn = answer.conn
+        if not result.ok:
+            error = {
+                "message": "Internal server error",
+                "connectionId": conn.info.connection_id,
+                "requestId": answer.rid,
+            }
+            self._write_now(conn, json.dumps(error).encode())
+        elif answer.route.has_route_response:
+            text = reply_text(result.payload)
+            if text is not None:
+                self._write_now(conn, text.encode())
 
     async def _send_text(self, conn: LiveConnection, obj: dict[str, Any]) -> None:
         await self._send_raw(conn, json.dumps(obj).encode())

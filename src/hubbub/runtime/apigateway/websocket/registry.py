@@ -61,19 +61,32 @@ class ConnectionRegistry:
             await conn.ws.close(code=code, message=reason.encode())
 
     async def _send_raw(self, conn: LiveConnection, data: bytes) -> bool:
-        ws = conn.ws
-        if ws.closed:
-            return False
-        transport = ws._req.transport if ws._req is not None else None
-        if transport is None or transport.is_closing():
-            return False
-        if transport.get_write_buffer_size() > self.quotas.slow_consumer_bytes:
+        if self._open_transport(conn) is None:
             return False
         try:
-            await ws.send_frame(data, WSMsgType.TEXT)
+            await conn.ws.send_frame(data, WSMsgType.TEXT)
         except (ConnectionError, RuntimeError):
             return False
         return True
+
+    def _write_now(self, conn: LiveConnection, data: bytes) -> bool:
+        """``_send_raw`` without a turn of the event loop: the frame is on the transport when
+        this returns (as ``@connections`` deliveries are written)."""
+        transport = self._open_transport(conn)
+        if transport is None:
+            return False
+        transport.write(text_frame(data))
+        return True
+
+    def _open_transport(self, conn: LiveConnection) -> asyncio.Transport | None:
+        """The connection's transport, unless it is closed or closing, or holds more unsent
+        than the slow-consumer quota (the frame is then dropped, as API Gateway drops it)."""
+        transport = conn.transport
+        if conn.ws.closed or transport is None or transport.is_closing():
+            return None
+        if transport.get_write_buffer_size() > self.quotas.slow_consumer_bytes:
+            return None
+        return transport
 
     async def post(self, cid: str, data: bytes, *, hang: bool = True) -> int:
         """Deliver one frame; the status code ``POST @connections/{id}`` answers."""
