@@ -1,5 +1,6 @@
 """Identifiers shaped like AWS's: connection ids, API Gateway request ids, Lambda request ids,
-log stream names, trace headers, stream sequence numbers."""
+log stream names, trace headers, stream sequence numbers and shard ids, and the timestamps
+their events carry."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 import uuid
 
 __all__ = [
+    "SHARD_ID",
     "connection_id",
     "extended_request_id",
+    "iso_seconds",
     "log_stream_name",
     "request_id",
     "sequence_number",
@@ -56,3 +59,12 @@ def trace_header(now_s: float | None = None) -> str:
 def sequence_number(position: int) -> str:
     """DynamoDB stream sequence numbers are decimal strings that sort by position."""
     return f"{position:021d}"
+
+
+SHARD_ID = "shardId-00000000000000000000-00000001"
+"""The local stream has one shard; its id is shaped like DynamoDB's."""
+
+
+def iso_seconds(epoch_s: int) -> str:
+    """``2020-12-09T07:04:00Z``, as Lambda writes the times of stream events' metadata."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))

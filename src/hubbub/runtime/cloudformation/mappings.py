@@ -15,6 +15,7 @@ from hubbub.runtime.cloudformation.resources import active
 from hubbub.runtime.cloudformation.specs import AppSpec, StreamMappingSpec
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
 from hubbub.runtime.dynamodb.lanes import MAX_FACTOR
+from hubbub.runtime.dynamodb.windows import MAX_WINDOW_S
 
 __all__ = ["read_mappings"]
 
@@ -75,8 +76,6 @@ def _add(
         return
     if app.tables[table].stream_view_type is None:
         raise TemplateError(f"{name}: table {table} has no StreamSpecification")
-    if props.get("TumblingWindowInSeconds"):
-        app.unsupported.append((name, "TumblingWindowInSeconds (no window state is kept)"))
     app.mappings.append(_mapping(name, function, table, props))
 
 
@@ -97,19 +96,29 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         maximum_batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         enabled=bool(props.get("Enabled", True)),
         filters=_filters(props.get("FilterCriteria"), name),
-        parallelization_factor=_factor(props.get("ParallelizationFactor", 1), name),
+        parallelization_factor=_bounded(
+            props.get("ParallelizationFactor", 1), "ParallelizationFactor", 1, MAX_FACTOR, name
+        ),
+        tumbling_window_s=_bounded(
+            props.get("TumblingWindowInSeconds", 0),
+            "TumblingWindowInSeconds",
+            0,
+            MAX_WINDOW_S,
+            name,
+        ),
     )
 
 
-def _factor(value: Any, where: str) -> int:
-    """Lambda refuses a factor outside 1-10 when the mapping is created; so does the template."""
+def _bounded(value: Any, setting: str, low: int, high: int, where: str) -> int:
+    """An integer setting Lambda refuses outside ``low``-``high`` when the mapping is created;
+    so does the template."""
     try:
-        factor = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        factor = 0
-    if not 1 <= factor <= MAX_FACTOR:
-        raise TemplateError(f"{where}: ParallelizationFactor must be 1-{MAX_FACTOR}, got {value!r}")
-    return factor
+        number = low - 1
+    if not low <= number <= high:
+        raise TemplateError(f"{where}: {setting} must be {low}-{high}, got {value!r}")
+    return number
 
 
 def _filters(criteria: Any, where: str) -> tuple[dict[str, Any], ...]:

@@ -184,6 +184,9 @@ class StreamMappingSpec:
     """``FilterCriteria`` patterns (``dynamodb/filters.py``); records none matches are skipped."""
     parallelization_factor: int = 1
     """Batches of the shard handled at once, each partition key in one of them (``lanes.py``)."""
+    tumbling_window_s: int = 0
+    """``TumblingWindowInSeconds``: 0 for none, else state kept across invocations
+    (``dynamodb/windows.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The runtime's own durable state: stream checkpoints and the dead-letter table (the local
-on-failure destination), in ``runtime.sqlite3`` of the data dir.
+"""The runtime's own durable state: stream checkpoints, the open tumbling windows' states and
+the dead-letter table (the local on-failure destination), in ``runtime.sqlite3`` of the data dir.
 
 Stream positions are Python ints of any size: DynamoDB sequence numbers (22 digits in moto, up to
 40 on AWS) do not fit SQLite's 64-bit integers, so a position that does not is stored as the
@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS stream_sources (
     mapping TEXT PRIMARY KEY,
     source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS windows (
+    mapping TEXT PRIMARY KEY,
+    start_ms INTEGER NOT NULL,
+    state TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,6 +114,27 @@ class RuntimeState:
     def forget_checkpoint(self, name: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (name,))
+
+    def window(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """The open tumbling window of mapping (or lane) ``name``: its start and state."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT start_ms, state FROM windows WHERE mapping = ?", (name,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def save_window(self, name: str, start_ms: int, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO windows (mapping, start_ms, state) VALUES (?, ?, ?)"
+                " ON CONFLICT (mapping) DO UPDATE SET start_ms = excluded.start_ms,"
+                " state = excluded.state",
+                (name, start_ms, json.dumps(state)),
+            )
+
+    def close_window(self, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM windows WHERE mapping = ?", (name,))
 
     def use_source(self, mapping: str, source: str) -> bool:
         """Record which stream a mapping reads. When it read another stream before (a table

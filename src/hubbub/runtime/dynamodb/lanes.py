@@ -11,7 +11,8 @@ A lane's checkpoint is named ``{mapping}#{lane}`` (a factor of 1 keeps the mappi
 one it always had). When the factor changes between two starts, keys move between lanes, so every
 lane starts again from the lowest position any lane of the mapping had reached: records between
 that and a lane's own position may be delivered twice, none is skipped (Lambda delivers stream
-records at least once).
+records at least once). The lanes' open tumbling windows (``windows.py``) are dropped then: their
+keys are no longer theirs.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ class Checkpoints(Protocol):
 
     def forget_checkpoint(self, name: str) -> None: ...
 
+    def close_window(self, name: str) -> None: ...
+
 
 def carry_checkpoints(state: Checkpoints, mapping: str, count: int) -> bool:
     """Make the checkpoints of ``mapping`` those of ``count`` lanes; True when the factor changed
@@ -116,8 +119,10 @@ def carry_checkpoints(state: Checkpoints, mapping: str, count: int) -> bool:
     floor = min(held.values())
     for name in wanted:
         state.save_checkpoint(name, floor)
+        state.close_window(name)
     for name in set(held) - set(wanted):
         state.forget_checkpoint(name)
+        state.close_window(name)
     return True
 
 

@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubbub.runtime.awsids import SHARD_ID, iso_seconds
 from hubbub.runtime.dynamodb.retry import TOO_OLD
 
 __all__ = ["SHARD_ID", "FailedInvocation", "condition_for", "invocation_record"]
-
-SHARD_ID = "shardId-00000000000000000000-00000001"
-"""The local stream has one shard; its id is shaped like DynamoDB's."""
 
 RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
@@ -38,10 +36,6 @@ class FailedInvocation:
 
 def condition_for(reason: str) -> str:
     return RECORD_AGE_EXCEEDED if reason == TOO_OLD else RETRY_ATTEMPTS_EXHAUSTED
-
-
-def _iso_seconds(epoch_s: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def _iso_millis(epoch_ms: int) -> str:
@@ -83,12 +77,10 @@ def invocation_record(
             "shardId": SHARD_ID,
             "startSequenceNumber": str(first["SequenceNumber"]),
             "endSequenceNumber": str(last["SequenceNumber"]),
-            "approximateArrivalOfFirstRecord": _iso_seconds(
+            "approximateArrivalOfFirstRecord": iso_seconds(
                 int(first["ApproximateCreationDateTime"])
             ),
-            "approximateArrivalOfLastRecord": _iso_seconds(
-                int(last["ApproximateCreationDateTime"])
-            ),
+            "approximateArrivalOfLastRecord": iso_seconds(int(last["ApproximateCreationDateTime"])),
             "batchSize": len(records),
             "streamArn": stream_arn,
         },

@@ -33,6 +33,7 @@ from hubbub.runtime.dynamodb.retry import (
     Attempts,
     Bisect,
     Decision,
+    FunctionFailed,
     GiveUp,
     MalformedReport,
     Retry,
@@ -41,6 +42,7 @@ from hubbub.runtime.dynamodb.retry import (
     outcome_of,
 )
 from hubbub.runtime.dynamodb.sources import StreamSource
+from hubbub.runtime.dynamodb.windows import OpenWindow, event_fields, start_of, state_of
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.runtime.metrics import Registry
 
@@ -177,7 +179,7 @@ class StreamPoller:
             return False
         read = await self._read()
         if not read:
-            return False
+            return bool(await self._end_window(self._now_ms()))
         read_up_to = read[-1].seq
         entries = self._own(read)
         if not entries:
@@ -185,13 +187,29 @@ class StreamPoller:
         entries = self._drop_expired(entries)
         if not entries:
             return True
+        window: OpenWindow | None = None
+        if self.mapping.tumbling_window_s:
+            start = start_of(entries[0].created_ms, self.mapping.tumbling_window_s)
+            ended = await self._end_window(start)
+            if ended is not None:  # the open window was over: its final invocation first
+                return ended
+            window, in_window = self._windowed(start, entries)
+            if len(in_window) < len(entries):  # the rest are the next window's
+                read_up_to = in_window[-1].seq
+            entries = in_window
         batch = self._matching(entries)
         if not batch:
             self._advance(read_up_to)
             return True
-        result = await self._invoke(batch)
+        result = await self._invoke(batch, window)
         sent = [entry.seq for entry, _ in batch]
         outcome = outcome_of(self.mapping, sent, result)
+        if window is not None and result.ok:
+            state = state_of(result.payload)
+            if state is None:  # Lambda counts an answer without a state as a failure
+                outcome = FunctionFailed("Runtime.MissingWindowState")
+            else:
+                self.state.save_window(self.name, window.start_ms, state)
         if isinstance(outcome, MalformedReport):
             log.warning("%s: malformed itemIdentifier %r", self.name, outcome.identifier)
         decision = next_step(self.mapping, sent, read_up_to, outcome, self._attempts)
@@ -216,6 +234,39 @@ class StreamPoller:
             self.state.save_checkpoint(self.name, read[first - 1].seq)
         return [e for e in read[first:] if self.lane.owns(e)]
 
+    def _windowed(
+        self, start_ms: int, entries: list[streamlog.LogEntry]
+    ) -> tuple[OpenWindow, list[streamlog.LogEntry]]:
+        """The window the batch belongs to, with the state its last invocation returned (a record
+        created before the open window's start, a clock's step back, joins the open window), and
+        the batch's records: those of that window only."""
+        held = self.state.window(self.name)
+        if held is not None and held[0] >= start_ms:
+            start_ms = held[0]
+        state = held[1] if held is not None and held[0] == start_ms else {}
+        end_ms = start_ms + self.mapping.tumbling_window_s * 1000
+        cut = next((i for i, e in enumerate(entries) if e.created_ms >= end_ms), len(entries))
+        return OpenWindow(start_ms, state), entries[:cut]
+
+    async def _end_window(self, by_ms: int) -> bool | None:
+        """The final invocation of the open tumbling window if it is over by ``by_ms`` (no
+        records, ``isFinalInvokeForWindow``): True once it succeeded and the state is dropped,
+        False when it failed (nothing after the window is processed until it succeeds), None
+        when no window is over."""
+        length_s = self.mapping.tumbling_window_s
+        held = self.state.window(self.name) if length_s else None
+        if held is None or held[0] + length_s * 1000 > by_ms:
+            return None
+        window = OpenWindow(*held)
+        result = await self.pool.invoke(
+            {"Records": [], **event_fields(window, length_s, self.stream_arn, final=True)}
+        )
+        if not result.ok:
+            log.warning("%s: the final invocation of a window failed; retried", self.name)
+            return False
+        self.state.close_window(self.name)
+        return True
+
     def _drop_expired(self, entries: list[streamlog.LogEntry]) -> list[streamlog.LogEntry]:
         now_ms = self._now_ms()  # the clock the writers used (the runtime's controllable clock)
         too_old = expired(self.mapping, [(e.seq, e.created_ms) for e in entries], now_ms)
@@ -231,14 +282,17 @@ class StreamPoller:
             return batch
         return [(e, r) for e, r in batch if matches_any(self.mapping.filters, r)]
 
-    async def _invoke(self, batch: Sequence[Sent]) -> InvokeResult:
+    async def _invoke(self, batch: Sequence[Sent], window: OpenWindow | None) -> InvokeResult:
         self._last_created_ms = batch[0][0].created_ms
-        records = [record for _, record in batch]
-        result = await self.pool.invoke({"Records": records})
+        event: dict[str, Any] = {"Records": [record for _, record in batch]}
+        if window is not None:
+            length_s = self.mapping.tumbling_window_s
+            event.update(event_fields(window, length_s, self.stream_arn, final=False))
+        result = await self.pool.invoke(event)
         self._invokes += 1
         self._last_result = result
         if self._duplicate():  # fault injection: Lambda's at-least-once delivery
-            await self.pool.invoke({"Records": records})
+            await self.pool.invoke(event)
         self.batches += 1
         return result
 

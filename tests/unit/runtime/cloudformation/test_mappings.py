@@ -115,9 +115,18 @@ def test_a_parallelization_factor_outside_one_to_ten_is_refused(
         load_app(path)
 
 
-def test_a_tumbling_window_is_listed_as_not_emulated(tmp_path: Path) -> None:
-    """Window state is not kept: the mapping still runs, and start-up says so."""
-    event = _stream_event(TumblingWindowInSeconds=60)
-    app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})}))
-    assert [m.name for m in app.mappings] == ["Fn.E"]
-    assert ("Fn.E", "TumblingWindowInSeconds (no window state is kept)") in app.unsupported
+def test_a_tumbling_window_is_read_and_none_by_default(tmp_path: Path) -> None:
+    events = {"Plain": _stream_event(), "Windowed": _stream_event(TumblingWindowInSeconds=60)}
+    app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
+    assert {m.name: m.tumbling_window_s for m in app.mappings} == {"Fn.Plain": 0, "Fn.Windowed": 60}
+    assert app.unsupported == []
+
+
+@pytest.mark.parametrize("seconds", [-1, 901, "long"])
+def test_a_tumbling_window_outside_zero_to_900_seconds_is_refused(
+    tmp_path: Path, seconds: object
+) -> None:
+    event = _stream_event(TumblingWindowInSeconds=seconds)
+    path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
+    with pytest.raises(TemplateError, match="TumblingWindowInSeconds must be 0-900"):
+        load_app(path)

@@ -267,11 +267,13 @@ def test_a_mapping_seen_first_or_unchanged_keeps_its_checkpoints(state: RuntimeS
 def test_a_new_factor_starts_every_lane_from_the_lowest_position(state: RuntimeState) -> None:
     """Keys move between lanes when the factor changes, so no lane may start past a record
     another lane had not handled: every lane starts from the lowest position, and the old
-    names go."""
+    names go, with their open windows."""
     state.save_checkpoint(MAPPING, 12)
+    state.save_window(MAPPING, 60_000, {"count": 4})
     state.save_checkpoint("Other.Mapping", 3)
     assert carry_checkpoints(state, MAPPING, 3) is True
     assert state.checkpoints_of(MAPPING) == dict.fromkeys(lane_names(MAPPING, 3), 12)
+    assert state.window(MAPPING) is None, "a tumbling window's keys are no longer its lane's"
     state.save_checkpoint(f"{MAPPING}#1", 20)
     state.save_checkpoint(f"{MAPPING}#2", 15)
     assert carry_checkpoints(state, MAPPING, 2) is True
