@@ -20,6 +20,7 @@ AWS pages each behaviour is checked against:
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -251,6 +252,31 @@ async def test_a_parallelization_factor_reads_the_stream_in_lanes_in_order_per_k
     lanes = sorted(name for name in streams if name.startswith("ParallelFunction."))
     assert lanes == [f"ParallelFunction.Changes#{i}" for i in range(3)]
     assert all(streams[name]["batches"] >= 1 for name in lanes), "every lane had keys"
+
+
+async def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
+    probe: Probe,
+) -> None:
+    """``TumblingWindowInSeconds: 1``: the function counts items in its window's state, and
+    once each window is over it gets the final state (*Implementing stateful DynamoDB stream
+    processing in Lambda*); together the windows' final states count every item once."""
+    table = probe.info["tables"]["Items"]
+    for i in range(6):
+        probe.dynamodb.put_item(TableName=table, Item={"id": {"S": f"win-{i}"}})
+
+    def counted() -> list[dict[str, Any]] | None:
+        finals = [s["event"] for s in probe.drain_seen() if s["source"] == "window"]
+        return finals if sum(f["state"].get("count", 0) for f in finals) >= 6 else None
+
+    finals = await eventually(counted, timeout=WAIT_S)
+    assert sum(f["state"].get("count", 0) for f in finals) == 6
+    for final in finals:
+        start = datetime.datetime.fromisoformat(final["window"]["start"])
+        end = datetime.datetime.fromisoformat(final["window"]["end"])
+        assert end - start == datetime.timedelta(seconds=1)
+        assert final["shardId"].startswith("shardId-")
+    starts = [f["window"]["start"] for f in finals]
+    assert len(starts) == len(set(starts)), "one final invocation per window"
 
 
 async def test_a_topic_delivers_to_its_queue_and_its_function(probe: Probe) -> None:

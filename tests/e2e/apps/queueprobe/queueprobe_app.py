@@ -46,5 +46,16 @@ def parallel(event, context):
     _report("parallel", {"event": event, "started": started, "ended": time.time()})
 
 
+def windowed(event, context):
+    """Counts the window's ``win-`` items in its state; reports the final state of each window."""
+    state = dict(event["state"])
+    for record in event["Records"]:
+        if record["dynamodb"]["Keys"]["id"]["S"].startswith("win-"):
+            state["count"] = state.get("count", 0) + 1
+    if event["isFinalInvokeForWindow"]:
+        _report("window", {key: event[key] for key in ("window", "state", "shardId")})
+    return {"state": state}
+
+
 def notify(event, context):
     _report("sns", event)
