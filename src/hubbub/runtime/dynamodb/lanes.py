@@ -21,10 +21,12 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hubbub.runtime.cloudformation.specs import TableSpec
 from hubbub.streamlog import LogEntry
+
+if TYPE_CHECKING:  # the template reader imports this module for MAX_FACTOR
+    from hubbub.runtime.cloudformation.specs import TableSpec
 
 __all__ = [
     "MAX_FACTOR",
