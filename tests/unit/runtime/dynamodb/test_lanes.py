@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, cast
-
-import pytest
 
 from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
@@ -60,13 +56,6 @@ def interleaved(n: int) -> list[LogEntry]:
 
 def pk_of(entry: LogEntry) -> str:
     return str(entry.keys["pk"]["S"])
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[RuntimeState]:
-    runtime_state = RuntimeState(tmp_path / "runtime.sqlite3")
-    yield runtime_state
-    runtime_state.close()
 
 
 def lanes(

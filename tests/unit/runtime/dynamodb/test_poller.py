@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -127,13 +126,6 @@ class Rig:
 
     def dead_letters(self) -> list[int]:
         return [letter.seq for letter in self.state.dead_letters(MAPPING)]
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[RuntimeState]:
-    runtime_state = RuntimeState(tmp_path / "runtime.sqlite3")
-    yield runtime_state
-    runtime_state.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import datetime
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -252,13 +251,6 @@ class FakePool:
     async def invoke(self, event: dict[str, Any]) -> InvokeResult:
         self.batches.append(event["Records"])
         return self.answer(event["Records"])
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[RuntimeState]:
-    runtime_state = RuntimeState(tmp_path / "runtime.sqlite3")
-    yield runtime_state
-    runtime_state.close()
 
 
 def poller(source: Any, pool: FakePool, state: RuntimeState, **settings: Any) -> StreamPoller:

@@ -5,12 +5,9 @@ stateful DynamoDB stream processing in Lambda")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, cast
-
-import pytest
 
 from hubbub.runtime.awsids import SHARD_ID
 from hubbub.runtime.cloudformation import StreamMappingSpec, TableSpec
@@ -75,13 +72,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now_ms
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[RuntimeState]:
-    runtime_state = RuntimeState(tmp_path / "runtime.sqlite3")
-    yield runtime_state
-    runtime_state.close()
 
 
 def windowed(
