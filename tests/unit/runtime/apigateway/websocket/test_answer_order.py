@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ from aiohttp.test_utils import TestServer
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.apigateway.websocket.registry import LiveConnection
-from hubbub.runtime.cloudformation import FunctionSpec, RouteSpec, WebSocketApiSpec
+from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool
 from tests.support.waiting import eventually
+from tests.unit.fakes import fan_out_spec
 
 HANDLER = """
 def echo(event, context):
@@ -42,18 +44,7 @@ def echo(event, context):
 @pytest.fixture
 async def pool(tmp_path: Path) -> AsyncIterator[FunctionPool]:
     (tmp_path / "probe.py").write_text(HANDLER)
-    spec = FunctionSpec(
-        logical_id="Echo",
-        name="local-Echo",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:local-Echo",
-        handler="probe.echo",
-        code_dir=tmp_path,
-        runtime="python3.12",
-        timeout_s=3.0,
-        memory_mb=256,
-        environment={},
-        reserved_concurrency=None,
-    )
+    spec = replace(fan_out_spec(), handler="probe.echo", code_dir=tmp_path)
     function_pool = FunctionPool(spec, runtime_env={}, max_workers=1, region="us-east-1")
     yield function_pool
     await function_pool.close()
