@@ -104,17 +104,6 @@ def test_a_parallelization_factor_is_read_and_defaults_to_one(tmp_path: Path) ->
     assert {m.name: m.parallelization_factor for m in app.mappings} == {"Fn.One": 1, "Fn.Three": 3}
 
 
-@pytest.mark.parametrize("factor", [0, 11, "many"])
-def test_a_parallelization_factor_outside_one_to_ten_is_refused(
-    tmp_path: Path, factor: object
-) -> None:
-    """Lambda refuses the mapping (1-10), so the template does not start."""
-    event = _stream_event(ParallelizationFactor=factor)
-    path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
-    with pytest.raises(TemplateError, match="ParallelizationFactor must be 1-10"):
-        load_app(path)
-
-
 def test_a_tumbling_window_is_read_and_none_by_default(tmp_path: Path) -> None:
     events = {"Plain": _stream_event(), "Windowed": _stream_event(TumblingWindowInSeconds=60)}
     app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
@@ -122,11 +111,22 @@ def test_a_tumbling_window_is_read_and_none_by_default(tmp_path: Path) -> None:
     assert app.unsupported == []
 
 
-@pytest.mark.parametrize("seconds", [-1, 901, "long"])
-def test_a_tumbling_window_outside_zero_to_900_seconds_is_refused(
-    tmp_path: Path, seconds: object
+@pytest.mark.parametrize(
+    ("setting", "value", "bounds"),
+    [
+        ("ParallelizationFactor", 0, "1-10"),
+        ("ParallelizationFactor", 11, "1-10"),
+        ("ParallelizationFactor", "many", "1-10"),
+        ("TumblingWindowInSeconds", -1, "0-900"),
+        ("TumblingWindowInSeconds", 901, "0-900"),
+        ("TumblingWindowInSeconds", "long", "0-900"),
+    ],
+)
+def test_a_setting_outside_lambdas_bounds_is_refused(
+    tmp_path: Path, setting: str, value: object, bounds: str
 ) -> None:
-    event = _stream_event(TumblingWindowInSeconds=seconds)
+    """Lambda refuses to create such a mapping, so the template does not start."""
+    event = _stream_event(**{setting: value})
     path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
-    with pytest.raises(TemplateError, match="TumblingWindowInSeconds must be 0-900"):
+    with pytest.raises(TemplateError, match=f"{setting} must be {bounds}"):
         load_app(path)
