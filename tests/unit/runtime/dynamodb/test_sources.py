@@ -11,7 +11,7 @@ import asyncio
 import base64
 import datetime
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -19,7 +19,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.awsids import sequence_number
 from hubbub.runtime.cloudformation import FunctionSpec, StreamMappingSpec, TableSpec
@@ -33,15 +32,6 @@ from tests.unit.fakes import fan_out_spec
 
 CREDENTIALS = {"aws_access_key_id": "AKIALOCALTEST", "aws_secret_access_key": "x"}
 BIG = 1_100_000_000_017_454_423_009  # moto's first sequence number: 22 digits, over 2**63
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def client(endpoint: str, service: str) -> Any:
