@@ -46,6 +46,9 @@ class LogEntry:
     old_image: dict[str, Any] | None
     created_ms: int
     size_bytes: int
+    user_identity: Mapping[str, str] | None = None
+    """Who made the change when it was DynamoDB itself: a TTL deletion
+    (``runtime/dynamodb/ttl.py``)."""
 
 
 def to_attribute_value(value: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,3 +297,36 @@ async def test_a_topic_delivers_to_its_queue_and_its_function(probe: Probe) -> N
     assert record["Sns"]["Message"] == "hello"
     assert record["Sns"]["TopicArn"] == topic
     assert record["EventSubscriptionArn"].startswith(topic + ":")
+
+
+async def test_expired_items_go_as_dynamodbs_own_removes(probe: Probe) -> None:
+    """The table's TTL: the runtime's sweep (here asked for at once) deletes what has expired
+    by the runtime's clock, and the stream function gets each deletion as a REMOVE with
+    DynamoDB's service ``userIdentity``; moving the clock on expires the rest."""
+    table = probe.info["tables"]["Items"]
+    now_s = int(time.time())
+    probe.dynamodb.put_item(
+        TableName=table, Item={"id": {"S": "ttl-past"}, "expires": {"N": str(now_s - 10)}}
+    )
+    probe.dynamodb.put_item(
+        TableName=table, Item={"id": {"S": "ttl-later"}, "expires": {"N": str(now_s + 3600)}}
+    )
+    assert probe.server.admin("ttl/sweep", {}) == {"deleted": 1}
+
+    def removes() -> dict[str, Any]:
+        return {
+            r["dynamodb"]["Keys"]["id"]["S"]: r.get("userIdentity")
+            for event in probe.events("stream")
+            for r in event["Records"]
+            if r["eventName"] == "REMOVE" and r["dynamodb"]["Keys"]["id"]["S"].startswith("ttl-")
+        }
+
+    service = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert await eventually(lambda: removes() or None, timeout=WAIT_S) == {"ttl-past": service}
+    probe.server.admin("clock", {"offsetMs": 2 * 3600 * 1000})
+    try:
+        assert probe.server.admin("ttl/sweep", {}) == {"deleted": 1}
+    finally:
+        probe.server.admin("clock", {"offsetMs": 0})
+    await eventually(lambda: "ttl-later" in removes() or None, timeout=WAIT_S)
+    assert removes() == {"ttl-past": service, "ttl-later": service}

@@ -220,6 +220,7 @@ class LocalRuntime:
             region=self.config.region,
             endpoint=self.config.dynamodb_endpoint,
         )
+        self.backing.now_ms = self.clock.now_ms  # TTL expires by the runtime's clock
         try:
             await start_stores(self.backing, self.messaging)
         except StoresUnavailable as exc:

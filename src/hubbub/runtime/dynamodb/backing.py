@@ -18,8 +18,10 @@ the host names as carrying the SQLite store (``hubbub serve`` names ``hubbub.han
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from hubbub.runtime.dynamodb.tables import (
     endpoint_client,
     provision,
 )
+from hubbub.runtime.dynamodb.ttl import TtlSweeper, TtlTable, never_expired
 from hubbub.runtime.dynamodb.walcheckpoint import ENV as CHECKPOINTS_ENV
 from hubbub.runtime.dynamodb.walcheckpoint import WalCheckpointer
 
@@ -96,7 +99,11 @@ class Backing:
         region: str,
         credentials: Mapping[str, str],
         endpoint: str | None = None,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        ttl_sweep_s: float = 60.0,
     ) -> None:
+        """``now_ms``: the clock TTL is judged by (the runtime's); ``ttl_sweep_s``: how often
+        the tables with TTL are swept of expired items (``ttl.py``)."""
         self.spec = spec
         self.store = store
         self.data_dir = data_dir
@@ -108,6 +115,10 @@ class Backing:
         self._streams_client: Any = None
         self._sources: list[DynamoStreamSource] = []
         self.checkpointer: WalCheckpointer | None = None
+        self.now_ms = now_ms
+        self.ttl: TtlSweeper | None = None
+        self._ttl_sweep_s = ttl_sweep_s
+        self._ttl_task: asyncio.Task[None] | None = None
 
     @property
     def needs_endpoint(self) -> bool:
@@ -144,6 +155,35 @@ class Backing:
                 raise TablesUnavailable(
                     f"cannot create table {table.name} ({logical_id}) at {self.endpoint}: {exc}"
                 ) from exc
+        expiring = [
+            TtlTable(
+                self.tables[logical_id].name,
+                table.ttl_attribute,
+                tuple(k["AttributeName"] for k in create_table_request(table)["KeySchema"]),
+            )
+            for logical_id, table in self.spec.tables.items()
+            if table.ttl_attribute
+        ]
+        if expiring:
+            self.ttl = TtlSweeper(client, expiring)
+            self._ttl_task = asyncio.create_task(self._sweep_every(self._ttl_sweep_s))
+
+    async def sweep_expired(self) -> int:
+        """Delete the items whose TTL has passed, now; how many went."""
+        if self.ttl is None:
+            return 0
+        deleted = await asyncio.to_thread(self.ttl.sweep, self.now_ms() // 1000)
+        if deleted:
+            self.poke()
+        return deleted
+
+    async def _sweep_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep_expired()
+            except Exception as exc:  # the endpoint: try again at the next sweep
+                log.warning("TTL sweep failed: %s", exc)
 
     def _client(self, service: str) -> Any:
         return endpoint_client(service, self.region, self.credentials, self.endpoint)
@@ -170,7 +210,13 @@ class Backing:
         stream_arn = self.tables[mapping.table].stream_arn
         if stream_arn is None:
             raise TablesUnavailable(f"{mapping.name}: table {table.name} has no stream")
-        source = DynamoStreamSource(self._streams_client, stream_arn)
+        source = DynamoStreamSource(
+            self._streams_client,
+            stream_arn,
+            expired_by=never_expired
+            if self.ttl is None
+            else self.ttl.reader(self.tables[mapping.table].name),
+        )
         self._sources.append(source)
         return StreamFeed(source, stream_arn, stream_arn)
 
@@ -199,6 +245,10 @@ class Backing:
             source.poke()
 
     async def stop(self) -> None:
+        if self._ttl_task is not None:
+            self._ttl_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ttl_task
         if self.checkpointer is not None:
             await asyncio.to_thread(self.checkpointer.stop)
         for source in self._sources:

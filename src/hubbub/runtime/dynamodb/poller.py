@@ -395,7 +395,7 @@ class StreamPoller:
             body["NewImage"] = entry.new_image
         if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and entry.old_image is not None:
             body["OldImage"] = entry.old_image
-        return {
+        record: dict[str, Any] = {
             "eventID": uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stream_arn}/{entry.seq}").hex,
             "eventName": entry.event_name,
             "eventVersion": "1.1",
@@ -404,3 +404,6 @@ class StreamPoller:
             "dynamodb": body,
             "eventSourceARN": self.stream_arn,
         }
+        if entry.user_identity is not None:  # a deletion by TTL
+            record["userIdentity"] = dict(entry.user_identity)
+        return record

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hubbub import streamlog
+from hubbub.runtime.dynamodb.ttl import never_expired
 
 __all__ = ["POISON_ITEM", "DynamoStreamSource", "SqliteStreamSource", "StreamSource"]
 
@@ -115,9 +116,13 @@ class DynamoStreamSource:
         retention_s: float = 24 * 3600,
         describe_every_s: float = 30.0,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        expired_by: Callable[[Mapping[str, Any]], Mapping[str, str] | None] = never_expired,
     ) -> None:
+        """``expired_by(keys)``: the ``userIdentity`` of a ``REMOVE`` that the runtime's TTL
+        sweep made (``ttl.py``); a record that carries its own keeps it."""
         self.client = client
         self.stream_arn = stream_arn
+        self._expired_by = expired_by
         self._retention_ms = int(retention_s * 1000)
         self._describe_every_s = describe_every_s
         self._now_ms = now_ms
@@ -250,7 +255,7 @@ class DynamoStreamSource:
             records = page.get("Records") or []
             for record in records:
                 number = str(record["dynamodb"]["SequenceNumber"])
-                entry = _stream_entry(record, self._now_ms)
+                entry = _stream_entry(record, self._now_ms, self._expired_by)
                 if shard.last_seq is None or entry.seq > shard.last_seq:
                     out.append(entry)
                     shard.last_seq, shard.last_number = entry.seq, number
@@ -301,7 +306,11 @@ def _by_seq(entry: streamlog.LogEntry) -> int:
     return entry.seq
 
 
-def _stream_entry(record: dict[str, Any], now_ms: Callable[[], int]) -> streamlog.LogEntry:
+def _stream_entry(
+    record: dict[str, Any],
+    now_ms: Callable[[], int],
+    expired_by: Callable[[Mapping[str, Any]], Mapping[str, str] | None] = never_expired,
+) -> streamlog.LogEntry:
     """A GetRecords record as a log entry; images stay in DynamoDB JSON, binary as base64."""
     body = record["dynamodb"]
     created = body.get("ApproximateCreationDateTime")
@@ -313,14 +322,19 @@ def _stream_entry(record: dict[str, Any], now_ms: Callable[[], int]) -> streamlo
         created_ms = int(float(created) * 1000)
     new_image = body.get("NewImage")
     old_image = body.get("OldImage")
+    keys = _json_safe(body.get("Keys") or {})
+    identity = record.get("userIdentity")
+    if identity is None and record["eventName"] == "REMOVE":
+        identity = expired_by(keys)
     return streamlog.LogEntry(
         seq=int(body["SequenceNumber"]),
         event_name=str(record["eventName"]),
-        keys=_json_safe(body.get("Keys") or {}),
+        keys=keys,
         new_image=None if new_image is None else _json_safe(new_image),
         old_image=None if old_image is None else _json_safe(old_image),
         created_ms=created_ms,
         size_bytes=int(body.get("SizeBytes", 0)),
+        user_identity=None if identity is None else dict(identity),
     )
 
 
