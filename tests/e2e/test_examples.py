@@ -39,11 +39,11 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
-from moto.server import ThreadedMotoServer
 from websockets.exceptions import InvalidStatus
 
 from hubbub.client import HubbubClient
 from tests.conftest import TIMEOUT_FACTOR
+from tests.support.moto import threaded_moto
 from tests.support.server import REPO, ServerProcess, serve_to_exit
 from tests.support.waiting import eventually
 
@@ -605,11 +605,8 @@ async def test_hubbub_runs_on_dynamodb_with_store_dynamodb(tmp_path: Path) -> No
 
 @pytest.fixture
 def external_dynamodb() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with threaded_moto() as url:
+        yield url
 
 
 async def test_tables_are_created_at_an_external_endpoint(

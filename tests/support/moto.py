@@ -17,7 +17,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from moto.server import ThreadedMotoServer
+
 from tests.conftest import TIMEOUT_FACTOR
+
+
+@contextmanager
+def threaded_moto() -> Iterator[str]:
+    """moto's server in a thread of the test's process, on a free port: its URL. For tests that
+    need a real endpoint (requests through botocore) but no process of its own."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 class MotoEndpoint:

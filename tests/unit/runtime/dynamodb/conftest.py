@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.dynamodb.checkpoints import RuntimeState
+from tests.support.moto import threaded_moto
+from tests.unit.runtime.dynamodb.moto_tables import Table, new_table
 
 
 @pytest.fixture
@@ -21,8 +22,10 @@ def state(tmp_path: Path) -> Iterator[RuntimeState]:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with threaded_moto() as url:
+        yield url
+
+
+@pytest.fixture
+def table(endpoint: str) -> Table:
+    return new_table(endpoint)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from botocore.exceptions import ClientError
@@ -29,39 +27,9 @@ from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from hubbub.streamlog import LogEntry
 from tests.support.waiting import eventually
 from tests.unit.fakes import fan_out_spec
+from tests.unit.runtime.dynamodb.moto_tables import Table
 
-CREDENTIALS = {"aws_access_key_id": "AKIALOCALTEST", "aws_secret_access_key": "x"}
 BIG = 1_100_000_000_017_454_423_009  # moto's first sequence number: 22 digits, over 2**63
-
-
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
-
-
-@dataclass
-class Table:
-    name: str
-    stream_arn: str
-    dynamodb: Any
-    streams: Any
-
-    def source(self, **kwargs: Any) -> DynamoStreamSource:
-        return DynamoStreamSource(self.streams, self.stream_arn, **kwargs)
-
-
-@pytest.fixture
-def table(endpoint: str) -> Table:
-    dynamodb = client(endpoint, "dynamodb")
-    name = f"t{uuid.uuid4().hex[:12]}"
-    created = dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    arn = created["TableDescription"]["LatestStreamArn"]
-    return Table(name, arn, dynamodb, client(endpoint, "dynamodbstreams"))
 
 
 # -- the source against moto ------------------------------------------------------------------

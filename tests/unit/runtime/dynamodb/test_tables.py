@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.cloudformation import AppSpec, TableSpec, TemplateError, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
@@ -163,15 +161,6 @@ def test_a_table_without_keys_cannot_be_created() -> None:
 
 
 # -- provisioning against a DynamoDB endpoint ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")

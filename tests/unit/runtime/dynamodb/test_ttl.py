@@ -5,10 +5,8 @@ carries DynamoDB's service identity (*Using DynamoDB Streams and Time to Live*).
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, cast
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 
@@ -18,37 +16,20 @@ from hubbub.runtime.dynamodb.poller import StreamPoller
 from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.ttl import SERVICE_IDENTITY, TtlSweeper, TtlTable
 from hubbub.runtime.lambda_.pool import FunctionPool
+from tests.unit.runtime.dynamodb.moto_tables import Table, client
 from tests.unit.runtime.dynamodb.test_poller import FakePool, ok
 
 NOW_S = 1_800_000_000
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIALOCALTEST",
-        aws_secret_access_key="x",
-    )
-
-
 @pytest.fixture
-def table(endpoint: str) -> tuple[Any, str, str]:
-    """A table keyed ``pk`` with TTL on ``expires`` and a stream: (client, name, stream ARN)."""
-    dynamodb = client(endpoint, "dynamodb")
-    name = f"t{uuid.uuid4().hex[:12]}"
-    created = dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+def expiring(table: Table) -> tuple[Any, str, str]:
+    """The package's moto table, with TTL on ``expires``: (client, name, stream ARN)."""
+    table.dynamodb.update_time_to_live(
+        TableName=table.name,
+        TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True},
     )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True}
-    )
-    return dynamodb, name, created["TableDescription"]["LatestStreamArn"]
+    return table.dynamodb, table.name, table.stream_arn
 
 
 def put(dynamodb: Any, name: str, pk: str, expires: dict[str, str] | None) -> None:
@@ -62,10 +43,12 @@ def keys_left(dynamodb: Any, name: str) -> set[str]:
     return {i["pk"]["S"] for i in dynamodb.scan(TableName=name)["Items"]}
 
 
-def test_the_sweep_deletes_what_has_expired_and_nothing_else(table: tuple[Any, str, str]) -> None:
+def test_the_sweep_deletes_what_has_expired_and_nothing_else(
+    expiring: tuple[Any, str, str],
+) -> None:
     """Expired at or before now: deleted. In the future, without the attribute, or with one
     that is not a Number: kept, as DynamoDB keeps them."""
-    dynamodb, name, _ = table
+    dynamodb, name, _ = expiring
     put(dynamodb, name, "past", {"N": str(NOW_S - 60)})
     put(dynamodb, name, "now", {"N": str(NOW_S)})
     put(dynamodb, name, "future", {"N": str(NOW_S + 60)})
@@ -77,10 +60,10 @@ def test_the_sweep_deletes_what_has_expired_and_nothing_else(table: tuple[Any, s
     assert sweeper.sweep(NOW_S) == 0
 
 
-def test_an_item_whose_ttl_moved_meanwhile_is_kept(table: tuple[Any, str, str]) -> None:
+def test_an_item_whose_ttl_moved_meanwhile_is_kept(expiring: tuple[Any, str, str]) -> None:
     """The delete is conditional on the item still being expired: one refreshed between the
     scan and the delete stays, and its key is not taken for an expiry."""
-    dynamodb, name, _ = table
+    dynamodb, name, _ = expiring
     put(dynamodb, name, "refreshed", {"N": str(NOW_S + 3600)})
 
     class StaleScan:
@@ -102,11 +85,11 @@ def test_an_item_whose_ttl_moved_meanwhile_is_kept(table: tuple[Any, str, str]) 
 
 
 async def test_an_expiry_reaches_the_function_as_dynamodbs_remove(
-    table: tuple[Any, str, str], state: RuntimeState
+    expiring: tuple[Any, str, str], state: RuntimeState
 ) -> None:
     """The stream's REMOVE of a swept item carries ``userIdentity`` (DynamoDB as a Service);
     a delete by a user carries none. Both validate as Powertools' stream event."""
-    dynamodb, name, stream_arn = table
+    dynamodb, name, stream_arn = expiring
     put(dynamodb, name, "expired", {"N": str(NOW_S - 1)})
     put(dynamodb, name, "deleted", {"N": str(NOW_S + 3600)})
     sweeper = TtlSweeper(dynamodb, [TtlTable(name, "expires", ("pk",))])

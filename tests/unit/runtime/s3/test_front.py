@@ -22,11 +22,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from hubbub.runtime.cloudformation.specs import BucketSpec
 from hubbub.runtime.s3.front import S3_PATH, S3Front
 from hubbub.runtime.s3.objects import ObjectFiles
+from tests.support.moto import threaded_moto
 
 KEY_ID, SECRET = "AKIALOCALFRONT", "front-secret"
 BUCKET = BucketSpec(
@@ -36,13 +36,8 @@ BUCKET = BucketSpec(
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with threaded_moto() as url:
+        yield url
 
 
 class Clock:
