@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["SERVICE_IDENTITY", "TtlSweeper", "TtlTable", "never_expired"]
-
-log = logging.getLogger("hubbub.ttl")
 
 SERVICE_IDENTITY: Mapping[str, str] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 """The ``userIdentity`` of a stream record for an item TTL deleted."""
@@ -54,6 +52,8 @@ class TtlSweeper:
         self.client = client
         self.tables = tables
         self._readers: dict[str, list[Expiries]] = {t.name: [] for t in tables}
+        self._lock = threading.Lock()
+        """The sweep runs in a thread of its own, the stream readers in theirs."""
 
     def sweep(self, now_s: int) -> int:
         """Blocking: delete what has expired by ``now_s``; how many items went."""
@@ -81,8 +81,9 @@ class TtlSweeper:
     def _delete(self, table: TtlTable, key: dict[str, Any], now_s: int) -> bool:
         text = _key_text(key)
         readers = self._readers[table.name]
-        for pending in readers:  # before the delete, so its stream record finds it
-            pending[text] = None
+        with self._lock:
+            for pending in readers:  # before the delete, so its stream record finds it
+                pending[text] = None
         try:
             self.client.delete_item(
                 TableName=table.name,
@@ -92,12 +93,14 @@ class TtlSweeper:
                 ExpressionAttributeValues=_values(now_s),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
-            for pending in readers:  # its TTL moved meanwhile: it stays
-                pending.pop(text, None)
+            with self._lock:
+                for pending in readers:  # its TTL moved meanwhile: it stays
+                    pending.pop(text, None)
             return False
-        for pending in readers:
-            while len(pending) > _REMEMBERED:
-                pending.popitem(last=False)
+        with self._lock:
+            for pending in readers:
+                while len(pending) > _REMEMBERED:
+                    pending.popitem(last=False)
         return True
 
     def reader(self, table: str) -> Callable[[Mapping[str, Any]], Mapping[str, str] | None]:
@@ -110,14 +113,14 @@ class TtlSweeper:
         self._readers[table].append(pending)
 
         def identity_of(keys: Mapping[str, Any]) -> Mapping[str, str] | None:
-            try:
-                del pending[_key_text(keys)]
-            except KeyError:
-                return None
-            return SERVICE_IDENTITY
+            with self._lock:
+                found = pending.pop(_key_text(keys), _ABSENT)
+            return None if found is _ABSENT else SERVICE_IDENTITY
 
         return identity_of
 
+
+_ABSENT = object()
 
 _EXPIRED = "attribute_type(#ttl, :number) AND #ttl <= :now"
 """Expired: a Number at or before now. TTL ignores an attribute of any other type (and moto
