@@ -281,11 +281,13 @@ class WebSocketGateway(ConnectionRegistry):
         pollers that the ending invocation wakes (``FunctionPool.on_complete``, a callback
         later) would otherwise run their reads and hand-offs first, and the sender's answer
         waited for them (docs/benchmarks.md, finding 39)."""
-        if answer.expired or invocation.cancelled():
+        if invocation.cancelled():
             return
-        failure = invocation.exception()
+        failure = invocation.exception()  # retrieved even when expired, so none goes unseen
         if failure is not None:
             log.error("dispatch failed", exc_info=failure)
+            return
+        if answer.expired:
             return
         result = invocation.result()
         conn = answer.conn

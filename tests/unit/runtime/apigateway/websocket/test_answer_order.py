@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import ClientSession, web
@@ -27,7 +27,7 @@ from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
 from hubbub.runtime.apigateway.websocket.registry import LiveConnection
 from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.faults import Faults
-from hubbub.runtime.lambda_.pool import FunctionPool
+from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 from tests.support.waiting import eventually
 from tests.unit.fakes import fan_out_spec
 
@@ -104,3 +104,52 @@ async def test_the_route_response_is_written_before_the_woken_pollers_run(
     assert order[0] == "answer one" and order[4] == "answer two"
     error: dict[str, Any] = json.loads(order[2].removeprefix("answer "))
     assert error["message"] == "Internal server error"
+
+
+class LateFailingPool:
+    """Admits every ``$connect``; a frame's invocation ends, when the test lets it, in an error
+    of the runtime itself (a dead environment, say), not of the function."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def invoke(self, event: dict[str, Any], **_: Any) -> InvokeResult:
+        if event["requestContext"]["routeKey"] == "$connect":
+            return InvokeResult("r", True, {"statusCode": 200}, 1.0)
+        await self.release.wait()
+        raise RuntimeError("the environment went away")
+
+
+async def test_a_failure_after_the_integration_timeout_is_still_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past the timeout the sender has had its answer, so the invocation's end sends nothing;
+    but an error it ended in is logged, not left unretrieved in its task."""
+    routes = {
+        "$connect": RouteSpec("$connect", "Late", False),
+        "$default": RouteSpec("$default", "Late", True),
+    }
+    api = WebSocketApiSpec("Api", "abc123", "$request.body.action", "prod", routes)
+    pool = LateFailingPool()
+    quotas = Quotas(integration_timeout_s=0.05)
+    gateway = WebSocketGateway(api, {"Late": cast(FunctionPool, pool)}, quotas, Faults())
+    app = web.Application()
+    app.router.add_get("/prod", gateway.handle)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with (
+            ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{server.port}/prod") as ws,
+        ):
+            await ws.send_str("hello")
+            reply = json.loads(await asyncio.wait_for(ws.receive_str(), 10))
+            assert reply["message"] == "Endpoint request timed out"
+            pool.release.set()
+            await eventually(
+                lambda: any(r.getMessage() == "dispatch failed" for r in caplog.records) or None,
+                what="the late failure logged",
+            )
+    finally:
+        await gateway.shutdown(grace_s=1.0)
+        await server.close()
