@@ -108,7 +108,11 @@ class RuntimeState:
     def checkpoints_of(self, mapping: str) -> dict[str, int]:
         """The checkpoints of ``mapping``: its own, or its lanes' (``dynamodb/lanes.py``)."""
         with self._lock:
-            rows = self._db.execute("SELECT mapping, seq FROM checkpoints").fetchall()
+            return self._family(mapping)
+
+    def _family(self, mapping: str) -> dict[str, int]:
+        """``checkpoints_of``, the lock held by the caller."""
+        rows = self._db.execute("SELECT mapping, seq FROM checkpoints").fetchall()
         return {name: _decode_position(seq) for name, seq in rows if family_of(mapping, name)}
 
     def forget_checkpoint(self, name: str) -> None:
@@ -138,8 +142,9 @@ class RuntimeState:
 
     def use_source(self, mapping: str, source: str) -> bool:
         """Record which stream a mapping reads. When it read another stream before (a table
-        created anew, say), its checkpoints (its lanes' too) are dropped: old positions mean
-        nothing on the new stream. True when that happened. A mapping seen for the first time
+        created anew, say), its checkpoints and open tumbling windows (its lanes' too) are
+        dropped: old positions and states mean nothing on the new stream. True when that
+        happened. A mapping seen for the first time
         keeps its checkpoint.
         """
         with self._lock:
@@ -156,9 +161,9 @@ class RuntimeState:
                     (mapping, source),
                 )
                 if row is not None:
-                    for (name,) in self._db.execute("SELECT mapping FROM checkpoints").fetchall():
-                        if family_of(mapping, name):
-                            self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (name,))
+                    for name in self._family(mapping):
+                        self._db.execute("DELETE FROM checkpoints WHERE mapping = ?", (name,))
+                        self._db.execute("DELETE FROM windows WHERE mapping = ?", (name,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -272,11 +272,13 @@ def test_a_new_factor_starts_every_lane_from_the_lowest_position(state: RuntimeS
     assert state.checkpoint("Other.Mapping") == 3, "another mapping's is its own"
 
 
-def test_a_new_stream_drops_the_checkpoints_of_every_lane(state: RuntimeState) -> None:
+def test_a_new_stream_drops_the_checkpoints_and_windows_of_every_lane(state: RuntimeState) -> None:
     for name in lane_names(MAPPING, 2):
         state.save_checkpoint(name, 5)
+        state.save_window(name, 60_000, {"count": 1})
     state.save_checkpoint("Fan.MessagesToo", 6)
     assert state.use_source(MAPPING, "arn:stream/1") is False
     assert state.use_source(MAPPING, "arn:stream/2") is True
     assert state.checkpoints_of(MAPPING) == {}
+    assert [state.window(name) for name in lane_names(MAPPING, 2)] == [None, None]
     assert state.checkpoint("Fan.MessagesToo") == 6, "a name that only starts alike is kept"
