@@ -179,7 +179,7 @@ class StreamPoller:
             return False
         read = await self._read()
         if not read:
-            return bool(await self._end_window(self._now_ms()))
+            return bool(await self._end_window(self._held_window(), self._now_ms()))
         read_up_to = read[-1].seq
         entries = self._own(read)
         if not entries:
@@ -189,11 +189,12 @@ class StreamPoller:
             return True
         window: OpenWindow | None = None
         if self.mapping.tumbling_window_s:
+            held = self._held_window()
             start = start_of(entries[0].created_ms, self.mapping.tumbling_window_s)
-            ended = await self._end_window(start)
+            ended = await self._end_window(held, start)
             if ended is not None:  # the open window was over: its final invocation first
                 return ended
-            window, in_window = self._windowed(start, entries)
+            window, in_window = self._windowed(held, start, entries)
             if len(in_window) < len(entries):  # the rest are the next window's
                 read_up_to = in_window[-1].seq
             entries = in_window
@@ -234,32 +235,36 @@ class StreamPoller:
             self.state.save_checkpoint(self.name, read[first - 1].seq)
         return [e for e in read[first:] if self.lane.owns(e)]
 
+    def _held_window(self) -> OpenWindow | None:
+        """The open tumbling window, if the mapping has windows and one is open."""
+        if not self.mapping.tumbling_window_s:
+            return None
+        held = self.state.window(self.name)
+        return None if held is None else OpenWindow(*held)
+
     def _windowed(
-        self, start_ms: int, entries: list[streamlog.LogEntry]
+        self, held: OpenWindow | None, start_ms: int, entries: list[streamlog.LogEntry]
     ) -> tuple[OpenWindow, list[streamlog.LogEntry]]:
         """The window the batch belongs to, with the state its last invocation returned (a record
         created before the open window's start, a clock's step back, joins the open window), and
         the batch's records: those of that window only."""
-        held = self.state.window(self.name)
-        if held is not None and held[0] >= start_ms:
-            start_ms = held[0]
-        state = held[1] if held is not None and held[0] == start_ms else {}
+        if held is not None and held.start_ms >= start_ms:
+            start_ms = held.start_ms
+        state = held.state if held is not None and held.start_ms == start_ms else {}
         end_ms = start_ms + self.mapping.tumbling_window_s * 1000
         cut = next((i for i, e in enumerate(entries) if e.created_ms >= end_ms), len(entries))
         return OpenWindow(start_ms, state), entries[:cut]
 
-    async def _end_window(self, by_ms: int) -> bool | None:
+    async def _end_window(self, held: OpenWindow | None, by_ms: int) -> bool | None:
         """The final invocation of the open tumbling window if it is over by ``by_ms`` (no
         records, ``isFinalInvokeForWindow``): True once it succeeded and the state is dropped,
         False when it failed (nothing after the window is processed until it succeeds), None
         when no window is over."""
         length_s = self.mapping.tumbling_window_s
-        held = self.state.window(self.name) if length_s else None
-        if held is None or held[0] + length_s * 1000 > by_ms:
+        if held is None or held.start_ms + length_s * 1000 > by_ms:
             return None
-        window = OpenWindow(*held)
         result = await self.pool.invoke(
-            {"Records": [], **event_fields(window, length_s, self.stream_arn, final=True)}
+            {"Records": [], **event_fields(held, length_s, self.stream_arn, final=True)}
         )
         if not result.ok:
             log.warning("%s: the final invocation of a window failed; retried", self.name)
