@@ -219,8 +219,8 @@ class LocalRuntime:
             data_dir=self.config.data_dir,
             region=self.config.region,
             endpoint=self.config.dynamodb_endpoint,
+            now_ms=self.clock.now_ms,  # TTL expires by the runtime's clock
         )
-        self.backing.now_ms = self.clock.now_ms  # TTL expires by the runtime's clock
         try:
             await start_stores(self.backing, self.messaging)
         except StoresUnavailable as exc:

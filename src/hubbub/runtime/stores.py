@@ -9,7 +9,7 @@ a template with both does not wait for one moto after the other.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hubbub.runtime.cloudformation import AppSpec
@@ -32,6 +32,7 @@ def build_stores(
     data_dir: Path,
     region: str,
     endpoint: str | None,
+    now_ms: Callable[[], int],
 ) -> tuple[Backing, MessagingService]:
     """Both, not started: the tables' ``store`` backing (at ``endpoint`` if given) and the
     queues, reached with the runtime's access ``key`` (id and secret)."""
@@ -47,6 +48,7 @@ def build_stores(
         region=region,
         credentials=credentials,
         endpoint=endpoint,
+        now_ms=now_ms,
     )
     return backing, MessagingService(spec, region=region, credentials=credentials)
 

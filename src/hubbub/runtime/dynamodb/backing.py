@@ -115,7 +115,7 @@ class Backing:
         self._streams_client: Any = None
         self._sources: list[DynamoStreamSource] = []
         self.checkpointer: WalCheckpointer | None = None
-        self.now_ms = now_ms
+        self._now_ms = now_ms
         self.ttl: TtlSweeper | None = None
         self._ttl_sweep_s = ttl_sweep_s
         self._ttl_task: asyncio.Task[None] | None = None
@@ -172,7 +172,7 @@ class Backing:
         """Delete the items whose TTL has passed, now; how many went."""
         if self.ttl is None:
             return 0
-        deleted = await asyncio.to_thread(self.ttl.sweep, self.now_ms() // 1000)
+        deleted = await asyncio.to_thread(self.ttl.sweep, self._now_ms() // 1000)
         if deleted:
             self.poke()
         return deleted

@@ -18,7 +18,7 @@ from typing import Any
 from hubbub.runtime.awsids import SHARD_ID, iso_seconds
 from hubbub.runtime.dynamodb.retry import TOO_OLD
 
-__all__ = ["SHARD_ID", "FailedInvocation", "condition_for", "invocation_record"]
+__all__ = ["FailedInvocation", "condition_for", "invocation_record"]
 
 RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
