@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import random
 import subprocess
 import time
@@ -41,6 +42,9 @@ from tests.support.mqtt import V5, V311, Mqtt, RawMqtt, deadline
 from tests.support.server import ServerProcess
 
 TRANSPORTS = ["tcp", "websockets"]
+DELIVERIES_PER_SECOND = 150
+"""The broker's outbound quota here: above the 100 a second that the flood test's subscriber
+gets from one held publisher (with IoT Core's 100 it would lose some of them, as on AWS)."""
 VERSIONS = [pytest.param(V311, id="3.1.1"), pytest.param(V5, id="5")]
 
 
@@ -59,6 +63,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "EnableMqtt=false",
         "--iot-quota",
         "keepalive_min_s=1",
+        "--iot-quota",
+        f"deliveries_per_second={DELIVERIES_PER_SECOND}",
     ).start()
     yield proc
     proc.stop()
@@ -344,6 +350,42 @@ def test_publish_flood_is_held_to_the_rate_and_loses_nothing(broker: ServerProce
     assert flood_took >= 1.4  # 250 at 100/s with a burst of 100
     assert calm_at is not None and calm_at < flood_took
     for c in (sub, flooder, calm):
+        c.close()
+
+
+def test_a_subscriber_over_its_outbound_rate_loses_the_excess(broker: ServerProcess) -> None:
+    """*AWS IoT Core endpoints and quotas*: publish requests per second per connection, "inbound
+    and outbound", past which they "are discarded". Three publishers, each within its own
+    inbound rate, send a wildcard subscriber twice its outbound rate at once: it gets about its
+    rate's worth, the rest is gone (not delayed), and the server log says so."""
+    base = unique("wide")
+    sub = client(broker)
+    sub.connect()
+    sub.subscribe(f"{base}/+", qos=0)
+    publishers = [client(broker) for _ in range(3)]
+    for k, publisher in enumerate(publishers):
+        publisher.connect()
+        for i in range(99):  # within the publisher's burst: read at once
+            publisher.client.publish(f"{base}/p{k}", f"{k}.{i}".encode(), qos=0)
+        publisher.publish(f"{base}/p{k}", f"{k}.99".encode(), qos=1)  # all routed once acked
+    flood: set[bytes] = set()
+    end = time.monotonic() + 30 * TIMEOUT_FACTOR
+    ended = False
+    while not ended and time.monotonic() < end:
+        publishers[0].client.publish(f"{base}/end", b"end", qos=0)  # lost while over the rate
+        with contextlib.suppress(queue.Empty):
+            while True:
+                message = sub.expect(timeout=0.2)
+                if message.topic == f"{base}/end":
+                    ended = True
+                    break
+                flood.add(message.payload)
+    assert ended, "nothing got through after the flood"
+    assert DELIVERIES_PER_SECOND <= len(flood) < 300
+    assert broker.admin("stats")["mqtt"]["discarded"] >= 300 - len(flood)
+    log = broker.log_path.read_text(errors="replace")
+    assert f"discarded: over IoT Core's {DELIVERIES_PER_SECOND} publishes a second" in log
+    for c in (sub, *publishers):
         c.close()
 
 

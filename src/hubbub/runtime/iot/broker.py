@@ -35,6 +35,8 @@ __all__ = ["Broker", "Client"]
 
 log = logging.getLogger("hubbub.runtime.iot")
 
+_DISCARDS_LOGGED_EVERY_S = 10.0
+
 
 class Client(Protocol):
     """What the broker needs of a live connection."""
@@ -79,7 +81,7 @@ class Broker:
         self.retained: dict[str, Publish] = {}
         self._connect_buckets: dict[str, TokenBucket] = {}
         self._versions: dict[str, int] = {}
-        self.stats = {"published": 0, "delivered": 0, "dropped": 0, "consumed": 0}
+        self.stats = {"published": 0, "delivered": 0, "dropped": 0, "consumed": 0, "discarded": 0}
 
     # connections ---------------------------------------------------------------------------
     def admit(self, client_id: str) -> bool:
@@ -260,10 +262,12 @@ class Broker:
         live = self.live.get(client_id)
         session = self.sessions[client_id]
         if live is None:
-            if qos == 1:
+            if qos == 1 and self._within_rate(session):
                 session.enqueue(out, self.quotas.queued_per_session)
             return
         if not live.client.permissions.can_receive(message.topic):
+            return
+        if not self._within_rate(session):
             return
         self.stats["delivered"] += 1
         if qos == 0:
@@ -273,6 +277,34 @@ class Broker:
         if not session.enqueue(out, self.quotas.queued_per_session):
             self.stats["dropped"] += 1
         self.pump(live.client, session)
+
+    def _within_rate(self, session: Session) -> bool:
+        """IoT Core's outbound publishes per second per client: a message past it is
+        discarded, never queued or sent later (the quotas page: "Publish requests that exceed
+        that quota are discarded"), whatever its QoS, live or for an absent persistent session.
+        A subscriber to a busy wildcard loses messages this way on AWS; here it shows, and the
+        log says so, at most every ten seconds per client."""
+        now = self.monotonic()
+        bucket = session.deliveries
+        if bucket is None:
+            rate = self.quotas.deliveries_per_second
+            bucket = session.deliveries = TokenBucket(rate, rate, now)
+        if bucket.try_take(now):
+            return True
+        session.discarded += 1
+        self.stats["discarded"] += 1
+        logged = session.discards_logged
+        if logged is None or now - logged[0] >= _DISCARDS_LOGGED_EVERY_S:
+            since = session.discarded - (0 if logged is None else logged[1])
+            log.warning(
+                "iot: %d message(s) for client %r discarded: over IoT Core's %g publishes "
+                "a second per connection",
+                since,
+                session.client_id,
+                self.quotas.deliveries_per_second,
+            )
+            session.discards_logged = (now, session.discarded)
+        return False
 
     def pump(self, client: Client, session: Session) -> None:
         """Send the session's queued QoS 1 messages that fit in the in-flight window."""

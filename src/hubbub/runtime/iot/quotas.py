@@ -22,6 +22,11 @@ class IotQuotas:
     topic_bytes: int = 256
     publishes_per_second: float = 100.0
     """Inbound PUBLISH requests per second per connection; a faster client is held to it."""
+    deliveries_per_second: float = 100.0
+    """Outbound PUBLISH requests per second per client: the same AWS quota as inbound
+    (*Publish requests per second per connection*, "inbound and outbound", not adjustable),
+    metered on its own; past it a message for the client is discarded, as IoT Core discards
+    it."""
     connects_per_second_per_client_id: float = 1.0
     client_id_bytes: int = 128
     inflight_per_client: int = 100

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hubbub.runtime.iot.packets import Publish, Subscription
+from hubbub.runtime.iot.quotas import TokenBucket
 
 __all__ = ["Session"]
 
@@ -31,6 +32,12 @@ class Session:
     """When its last connection ended (monotonic), for expiry."""
     dropped: int = 0
     """Messages refused because the queue was full."""
+    deliveries: TokenBucket | None = None
+    """The client's outbound publishes per second (made on its first message)."""
+    discarded: int = 0
+    """Messages discarded because the client was over its outbound rate."""
+    discards_logged: tuple[float, int] | None = None
+    """When the discards were last logged, and how many there had been then."""
     _next_id: int = 1
 
     def expired(self, now: float) -> bool:

@@ -10,7 +10,10 @@ Sources: *MQTT* (persistent sessions, retained messages, differences from the sp
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
+
+import pytest
 
 from hubbub.runtime.iot.broker import Broker
 from hubbub.runtime.iot.decisions import Problem
@@ -263,3 +266,77 @@ def test_connect_rate_per_client_id() -> None:
     assert broker.admit("other")
     clock.t += 1.0
     assert broker.admit("c")
+
+
+def test_messages_past_the_outbound_rate_are_discarded_per_client() -> None:
+    """*AWS IoT Core endpoints and quotas*: "AWS IoT Core restricts each client connection to a
+    maximum number of inbound and outbound publish requests per second. Publish requests that
+    exceed that quota are discarded." (100, not adjustable.) A wildcard subscriber gets every
+    room's messages, so on a busy site it is the one that loses them."""
+    broker, clock = make()
+    everything, lobby = FakeClient("everything"), FakeClient("lobby")
+    join(broker, everything, "room/#")
+    join(broker, lobby, "room/lobby")
+    for i in range(150):
+        broker.publish(f"room/r{i % 3}", f"{i}".encode(), qos=1)
+    broker.publish("room/lobby", b"the lobby's own", qos=1)
+    assert [m.payload for m in everything.sent] == [f"{i}".encode() for i in range(100)]
+    assert [m.payload for m in lobby.sent] == [b"the lobby's own"]  # its own budget
+    assert broker.sessions["everything"].discarded == 51 and broker.stats["discarded"] == 51
+    for message in everything.sent:  # acknowledged: the window is not what holds them back
+        broker.sessions["everything"].acknowledge(message.packet_id or 0)
+    broker.publish("room/r0", b"still over", qos=0)
+    assert len(everything.sent) == 100
+    clock.t += 0.25  # 25 more a quarter of a second later, not the ones discarded
+    for i in range(30):
+        broker.publish("room/r0", f"later {i}".encode(), qos=0)
+    assert [m.payload for m in everything.sent[100:]] == [f"later {i}".encode() for i in range(25)]
+
+
+def test_the_outbound_rate_holds_for_an_absent_persistent_session_too() -> None:
+    broker, clock = make()
+    away = FakeClient("away")
+    session, _ = join(broker, away, "room/+", expiry=3600, clean=False)
+    broker.detach(away, session, DisconnectReason.CONNECTION_LOST)
+    for i in range(120):
+        broker.publish("room/x", f"{i}".encode(), qos=1)
+    assert len(session.queue) == 100 and session.discarded == 20
+    back = FakeClient("away")
+    broker.attach(back, False, 3600)
+    clock.t += 1.0
+    broker.pump(back, session)
+    assert [m.payload for m in back.sent] == [f"{i}".encode() for i in range(100)]
+
+
+def test_the_outbound_rate_is_a_quota_that_can_be_lifted() -> None:
+    clock = Clock()
+    broker = Broker(IotQuotas(deliveries_per_second=1000), monotonic=clock)
+    a = FakeClient("a")
+    join(broker, a, "t")
+    for _ in range(1000):
+        broker.publish("t", b"x", qos=0)
+    assert len(a.sent) == 1000 and broker.stats["discarded"] == 0
+
+
+def test_discards_are_logged_at_most_every_ten_seconds_per_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker, clock = make()
+    a = FakeClient("a")
+    join(broker, a, "t")
+    with caplog.at_level(logging.WARNING, logger="hubbub.runtime.iot"):
+        for _ in range(130):
+            broker.publish("t", b"x", qos=0)
+        clock.t += 5.0  # 100 tokens back; 20 more discarded, not logged yet
+        for _ in range(120):
+            broker.publish("t", b"x", qos=0)
+        clock.t += 5.0
+        for _ in range(101):
+            broker.publish("t", b"x", qos=0)
+    lines = [r.getMessage() for r in caplog.records if "discarded" in r.getMessage()]
+    assert lines == [
+        "iot: 1 message(s) for client 'a' discarded: over IoT Core's 100 publishes a second "
+        "per connection",
+        "iot: 50 message(s) for client 'a' discarded: over IoT Core's 100 publishes a second "
+        "per connection",
+    ]
