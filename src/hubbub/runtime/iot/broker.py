@@ -36,6 +36,8 @@ __all__ = ["Broker", "Client"]
 log = logging.getLogger("hubbub.runtime.iot")
 
 _DISCARDS_LOGGED_EVERY_S = 10.0
+_VERSIONS_KEPT_S = 3600.0
+"""A client away about this long connects again with ``versionNumber`` 0 (*Lifecycle events*)."""
 
 
 class Client(Protocol):
@@ -81,6 +83,13 @@ class Broker:
         self.retained: dict[str, Publish] = {}
         self._connect_buckets: dict[str, TokenBucket] = {}
         self._versions: dict[str, int] = {}
+        """The latest connection's ``versionNumber`` per client id."""
+        self._connection_versions: dict[int, int] = {}
+        """Each live connection's own ``versionNumber`` (by ``id`` of its client), which its
+        disconnected event repeats even after a newer connection took over."""
+        self._gone: dict[str, tuple[float, float]] = {}
+        """Client ids with no connection: since when (monotonic), and after how long their
+        version numbers start again from 0."""
         self.stats = {"published": 0, "delivered": 0, "dropped": 0, "consumed": 0, "discarded": 0}
 
     # connections ---------------------------------------------------------------------------
@@ -110,7 +119,8 @@ class Broker:
         session.expiry_s = expiry_s
         session.gone_at = None
         self.live[client_id] = _Live(client, session)
-        self._versions[client_id] = self._versions.get(client_id, -1) + 1
+        version = self._next_version(client_id)
+        self._connection_versions[id(client)] = version
         self.hooks.lifecycle.connected(
             ConnectedEvent(
                 client_id,
@@ -118,10 +128,22 @@ class Broker:
                 session.identifier,
                 client.principal,
                 client.ip_address,
-                self._versions[client_id],
+                version,
             )
         )
         return session, present
+
+    def _next_version(self, client_id: str) -> int:
+        """*Lifecycle events*, ``versionNumber``: it increases with each connection of a client
+        id (its connect and disconnect events carry the same one), and starts again from 0
+        once the client has been away about an hour, or, for a persistent session, longer
+        than the session lives."""
+        gone = self._gone.pop(client_id, None)
+        if gone is not None and self.monotonic() - gone[0] >= gone[1]:
+            self._versions.pop(client_id, None)
+        version = self._versions.get(client_id, -1) + 1
+        self._versions[client_id] = version
+        return version
 
     def detach(self, client: Client, session: Session, reason: DisconnectReason) -> None:
         """The connection of ``client`` to ``session`` ended; a clean session ends with it (a
@@ -133,6 +155,11 @@ class Broker:
                 self._end_session(session)
             else:
                 session.gone_at = self.monotonic()
+            self._gone[client.client_id] = (
+                self.monotonic(),
+                float(session.expiry_s or _VERSIONS_KEPT_S),
+            )
+        version = self._connection_versions.pop(id(client), None)
         self.hooks.lifecycle.disconnected(
             DisconnectedEvent(
                 client.client_id,
@@ -141,7 +168,7 @@ class Broker:
                 client.principal,
                 reason is DisconnectReason.CLIENT_INITIATED_DISCONNECT,
                 reason,
-                self._versions.get(client.client_id, 0),
+                self._versions.get(client.client_id, 0) if version is None else version,
             )
         )
 
@@ -160,6 +187,10 @@ class Broker:
         stale = [k for k, b in self._connect_buckets.items() if b.wait_s(now) == 0.0]
         for key in stale:
             del self._connect_buckets[key]
+        for client_id, (since, kept_s) in list(self._gone.items()):
+            if now - since >= kept_s:  # the next connection starts again from 0
+                del self._gone[client_id]
+                self._versions.pop(client_id, None)
         return len(ended)
 
     # subscriptions -------------------------------------------------------------------------

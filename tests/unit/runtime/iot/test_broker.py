@@ -340,3 +340,66 @@ def test_discards_are_logged_at_most_every_ten_seconds_per_client(
         "iot: 50 message(s) for client 'a' discarded: over IoT Core's 100 publishes a second "
         "per connection",
     ]
+
+
+def _presence_versions(watcher: FakeClient) -> list[tuple[str, int]]:
+    events = [json.loads(m.payload) for m in watcher.sent if "/presence/" in m.topic]
+    return [(e["eventType"], e["versionNumber"]) for e in events]
+
+
+def test_a_taken_over_connection_disconnects_with_its_own_version_number() -> None:
+    """*Lifecycle events*: "The connect and disconnect messages for a client connection have the
+    same version number", so a subscriber that ignores a disconnect older than the latest
+    connect keeps the client present when a second connection takes over."""
+    broker, _ = make()
+    broker.hooks.lifecycle = LifecyclePublisher(broker)
+    watcher = FakeClient("watcher")
+    join(broker, watcher, "$aws/events/presence/+/device")
+    first, second = FakeClient("device"), FakeClient("device")
+    first_session, _ = broker.attach(first, True, 0)
+    second_session, _ = broker.attach(second, True, 0)  # takes over: the first is closed
+    assert first.closed == [Problem.SESSION_TAKEN_OVER]
+    broker.detach(first, first_session, DisconnectReason.DUPLICATE_CLIENTID)
+    broker.detach(second, second_session, DisconnectReason.CLIENT_INITIATED_DISCONNECT)
+    assert _presence_versions(watcher) == [
+        ("connected", 0),
+        ("connected", 1),
+        ("disconnected", 0),
+        ("disconnected", 1),
+    ]
+
+
+def test_version_numbers_start_again_after_an_hour_away() -> None:
+    """*Lifecycle events*: "If a client is not connected for approximately one hour, the
+    version number is reset to 0. For persistent sessions, the version number is reset to 0
+    after a client has been disconnected longer than the configured time-to-live (TTL)"."""
+    broker, clock = make()
+    broker.hooks.lifecycle = LifecyclePublisher(broker)
+    watcher = FakeClient("watcher")
+    join(broker, watcher, "$aws/events/presence/connected/+")
+
+    def visit(client_id: str, expiry: int, away_s: float) -> None:
+        device = FakeClient(client_id)
+        session, _ = broker.attach(device, expiry == 0, expiry)
+        broker.detach(device, session, DisconnectReason.CLIENT_INITIATED_DISCONNECT)
+        clock.t += away_s
+
+    for away_s in (3599.0, 3600.0, 10.0):
+        visit("clean", 0, away_s)
+    visit("clean", 0, 0.0)
+    for away_s in (5000.0, 7200.0, 0.0):
+        visit("persistent", 7200, away_s)
+    visit("persistent", 7200, 0.0)
+    assert _presence_versions(watcher) == [
+        ("connected", 0),
+        ("connected", 1),  # back within the hour
+        ("connected", 0),  # after an hour away
+        ("connected", 1),
+        ("connected", 0),
+        ("connected", 1),  # its session (two hours) still alive after 5,000 s
+        ("connected", 0),  # gone with its session
+        ("connected", 1),
+    ]
+    clock.t += 3600.0
+    broker.expire_sessions()  # forgets the client ids gone long enough
+    assert "clean" not in broker._versions and "persistent" in broker._versions
