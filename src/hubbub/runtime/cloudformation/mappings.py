@@ -85,15 +85,23 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         name=name,
         function=function,
         table=table,
-        batch_size=int(props.get("BatchSize", 100)),
+        batch_size=_bounded(props.get("BatchSize", 100), "BatchSize", 1, 10_000, name),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-        maximum_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
+        maximum_retry_attempts=_bounded(
+            props.get("MaximumRetryAttempts", -1), "MaximumRetryAttempts", -1, 10_000, name
+        ),
+        maximum_record_age_s=_record_age(props.get("MaximumRecordAgeInSeconds", -1), name),
         report_batch_item_failures="ReportBatchItemFailures"
         in (props.get("FunctionResponseTypes") or []),
         starting_position=str(props.get("StartingPosition", "LATEST")),
         on_failure=None if destination is None else str(destination),
-        maximum_batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        maximum_batching_window_s=_bounded(
+            props.get("MaximumBatchingWindowInSeconds", 0),
+            "MaximumBatchingWindowInSeconds",
+            0,
+            300,
+            name,
+        ),
         enabled=bool(props.get("Enabled", True)),
         filters=_filters(props.get("FilterCriteria"), name),
         parallelization_factor=_bounded(
@@ -119,6 +127,17 @@ def _bounded(value: Any, setting: str, low: int, high: int, where: str) -> int:
     if not low <= number <= high:
         raise TemplateError(f"{where}: {setting} must be {low}-{high}, got {value!r}")
     return number
+
+
+def _record_age(value: Any, where: str) -> int:
+    """-1 (records never too old) or 60-604,800 s: the Lambda API's range is -1-604,800, but
+    "the minimum valid value for maximum record age is 60s" (*CreateEventSourceMapping*)."""
+    if str(value).strip() == "-1":
+        return -1
+    try:
+        return _bounded(value, "MaximumRecordAgeInSeconds", 60, 604_800, where)
+    except TemplateError as exc:
+        raise TemplateError(f"{exc} (or -1)") from None
 
 
 def _filters(criteria: Any, where: str) -> tuple[dict[str, Any], ...]:

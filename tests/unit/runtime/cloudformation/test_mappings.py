@@ -120,6 +120,15 @@ def test_a_tumbling_window_is_read_and_none_by_default(tmp_path: Path) -> None:
         ("TumblingWindowInSeconds", -1, "0-900"),
         ("TumblingWindowInSeconds", 901, "0-900"),
         ("TumblingWindowInSeconds", "long", "0-900"),
+        ("BatchSize", 0, "1-10000"),
+        ("BatchSize", 10_001, "1-10000"),
+        ("MaximumRetryAttempts", -2, "-1-10000"),
+        ("MaximumRetryAttempts", 10_001, "-1-10000"),
+        ("MaximumBatchingWindowInSeconds", 301, "0-300"),
+        ("MaximumBatchingWindowInSeconds", -1, "0-300"),
+        ("MaximumRecordAgeInSeconds", 0, r"60-604800, got .* \(or -1\)"),
+        ("MaximumRecordAgeInSeconds", 59, r"60-604800, got .* \(or -1\)"),
+        ("MaximumRecordAgeInSeconds", 604_801, r"60-604800, got .* \(or -1\)"),
     ],
 )
 def test_a_setting_outside_lambdas_bounds_is_refused(
@@ -130,3 +139,32 @@ def test_a_setting_outside_lambdas_bounds_is_refused(
     path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
     with pytest.raises(TemplateError, match=f"{setting} must be {bounds}"):
         load_app(path)
+
+
+def test_settings_at_lambdas_bounds_are_taken(tmp_path: Path) -> None:
+    """*CreateEventSourceMapping*: BatchSize 1-10,000, MaximumRetryAttempts -1-10,000,
+    MaximumBatchingWindowInSeconds 0-300, MaximumRecordAgeInSeconds -1 or 60-604,800."""
+    low = {"BatchSize": 1, "MaximumRetryAttempts": -1, "MaximumBatchingWindowInSeconds": 0}
+    high = {"BatchSize": 10_000, "MaximumRetryAttempts": 10_000}
+    events = {
+        "Low": _stream_event(**low, MaximumRecordAgeInSeconds=60),
+        "High": _stream_event(
+            **high, MaximumBatchingWindowInSeconds=300, MaximumRecordAgeInSeconds=604_800
+        ),
+        "Forever": _stream_event(MaximumRecordAgeInSeconds=-1),
+    }
+    app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
+    got = {
+        m.name: (
+            m.batch_size,
+            m.maximum_retry_attempts,
+            m.maximum_batching_window_s,
+            m.maximum_record_age_s,
+        )
+        for m in app.mappings
+    }
+    assert got == {
+        "Fn.Low": (1, -1, 0, 60),
+        "Fn.High": (10_000, 10_000, 300, 604_800),
+        "Fn.Forever": (100, -1, 0, -1),
+    }
