@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from hubbub.client import HubbubClient
@@ -29,6 +31,7 @@ from tests.support.server import ServerProcess
 
 ATTACKER = "127.0.0.1"
 OTHER = "127.0.0.2"
+TWO_APIS = Path(__file__).parent / "apps" / "twoapis" / "template.yaml"
 
 
 @pytest.fixture
@@ -143,6 +146,36 @@ async def test_an_address_holds_at_most_its_cap_of_open_connections(
     assert again is not None, "the closed connection's slot was never freed"
     for client in (*mine, other, again):
         await client.close()
+
+
+async def test_the_new_connection_rate_is_the_accounts_across_its_apis(
+    tmp_path: Path, serve: list[ServerProcess]
+) -> None:
+    """*Amazon API Gateway quotas*: 500 new WebSocket connections per second per account and
+    region. Each API had a window of its own, so two APIs admitted twice the account's rate."""
+    server = ServerProcess(
+        tmp_path / "data", "--quota", "new_connections_per_s=3", template=TWO_APIS
+    ).start()
+    serve.append(server)
+    first, second = (f"ws://127.0.0.1:{server.port}/{stage}" for stage in ("one", "two"))
+    opened = [await ws_connect(first) for _ in range(3)]
+    with pytest.raises(InvalidStatus) as refused:
+        await ws_connect(second)
+    assert refused.value.response.status_code == 429
+
+    async def admitted() -> ClientConnection | None:
+        with contextlib.suppress(InvalidStatus):
+            return await ws_connect(second)
+        return None
+
+    deadline = time.monotonic() + 10 * TIMEOUT_FACTOR
+    later = await admitted()
+    while later is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # polling the window: the condition is the handshake's answer
+        later = await admitted()
+    assert later is not None, "the second API never admitted a connection again"
+    for connection in (*opened, later):
+        await connection.close()
 
 
 async def test_a_trusted_proxy_counts_each_forwarded_client_on_its_own(

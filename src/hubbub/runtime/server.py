@@ -22,7 +22,7 @@ from hubbub.runtime.apigateway.connections import add_batch_route, add_connectio
 from hubbub.runtime.apigateway.http.gateway import HttpApiGateway
 from hubbub.runtime.apigateway.http.mounting import HTTP_PREFIX, REST_PREFIX
 from hubbub.runtime.apigateway.rest.gateway import RestApiGateway
-from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway
+from hubbub.runtime.apigateway.websocket.gateway import WebSocketGateway, account_admission
 from hubbub.runtime.cloudformation import AppSpec, StreamMappingSpec, load_app
 from hubbub.runtime.config import RuntimeConfig, RuntimeStartError
 from hubbub.runtime.datadir import make_private, private_umask
@@ -278,8 +278,9 @@ class LocalRuntime:
         """WebSocket stages and their ``@connections``, the admin API, the HTTP APIs, then the
         host's own routes."""
         config = self.config
+        admission = account_admission(config.quotas)
         for logical_id, api in self.spec.websocket_apis.items():
-            gateway = WebSocketGateway(api, self.pools, config.quotas, config.faults)
+            gateway = WebSocketGateway(api, self.pools, config.quotas, config.faults, admission)
             gateway.metrics = self.metrics
             self.gateways[logical_id] = gateway
             self.app.router.add_get(f"/{api.stage}", gateway.handle)

@@ -34,7 +34,7 @@ from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
 from hubbub.runtime.faults import Faults
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
-__all__ = ["WebSocketGateway"]
+__all__ = ["WebSocketGateway", "account_admission"]
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -70,6 +70,17 @@ class _After(enum.Enum):
     END = enum.auto()
 
 
+def account_admission(quotas: Quotas) -> Admission:
+    """The admission state of the account: one for all the WebSocket APIs a runtime serves."""
+    return Admission(
+        AdmissionLimits(
+            account_per_s=quotas.new_connections_per_s,
+            address_per_s=quotas.new_connections_per_address_per_s,
+            connections_per_address=quotas.connections_per_address,
+        )
+    )
+
+
 class WebSocketGateway(ConnectionRegistry):
     def __init__(
         self,
@@ -77,20 +88,18 @@ class WebSocketGateway(ConnectionRegistry):
         pools: dict[str, FunctionPool],
         quotas: Quotas,
         faults: Faults,
+        admission: Admission | None = None,
     ) -> None:
+        """``admission``: the account's, shared by every WebSocket API of the runtime (500
+        new connections a second per account and region, not per API); one of its own when
+        not given."""
         super().__init__(quotas, faults)
         self.api = api
         self.pools = pools
         self._selection = compile_expression(api.selection_expression)
         self._reaper: asyncio.Task[None] | None = None
         self._disconnects: set[asyncio.Task[None]] = set()
-        self.admission = Admission(
-            AdmissionLimits(
-                account_per_s=quotas.new_connections_per_s,
-                address_per_s=quotas.new_connections_per_address_per_s,
-                connections_per_address=quotas.connections_per_address,
-            )
-        )
+        self.admission = admission or account_admission(quotas)
         self._draining = False
 
     # lifecycle ------------------------------------------------------------------------------
