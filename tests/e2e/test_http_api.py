@@ -319,6 +319,19 @@ async def test_the_integration_timeout_answers_503_and_the_pool_recovers(
     assert probe.admin("stats")["httpApis"]["ServerlessHttpApi"]["timeouts"] >= 1
 
 
+async def test_an_integrations_own_timeout_ends_the_wait_sooner(
+    probe: ServerProcess, http: aiohttp.ClientSession
+) -> None:
+    """SAM's ``HttpApi`` event ``TimeoutInMillis`` (50-30,000 ms): the same function behind a
+    300 ms integration and behind the API's 30 s one."""
+    hurried = await call(http, probe, "GET", "/hurried?seconds=0.8")
+    assert hurried.status == 503
+    assert hurried.json() == {"message": "Service Unavailable"}
+    patient = await call(http, probe, "GET", "/patient?seconds=0.8")
+    assert patient.status == 200
+    assert patient.json() == {"slept": 0.8}
+
+
 # CORS --------------------------------------------------------------------------------------------
 async def test_a_preflight_is_answered_by_the_gateway(
     probe: ServerProcess, http: aiohttp.ClientSession

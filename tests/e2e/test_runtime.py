@@ -122,6 +122,18 @@ async def test_a_timed_out_handler_is_ended_and_the_pool_recovers(probe: ServerP
     assert stats["timeouts"] == 1
 
 
+async def test_an_integrations_own_timeout_ends_the_wait_sooner(probe: ServerProcess) -> None:
+    """*AWS::ApiGatewayV2::Integration* ``TimeoutInMillis`` (50-29,000 ms for WebSocket APIs):
+    the hurry route's integration gives the same function 300 ms, the sleep route's the API's
+    29 s. The function runs on; its late answer is not sent."""
+    async with websockets.connect(probe.ws_url) as ws:
+        hurried = await ask(ws, {"action": "hurry", "seconds": 0.8})
+        assert hurried["message"] == "Endpoint request timed out"
+        assert set(hurried) == {"message", "connectionId", "requestId"}
+        patient = await ask(ws, {"action": "sleep", "seconds": 0.8})
+        assert patient["slept"] == 0.8
+
+
 async def test_an_unhandled_error_answers_like_api_gateway(probe: ServerProcess) -> None:
     async with websockets.connect(probe.ws_url) as ws:
         await ws.send(json.dumps({"action": "boom"}))

@@ -31,7 +31,7 @@ from hubbub.runtime.apigateway.http.responses import (
 from hubbub.runtime.apigateway.http.routing import RouteMatch, RouteTable
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.awsids import extended_request_id
-from hubbub.runtime.cloudformation import HttpApiSpec, RestApiSpec
+from hubbub.runtime.cloudformation import HttpApiSpec, HttpRouteSpec, RestApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
 __all__ = ["REQUEST_BODY_LIMIT", "ProxyGateway"]
@@ -200,21 +200,25 @@ class ProxyGateway(Generic[ApiT]):
         )
         now_ms = time.time_ns() // 1_000_000
         event = self.build_event(match, http_request, request_id, now_ms)
-        return await self._invoke(match.route.function, event, http_request)
+        return await self._invoke(match.route, event, http_request)
 
     def integration_timeout_s(self) -> float:
         """REST APIs' 29 s default; HTTP APIs override it."""
         return self.quotas.integration_timeout_s
 
     async def _invoke(
-        self, function: str, event: dict[str, Any], request: HttpRequest
+        self, route: HttpRouteSpec, event: dict[str, Any], request: HttpRequest
     ) -> HttpResult:
-        """Invoke and wait at most the integration timeout; past it the client gets the
-        gateway's timeout answer while the function runs on, as Lambda does."""
+        """Invoke and wait at most the integration timeout (the route's ``TimeoutInMillis``,
+        never past the API's); past it the client gets the gateway's timeout answer while the
+        function runs on, as Lambda does."""
+        function = route.function
         task = asyncio.create_task(self.pools[function].invoke(event))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         timeout_s = self.integration_timeout_s()
+        if route.timeout_s is not None:
+            timeout_s = min(timeout_s, route.timeout_s)
         done, _ = await asyncio.wait({task}, timeout=timeout_s)
         if not done:
             self.stats.timeouts += 1

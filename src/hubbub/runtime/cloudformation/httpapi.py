@@ -15,6 +15,7 @@ from hubbub.runtime.cloudformation.resources import (
     api_of_event,
     by_physical,
     function_for_uri,
+    integration_timeout_s,
     read_sam_apis,
 )
 from hubbub.runtime.cloudformation.specs import AppSpec, CorsSpec, HttpApiSpec, HttpRouteSpec
@@ -31,6 +32,8 @@ HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
 """The logical id SAM gives the HTTP API it creates for ``HttpApi`` events without an ``ApiId``."""
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+HTTP_TIMEOUT_MS = 30_000
+"""The longest ``TimeoutInMillis`` of an HTTP API's integration (and its default)."""
 
 
 def read_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver) -> None:
@@ -61,10 +64,14 @@ def parse_route_key(key: str, where: str) -> tuple[str, str | None]:
     return method, path
 
 
-def _http_route(key: str, function: str, where: str) -> HttpRouteSpec:
+def _http_route(
+    key: str, function: str, where: str, timeout_s: float | None = None
+) -> HttpRouteSpec:
     method, path = parse_route_key(key, where)
     canonical = "$default" if path is None else f"{method} {path}"
-    return HttpRouteSpec(key=canonical, function=function, method=method, path=path)
+    return HttpRouteSpec(
+        key=canonical, function=function, method=method, path=path, timeout_s=timeout_s
+    )
 
 
 def _cors(value: Any, where: str) -> CorsSpec | None:
@@ -119,7 +126,9 @@ def _serverless_http_apis(app: AppSpec, template: Mapping[str, Any], resolver: R
         if props.get("Auth"):
             app.unsupported.append((where, "HTTP API route authorizer (not enforced)"))
         key = _event_route_key(props, where)
-        _add_http_route(api, _http_route(key, logical_id, where), where)
+        timeout_s = integration_timeout_s(props.get("TimeoutInMillis"), where, HTTP_TIMEOUT_MS)
+        route = _http_route(key, logical_id, where, timeout_s)
+        _add_http_route(api, route, where)
 
 
 def _event_route_key(props: Mapping[str, Any], where: str) -> str:
@@ -193,12 +202,13 @@ def _cloudformation_http_apis(
         for route_logical, route in routes.values():
             if route.get("ApiId") != api_id:
                 continue
-            function = _route_function(app, route_logical, route, integrations)
-            if function is None:
+            found = _route_function(app, route_logical, route, integrations)
+            if found is None:
                 continue
+            function, timeout_s = found
             if route.get("AuthorizationType", "NONE") != "NONE":
                 app.unsupported.append((route_logical, "HTTP API route authorizer (not enforced)"))
-            route_spec = _http_route(str(route["RouteKey"]), function, route_logical)
+            route_spec = _http_route(str(route["RouteKey"]), function, route_logical, timeout_s)
             _add_http_route(api, route_spec, route_logical)
         app.http_apis[logical_id] = api
 
@@ -208,7 +218,8 @@ def _route_function(
     route_logical: str,
     route: Mapping[str, Any],
     integrations: ByPhysical,
-) -> str | None:
+) -> tuple[str, float | None] | None:
+    """The function of a route's Lambda integration, and the integration's timeout."""
     target = str(route.get("Target", ""))
     if not target.startswith("integrations/"):
         app.unsupported.append((route_logical, "HTTP API route without a Lambda integration"))
@@ -221,4 +232,8 @@ def _route_function(
         app.unsupported.append((integration_logical, "HTTP API payload format 1.0"))
         return None
     uri = str(integration.get("IntegrationUri", ""))
-    return function_for_uri(app, uri, integration_logical)
+    timeout_ms = integration.get("TimeoutInMillis")
+    return (
+        function_for_uri(app, uri, integration_logical),
+        integration_timeout_s(timeout_ms, integration_logical, HTTP_TIMEOUT_MS),
+    )

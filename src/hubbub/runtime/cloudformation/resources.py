@@ -1,6 +1,6 @@
 """Lookups every resource family needs: whether a resource exists in this deployment, the
 resources of one type by physical id (the way ``Ref`` names them), and the function an
-integration URI invokes."""
+integration URI invokes, and its timeout."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "api_of_event",
     "by_physical",
     "function_for_uri",
+    "integration_timeout_s",
     "read_sam_apis",
 ]
 
@@ -98,3 +99,18 @@ def function_for_uri(app: AppSpec, uri: str, where: str) -> str:
         if re.search(re.escape(spec.arn) + r"(?=$|[/:])", uri):
             return spec.logical_id
     raise TemplateError(f"{where}: integration URI {uri!r} names no function of this template")
+
+
+def integration_timeout_s(value: Any, where: str, most_ms: int) -> float | None:
+    """An integration's ``TimeoutInMillis`` in seconds (None when not set): API Gateway takes
+    50 ms up to ``most_ms`` (29,000 for WebSocket and REST APIs, 30,000 for HTTP APIs) and
+    refuses any other value, and so does the template."""
+    if value is None:
+        return None
+    try:
+        millis = int(value)
+    except (TypeError, ValueError):
+        millis = 0
+    if not 50 <= millis <= most_ms:
+        raise TemplateError(f"{where}: TimeoutInMillis must be 50-{most_ms}, got {value!r}")
+    return millis / 1000

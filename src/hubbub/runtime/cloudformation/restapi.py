@@ -12,7 +12,11 @@ from typing import Any
 from hubbub.runtime.cloudformation.functions import typed_events
 from hubbub.runtime.cloudformation.httpapi import parse_route_key
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError, local_api_id
-from hubbub.runtime.cloudformation.resources import api_of_event, read_sam_apis
+from hubbub.runtime.cloudformation.resources import (
+    api_of_event,
+    integration_timeout_s,
+    read_sam_apis,
+)
 from hubbub.runtime.cloudformation.specs import AppSpec, HttpRouteSpec, RestApiSpec, RestCorsSpec
 
 __all__ = ["IMPLICIT_REST_API", "IMPLICIT_REST_STAGE", "REST_API_TYPE", "read_rest_apis"]
@@ -22,6 +26,8 @@ IMPLICIT_REST_API = "ServerlessRestApi"
 IMPLICIT_REST_STAGE = "Prod"
 """SAM's implicit REST API is deployed to a stage named ``Prod`` (and a ``Stage`` one, which
 SAM no longer creates by default)."""
+REST_TIMEOUT_MS = 29_000
+"""The longest ``TimeoutInMillis`` of a REST API method's integration (and its default)."""
 
 
 def read_rest_apis(app: AppSpec, template: Mapping[str, Any], resolver: Resolver) -> None:
@@ -50,7 +56,10 @@ def _rest_route(props: Mapping[str, Any], function: str, where: str) -> HttpRout
         raise TemplateError(f"{where}: an Api event needs a Path and a Method")
     method, path = parse_route_key(f"{str(props['Method']).upper()} {props['Path']}", where)
     assert path is not None
-    return HttpRouteSpec(key=f"{method} {path}", function=function, method=method, path=path)
+    timeout_s = integration_timeout_s(props.get("TimeoutInMillis"), where, REST_TIMEOUT_MS)
+    return HttpRouteSpec(
+        key=f"{method} {path}", function=function, method=method, path=path, timeout_s=timeout_s
+    )
 
 
 def _rest_api(app: AppSpec, logical_id: str, props: Mapping[str, Any]) -> RestApiSpec:

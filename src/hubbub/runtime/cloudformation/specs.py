@@ -62,6 +62,8 @@ class RouteSpec:
     function: str | None
     has_route_response: bool
     authorizer: AuthorizerSpec | None = None
+    timeout_s: float | None = None
+    """The integration's ``TimeoutInMillis``; None: the API's default (29 s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class HttpRouteSpec:
     """The HTTP method, ``ANY`` for any method and for ``$default``."""
     path: str | None
     """``/pets/{id}`` or ``/files/{proxy+}``; None for ``$default``."""
+    timeout_s: float | None = None
+    """The integration's ``TimeoutInMillis``; None: the API's default."""
 
     @property
     def is_default(self) -> bool:

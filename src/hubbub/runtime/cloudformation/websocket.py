@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
-from hubbub.runtime.cloudformation.resources import ByPhysical, by_physical, function_for_uri
+from hubbub.runtime.cloudformation.resources import (
+    ByPhysical,
+    by_physical,
+    function_for_uri,
+    integration_timeout_s,
+)
 from hubbub.runtime.cloudformation.specs import (
     AppSpec,
     AuthorizerSpec,
@@ -65,7 +70,7 @@ def _route(
     has_route_response: bool,
 ) -> RouteSpec:
     """A route is served even when its authorization is not emulated, and listed as such."""
-    function = _integration_function(app, route_logical, route, integrations)
+    function, timeout_s = _integration(app, route_logical, route, integrations)
     if route.get("AuthorizationType") == "AWS_IAM":
         app.unsupported.append((route_logical, "IAM authorization (not enforced)"))
     if route.get("ApiKeyRequired"):
@@ -78,21 +83,25 @@ def _route(
         function=function,
         has_route_response=has_route_response,
         authorizer=authorizer,
+        timeout_s=timeout_s,
     )
 
 
-def _integration_function(
+def _integration(
     app: AppSpec, route_logical: str, route: Mapping[str, Any], integrations: ByPhysical
-) -> str | None:
-    """A route without an integration target (a mock) has no function."""
+) -> tuple[str | None, float | None]:
+    """The route's function and its integration's timeout. A route without an integration
+    target (a mock) has neither."""
     target = str(route.get("Target", ""))
     if not target.startswith("integrations/"):
-        return None
+        return None, None
     integration = integrations.get(target.split("/", 1)[1])
     if integration is None:
         raise TemplateError(f"{route_logical}: target {target} is not in the template")
     integration_logical, props = integration
-    return function_for_uri(app, str(props.get("IntegrationUri", "")), integration_logical)
+    function = function_for_uri(app, str(props.get("IntegrationUri", "")), integration_logical)
+    timeout_s = integration_timeout_s(props.get("TimeoutInMillis"), integration_logical, 29_000)
+    return function, timeout_s
 
 
 def _authorizer(

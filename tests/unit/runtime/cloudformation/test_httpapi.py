@@ -220,3 +220,37 @@ def test_a_named_stage_is_read(tmp_path: Path) -> None:
         "Properties": {"ApiId": ref("Api"), "StageName": "v1"},
     }
     assert load(tmp_path, resources).http_apis["Api"].stage == "v1"
+
+
+# TimeoutInMillis -----------------------------------------------------------------------------
+def test_an_integration_timeout_is_read_from_either_form(tmp_path: Path) -> None:
+    """SAM's ``HttpApi`` event and ``AWS::ApiGatewayV2::Integration``: ``TimeoutInMillis``,
+    50-30,000 ms for an HTTP API; unset, the API's 30 s."""
+    sam = load(
+        tmp_path,
+        {
+            "Fn": function(
+                Quick=http_event(Path="/quick", Method="GET", TimeoutInMillis=50),
+                Plain=http_event(Path="/plain", Method="GET"),
+            )
+        },
+    )
+    routes = sam.http_apis[IMPLICIT_HTTP_API].routes
+    assert (routes["GET /quick"].timeout_s, routes["GET /plain"].timeout_s) == (0.05, None)
+    resources = v2_resources()
+    resources["Integration"]["Properties"]["TimeoutInMillis"] = 30_000
+    (only,) = load(tmp_path, resources).http_apis["Api"].routes.values()
+    assert only.timeout_s == 30.0
+
+
+@pytest.mark.parametrize("millis", [49, 30_001, "later"])
+def test_an_integration_timeout_api_gateway_refuses_refuses_the_template(
+    tmp_path: Path, millis: object
+) -> None:
+    event = http_event(Path="/x", Method="GET", TimeoutInMillis=millis)
+    with pytest.raises(TemplateError, match="TimeoutInMillis must be 50-30000"):
+        load(tmp_path, {"Fn": function(X=event)})
+    resources = v2_resources()
+    resources["Integration"]["Properties"]["TimeoutInMillis"] = millis
+    with pytest.raises(TemplateError, match="Integration: TimeoutInMillis must be 50-30000"):
+        load(tmp_path, resources)

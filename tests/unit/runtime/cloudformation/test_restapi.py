@@ -98,6 +98,27 @@ def test_bad_api_events_are_refused_at_load(
     assert message in str(refused.value)
 
 
+def test_an_api_events_integration_timeout_is_read_and_bounded(tmp_path: Path) -> None:
+    """SAM's ``Api`` event ``TimeoutInMillis``: 50-29,000 ms (the REST API's integration
+    timeout), unset the API's 29 s; outside the range the template is refused."""
+    events = {
+        "Quick": api_event("/quick", "get", TimeoutInMillis=50),
+        "Longest": api_event("/longest", "get", TimeoutInMillis=29_000),
+        "Plain": api_event("/plain", "get"),
+    }
+    routes = (
+        load_app(write(tmp_path, {"Fn": fn(Events=events)})).rest_apis["ServerlessRestApi"].routes
+    )
+    assert [routes[f"GET /{name}"].timeout_s for name in ("quick", "longest", "plain")] == [
+        0.05,
+        29.0,
+        None,
+    ]
+    too_long = {"Fn": fn(Events={"X": api_event("/x", "get", TimeoutInMillis=29_001)})}
+    with pytest.raises(TemplateError, match="TimeoutInMillis must be 50-29000"):
+        load_app(write(tmp_path, too_long))
+
+
 def test_a_duplicate_method_is_refused(tmp_path: Path) -> None:
     events = {"A": api_event("/x", "GET"), "B": api_event("/x", "get")}
     with pytest.raises(TemplateError, match="already defined"):

@@ -128,3 +128,27 @@ def test_an_integration_naming_no_function_is_refused(tmp_path: Path) -> None:
     resources["Int0"]["Properties"]["IntegrationUri"] = "arn:aws:lambda:elsewhere"
     with pytest.raises(TemplateError, match="names no function"):
         load_app(write(tmp_path, resources))
+
+
+def test_an_integrations_timeout_is_read_in_seconds(tmp_path: Path) -> None:
+    """*AWS::ApiGatewayV2::Integration*: ``TimeoutInMillis``, 50-29,000 for a WebSocket API;
+    without it the API's default (29 s) holds."""
+    resources = {"Fn": fn(), **_ws_api({"quick": "Fn", "slowest": "Fn", "plain": "Fn"})}
+    resources["Int0"]["Properties"]["TimeoutInMillis"] = 50
+    resources["Int1"]["Properties"]["TimeoutInMillis"] = "29000"
+    routes = load_app(write(tmp_path, resources)).websocket_apis["Api"].routes
+    assert {key: route.timeout_s for key, route in routes.items()} == {
+        "quick": 0.05,
+        "slowest": 29.0,
+        "plain": None,
+    }
+
+
+@pytest.mark.parametrize("millis", [49, 29_001, 0, "soon"])
+def test_an_integration_timeout_api_gateway_refuses_refuses_the_template(
+    tmp_path: Path, millis: object
+) -> None:
+    resources = {"Fn": fn(), **_ws_api({"$default": "Fn"})}
+    resources["Int0"]["Properties"]["TimeoutInMillis"] = millis
+    with pytest.raises(TemplateError, match="Int0: TimeoutInMillis must be 50-29000"):
+        load_app(write(tmp_path, resources))

@@ -25,7 +25,7 @@ from aiohttp.http_websocket import WebSocketError
 from hubbub.runtime.apigateway.events import disconnect_event, message_event
 from hubbub.runtime.apigateway.quotas import Quotas
 from hubbub.runtime.apigateway.websocket.admission import Admission, AdmissionLimits
-from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket
+from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket, route_timeout_s
 from hubbub.runtime.apigateway.websocket.registry import ConnectionRegistry, LiveConnection
 from hubbub.runtime.apigateway.websocket.replies import reply_text
 from hubbub.runtime.apigateway.websocket.routing import compile_expression, select_route
@@ -269,7 +269,8 @@ class WebSocketGateway(ConnectionRegistry):
                 duplicate = asyncio.create_task(pool.invoke(event))
                 conn.tasks.add(duplicate)
                 duplicate.add_done_callback(conn.tasks.discard)
-            done, _ = await asyncio.wait({invocation}, timeout=self.quotas.integration_timeout_s)
+            timeout_s = route_timeout_s(route, self.quotas)
+            done, _ = await asyncio.wait({invocation}, timeout=timeout_s)
             if not done:
                 answer.expired = True  # the function runs on; its answer is not sent
                 await self._send_text(
