@@ -213,6 +213,7 @@ class Backing:
         source = DynamoStreamSource(
             self._streams_client,
             stream_arn,
+            now_ms=self._now_ms,  # the 24 hours' retention, on the clock tests can move
             expired_by=never_expired
             if self.ttl is None
             else self.ttl.reader(self.tables[mapping.table].name),

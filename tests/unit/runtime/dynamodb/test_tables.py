@@ -7,6 +7,7 @@ inline functions is found, which the examples rely on."""
 from __future__ import annotations
 
 import importlib.util
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 
 from hubbub.runtime.cloudformation import AppSpec, TableSpec, TemplateError, load_app
 from hubbub.runtime.dynamodb.backing import Backing, choose_store
+from hubbub.runtime.dynamodb.sources import DynamoStreamSource
 from hubbub.runtime.dynamodb.tables import (
     EmbeddedDynamo,
     TablesUnavailable,
@@ -472,3 +474,67 @@ def test_routes_whose_condition_is_false_are_not_served(tmp_path: Path) -> None:
     }
     path = write(tmp_path, resources, Conditions={"Never": {"Fn::Equals": ["a", "b"]}})
     assert list(load_app(path).websocket_apis["Api"].routes) == ["kept"]
+
+
+async def test_the_streams_retention_is_judged_on_the_runtimes_clock(
+    tmp_path: Path, endpoint: str
+) -> None:
+    """A stream keeps records 24 hours (*DynamoDB Streams*); the runtime's clock is the one
+    tests move (``/_runtime/clock``), so a record is gone once that clock is a day past it,
+    whatever the wall clock says."""
+    wall_ms = int(time.time() * 1000)
+    offset_ms = [0]
+    resources = {
+        "Fn": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "Handler": "app.handler",
+                "CodeUri": "code",
+                "Events": {
+                    "S": {
+                        "Type": "DynamoDB",
+                        "Properties": {
+                            "Stream": {"Fn::GetAtt": ["Items", "StreamArn"]},
+                            "StartingPosition": "TRIM_HORIZON",
+                        },
+                    }
+                },
+            },
+        },
+        "Items": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "KeySchema": KEYS,
+                "AttributeDefinitions": ATTRIBUTES[:2],
+                "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            },
+        },
+    }
+    app = load_app(write(tmp_path, resources), stack_name=f"s{uuid.uuid4().hex[:12]}")
+    credentials = {"aws_access_key_id": "AKIALOCALTEST", "aws_secret_access_key": "x"}
+    backing = Backing(
+        app,
+        "dynamodb",
+        data_dir=tmp_path,
+        region="us-east-1",
+        credentials=credentials,
+        endpoint=endpoint,
+        now_ms=lambda: int(time.time() * 1000) + offset_ms[0],
+    )
+    await backing.start()
+    try:
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name="us-east-1", **credentials
+        )
+        item = {k: {"S": "1"} for k in ("pk", "sk")}
+        dynamodb.put_item(TableName=backing.tables["Items"].name, Item=item)
+        (mapping,) = app.mappings
+        today, tomorrow = backing.feed(mapping).source, backing.feed(mapping).source
+        assert isinstance(today, DynamoStreamSource) and isinstance(tomorrow, DynamoStreamSource)
+        today.pull()
+        assert len(today.read_after(0, 10)) == 1
+        offset_ms[0] = 24 * 3600 * 1000 + (int(time.time() * 1000) - wall_ms) + 60_000
+        tomorrow.pull()
+        assert tomorrow.read_after(0, 10) == []
+    finally:
+        await backing.stop()
