@@ -10,6 +10,8 @@ events, published on ``$aws/events/...`` and routable by topic rules).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from tests.e2e.conftest import Connect
 from tests.support.members import presence_event, registered
 from tests.support.mqtt import V5, V311, Mqtt, deadline
 from tests.support.server import ServerProcess
+from tests.support.waiting import eventually
 
 
 async def _members(client: HubbubClient, topic: str) -> set[str]:
@@ -100,3 +103,57 @@ async def test_an_mqtt_typing_notice_reaches_websocket_members(
     reply = await watcher.request("history", topic=topic)
     assert reply["messages"] == []
     mqtt.close()
+
+
+async def test_duplicated_lifecycle_events_change_nothing(
+    server: ServerProcess, connect: Connect
+) -> None:
+    """*Lifecycle events*: "You might receive duplicate messages". With each lifecycle event
+    published twice (the runtime's fault), an MQTT member still joins once, leaves once and is
+    listed once: the presence function takes a repeat as the same event."""
+    topic = f"room/p{uuid.uuid4().hex[:10]}"
+    watcher, _, _ = await registered(connect, "dora")
+    await watcher.subscribe(topic)
+    _, token, user_id = await registered(connect, "dupe")
+    seen: list[dict[str, Any]] = []
+
+    def noting(wanted: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+        def note(frame: dict[str, Any]) -> bool:
+            seen.append(frame)
+            return wanted(frame)
+
+        return note
+
+    def presence_invocations() -> int:
+        return int(server.admin("stats")["functions"]["MqttPresenceFunction"]["invocations"])
+
+    server.admin("faults", {"duplicate_lifecycle_events": True})
+    mqtt = Mqtt("127.0.0.1", server.mqtt_port)
+    try:
+        before = presence_invocations()
+        mqtt.client.username_pw_set("anyone", token)
+        assert mqtt.connect()[0] == 0
+        assert mqtt.subscribe(topic, qos=1) == [1]
+        await watcher.next_event(noting(presence_event("joined", topic, user_id)), timeout=30)
+        mqtt.client.unsubscribe(topic)
+        await watcher.next_event(noting(presence_event("left", topic, user_id)), timeout=30)
+        await eventually(
+            lambda: presence_invocations() >= before + 4,
+            timeout=30,
+            what="both copies of both events reaching the presence function",
+        )
+        ack = await watcher.send(topic, "after the copies")
+        await watcher.next_event(
+            noting(lambda f: f.get("type") == "message" and f.get("seq") == ack["seq"]),
+            timeout=30,
+        )
+        about_them = [
+            f["type"]
+            for f in seen
+            if f.get("type") in ("joined", "left") and f.get("topic") == topic
+        ]
+        assert about_them == ["joined", "left"]
+        assert user_id not in await _members(watcher, topic)
+    finally:
+        server.admin("faults", {"duplicate_lifecycle_events": False})
+        mqtt.close()

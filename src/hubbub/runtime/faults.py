@@ -2,7 +2,7 @@
 
 Each fault reproduces something that happens on AWS and broke the systems before us: duplicate
 invocations, ``@connections`` posts that hang or answer 410/429, a worker that dies after its write,
-a ``$disconnect`` that never arrives, a controllable clock.
+a ``$disconnect`` that never arrives, IoT Core's lifecycle events twice, a controllable clock.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class Faults:
     """Message-route workers are killed after the handler ran, before the reply is sent."""
     streams_paused: bool = False
     """Stream pollers hand nothing to their functions (records pile up into big batches)."""
+    duplicate_lifecycle_events: bool = False
+    """IoT Core publishes every lifecycle event twice (*Lifecycle events*: "You might receive
+    duplicate messages")."""
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

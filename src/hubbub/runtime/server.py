@@ -101,7 +101,7 @@ class LocalRuntime:
         self._sockets: list[socket.socket] = []
         self.host = config.host
         self.port = config.port
-        self.iot = IotCore(config.iot_quotas)
+        self.iot = IotCore(config.iot_quotas, config.faults)
         self.ses = SesService(
             self.spec,
             data_dir=config.data_dir,

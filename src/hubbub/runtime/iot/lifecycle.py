@@ -11,6 +11,7 @@ with ``#`` or ``+`` get none, as on AWS.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hubbub.runtime.iot.broker import Broker
@@ -56,15 +57,19 @@ def subscription_json(event: SubscriptionEvent, event_type: str) -> dict[str, An
 
 
 class LifecyclePublisher:
-    """The default :class:`LifecycleSink`: each event as a QoS 1 message on its topic."""
+    """The default :class:`LifecycleSink`: each event as a QoS 1 message on its topic (twice
+    while ``duplicated()`` says so, as IoT Core may send it)."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, duplicated: Callable[[], bool] = lambda: False) -> None:
         self.broker = broker
+        self._duplicated = duplicated
 
     def _publish(self, topic: str, client_id: str, body: dict[str, Any]) -> None:
         if "#" in client_id or "+" in client_id:
             return
-        self.broker.publish(f"{topic}/{client_id}", json.dumps(body).encode(), qos=1)
+        payload = json.dumps(body).encode()
+        for _ in range(2 if self._duplicated() else 1):
+            self.broker.publish(f"{topic}/{client_id}", payload, qos=1)
 
     def connected(self, event: ConnectedEvent) -> None:
         self._publish("$aws/events/presence/connected", event.client_id, connected_json(event))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from hubbub.runtime.cloudformation.specs import AppSpec
+from hubbub.runtime.faults import Faults
 from hubbub.runtime.iot.broker import Broker
 from hubbub.runtime.iot.connection import Connection, Transport
 from hubbub.runtime.iot.lifecycle import LifecyclePublisher
@@ -30,9 +31,12 @@ log = logging.getLogger("hubbub.runtime.iot")
 
 
 class IotCore:
-    def __init__(self, quotas: IotQuotas | None = None) -> None:
+    def __init__(self, quotas: IotQuotas | None = None, faults: Faults | None = None) -> None:
         self.broker = Broker(quotas)
-        self.broker.hooks.lifecycle = LifecyclePublisher(self.broker)
+        duplicated = (
+            (lambda: False) if faults is None else (lambda: faults.duplicate_lifecycle_events)
+        )
+        self.broker.hooks.lifecycle = LifecyclePublisher(self.broker, duplicated)
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None

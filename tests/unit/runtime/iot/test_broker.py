@@ -403,3 +403,25 @@ def test_version_numbers_start_again_after_an_hour_away() -> None:
     clock.t += 3600.0
     broker.expire_sessions()  # forgets the client ids gone long enough
     assert "clean" not in broker._versions and "persistent" in broker._versions
+
+
+def test_lifecycle_events_twice_while_the_fault_is_on() -> None:
+    """*Lifecycle events*: "You might receive duplicate messages"; the fault sends each one
+    twice, the same payload, so subscribers' handling of repeats can be tried."""
+    broker, _ = make()
+    duplicated = [False]
+    broker.hooks.lifecycle = LifecyclePublisher(broker, lambda: duplicated[0])
+    watcher = FakeClient("watcher")
+    join(broker, watcher, "$aws/events/presence/+/+")
+    watcher.sent.clear()
+    device = FakeClient("device")
+    broker.attach(device, True, 0)
+    duplicated[0] = True
+    broker.detach(device, broker.sessions["device"], DisconnectReason.CONNECTION_LOST)
+    topics = [m.topic for m in watcher.sent]
+    assert topics == [
+        "$aws/events/presence/connected/device",
+        "$aws/events/presence/disconnected/device",
+        "$aws/events/presence/disconnected/device",
+    ]
+    assert watcher.sent[1].payload == watcher.sent[2].payload
