@@ -132,13 +132,16 @@ class WebSocketGateway(ConnectionRegistry):
             await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
 
     async def _reap(self) -> None:
-        """API Gateway's idle timeout and maximum connection duration."""
+        """API Gateway's idle timeout and maximum connection duration. A connection is idle
+        when no frame went either way: frames posted to it count, as a server's own keep-alive
+        holds a connection open on AWS until its two hours are up."""
         period = max(0.05, min(1.0, self.quotas.idle_timeout_s / 4))
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self.connections.values()):
-                if now - conn.last_active > self.quotas.idle_timeout_s or (
+                last = max(conn.last_active, conn.last_sent)
+                if now - last > self.quotas.idle_timeout_s or (
                     now - conn.opened > self.quotas.max_connection_s
                 ):
                     await self._close(conn, WSCloseCode.GOING_AWAY, "Going away")

@@ -36,6 +36,9 @@ class LiveConnection:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     transport: asyncio.Transport | None = None
     """The socket's transport, kept so that a fan-out writes to it without aiohttp's layers."""
+    last_sent: float = 0.0
+    """When a frame was last written to it (monotonic): traffic either way keeps a connection
+    from the idle timeout (``last_active`` is the client's side)."""
 
 
 class ConnectionRegistry:
@@ -86,6 +89,7 @@ class ConnectionRegistry:
             return None
         if transport.get_write_buffer_size() > self.quotas.slow_consumer_bytes:
             return None
+        conn.last_sent = time.monotonic()
         return transport
 
     async def post(self, cid: str, data: bytes, *, hang: bool = True) -> int:
@@ -211,6 +215,7 @@ class ConnectionRegistry:
         goes to ``failed`` (429), so a stalled reader never grows the server's memory."""
         limit = self.quotas.slow_consumer_bytes
         targets: list[asyncio.Transport] = []
+        now = time.monotonic()
         for cid in ids:
             conn = self.connections.get(cid)
             if conn is None or conn.ws.closed:
@@ -224,6 +229,7 @@ class ConnectionRegistry:
             ):
                 failed.append(cid)
                 continue
+            conn.last_sent = now
             targets.append(transport)
         return targets
 

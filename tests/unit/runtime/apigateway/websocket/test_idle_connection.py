@@ -35,13 +35,19 @@ class EchoPool:
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[WebSocketGateway, str]]:
+def quotas() -> Quotas:
+    return Quotas()
+
+
+@pytest.fixture
+async def gateway(quotas: Quotas) -> AsyncIterator[tuple[WebSocketGateway, str]]:
     routes = {
         "$connect": RouteSpec("$connect", "Echo", False),
         "$default": RouteSpec("$default", "Echo", True),
     }
     api = WebSocketApiSpec("Api", "abc123", "$request.body.action", "prod", routes)
-    gw = WebSocketGateway(api, {"Echo": cast(FunctionPool, EchoPool())}, Quotas(), Faults())
+    gw = WebSocketGateway(api, {"Echo": cast(FunctionPool, EchoPool())}, quotas, Faults())
+    gw.start()
     app = web.Application()
     app.router.add_get("/prod", gw.handle)
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -89,3 +95,42 @@ async def test_the_http_parser_is_let_go_after_the_upgrade(
         assert protocol is not None
         assert protocol._parser is None
         assert protocol._payload_parser is not None  # frames are still parsed
+
+
+@pytest.mark.parametrize("quotas", [Quotas(idle_timeout_s=0.4)])
+async def test_frames_posted_to_a_connection_keep_it_from_the_idle_timeout(
+    gateway: tuple[WebSocketGateway, str],
+) -> None:
+    """API Gateway closes a connection after ten minutes without a frame either way; a
+    server that posts to a silent client keeps it open (a server-side keep-alive holds one
+    until its two hours). Here the idle timeout is 0.4 s: the starved client goes, the fed one
+    stays as long as it is posted to, then goes too."""
+    gw, url = gateway
+    async with ClientSession() as session:
+        fed = await session.ws_connect(url)
+        (fed_id,) = gw.connections
+        starved = await session.ws_connect(url)
+        (starved_id,) = set(gw.connections) - {fed_id}
+        feeding = asyncio.Event()
+        feeding.set()
+
+        async def feed() -> None:
+            while feeding.is_set():
+                assert await gw.post(fed_id, b'{"type": "keepalive"}') == 200
+                await asyncio.sleep(0.1)  # the posts' pace, not a wait
+
+        feeder = asyncio.create_task(feed())
+        await eventually(lambda: starved_id not in gw.connections, what="the starved one closed")
+        started = asyncio.get_running_loop().time()
+        await eventually(
+            lambda: (
+                asyncio.get_running_loop().time() - started > 1.0 or fed_id not in gw.connections
+            ),
+            what="a second of feeding",
+        )
+        assert fed_id in gw.connections, "a connection posted to was closed as idle"
+        feeding.clear()
+        await feeder
+        await eventually(lambda: fed_id not in gw.connections, what="the fed one closed once idle")
+        await fed.close()
+        await starved.close()
