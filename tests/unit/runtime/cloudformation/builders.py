@@ -10,7 +10,7 @@ import yaml
 
 from hubbub.runtime.cloudformation.intrinsics import local_api_id
 
-__all__ = ["ACCOUNT", "REGION", "REPO", "TEMPLATE", "WS_API_ID", "fn", "write"]
+__all__ = ["ACCOUNT", "REGION", "REPO", "TEMPLATE", "WS_API_ID", "fn", "stream_event", "write"]
 
 REPO = Path(__file__).resolve().parents[4]
 TEMPLATE = REPO / "template.yaml"
@@ -20,6 +20,18 @@ WS_API_ID = local_api_id("WebSocketApi")
 
 def fn(**props: Any) -> dict[str, Any]:
     return {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "app.handler", **props}}
+
+
+def stream_event(table: str = "T", **props: Any) -> dict[str, Any]:
+    """A SAM ``DynamoDB`` event on ``table``'s stream (from its latest record unless told)."""
+    return {
+        "Type": "DynamoDB",
+        "Properties": {
+            "Stream": {"Fn::GetAtt": [table, "StreamArn"]},
+            "StartingPosition": "LATEST",
+            **props,
+        },
+    }
 
 
 def write(tmp_path: Path, resources: dict[str, Any], **sections: Any) -> Path:

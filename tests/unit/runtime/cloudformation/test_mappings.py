@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hubbub.runtime.cloudformation import AppSpec, TemplateError, load_app
-from tests.unit.runtime.cloudformation.builders import ACCOUNT, REGION, fn, write
+from tests.unit.runtime.cloudformation.builders import ACCOUNT, REGION, fn, stream_event, write
 
 # -- the project's template -----------------------------------------------------------------
 
@@ -87,25 +87,14 @@ def test_an_event_source_mapping_resource_is_read_too(tmp_path: Path) -> None:
     assert mapping.report_batch_item_failures is True
 
 
-def _stream_event(**props: Any) -> dict[str, Any]:
-    return {
-        "Type": "DynamoDB",
-        "Properties": {
-            "Stream": {"Fn::GetAtt": ["T", "StreamArn"]},
-            "StartingPosition": "LATEST",
-            **props,
-        },
-    }
-
-
 def test_a_parallelization_factor_is_read_and_defaults_to_one(tmp_path: Path) -> None:
-    events = {"One": _stream_event(), "Three": _stream_event(ParallelizationFactor=3)}
+    events = {"One": stream_event(), "Three": stream_event(ParallelizationFactor=3)}
     app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
     assert {m.name: m.parallelization_factor for m in app.mappings} == {"Fn.One": 1, "Fn.Three": 3}
 
 
 def test_a_tumbling_window_is_read_and_none_by_default(tmp_path: Path) -> None:
-    events = {"Plain": _stream_event(), "Windowed": _stream_event(TumblingWindowInSeconds=60)}
+    events = {"Plain": stream_event(), "Windowed": stream_event(TumblingWindowInSeconds=60)}
     app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
     assert {m.name: m.tumbling_window_s for m in app.mappings} == {"Fn.Plain": 0, "Fn.Windowed": 60}
     assert app.unsupported == []
@@ -135,7 +124,7 @@ def test_a_setting_outside_lambdas_bounds_is_refused(
     tmp_path: Path, setting: str, value: object, bounds: str
 ) -> None:
     """Lambda refuses to create such a mapping, so the template does not start."""
-    event = _stream_event(**{setting: value})
+    event = stream_event(**{setting: value})
     path = write(tmp_path, {"T": _table(), "Fn": fn(Events={"E": event})})
     with pytest.raises(TemplateError, match=f"{setting} must be {bounds}"):
         load_app(path)
@@ -147,11 +136,11 @@ def test_settings_at_lambdas_bounds_are_taken(tmp_path: Path) -> None:
     low = {"BatchSize": 1, "MaximumRetryAttempts": -1, "MaximumBatchingWindowInSeconds": 0}
     high = {"BatchSize": 10_000, "MaximumRetryAttempts": 10_000}
     events = {
-        "Low": _stream_event(**low, MaximumRecordAgeInSeconds=60),
-        "High": _stream_event(
+        "Low": stream_event(**low, MaximumRecordAgeInSeconds=60),
+        "High": stream_event(
             **high, MaximumBatchingWindowInSeconds=300, MaximumRecordAgeInSeconds=604_800
         ),
-        "Forever": _stream_event(MaximumRecordAgeInSeconds=-1),
+        "Forever": stream_event(MaximumRecordAgeInSeconds=-1),
     }
     app = load_app(write(tmp_path, {"T": _table(), "Fn": fn(Events=events)}))
     got = {

@@ -22,6 +22,7 @@ import yaml
 
 from hubbub.runtime.cloudformation import TemplateError, load_app
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters, matches, matches_any
+from tests.unit.runtime.cloudformation.builders import fn, stream_event
 
 RECORD: dict[str, Any] = {
     "eventName": "INSERT",
@@ -143,23 +144,14 @@ def test_the_template_mapping_carries_its_filters_and_refuses_bad_ones(tmp_path:
                         "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
                     },
                 },
-                "Fn": {
-                    "Type": "AWS::Serverless::Function",
-                    "Properties": {
-                        "Handler": "app.handler",
-                        "CodeUri": "code",
-                        "Events": {
-                            "Stream": {
-                                "Type": "DynamoDB",
-                                "Properties": {
-                                    "Stream": {"Fn::GetAtt": ["Table", "StreamArn"]},
-                                    "StartingPosition": "LATEST",
-                                    "FilterCriteria": {"Filters": [{"Pattern": pattern}]},
-                                },
-                            }
-                        },
+                "Fn": fn(
+                    CodeUri="code",
+                    Events={
+                        "Stream": stream_event(
+                            "Table", FilterCriteria={"Filters": [{"Pattern": pattern}]}
+                        )
                     },
-                },
+                ),
             }
         }
         path = tmp_path / "template.yaml"

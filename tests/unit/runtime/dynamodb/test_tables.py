@@ -25,6 +25,7 @@ from hubbub.runtime.dynamodb.tables import (
     create_table_request,
     provision,
 )
+from tests.unit.runtime.cloudformation.builders import fn, stream_event
 
 KEYS = [
     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -485,22 +486,10 @@ async def test_the_streams_retention_is_judged_on_the_runtimes_clock(
     wall_ms = int(time.time() * 1000)
     offset_ms = [0]
     resources = {
-        "Fn": {
-            "Type": "AWS::Serverless::Function",
-            "Properties": {
-                "Handler": "app.handler",
-                "CodeUri": "code",
-                "Events": {
-                    "S": {
-                        "Type": "DynamoDB",
-                        "Properties": {
-                            "Stream": {"Fn::GetAtt": ["Items", "StreamArn"]},
-                            "StartingPosition": "TRIM_HORIZON",
-                        },
-                    }
-                },
-            },
-        },
+        "Fn": fn(
+            CodeUri="code",
+            Events={"S": stream_event("Items", StartingPosition="TRIM_HORIZON")},
+        ),
         "Items": {
             "Type": "AWS::DynamoDB::Table",
             "Properties": {

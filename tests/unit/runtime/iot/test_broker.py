@@ -60,6 +60,17 @@ def join(broker: Broker, client: FakeClient, *filters: str, expiry: int = 0, cle
     return session, present
 
 
+def watching(broker: Broker, *filters: str, duplicated: bool | list[bool] = False) -> FakeClient:
+    """A client subscribed to lifecycle ``filters``, the broker publishing its lifecycle events
+    (twice while ``duplicated[0]`` is true, when a list is given); nothing received yet."""
+    flag = duplicated if isinstance(duplicated, list) else [duplicated]
+    broker.hooks.lifecycle = LifecyclePublisher(broker, lambda: flag[0])
+    watcher = FakeClient("watcher")
+    join(broker, watcher, *filters)
+    watcher.sent.clear()
+    return watcher
+
+
 def test_each_subscriber_gets_a_message_once_at_the_best_qos() -> None:
     broker, _ = make()
     a = FakeClient("a")
@@ -199,10 +210,7 @@ def test_receive_permission_filters_delivery() -> None:
 
 def test_lifecycle_events_in_iot_core_shape() -> None:
     broker, _ = make()
-    broker.hooks.lifecycle = LifecyclePublisher(broker)
-    watcher = FakeClient("watcher")
-    join(broker, watcher, "$aws/events/presence/+/+", "$aws/events/subscriptions/#")
-    watcher.sent.clear()
+    watcher = watching(broker, "$aws/events/presence/+/+", "$aws/events/subscriptions/#")
     device = FakeClient("device-1", principal="principal-1")
     join(broker, device, "room/lobby")
     broker.unsubscribe(device, broker.sessions["device-1"], ("room/lobby",))
@@ -233,10 +241,7 @@ def test_lifecycle_events_in_iot_core_shape() -> None:
 
 def test_client_ids_with_wildcards_get_no_lifecycle_events() -> None:
     broker, _ = make()
-    broker.hooks.lifecycle = LifecyclePublisher(broker)
-    watcher = FakeClient("watcher")
-    join(broker, watcher, "$aws/events/presence/connected/+")
-    watcher.sent.clear()
+    watcher = watching(broker, "$aws/events/presence/connected/+")
     broker.attach(FakeClient("odd+id"), True, 0)
     assert watcher.sent == []
 
@@ -352,9 +357,7 @@ def test_a_taken_over_connection_disconnects_with_its_own_version_number() -> No
     same version number", so a subscriber that ignores a disconnect older than the latest
     connect keeps the client present when a second connection takes over."""
     broker, _ = make()
-    broker.hooks.lifecycle = LifecyclePublisher(broker)
-    watcher = FakeClient("watcher")
-    join(broker, watcher, "$aws/events/presence/+/device")
+    watcher = watching(broker, "$aws/events/presence/+/device")
     first, second = FakeClient("device"), FakeClient("device")
     first_session, _ = broker.attach(first, True, 0)
     second_session, _ = broker.attach(second, True, 0)  # takes over: the first is closed
@@ -374,9 +377,7 @@ def test_version_numbers_start_again_after_an_hour_away() -> None:
     version number is reset to 0. For persistent sessions, the version number is reset to 0
     after a client has been disconnected longer than the configured time-to-live (TTL)"."""
     broker, clock = make()
-    broker.hooks.lifecycle = LifecyclePublisher(broker)
-    watcher = FakeClient("watcher")
-    join(broker, watcher, "$aws/events/presence/connected/+")
+    watcher = watching(broker, "$aws/events/presence/connected/+")
 
     def visit(client_id: str, expiry: int, away_s: float) -> None:
         device = FakeClient(client_id)
@@ -410,10 +411,7 @@ def test_lifecycle_events_twice_while_the_fault_is_on() -> None:
     twice, the same payload, so subscribers' handling of repeats can be tried."""
     broker, _ = make()
     duplicated = [False]
-    broker.hooks.lifecycle = LifecyclePublisher(broker, lambda: duplicated[0])
-    watcher = FakeClient("watcher")
-    join(broker, watcher, "$aws/events/presence/+/+")
-    watcher.sent.clear()
+    watcher = watching(broker, "$aws/events/presence/+/+", duplicated=duplicated)
     device = FakeClient("device")
     broker.attach(device, True, 0)
     duplicated[0] = True
