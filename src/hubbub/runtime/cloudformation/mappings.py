@@ -11,7 +11,7 @@ from typing import Any
 from hubbub.runtime.cloudformation.functions import function_events
 from hubbub.runtime.cloudformation.intrinsics import Resolver, TemplateError
 from hubbub.runtime.cloudformation.messaging import queue_mapping, queue_of, sns_event
-from hubbub.runtime.cloudformation.resources import active
+from hubbub.runtime.cloudformation.resources import active, bounded
 from hubbub.runtime.cloudformation.specs import AppSpec, StreamMappingSpec
 from hubbub.runtime.dynamodb.filters import FilterError, compile_filters
 from hubbub.runtime.dynamodb.lanes import MAX_FACTOR
@@ -85,9 +85,9 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         name=name,
         function=function,
         table=table,
-        batch_size=_bounded(props.get("BatchSize", 100), "BatchSize", 1, 10_000, name),
+        batch_size=bounded(props.get("BatchSize", 100), "BatchSize", 1, 10_000, name),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-        maximum_retry_attempts=_bounded(
+        maximum_retry_attempts=bounded(
             props.get("MaximumRetryAttempts", -1), "MaximumRetryAttempts", -1, 10_000, name
         ),
         maximum_record_age_s=_record_age(props.get("MaximumRecordAgeInSeconds", -1), name),
@@ -95,7 +95,7 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         in (props.get("FunctionResponseTypes") or []),
         starting_position=str(props.get("StartingPosition", "LATEST")),
         on_failure=None if destination is None else str(destination),
-        maximum_batching_window_s=_bounded(
+        maximum_batching_window_s=bounded(
             props.get("MaximumBatchingWindowInSeconds", 0),
             "MaximumBatchingWindowInSeconds",
             0,
@@ -104,10 +104,10 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
         ),
         enabled=bool(props.get("Enabled", True)),
         filters=_filters(props.get("FilterCriteria"), name),
-        parallelization_factor=_bounded(
+        parallelization_factor=bounded(
             props.get("ParallelizationFactor", 1), "ParallelizationFactor", 1, MAX_FACTOR, name
         ),
-        tumbling_window_s=_bounded(
+        tumbling_window_s=bounded(
             props.get("TumblingWindowInSeconds", 0),
             "TumblingWindowInSeconds",
             0,
@@ -117,25 +117,13 @@ def _mapping(name: str, function: str, table: str, props: Mapping[str, Any]) -> 
     )
 
 
-def _bounded(value: Any, setting: str, low: int, high: int, where: str) -> int:
-    """An integer setting Lambda refuses outside ``low``-``high`` when the mapping is created;
-    so does the template."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if not low <= number <= high:
-        raise TemplateError(f"{where}: {setting} must be {low}-{high}, got {value!r}")
-    return number
-
-
 def _record_age(value: Any, where: str) -> int:
     """-1 (records never too old) or 60-604,800 s: the Lambda API's range is -1-604,800, but
     "the minimum valid value for maximum record age is 60s" (*CreateEventSourceMapping*)."""
     if str(value).strip() == "-1":
         return -1
     try:
-        return _bounded(value, "MaximumRecordAgeInSeconds", 60, 604_800, where)
+        return bounded(value, "MaximumRecordAgeInSeconds", 60, 604_800, where)
     except TemplateError as exc:
         raise TemplateError(f"{exc} (or -1)") from None
 

@@ -1,6 +1,6 @@
 """Lookups every resource family needs: whether a resource exists in this deployment, the
 resources of one type by physical id (the way ``Ref`` names them), and the function an
-integration URI invokes, and its timeout."""
+integration URI invokes, and its timeout; the range check of AWS's integer settings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = [
     "ByPhysical",
     "active",
     "api_of_event",
+    "bounded",
     "by_physical",
     "function_for_uri",
     "integration_timeout_s",
@@ -101,16 +102,21 @@ def function_for_uri(app: AppSpec, uri: str, where: str) -> str:
     raise TemplateError(f"{where}: integration URI {uri!r} names no function of this template")
 
 
+def bounded(value: Any, setting: str, low: int, high: int, where: str) -> int:
+    """An integer setting AWS refuses outside ``low``-``high`` when the resource is created;
+    so does the template."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low - 1
+    if not low <= number <= high:
+        raise TemplateError(f"{where}: {setting} must be {low}-{high}, got {value!r}")
+    return number
+
+
 def integration_timeout_s(value: Any, where: str, most_ms: int) -> float | None:
     """An integration's ``TimeoutInMillis`` in seconds (None when not set): API Gateway takes
-    50 ms up to ``most_ms`` (29,000 for WebSocket and REST APIs, 30,000 for HTTP APIs) and
-    refuses any other value, and so does the template."""
+    50 ms up to ``most_ms`` (29,000 for WebSocket and REST APIs, 30,000 for HTTP APIs)."""
     if value is None:
         return None
-    try:
-        millis = int(value)
-    except (TypeError, ValueError):
-        millis = 0
-    if not 50 <= millis <= most_ms:
-        raise TemplateError(f"{where}: TimeoutInMillis must be 50-{most_ms}, got {value!r}")
-    return millis / 1000
+    return bounded(value, "TimeoutInMillis", 50, most_ms, where) / 1000
