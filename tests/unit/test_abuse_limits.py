@@ -163,6 +163,36 @@ def test_a_removed_operator_is_refused_once_the_recheck_window_passes(world: Wor
         assert code(world, "o", **fields) == "unauthorized"
 
 
+def test_a_removed_operator_left_connected_gets_no_desk_conversation(world: World) -> None:
+    """A connection the removal could not close never acts again, so ``_acting`` never drops
+    it; frames posted to it keep it open on API Gateway (up to two hours). The fan-out asks
+    the directory about every operator among a desk topic's subscribers, so past the recheck
+    window it gets nothing of a visitor's desk, through ``desk/+`` or the exact topic. Rooms
+    are public and still reach it."""
+    otto = User(UserId("o_otto"), Role.OPERATOR, "Otto")
+    world.connect("o", OLGA)
+    world.connect("x", otto)
+    for cid in ("o", "x"):
+        world.reply(cid, action="subscribe", topic="desk/+")
+        world.reply(cid, action="subscribe", topic="room/lobby")
+    world.reply("o", action="subscribe", topic="desk/v_vera")
+    world.connect("v", VERA)
+    world.reply("v", action="subscribe", topic="desk/v_vera")
+    assert world.chat.desk.remove_operator("Olga") is not None
+    world.clock.advance(5_000)  # the recheck window (5 s) has passed
+    world.push.posts.clear()
+    for topic, cmid in (("desk/v_vera", "d1"), ("room/lobby", "r1")):
+        ack = world.send("v", topic, "hello", cmid)
+        (stored,) = [m for m in world.stored(topic) if m.seq == ack["seq"]]
+        world.chat.deliver(stored)
+    desk, room = (
+        next(p for p in world.push.posts if p.frame.get("topic") == t)
+        for t in ("desk/v_vera", "room/lobby")
+    )
+    assert sorted(desk.connection_ids) == ["v", "x"]
+    assert sorted(room.connection_ids) == ["o", "x"]
+
+
 def test_with_no_recheck_window_the_directory_is_asked_every_time(tmp_path: Path) -> None:
     with world_in(tmp_path, ChatSettings(operator_recheck_s=0)) as w:
         w.connect("o", OLGA)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hubbub.chat.chunking import Chunk, ChunkPolicy, decode_chunk, plan_chunks, send_rounds
 from hubbub.chat.mqtt import is_mqtt_member
@@ -30,6 +31,7 @@ from hubbub.clock import Clock
 from hubbub.ids import ConnectionId, Topic, TopicFilter, UserId
 from hubbub.protocol.events import encode
 from hubbub.protocol.filtertrie import FilterTrie
+from hubbub.protocol.topics import TopicClass, topic_class
 from hubbub.push.port import (
     Broadcast,
     ChunkQueue,
@@ -41,6 +43,9 @@ from hubbub.push.port import (
 )
 from hubbub.store.records import Message, SanctionKind
 from hubbub.store.roles import Sanctions, Subscriptions
+
+if TYPE_CHECKING:
+    from hubbub.chat.revocation import OperatorCheck
 
 __all__ = [
     "BatchReport",
@@ -121,13 +126,16 @@ class FanOut:
         show: ShowAttachment | None = None,
         sanctions: Sanctions | None = None,
         clock: Clock | None = None,
+        operators: OperatorCheck | None = None,
     ) -> None:
         """``show`` mints attachment URLs as the frame is built (never stored: they expire).
         ``sanctions`` (with ``clock``) keep a banned user's wildcard subscriptions from
-        delivering the topic they are banned from."""
+        delivering the topic they are banned from; ``operators`` (with ``clock``) keep a
+        removed operator's connections from a desk topic's deliveries."""
         self._show = show
         self._sanctions = sanctions
         self._clock = clock
+        self._operators = operators
         self._subscriptions = subscriptions
         self._push = push
         self._broadcast = broadcast or NoBroadcast()
@@ -149,6 +157,9 @@ class FanOut:
         topic only. That costs one read of the topic's sanctions, and only when some wildcard
         filter matches the topic."""
         exact, *wildcards = self.filters_of_topic(topic)
+        operators, clock = self._operators, self._clock
+        if operators is not None and clock is not None and topic_class(topic) is TopicClass.DESK:
+            return self._desk_recipients(topic, exact, wildcards, operators, clock.now_ms())
         found = list(self._subscriptions.subscriber_ids(exact))
         banned = self._banned(topic) if wildcards else frozenset()
         for topic_filter in wildcards:
@@ -161,6 +172,27 @@ class FanOut:
             else:
                 found += self._subscriptions.subscriber_ids(topic_filter)
         return list(dict.fromkeys(c for c in found if not is_mqtt_member(c)))
+
+    def _desk_recipients(
+        self,
+        topic: Topic,
+        exact: TopicFilter,
+        wildcards: list[TopicFilter],
+        operators: OperatorCheck,
+        now: int,
+    ) -> list[ConnectionId]:
+        """A desk conversation is the visitor's and the operators': each operator among its
+        subscribers is checked against the directory (``OperatorCheck``, remembered a few
+        seconds), so a removed operator's connection that could not be closed gets none of it.
+        Desk topics have a visitor and a few operators, so reading their users costs little."""
+        banned = self._banned(topic) if wildcards else frozenset()
+        found = list(self._subscriptions.subscribers(exact))
+        for topic_filter in wildcards:
+            found += (
+                s for s in self._subscriptions.subscribers(topic_filter) if s.user.id not in banned
+            )
+        allowed = (s.connection_id for s in found if operators.allows(s.user, now))
+        return list(dict.fromkeys(c for c in allowed if not is_mqtt_member(c)))
 
     def _banned(self, topic: Topic) -> frozenset[UserId]:
         if self._sanctions is None or self._clock is None:

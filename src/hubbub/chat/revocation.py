@@ -9,7 +9,10 @@ that window after a removal an environment that has just checked may still let a
 through; past it, none does.
 
 Removing an operator also closes their open connections (``remove_operator``), through
-``@connections`` DELETE: locally the runtime's endpoint, on AWS the stack's.
+``@connections`` DELETE: locally the runtime's endpoint, on AWS the stack's. A connection that
+could not be closed gets no desk conversation after the window either: the fan-out asks the same
+question of every operator among a desk topic's subscribers (``FanOut.recipients_of``), since
+frames posted to a connection keep it open (up to two hours) however silent it is.
 """
 
 from __future__ import annotations
@@ -38,18 +41,24 @@ class OperatorCheck:
 
     def require(self, user: User, now_ms: int) -> None:
         """Raises ``unauthorized`` when ``user`` is an operator no longer in the directory."""
+        if not self.allows(user, now_ms):
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "operator removed; sign in again")
+
+    def allows(self, user: User, now_ms: int) -> bool:
+        """False when ``user`` is an operator no longer in the directory (anyone else: True)."""
         if user.role is not Role.OPERATOR:
-            return
+            return True
         confirmed = self._confirmed.get(user.id)
         if confirmed is not None and 0 <= now_ms - confirmed < self._recheck_ms:
-            return
+            return True
         if self._directory.get_operator(user.id) is None:
             self._confirmed.pop(user.id, None)
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "operator removed; sign in again")
+            return False
         self._confirmed[user.id] = now_ms
         self._confirmed.move_to_end(user.id)
         if len(self._confirmed) > self._max_remembered:
             self._confirmed.popitem(last=False)
+        return True
 
 
 @dataclass(slots=True)

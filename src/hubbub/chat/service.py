@@ -108,6 +108,7 @@ class Chat:
         chunking = ChunkPolicy(
             self.settings.chunk_threshold, self.settings.chunk_size, self.settings.chunk_groups
         )
+        self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
         self._fanout = FanOut(
             store,
             push,
@@ -117,6 +118,7 @@ class Chat:
             show=self.attachments.view,
             sanctions=store,
             clock=self.clock,
+            operators=self._operators,
         )
         scale = PresenceScale(
             threshold=self.settings.presence_threshold,
@@ -156,7 +158,6 @@ class Chat:
             self._operators_changed,
             self.throttle,
         )
-        self._operators = OperatorCheck(store, round(self.settings.operator_recheck_s * 1000))
 
     # lifecycle --------------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> User | None:
