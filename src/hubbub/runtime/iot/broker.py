@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -38,6 +39,8 @@ log = logging.getLogger("hubbub.runtime.iot")
 _DISCARDS_LOGGED_EVERY_S = 10.0
 _VERSIONS_KEPT_S = 3600.0
 """A client away about this long connects again with ``versionNumber`` 0 (*Lifecycle events*)."""
+_VERSIONS_REMEMBERED = 100_000
+"""Absent client ids whose version numbers are kept (about 370 bytes each)."""
 
 
 class Client(Protocol):
@@ -87,9 +90,12 @@ class Broker:
         self._connection_versions: dict[int, int] = {}
         """Each live connection's own ``versionNumber`` (by ``id`` of its client), which its
         disconnected event repeats even after a newer connection took over."""
-        self._gone: dict[str, tuple[float, float]] = {}
-        """Client ids with no connection: since when (monotonic), and after how long their
-        version numbers start again from 0."""
+        self._gone: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        """Client ids with no connection, the longest gone first: since when (monotonic), and
+        after how long their version numbers start again from 0. At most
+        ``_VERSIONS_REMEMBERED``: past that the longest gone is forgotten early (its next
+        connection is version 0, which IoT Core allows), so a client churning through new ids
+        cannot grow the broker without bound."""
         self.stats = {"published": 0, "delivered": 0, "dropped": 0, "consumed": 0, "discarded": 0}
 
     # connections ---------------------------------------------------------------------------
@@ -155,10 +161,7 @@ class Broker:
                 self._end_session(session)
             else:
                 session.gone_at = self.monotonic()
-            self._gone[client.client_id] = (
-                self.monotonic(),
-                float(session.expiry_s or _VERSIONS_KEPT_S),
-            )
+            self._note_gone(client.client_id, float(session.expiry_s or _VERSIONS_KEPT_S))
         version = self._connection_versions.pop(id(client), None)
         self.hooks.lifecycle.disconnected(
             DisconnectedEvent(
@@ -171,6 +174,13 @@ class Broker:
                 self._versions.get(client.client_id, 0) if version is None else version,
             )
         )
+
+    def _note_gone(self, client_id: str, kept_s: float) -> None:
+        self._gone[client_id] = (self.monotonic(), kept_s)
+        self._gone.move_to_end(client_id)
+        while len(self._gone) > _VERSIONS_REMEMBERED:
+            forgotten, _ = self._gone.popitem(last=False)
+            self._versions.pop(forgotten, None)
 
     def _end_session(self, session: Session) -> None:
         session.each_subscription(lambda f: self.index.remove(f, session.client_id))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from hubbub.runtime.iot import broker as broker_module
 from hubbub.runtime.iot.broker import Broker
 from hubbub.runtime.iot.decisions import Problem
 from hubbub.runtime.iot.hooks import ALLOW_ALL, DisconnectReason, InboundMessage, Permissions
@@ -423,3 +424,22 @@ def test_lifecycle_events_twice_while_the_fault_is_on() -> None:
         "$aws/events/presence/disconnected/device",
     ]
     assert watcher.sent[1].payload == watcher.sent[2].payload
+
+
+def test_absent_client_ids_are_remembered_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client churning through new client ids must not grow the broker for an hour each:
+    past the bound the longest gone is forgotten, and connects again as version 0 (which the
+    reset rule allows), while a recently gone id goes on counting."""
+    monkeypatch.setattr(broker_module, "_VERSIONS_REMEMBERED", 3)
+    broker, _ = make()
+    watcher = watching(broker, "$aws/events/presence/connected/+")
+    for client_id in ("a", "b", "c", "d", "e"):
+        device = FakeClient(client_id)
+        session, _ = broker.attach(device, True, 0)
+        broker.detach(device, session, DisconnectReason.CLIENT_INITIATED_DISCONNECT)
+    assert list(broker._gone) == ["c", "d", "e"]
+    watcher.sent.clear()
+    for client_id in ("a", "e"):
+        broker.attach(FakeClient(client_id), True, 0)
+    versions = [json.loads(m.payload)["versionNumber"] for m in watcher.sent]
+    assert versions == [0, 1]  # "a" was forgotten, "e" was not
