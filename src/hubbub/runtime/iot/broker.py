@@ -85,6 +85,7 @@ class Broker:
         self.index = SubscriptionIndex()
         self.retained: dict[str, Publish] = {}
         self._connect_buckets: dict[str, TokenBucket] = {}
+        self._queued: TokenBucket | None = None
         self._versions: dict[str, int] = {}
         """The latest connection's ``versionNumber`` per client id."""
         self._connection_versions: dict[int, int] = {}
@@ -303,7 +304,7 @@ class Broker:
         live = self.live.get(client_id)
         session = self.sessions[client_id]
         if live is None:
-            if qos == 1 and self._within_rate(session):
+            if qos == 1 and self._within_rate(session) and self._may_queue():
                 session.enqueue(out, self.quotas.queued_per_session)
             return
         if not live.client.permissions.can_receive(message.topic):
@@ -318,6 +319,19 @@ class Broker:
         if not session.enqueue(out, self.quotas.queued_per_session):
             self.stats["dropped"] += 1
         self.pump(live.client, session)
+
+    def _may_queue(self) -> bool:
+        """IoT Core's queued messages per second per account, for absent persistent sessions:
+        past it a message is dropped, and what is queued stays. This also bounds how fast a
+        client that leaves many persistent sessions behind can grow the broker."""
+        now = self.monotonic()
+        if self._queued is None:
+            rate = self.quotas.queued_per_second
+            self._queued = TokenBucket(rate, rate, now)
+        if self._queued.try_take(now):
+            return True
+        self.stats["dropped"] += 1
+        return False
 
     def _within_rate(self, session: Session) -> bool:
         """IoT Core's outbound publishes per second per client: a message past it is

@@ -37,6 +37,9 @@ class IotQuotas:
     session_expiry_s: int = 3600
     """Persistent sessions end this long after their client went away (AWS default 1 hour)."""
     topic_aliases: int = 8
+    queued_per_second: float = 500.0
+    """Queued messages per second per account: QoS 1 messages for absent persistent sessions
+    past it are dropped ("New incoming messages that would exceed the limits are dropped")."""
     queued_per_session: int = 1000
     """This emulator's bound on messages held for one session (AWS meters them per account)."""
     connect_timeout_s: float = 10.0

@@ -443,3 +443,27 @@ def test_absent_client_ids_are_remembered_up_to_a_bound(monkeypatch: pytest.Monk
         broker.attach(FakeClient(client_id), True, 0)
     versions = [json.loads(m.payload)["versionNumber"] for m in watcher.sent]
     assert versions == [0, 1]  # "a" was forgotten, "e" was not
+
+
+def test_messages_queued_for_absent_sessions_are_held_to_the_accounts_rate() -> None:
+    """*AWS IoT Core endpoints and quotas*: queued messages per second per account (500);
+    "New incoming messages that would exceed the limits are dropped", and what was queued
+    stays. Here 3 a second, over two absent sessions together."""
+    clock = Clock()
+    broker = Broker(IotQuotas(queued_per_second=3), monotonic=clock)
+    sessions = []
+    for client_id in ("a", "b"):
+        away = FakeClient(client_id)
+        session, _ = join(broker, away, "room/+", expiry=3600, clean=False)
+        broker.detach(away, session, DisconnectReason.CONNECTION_LOST)
+        sessions.append(session)
+    for i in range(3):
+        broker.publish("room/x", f"{i}".encode(), qos=1)
+    assert [len(s.queue) for s in sessions] == [2, 1]
+    assert broker.stats["dropped"] == 3
+    clock.t += 1.0
+    broker.publish("room/x", b"later", qos=1)
+    assert [[m.payload for m in s.queue] for s in sessions] == [
+        [b"0", b"1", b"later"],
+        [b"0", b"later"],
+    ]
