@@ -20,8 +20,8 @@ from hubbub.chat.desk import Desk, recency_index
 from hubbub.chat.editing import Editing
 from hubbub.chat.fanout import BatchReport, Change, FanOut, FanOutReport
 from hubbub.chat.keepalive import ping_interval_ms
+from hubbub.chat.markers import ReadMarkers
 from hubbub.chat.moderation import Moderation
-from hubbub.chat.mqtt import is_mqtt_member
 from hubbub.chat.mqtt_members import MqttMembers, parse_lifecycle
 from hubbub.chat.presence import Presence, PresenceScale, is_large, makes_present
 from hubbub.chat.ratelimit import Limited, Throttle
@@ -34,7 +34,6 @@ from hubbub.clock import Clock
 from hubbub.files.port import Files, NoFiles
 from hubbub.ids import ClientMsgId, ConnectionId, MessageId, Topic, UserId
 from hubbub.protocol.errors import ErrorCode, ProtocolError
-from hubbub.protocol.events import encode
 from hubbub.protocol.topics import (
     OPERATORS_TOPIC,
     TopicClass,
@@ -129,6 +128,7 @@ class Chat:
             tokens, directory=store, markers=store, connections=store, subscriptions=store
         )
         self.editing = Editing(store, clock, self.limits)
+        self.markers = ReadMarkers(self.desk, store, self._fanout, push, self.limits)
         self.moderation = Moderation(
             sanctions=store,
             subscriptions=store,
@@ -267,7 +267,7 @@ class Chat:
             case a.Typing():
                 reply = self._typing_event(connection, action)
             case a.Read():
-                reply = self._read(connection, action)
+                reply = self.markers.read(connection, action)
             case a.Conversations():
                 limit = action.limit or 20
                 reply = self.desk.conversations(user, action.before, limit, self.clock.now_ms())
@@ -533,32 +533,6 @@ class Chat:
             return None
         # a frame that carries a ref always gets a direct reply, so a client can tell it went out
         return {"type": "typing", "topic": topic, "user": connection.user.public()}
-
-    def _read(self, connection: Connection, action: a.Read) -> Event:
-        user = connection.user
-        topic = parse_topic(action.topic, self.limits)
-        policy.check_read(user, topic)
-        if user.role is Role.GUEST:
-            raise ProtocolError(ErrorCode.FORBIDDEN, "register to keep read markers")
-        marker = self.desk.mark_read(user, topic, action.seq)
-        event: Event = {"type": "read", "topic": topic, "seq": marker}
-        self._tell_other_tabs(connection, topic, event)
-        return event
-
-    def _tell_other_tabs(self, connection: Connection, topic: Topic, event: Event) -> None:
-        """A read marker is the user's, not the tab's: their other connections that follow the
-        topic (exactly or by a wildcard, as an operator's console follows desk/+) clear the same
-        badge. Best effort: one that is gone is left for the fan-out to forget."""
-        others = {
-            sub.connection_id
-            for topic_filter in self._fanout.filters_of_topic(topic)
-            for sub in self.store.subscribers(topic_filter)
-            if sub.user.id == connection.user.id
-            and sub.connection_id != connection.id
-            and not is_mqtt_member(sub.connection_id)
-        }
-        if others:
-            self.push.post_many(encode(event).encode("utf-8"), sorted(others))
 
     # fan-out ----------------------------------------------------------------------------------
     def deliver(self, message: Message, *, inserted: bool = True) -> FanOutReport:
