@@ -29,7 +29,7 @@ from hubbub.runtime.apigateway.http.responses import (
     HttpResult,
 )
 from hubbub.runtime.apigateway.http.routing import RouteMatch, RouteTable
-from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.quotas import Quotas, integration_wait_s
 from hubbub.runtime.awsids import extended_request_id
 from hubbub.runtime.cloudformation import HttpApiSpec, HttpRouteSpec, RestApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
@@ -216,9 +216,7 @@ class ProxyGateway(Generic[ApiT]):
         task = asyncio.create_task(self.pools[function].invoke(event))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        timeout_s = self.integration_timeout_s()
-        if route.timeout_s is not None:
-            timeout_s = min(timeout_s, route.timeout_s)
+        timeout_s = integration_wait_s(self.integration_timeout_s(), route.timeout_s)
         done, _ = await asyncio.wait({task}, timeout=timeout_s)
         if not done:
             self.stats.timeouts += 1

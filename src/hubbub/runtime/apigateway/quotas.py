@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Quotas"]
+__all__ = ["Quotas", "integration_wait_s"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,9 @@ class Quotas:
     """The whole request head must arrive within this time of the connection opening."""
     unfinished_heads_per_address: int = 32
     """Connections of one source address whose request head has not arrived yet."""
+
+
+def integration_wait_s(api_s: float, own_s: float | None) -> float:
+    """How long a gateway waits for an integration: its own ``TimeoutInMillis`` when it sets
+    one, never past the API's timeout (the quota)."""
+    return api_s if own_s is None else min(own_s, api_s)

@@ -23,9 +23,9 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from hubbub.runtime.apigateway.events import disconnect_event, message_event
-from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.quotas import Quotas, integration_wait_s
 from hubbub.runtime.apigateway.websocket.admission import Admission, AdmissionLimits
-from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket, route_timeout_s
+from hubbub.runtime.apigateway.websocket.handshake import connect, open_socket
 from hubbub.runtime.apigateway.websocket.registry import ConnectionRegistry, LiveConnection
 from hubbub.runtime.apigateway.websocket.replies import reply_text
 from hubbub.runtime.apigateway.websocket.routing import compile_expression, select_route
@@ -272,7 +272,7 @@ class WebSocketGateway(ConnectionRegistry):
                 duplicate = asyncio.create_task(pool.invoke(event))
                 conn.tasks.add(duplicate)
                 duplicate.add_done_callback(conn.tasks.discard)
-            timeout_s = route_timeout_s(route, self.quotas)
+            timeout_s = integration_wait_s(self.quotas.integration_timeout_s, route.timeout_s)
             done, _ = await asyncio.wait({invocation}, timeout=timeout_s)
             if not done:
                 answer.expired = True  # the function runs on; its answer is not sent

@@ -22,9 +22,9 @@ from aiohttp.http_websocket import WebSocketError
 from hubbub.runtime.apigateway.authorizers import AuthorizerResult, run_authorizer
 from hubbub.runtime.apigateway.events import ConnectionInfo, connect_event
 from hubbub.runtime.apigateway.frameguard import GuardedParser
-from hubbub.runtime.apigateway.quotas import Quotas
+from hubbub.runtime.apigateway.quotas import Quotas, integration_wait_s
 from hubbub.runtime.awsids import connection_id, extended_request_id, trace_header
-from hubbub.runtime.cloudformation import RouteSpec, WebSocketApiSpec
+from hubbub.runtime.cloudformation import WebSocketApiSpec
 from hubbub.runtime.lambda_.pool import FunctionPool, InvokeResult
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "event_headers",
     "invoke_within",
     "open_socket",
-    "route_timeout_s",
     "status_of",
     "subprotocol_of",
 ]
@@ -83,14 +82,6 @@ def open_socket(quotas: Quotas, subprotocol: str | None = None) -> GuardedWebSoc
         compress=False,
         timeout=5.0,
     )
-
-
-def route_timeout_s(route: RouteSpec, quotas: Quotas) -> float:
-    """The route's integration timeout (``TimeoutInMillis``) when it sets one, never past the
-    API's (the ``integration_timeout_s`` quota, 29 s)."""
-    if route.timeout_s is None:
-        return quotas.integration_timeout_s
-    return min(route.timeout_s, quotas.integration_timeout_s)
 
 
 def event_headers(request: web.Request) -> list[tuple[str, str]]:
@@ -205,7 +196,8 @@ async def connect(
         event = connect_event(
             info, headers=headers, query=query, rid=extended_request_id(), now_ms=now_ms
         )
-        result = await invoke_within(pools[route.function], event, route_timeout_s(route, quotas))
+        wait_s = integration_wait_s(quotas.integration_timeout_s, route.timeout_s)
+        result = await invoke_within(pools[route.function], event, wait_s)
         if result is None:
             log.info("$connect of %s ran past the integration timeout", info.connection_id)
             return (
