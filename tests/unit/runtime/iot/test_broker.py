@@ -459,11 +459,11 @@ def test_messages_queued_for_absent_sessions_are_held_to_the_accounts_rate() -> 
         sessions.append(session)
     for i in range(3):
         broker.publish("room/x", f"{i}".encode(), qos=1)
-    assert [len(s.queue) for s in sessions] == [2, 1]
+    # three of the six take the account's three tokens, whichever sessions the broker routes to
+    # first (its index has no order); the rest are dropped
+    assert sorted(len(s.queue) for s in sessions) == [1, 2]
     assert broker.stats["dropped"] == 3
+    kept = [[m.payload for m in s.queue] for s in sessions]
     clock.t += 1.0
     broker.publish("room/x", b"later", qos=1)
-    assert [[m.payload for m in s.queue] for s in sessions] == [
-        [b"0", b"1", b"later"],
-        [b"0", b"later"],
-    ]
+    assert [[m.payload for m in s.queue] for s in sessions] == [q + [b"later"] for q in kept]
