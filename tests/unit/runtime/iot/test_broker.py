@@ -466,4 +466,4 @@ def test_messages_queued_for_absent_sessions_are_held_to_the_accounts_rate() -> 
     kept = [[m.payload for m in s.queue] for s in sessions]
     clock.t += 1.0
     broker.publish("room/x", b"later", qos=1)
-    assert [[m.payload for m in s.queue] for s in sessions] == [q + [b"later"] for q in kept]
+    assert [[m.payload for m in s.queue] for s in sessions] == [[*q, b"later"] for q in kept]
